@@ -1,0 +1,28 @@
+//! Wire types shared by every part of TrustyConvert.
+//!
+//! Everything that crosses the network lives here so the server, the native client and
+//! the browser client agree on one definition: the JSON envelope, the error types and
+//! their HTTP statuses, the session DTOs, and the default cookie and header names.
+//!
+//! This crate has no I/O and compiles for `wasm32-unknown-unknown`.
+//!
+//! ```
+//! use trustyconvert_protocol::{Envelope, ErrorType};
+//!
+//! let json = r#"{"success":false,"error":{"message":"no session","type":"SessionValidationError","details":{}},"correlation_id":"c1"}"#;
+//! let envelope: Envelope<serde_json::Value> = serde_json::from_str(json).unwrap();
+//! assert_eq!(envelope.error.unwrap().kind, ErrorType::SessionValidationError);
+//! ```
+
+mod envelope;
+mod error_type;
+mod names;
+mod session;
+
+pub use envelope::{Envelope, ErrorBody};
+pub use error_type::ErrorType;
+pub use names::{
+    CORRELATION_ID_HEADER, CSRF_HEADER, DEFAULT_CSRF_COOKIE, DEFAULT_SESSION_COOKIE,
+    HOST_COOKIE_PREFIX,
+};
+pub use session::{CloseResponse, CsrfTokenResponse, HealthReport, ServiceHealth, SessionInfo};

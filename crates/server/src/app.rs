@@ -1,0 +1,104 @@
+//! The router: which routes exist, which layers wrap them, and the shared state.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use trustyconvert_protocol::{CORRELATION_ID_HEADER, CSRF_HEADER};
+
+use crate::config::ServerConfig;
+use crate::csrf::Origin;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::routes::{health, session};
+use crate::session::{session_guard, SessionService};
+
+/// State shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Session lifecycle.
+    pub sessions: SessionService,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The validated configuration.
+    pub config: Arc<ServerConfig>,
+    /// Parsed allow-listed origins.
+    pub allowed_origins: Arc<[Origin]>,
+}
+
+/// Builds the whole application.
+pub fn router(state: AppState) -> Router {
+    let guarded = Router::new()
+        .route("/session/init", get(session::init))
+        .route("/session", get(session::status))
+        .route("/session/csrf", post(session::rotate_csrf))
+        .route("/session/close", post(session::close))
+        .route_layer(from_fn_with_state(state.clone(), session_guard));
+    let api = guarded.route("/health", get(health::health));
+
+    let cors = cors_layer(&state.config.allowed_origins);
+    Router::new()
+        .nest("/api", api)
+        .route("/metrics", get(metrics))
+        .route("/", get(index))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(crate::correlation::layer))
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::internal().into_response()
+                }))
+                .layer(cors),
+        )
+        .with_state(state)
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    // Exact-match list with credentials; never `*`. Origins were validated at startup.
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static(CSRF_HEADER),
+            HeaderName::from_static(CORRELATION_ID_HEADER),
+        ])
+        .expose_headers([
+            HeaderName::from_static(CORRELATION_ID_HEADER),
+            header::RETRY_AFTER,
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let content_type = [(
+        header::CONTENT_TYPE,
+        "text/plain; version=0.0.4; charset=utf-8",
+    )];
+    (content_type, state.metrics.render()).into_response()
+}
+
+async fn index() -> Html<&'static str> {
+    Html(include_str!("index.html"))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::validation("This method is not allowed on this resource.")
+}

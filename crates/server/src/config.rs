@@ -1,0 +1,215 @@
+//! Server configuration: everything `trustyconvert serve` can be told, validated once.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use trustyconvert_protocol::{DEFAULT_CSRF_COOKIE, DEFAULT_SESSION_COOKIE, HOST_COOKIE_PREFIX};
+
+/// Which session store backs the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreKind {
+    /// In-process, lost on restart; for tests and throw-away runs.
+    Memory,
+    /// SQLite in the data directory; survives restarts (the default).
+    Embedded,
+}
+
+/// The `SameSite` attribute given to both cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// Sent on same-site requests and top-level cross-site navigations (the default).
+    Lax,
+    /// Sent on same-site requests only.
+    Strict,
+    /// Sent on every request; requires `Secure`.
+    None,
+}
+
+impl SameSite {
+    /// The attribute value as written in `Set-Cookie`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lax => "Lax",
+            Self::Strict => "Strict",
+            Self::None => "None",
+        }
+    }
+}
+
+/// How the session and CSRF cookies are named and flagged.
+#[derive(Debug, Clone)]
+pub struct CookieConfig {
+    /// Base name of the session cookie (without the `__Host-` prefix).
+    pub session_name: String,
+    /// Base name of the CSRF cookie (without the `__Host-` prefix).
+    pub csrf_name: String,
+    /// Whether cookies carry `Secure`. Only the documented dev switch turns it off.
+    pub secure: bool,
+    /// The `SameSite` attribute.
+    pub same_site: SameSite,
+    /// Whether both names get the `__Host-` prefix.
+    pub host_prefix: bool,
+}
+
+impl Default for CookieConfig {
+    fn default() -> Self {
+        Self {
+            session_name: DEFAULT_SESSION_COOKIE.to_owned(),
+            csrf_name: DEFAULT_CSRF_COOKIE.to_owned(),
+            secure: true,
+            same_site: SameSite::Lax,
+            host_prefix: false,
+        }
+    }
+}
+
+impl CookieConfig {
+    /// The session cookie name as sent on the wire.
+    pub fn session_cookie_name(&self) -> String {
+        self.prefixed(&self.session_name)
+    }
+
+    /// The CSRF cookie name as sent on the wire.
+    pub fn csrf_cookie_name(&self) -> String {
+        self.prefixed(&self.csrf_name)
+    }
+
+    fn prefixed(&self, name: &str) -> String {
+        if self.host_prefix {
+            format!("{HOST_COOKIE_PREFIX}{name}")
+        } else {
+            name.to_owned()
+        }
+    }
+}
+
+/// Session lifetimes.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Idle timeout, extended by activity.
+    pub idle: Duration,
+    /// Absolute timeout from creation, never extended.
+    pub absolute: Duration,
+    /// How long the previous CSRF token stays valid after a rotation.
+    pub csrf_grace: Duration,
+    /// How often expired sessions are swept from the store.
+    pub sweep_interval: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(3600),
+            absolute: Duration::from_secs(24 * 3600),
+            csrf_grace: Duration::from_secs(60),
+            sweep_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything the server needs to start.
+///
+/// ```
+/// use trustyconvert_server::ServerConfig;
+/// let config = ServerConfig::default();
+/// assert!(config.validate().is_ok());
+/// assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Which store keeps sessions.
+    pub store: StoreKind,
+    /// Directory for the embedded database, the generated key and (later) files.
+    pub data_dir: PathBuf,
+    /// Cookie names and attributes.
+    pub cookies: CookieConfig,
+    /// Origins allowed for CORS and the cross-origin check, exact `scheme://host[:port]`.
+    pub allowed_origins: Vec<String>,
+    /// Session lifetimes.
+    pub timeouts: Timeouts,
+    /// File with one or more keys (first signs, all verify); `None` generates one.
+    pub secret_key_file: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            store: StoreKind::Embedded,
+            data_dir: PathBuf::from("./data"),
+            cookies: CookieConfig::default(),
+            allowed_origins: Vec::new(),
+            timeouts: Timeouts::default(),
+            secret_key_file: None,
+        }
+    }
+}
+
+/// A configuration that cannot work, explained.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `SameSite=None` without `Secure` is refused by browsers.
+    #[error(
+        "SameSite=None requires Secure cookies; drop --insecure-cookies or pick another SameSite"
+    )]
+    SameSiteNoneNeedsSecure,
+    /// `__Host-` cookies must be Secure.
+    #[error("the __Host- cookie prefix requires Secure cookies; drop --insecure-cookies")]
+    HostPrefixNeedsSecure,
+    /// An allowed origin is not of the form `scheme://host[:port]`.
+    #[error(
+        "allowed origin {0:?} is not of the form scheme://host[:port] (no path, no trailing slash)"
+    )]
+    BadOrigin(String),
+    /// A timeout is zero or inconsistent.
+    #[error("{0}")]
+    BadTimeout(&'static str),
+    /// A cookie name is empty or has characters a cookie name cannot have.
+    #[error("cookie name {0:?} is not a valid cookie token")]
+    BadCookieName(String),
+}
+
+impl ServerConfig {
+    /// Checks the configuration for combinations that cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.cookies.secure && self.cookies.same_site == SameSite::None {
+            return Err(ConfigError::SameSiteNoneNeedsSecure);
+        }
+        if !self.cookies.secure && self.cookies.host_prefix {
+            return Err(ConfigError::HostPrefixNeedsSecure);
+        }
+        for name in [&self.cookies.session_name, &self.cookies.csrf_name] {
+            if !is_cookie_token(name) {
+                return Err(ConfigError::BadCookieName(name.clone()));
+            }
+        }
+        for origin in &self.allowed_origins {
+            if crate::csrf::Origin::parse(origin).is_none() {
+                return Err(ConfigError::BadOrigin(origin.clone()));
+            }
+        }
+        let t = &self.timeouts;
+        if t.idle.is_zero() || t.absolute.is_zero() || t.sweep_interval.is_zero() {
+            return Err(ConfigError::BadTimeout(
+                "timeouts must be greater than zero",
+            ));
+        }
+        if t.idle > t.absolute {
+            return Err(ConfigError::BadTimeout(
+                "the idle timeout cannot be longer than the absolute timeout",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// RFC 6265 `token`: visible ASCII except separators.
+fn is_cookie_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+}

@@ -1,0 +1,125 @@
+//! The TrustyConvert HTTP service.
+//!
+//! Layers, outermost first: correlation id → panic catcher → CORS → (API routes only)
+//! the session guard (one store read, CSRF on unsafe methods) → handlers. See
+//! `ARCHITECTURE.md` at the workspace root for the invariants.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use trustyconvert_server::{Server, ServerConfig};
+//! let server = Server::bind(ServerConfig::default()).await?;
+//! println!("listening on {}", server.local_addr());
+//! server.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+mod app;
+mod config;
+mod cookies;
+mod correlation;
+pub mod crypto;
+pub mod csrf;
+mod error;
+mod keys;
+mod metrics;
+mod routes;
+mod session;
+pub mod store;
+mod time;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+pub use config::{ConfigError, CookieConfig, SameSite, ServerConfig, StoreKind, Timeouts};
+pub use error::{ApiError, ApiJson, ApiResult};
+pub use keys::{KeyError, GENERATED_KEY_FILE};
+pub use time::Timestamp;
+pub use trustyconvert_protocol::{DEFAULT_CSRF_COOKIE, DEFAULT_SESSION_COOKIE};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is inconsistent.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The signing keys could not be loaded or generated.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] store::OpenError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// A bound, ready server. Call [`Server::run_until`] to serve.
+pub struct Server {
+    listener: TcpListener,
+    router: axum::Router,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Validates `config`, loads keys, opens the store and binds the address.
+    pub async fn bind(config: ServerConfig) -> Result<Self, StartError> {
+        config.validate()?;
+        let store = store::open(&config).await?;
+        let keyring = keys::load_or_generate(config.secret_key_file.as_deref(), &config.data_dir)?;
+        let allowed_origins: Arc<[csrf::Origin]> = config
+            .allowed_origins
+            .iter()
+            .filter_map(|o| csrf::Origin::parse(o))
+            .collect();
+        let sweeper = store::spawn_sweeper(Arc::clone(&store), config.timeouts.sweep_interval);
+        let cookies = cookies::CookieWriter::new(config.cookies.clone());
+        let sessions = session::SessionService::new(store, keyring, config.timeouts, cookies);
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let state = app::AppState {
+            sessions,
+            metrics: Arc::default(),
+            config: Arc::new(config),
+            allowed_origins,
+        };
+        Ok(Self {
+            listener,
+            router: app::router(state),
+            sweeper,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and returns.
+    pub async fn run_until<F>(self, shutdown: F) -> std::io::Result<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.sweeper.abort();
+        result
+    }
+}

@@ -1,0 +1,113 @@
+//! `/api/session/*`: init, status, CSRF rotation, close.
+
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use trustyconvert_protocol::{CloseResponse, CsrfTokenResponse, SessionInfo};
+
+use super::ValidQuery;
+use crate::app::AppState;
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::session::{ActiveSession, CurrentSession, RequireSession};
+use crate::time::Timestamp;
+
+/// Query of `GET /api/session/init`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitParams {
+    /// Always create a new session and delete the old one.
+    #[serde(default)]
+    force: bool,
+}
+
+fn set_cookies(values: impl IntoIterator<Item = axum::http::HeaderValue>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for value in values {
+        headers.append(SET_COOKIE, value);
+    }
+    headers
+}
+
+/// `GET /api/session/init`: returns the request's live session (extending it and
+/// re-sending both cookies) or creates one; `?force=true` replaces it.
+pub async fn init(
+    State(state): State<AppState>,
+    CurrentSession(current): CurrentSession,
+    ValidQuery(params): ValidQuery<InitParams>,
+) -> ApiResult<(HeaderMap, ApiJson<SessionInfo>)> {
+    state.metrics.session_init_request();
+    let now = Timestamp::now();
+    let session = match current {
+        Some(old) if params.force => {
+            state.sessions.delete(&old).await?;
+            tracing::info!(event = "session_replaced", old = %old.record.public_id, "forced re-initialization");
+            create(&state, now).await?
+        }
+        Some(mut existing) => {
+            if state.sessions.extend_now(&mut existing, now).await? {
+                existing
+            } else {
+                // Closed by a concurrent request: never resurrect it, start a new one.
+                create(&state, now).await?
+            }
+        }
+        None => create(&state, now).await?,
+    };
+    let cookies = set_cookies(state.sessions.issue_cookies(&session, now));
+    Ok((cookies, ApiJson::ok(state.sessions.info(&session.record))))
+}
+
+async fn create(state: &AppState, now: Timestamp) -> Result<ActiveSession, ApiError> {
+    let session = state.sessions.create(now).await?;
+    state.metrics.session_created();
+    tracing::info!(event = "session_created", session = %session.record.public_id, "session created");
+    Ok(session)
+}
+
+/// `GET /api/session`: the current session, or 401. Creates nothing.
+pub async fn status(
+    State(state): State<AppState>,
+    RequireSession(session): RequireSession,
+) -> ApiJson<SessionInfo> {
+    ApiJson::ok(state.sessions.info(&session.record))
+}
+
+/// `POST /api/session/csrf`: a new CSRF token; the old one keeps a grace window.
+pub async fn rotate_csrf(
+    State(state): State<AppState>,
+    RequireSession(mut session): RequireSession,
+) -> ApiResult<(HeaderMap, ApiJson<CsrfTokenResponse>)> {
+    let now = Timestamp::now();
+    if !state.sessions.rotate_csrf(&mut session, now).await? {
+        return Err(ApiError::no_session());
+    }
+    let token = state.sessions.csrf_token(&session.record);
+    let cookie = state
+        .sessions
+        .cookies()
+        .issue_csrf(&token, now.until(session.record.absolute_expires_at));
+    tracing::info!(event = "csrf_rotated", session = %session.record.public_id, "CSRF token rotated");
+    let body = CsrfTokenResponse {
+        csrf_token: token,
+        expires_at: session.record.expires_at().to_rfc3339(),
+    };
+    Ok((set_cookies([cookie]), ApiJson::ok(body)))
+}
+
+/// `POST /api/session/close`: deletes the session and expires both cookies.
+pub async fn close(
+    State(state): State<AppState>,
+    RequireSession(session): RequireSession,
+) -> ApiResult<(HeaderMap, ApiJson<CloseResponse>)> {
+    state.sessions.delete(&session).await?;
+    state.metrics.session_closed();
+    tracing::info!(event = "session_closed", session = %session.record.public_id, "session closed");
+    let body = CloseResponse {
+        message: "Session closed.".to_owned(),
+    };
+    Ok((
+        set_cookies(state.sessions.cookies().expire()),
+        ApiJson::ok(body),
+    ))
+}

@@ -1,0 +1,205 @@
+//! Session lifecycle: create, resolve from a cookie, extend, rotate CSRF, close.
+//!
+//! [`SessionService`] is the only place that turns store records into sessions and
+//! back; handlers and the guard never touch the store directly.
+
+mod guard;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+
+pub use guard::{session_guard, CurrentSession, RequireSession};
+
+use crate::config::Timeouts;
+use crate::cookies::{find_cookie, CookieWriter};
+use crate::crypto::{generate_csrf_nonce, generate_public_id, Keyring, SessionSecret};
+use crate::error::ApiError;
+use crate::store::{CsrfState, PreviousNonce, SessionRecord, SessionStore, StoreError};
+use crate::time::Timestamp;
+use trustyconvert_protocol::SessionInfo;
+
+/// Most time between two idle-expiry writes for one session; the actual step is the
+/// smaller of this and a tenth of the idle timeout.
+const MAX_TOUCH_STEP: Duration = Duration::from_secs(60);
+
+/// A live session attached to the current request.
+#[derive(Debug, Clone)]
+pub struct ActiveSession {
+    /// The secret id from the cookie (never logged).
+    pub secret: SessionSecret,
+    /// The stored record, with the idle expiry as extended by this request.
+    pub record: SessionRecord,
+}
+
+/// Creates, finds, extends, rotates and deletes sessions.
+#[derive(Clone)]
+pub struct SessionService {
+    store: Arc<dyn SessionStore>,
+    keyring: Keyring,
+    timeouts: Timeouts,
+    cookies: CookieWriter,
+}
+
+impl SessionService {
+    /// A service over `store`.
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        keyring: Keyring,
+        timeouts: Timeouts,
+        cookies: CookieWriter,
+    ) -> Self {
+        Self {
+            store,
+            keyring,
+            timeouts,
+            cookies,
+        }
+    }
+
+    /// The store behind the service.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
+
+    /// The server's keys.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// The cookie writer (names and attributes).
+    pub fn cookies(&self) -> &CookieWriter {
+        &self.cookies
+    }
+
+    /// Finds the live session named by the request's cookie: at most one store read.
+    /// Unknown, expired, malformed or oversized cookies are "no session" and write nothing.
+    pub async fn resolve(
+        &self,
+        headers: &HeaderMap,
+        now: Timestamp,
+    ) -> Result<Option<ActiveSession>, ApiError> {
+        let Some(secret) =
+            find_cookie(headers, self.cookies.session_name()).and_then(SessionSecret::parse)
+        else {
+            return Ok(None);
+        };
+        let record = self.store.load(&secret.store_key()).await?;
+        Ok(record
+            .filter(|record| record.is_live(now))
+            .map(|record| ActiveSession { secret, record }))
+    }
+
+    /// Moves the idle expiry forward if it is due, at most one write per touch step.
+    /// Returns `false` if the session was deleted meanwhile.
+    pub async fn extend_if_due(
+        &self,
+        session: &mut ActiveSession,
+        now: Timestamp,
+    ) -> Result<bool, ApiError> {
+        let target = now.plus(self.timeouts.idle);
+        let step = (self.timeouts.idle / 10).min(MAX_TOUCH_STEP);
+        if session.record.idle_expires_at.until(target) < step {
+            return Ok(true);
+        }
+        self.extend(session, target).await
+    }
+
+    /// Moves the idle expiry to `now + idle` unconditionally (used by init).
+    pub async fn extend_now(
+        &self,
+        session: &mut ActiveSession,
+        now: Timestamp,
+    ) -> Result<bool, ApiError> {
+        self.extend(session, now.plus(self.timeouts.idle)).await
+    }
+
+    async fn extend(
+        &self,
+        session: &mut ActiveSession,
+        target: Timestamp,
+    ) -> Result<bool, ApiError> {
+        let alive = self.store.touch(&session.record.key, target).await?;
+        session.record.idle_expires_at = target;
+        Ok(alive)
+    }
+
+    /// Creates and stores a new session.
+    pub async fn create(&self, now: Timestamp) -> Result<ActiveSession, ApiError> {
+        // A collision of 256-bit ids will not happen; retrying once keeps the code honest.
+        for _ in 0..2 {
+            let secret = SessionSecret::generate();
+            let record = SessionRecord {
+                key: secret.store_key(),
+                public_id: generate_public_id(),
+                created_at: now,
+                idle_expires_at: now.plus(self.timeouts.idle),
+                absolute_expires_at: now.plus(self.timeouts.absolute),
+                csrf: CsrfState {
+                    current: generate_csrf_nonce(),
+                    previous: None,
+                },
+            };
+            match self.store.insert(&record).await {
+                Ok(()) => return Ok(ActiveSession { secret, record }),
+                Err(StoreError::Duplicate) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        tracing::error!("two session id collisions in a row; the CSPRNG is suspect");
+        Err(ApiError::internal())
+    }
+
+    /// Issues a new CSRF token; the previous one stays valid for the grace window.
+    /// Returns `false` if the session was deleted meanwhile.
+    pub async fn rotate_csrf(
+        &self,
+        session: &mut ActiveSession,
+        now: Timestamp,
+    ) -> Result<bool, ApiError> {
+        let csrf = CsrfState {
+            current: generate_csrf_nonce(),
+            previous: Some(PreviousNonce {
+                nonce: session.record.csrf.current,
+                valid_until: now.plus(self.timeouts.csrf_grace),
+            }),
+        };
+        let alive = self.store.set_csrf(&session.record.key, &csrf).await?;
+        session.record.csrf = csrf;
+        Ok(alive)
+    }
+
+    /// Deletes a session from the store.
+    pub async fn delete(&self, session: &ActiveSession) -> Result<bool, ApiError> {
+        Ok(self.store.delete(&session.record.key).await?)
+    }
+
+    /// The current CSRF token of a session.
+    pub fn csrf_token(&self, record: &SessionRecord) -> String {
+        self.keyring.sign(&record.key, &record.csrf.current)
+    }
+
+    /// The public view of a session.
+    pub fn info(&self, record: &SessionRecord) -> SessionInfo {
+        SessionInfo {
+            id: record.public_id.clone(),
+            csrf_token: self.csrf_token(record),
+            expires_at: record.expires_at().to_rfc3339(),
+        }
+    }
+
+    /// `Set-Cookie` values for both cookies of `session`, living until its absolute expiry.
+    pub fn issue_cookies(
+        &self,
+        session: &ActiveSession,
+        now: Timestamp,
+    ) -> [axum::http::HeaderValue; 2] {
+        let token = self.csrf_token(&session.record);
+        self.cookies.issue(
+            session.secret.expose(),
+            &token,
+            now.until(session.record.absolute_expires_at),
+        )
+    }
+}
