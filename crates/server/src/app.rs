@@ -35,13 +35,17 @@ pub struct AppState {
 
 /// Builds the whole application.
 pub fn router(state: AppState) -> Router {
-    let guarded = Router::new()
+    // The guard wraps every /api request, matched or not, so no unsafe method on any
+    // path (unknown routes and wrong methods included) skips the CSRF check.
+    let api = Router::new()
         .route("/session/init", get(session::init))
         .route("/session", get(session::status))
         .route("/session/csrf", post(session::rotate_csrf))
         .route("/session/close", post(session::close))
-        .route_layer(from_fn_with_state(state.clone(), session_guard));
-    let api = guarded.route("/health", get(health::health));
+        .route("/health", get(health::health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), session_guard));
 
     let cors = cors_layer(&state.config.allowed_origins);
     Router::new()

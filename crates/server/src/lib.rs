@@ -73,6 +73,17 @@ impl Server {
     pub async fn bind(config: ServerConfig) -> Result<Self, StartError> {
         config.validate()?;
         let store = store::open(&config).await?;
+        Self::bind_with_store(config, store).await
+    }
+
+    /// Like [`Server::bind`], but with a store the caller built: another implementation
+    /// of [`store::SessionStore`], or a wrapper around one (tests use this to inject
+    /// store outages). `config.store` is ignored.
+    pub async fn bind_with_store(
+        config: ServerConfig,
+        store: Arc<dyn store::SessionStore>,
+    ) -> Result<Self, StartError> {
+        config.validate()?;
         let keyring = keys::load_or_generate(config.secret_key_file.as_deref(), &config.data_dir)?;
         let allowed_origins: Arc<[csrf::Origin]> = config
             .allowed_origins

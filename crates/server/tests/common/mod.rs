@@ -1,0 +1,276 @@
+//! A real server on 127.0.0.1 (port 0) and small HTTP helpers for the integration tests.
+#![allow(dead_code)] // each test binary uses a different subset of the helpers
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use trustyconvert_server::store::SessionStore;
+use trustyconvert_server::{Server, ServerConfig, StoreKind};
+
+pub const SESSION_COOKIE: &str = "trustyconvert_session";
+pub const CSRF_COOKIE: &str = "csrftoken";
+
+/// A running in-process server and its temporary data directory.
+pub struct TestServer {
+    pub base: String,
+    pub config: ServerConfig,
+    dir: Option<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// A memory-store server with test-friendly defaults, adjusted by `configure`.
+    pub async fn start(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Self::start_in(dir.path(), configure).await;
+        server.dir = Some(dir);
+        server
+    }
+
+    /// A server whose data directory is `dir` (kept by the caller, for restarts).
+    pub async fn start_in(dir: &Path, configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        let mut config = base_config(dir);
+        configure(&mut config);
+        let server = Server::bind(config.clone()).await.expect("server starts");
+        Self::run(server, config)
+    }
+
+    /// A server over a caller-built store (for fault injection).
+    pub async fn start_with_store(store: Arc<dyn SessionStore>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = base_config(dir.path());
+        let server = Server::bind_with_store(config.clone(), store)
+            .await
+            .expect("server starts");
+        let mut server = Self::run(server, config);
+        server.dir = Some(dir);
+        server
+    }
+
+    fn run(server: Server, config: ServerConfig) -> Self {
+        let base = format!("http://{}", server.local_addr());
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            server
+                .run_until(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            base,
+            config,
+            dir: None,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops the server and waits until it has released its store.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+fn base_config(dir: &Path) -> ServerConfig {
+    let mut config = ServerConfig::default();
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    config.store = StoreKind::Memory;
+    config.data_dir = dir.to_owned();
+    config
+}
+
+/// A client without a cookie jar: tests set every cookie by hand.
+pub fn client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The credentials a browser would hold after an init.
+#[derive(Debug, Clone)]
+pub struct Creds {
+    pub session: String,
+    pub csrf: String,
+    pub id: String,
+    pub expires_at: String,
+}
+
+impl Creds {
+    pub fn cookie_header(&self) -> String {
+        format!(
+            "{SESSION_COOKIE}={}; {CSRF_COOKIE}={}",
+            self.session, self.csrf
+        )
+    }
+}
+
+/// All `Set-Cookie` values of a response.
+pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `Set-Cookie` line for cookie `name`.
+pub fn set_cookie_for(headers: &HeaderMap, name: &str) -> Option<String> {
+    set_cookies(headers)
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+}
+
+/// The value set for cookie `name`.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    let line = set_cookie_for(headers, name)?;
+    let first = line.split(';').next()?;
+    Some(first.split_once('=')?.1.to_owned())
+}
+
+/// `GET /api/session/init`, optionally with a cookie header; returns the response parts.
+pub async fn init_raw(
+    server: &TestServer,
+    cookie: Option<&str>,
+    query: &str,
+) -> (StatusCode, HeaderMap, Value) {
+    let mut request = client().get(server.url(&format!("/api/session/init{query}")));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    split(request.send().await.unwrap()).await
+}
+
+/// A fresh session.
+pub async fn new_session(server: &TestServer) -> Creds {
+    let (status, headers, body) = init_raw(server, None, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    creds_from(&headers, &body)
+}
+
+pub fn creds_from(headers: &HeaderMap, body: &Value) -> Creds {
+    Creds {
+        session: cookie_value(headers, SESSION_COOKIE).expect("session cookie set"),
+        csrf: cookie_value(headers, CSRF_COOKIE).expect("csrf cookie set"),
+        id: body["data"]["id"].as_str().unwrap().to_owned(),
+        expires_at: body["data"]["expires_at"].as_str().unwrap().to_owned(),
+    }
+}
+
+pub async fn split(response: Response) -> (StatusCode, HeaderMap, Value) {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, headers, body)
+}
+
+/// Sends `method path` with the given raw cookie header and CSRF header.
+pub async fn send(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    cookie: Option<&str>,
+    csrf_header: Option<&str>,
+    extra: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, Value) {
+    let mut request = client().request(method, server.url(path));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    if let Some(token) = csrf_header {
+        request = request.header("x-csrf-token", token);
+    }
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    split(request.send().await.unwrap()).await
+}
+
+/// A POST as a well-behaved non-browser client of `creds` would send it.
+pub async fn post_with(
+    server: &TestServer,
+    path: &str,
+    creds: &Creds,
+) -> (StatusCode, HeaderMap, Value) {
+    send(
+        server,
+        Method::POST,
+        path,
+        Some(&creds.cookie_header()),
+        Some(&creds.csrf),
+        &[],
+    )
+    .await
+}
+
+/// `GET /api/session` with the session cookie of `creds`.
+pub async fn status_of(server: &TestServer, creds: &Creds) -> StatusCode {
+    send(
+        server,
+        Method::GET,
+        "/api/session",
+        Some(&creds.cookie_header()),
+        None,
+        &[],
+    )
+    .await
+    .0
+}
+
+/// Asserts an error envelope of `kind` with `status`, returning `error.details`.
+pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, kind: &str) -> Value {
+    assert_eq!(status, expected, "body: {body}");
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["error"]["type"], kind, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["correlation_id"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty()),
+        "{body}"
+    );
+    body["error"]["details"].clone()
+}
+
+/// The value of an unlabelled counter, or of `name{label}` when `label` is given.
+pub async fn metric(server: &TestServer, series: &str) -> u64 {
+    let text = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .unwrap_or_else(|| panic!("series {series} missing from:\n{text}"))
+        .parse()
+        .unwrap()
+}
