@@ -89,11 +89,12 @@ impl TestServer {
 }
 
 fn base_config(dir: &Path) -> ServerConfig {
-    let mut config = ServerConfig::default();
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.store = StoreKind::Memory;
-    config.data_dir = dir.to_owned();
-    config
+    ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        store: StoreKind::Memory,
+        data_dir: dir.to_owned(),
+        ..ServerConfig::default()
+    }
 }
 
 /// A client without a cookie jar: tests set every cookie by hand.
