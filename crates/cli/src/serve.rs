@@ -29,7 +29,7 @@ pub struct ServeArgs {
     /// An origin (scheme://host[:port]) allowed for CORS and unsafe requests; repeatable.
     #[arg(
         long = "allowed-origin",
-        env = "TRUSTY_ALLOWED_ORIGINS",
+        env = "TRUSTY_ALLOWED_ORIGIN",
         value_delimiter = ','
     )]
     allowed_origins: Vec<String>,
@@ -144,8 +144,10 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRUSTY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
 }
