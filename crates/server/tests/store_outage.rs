@@ -1,77 +1,18 @@
 //! Item 25: a store outage answers 503 in the envelope and never fails open; the
 //! service recovers by itself. The outage comes from a switchable wrapper around the
-//! real memory store.
+//! real memory store. Also: validating a session costs one read and (mostly) no write.
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use common::*;
 use reqwest::{Method, StatusCode};
-use trustyconvert_server::crypto::SessionKey;
-use trustyconvert_server::store::{
-    CsrfState, MemoryStore, SessionRecord, SessionStore, StoreError,
-};
-use trustyconvert_server::Timestamp;
-
-#[derive(Default)]
-struct SwitchableStore {
-    inner: MemoryStore,
-    down: AtomicBool,
-}
-
-impl SwitchableStore {
-    fn check(&self) -> Result<(), StoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable(
-                "injected outage at /var/lib/secret/path.db".to_owned(),
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-#[async_trait]
-impl SessionStore for SwitchableStore {
-    async fn insert(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.insert(record).await
-    }
-    async fn load(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
-        self.check()?;
-        self.inner.load(key).await
-    }
-    async fn touch(
-        &self,
-        key: &SessionKey,
-        idle_expires_at: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.touch(key, idle_expires_at).await
-    }
-    async fn set_csrf(&self, key: &SessionKey, csrf: &CsrfState) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.set_csrf(key, csrf).await
-    }
-    async fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.delete(key).await
-    }
-    async fn sweep_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
-        self.check()?;
-        self.inner.sweep_expired(now).await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.check()
-    }
-}
 
 #[tokio::test]
 async fn item_25_store_outage_is_503_never_fail_open_and_recovers() {
-    let store = Arc::new(SwitchableStore::default());
+    let store = Arc::new(InstrumentedStore::default());
     let server = TestServer::start_with_store(store.clone()).await;
     let creds = new_session(&server).await;
 
@@ -134,4 +75,17 @@ async fn health_reports_store_and_storage() {
     assert_eq!(data["services"]["storage"]["status"], "healthy");
     assert!(data["services"]["store"]["latency_ms"].as_f64().is_some());
     assert!(data["timestamp"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn validating_a_session_costs_one_read_and_almost_never_a_write() {
+    let store = Arc::new(InstrumentedStore::default());
+    let server = TestServer::start_with_store(store.clone()).await;
+    let creds = new_session(&server).await;
+    let (loads, writes) = (store.loads.load(Ordering::SeqCst), store.writes.load(Ordering::SeqCst));
+    for _ in 0..50 {
+        assert_eq!(status_of(&server, &creds).await, StatusCode::OK);
+    }
+    assert_eq!(store.loads.load(Ordering::SeqCst) - loads, 50, "exactly one read per request");
+    assert_eq!(store.writes.load(Ordering::SeqCst) - writes, 0, "no write while the idle expiry is fresh");
 }

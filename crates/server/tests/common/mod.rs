@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset of the helpers
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,8 +10,10 @@ use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
-use trustyconvert_server::store::SessionStore;
-use trustyconvert_server::{Server, ServerConfig, StoreKind};
+use async_trait::async_trait;
+use trustyconvert_server::crypto::SessionKey;
+use trustyconvert_server::store::{CsrfState, MemoryStore, SessionRecord, SessionStore, StoreError};
+use trustyconvert_server::{Server, ServerConfig, StoreKind, Timestamp};
 
 pub const SESSION_COOKIE: &str = "trustyconvert_session";
 pub const CSRF_COOKIE: &str = "csrftoken";
@@ -274,4 +277,60 @@ pub async fn metric(server: &TestServer, series: &str) -> u64 {
         .unwrap_or_else(|| panic!("series {series} missing from:\n{text}"))
         .parse()
         .unwrap()
+}
+
+/// The real memory store behind a switch that injects outages, counting every call.
+#[derive(Default)]
+pub struct InstrumentedStore {
+    inner: MemoryStore,
+    pub down: AtomicBool,
+    pub loads: AtomicU64,
+    pub writes: AtomicU64,
+}
+
+impl InstrumentedStore {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable("injected outage at /var/lib/secret/path.db".to_owned()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn write(&self) -> Result<(), StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.check()
+    }
+}
+
+#[async_trait]
+impl SessionStore for InstrumentedStore {
+    async fn insert(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.insert(record).await
+    }
+    async fn load(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.check()?;
+        self.inner.load(key).await
+    }
+    async fn touch(&self, key: &SessionKey, idle_expires_at: Timestamp) -> Result<bool, StoreError> {
+        self.write()?;
+        self.inner.touch(key, idle_expires_at).await
+    }
+    async fn set_csrf(&self, key: &SessionKey, csrf: &CsrfState) -> Result<bool, StoreError> {
+        self.write()?;
+        self.inner.set_csrf(key, csrf).await
+    }
+    async fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
+        self.write()?;
+        self.inner.delete(key).await
+    }
+    async fn sweep_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.sweep_expired(now).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.check()
+    }
 }

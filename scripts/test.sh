@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every check and test of the workspace on a fresh machine. It installs what the
+# tests need first (scripts/setup.sh), so nothing has to be installed by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/setup.sh
+
+echo "== format"
+cargo fmt --all -- --check
+echo "== lint"
+cargo clippy --all-targets --locked -- -D warnings
+echo "== tests"
+cargo test --locked
