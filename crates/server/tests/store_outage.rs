@@ -82,10 +82,21 @@ async fn validating_a_session_costs_one_read_and_almost_never_a_write() {
     let store = Arc::new(InstrumentedStore::default());
     let server = TestServer::start_with_store(store.clone()).await;
     let creds = new_session(&server).await;
-    let (loads, writes) = (store.loads.load(Ordering::SeqCst), store.writes.load(Ordering::SeqCst));
+    let (loads, writes) = (
+        store.loads.load(Ordering::SeqCst),
+        store.writes.load(Ordering::SeqCst),
+    );
     for _ in 0..50 {
         assert_eq!(status_of(&server, &creds).await, StatusCode::OK);
     }
-    assert_eq!(store.loads.load(Ordering::SeqCst) - loads, 50, "exactly one read per request");
-    assert_eq!(store.writes.load(Ordering::SeqCst) - writes, 0, "no write while the idle expiry is fresh");
+    assert_eq!(
+        store.loads.load(Ordering::SeqCst) - loads,
+        50,
+        "exactly one read per request"
+    );
+    assert_eq!(
+        store.writes.load(Ordering::SeqCst) - writes,
+        0,
+        "no write while the idle expiry is fresh"
+    );
 }

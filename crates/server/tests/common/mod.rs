@@ -6,13 +6,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
-use async_trait::async_trait;
 use trustyconvert_server::crypto::SessionKey;
-use trustyconvert_server::store::{CsrfState, MemoryStore, SessionRecord, SessionStore, StoreError};
+use trustyconvert_server::store::{
+    CsrfState, MemoryStore, SessionRecord, SessionStore, StoreError,
+};
 use trustyconvert_server::{Server, ServerConfig, StoreKind, Timestamp};
 
 pub const SESSION_COOKIE: &str = "trustyconvert_session";
@@ -291,7 +293,9 @@ pub struct InstrumentedStore {
 impl InstrumentedStore {
     fn check(&self) -> Result<(), StoreError> {
         if self.down.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable("injected outage at /var/lib/secret/path.db".to_owned()))
+            Err(StoreError::Unavailable(
+                "injected outage at /var/lib/secret/path.db".to_owned(),
+            ))
         } else {
             Ok(())
         }
@@ -314,7 +318,11 @@ impl SessionStore for InstrumentedStore {
         self.check()?;
         self.inner.load(key).await
     }
-    async fn touch(&self, key: &SessionKey, idle_expires_at: Timestamp) -> Result<bool, StoreError> {
+    async fn touch(
+        &self,
+        key: &SessionKey,
+        idle_expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
         self.write()?;
         self.inner.touch(key, idle_expires_at).await
     }
