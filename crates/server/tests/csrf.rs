@@ -11,6 +11,24 @@ use serde_json::Value;
 
 const PROBE: &str = "/api/session/csrf";
 
+/// The probe request as `creds` would send it, plus `extra` headers.
+async fn probe(
+    server: &TestServer,
+    creds: &Creds,
+    extra: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let cookie = creds.cookie_header();
+    send(
+        server,
+        Method::POST,
+        PROBE,
+        Some(&cookie),
+        Some(&creds.csrf),
+        extra,
+    )
+    .await
+}
+
 fn assert_csrf_rejected(status: StatusCode, body: &Value, reason: &str) {
     let details = assert_error(status, body, StatusCode::FORBIDDEN, "CSRFValidationError");
     assert_eq!(details["reason"], reason, "{body}");
@@ -194,15 +212,7 @@ async fn item_15_cross_site_fetch_metadata_is_refused_unless_allow_listed() {
         ("sec-fetch-site", "cross-site"),
         ("origin", "https://evil.example"),
     ];
-    let (status, _, body) = send(
-        &server,
-        Method::POST,
-        PROBE,
-        Some(&creds.cookie_header()),
-        Some(&creds.csrf),
-        &cross,
-    )
-    .await;
+    let (status, _, body) = probe(&server, &creds, &cross).await;
     assert_csrf_rejected(status, &body, "cross_site");
     assert_eq!(
         metric(
@@ -222,15 +232,7 @@ async fn item_15_cross_site_fetch_metadata_is_refused_unless_allow_listed() {
         vec![("sec-fetch-site", "same-origin")],
         vec![("sec-fetch-site", "none")],
     ] {
-        let (status, response_headers, body) = send(
-            &server,
-            Method::POST,
-            PROBE,
-            Some(&creds.cookie_header()),
-            Some(&creds.csrf),
-            &headers,
-        )
-        .await;
+        let (status, response_headers, body) = probe(&server, &creds, &headers).await;
         assert_eq!(status, StatusCode::OK, "{headers:?}: {body}");
         creds.csrf = cookie_value(&response_headers, CSRF_COOKIE).unwrap();
     }
@@ -246,29 +248,13 @@ async fn item_16_origin_without_fetch_metadata_must_match_host_or_allow_list() {
         ("https://allowed.example.evil.example", "origin_mismatch"),
         ("null", "origin_null"),
     ] {
-        let (status, _, body) = send(
-            &server,
-            Method::POST,
-            PROBE,
-            Some(&creds.cookie_header()),
-            Some(&creds.csrf),
-            &[("origin", origin)],
-        )
-        .await;
+        let (status, _, body) = probe(&server, &creds, &[("origin", origin)]).await;
         assert_csrf_rejected(status, &body, reason);
     }
     let host_origin = server.base.clone();
     let mut creds = creds;
     for origin in [host_origin.as_str(), "https://allowed.example"] {
-        let (status, headers, body) = send(
-            &server,
-            Method::POST,
-            PROBE,
-            Some(&creds.cookie_header()),
-            Some(&creds.csrf),
-            &[("origin", origin)],
-        )
-        .await;
+        let (status, headers, body) = probe(&server, &creds, &[("origin", origin)]).await;
         assert_eq!(status, StatusCode::OK, "{origin}: {body}");
         creds.csrf = cookie_value(&headers, CSRF_COOKIE).unwrap();
     }
@@ -283,26 +269,10 @@ async fn item_17_form_content_types_are_refused_on_unsafe_requests() {
         "application/x-www-form-urlencoded",
         "text/plain; charset=utf-8",
     ] {
-        let (status, _, body) = send(
-            &server,
-            Method::POST,
-            PROBE,
-            Some(&creds.cookie_header()),
-            Some(&creds.csrf),
-            &[("content-type", content_type)],
-        )
-        .await;
+        let (status, _, body) = probe(&server, &creds, &[("content-type", content_type)]).await;
         assert_csrf_rejected(status, &body, "content_type");
     }
-    let (status, _, body) = send(
-        &server,
-        Method::POST,
-        PROBE,
-        Some(&creds.cookie_header()),
-        Some(&creds.csrf),
-        &[("content-type", "application/json")],
-    )
-    .await;
+    let (status, _, body) = probe(&server, &creds, &[("content-type", "application/json")]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 

@@ -142,11 +142,16 @@ async fn status_reports_the_session_and_creates_nothing() {
     assert_eq!(metric(&server, "trusty_sessions_created_total").await, 0);
 
     let creds = new_session(&server).await;
-    let (status, _, body) = send(
+    let stale = Creds {
+        csrf: "stale".to_owned(),
+        ..creds.clone()
+    };
+    let cookie = stale.cookie_header();
+    let (status, headers, body) = send(
         &server,
         Method::GET,
         "/api/session",
-        Some(&creds.cookie_header()),
+        Some(&cookie),
         None,
         &[],
     )
@@ -154,6 +159,15 @@ async fn status_reports_the_session_and_creates_nothing() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["id"], creds.id.as_str());
     assert_eq!(body["data"]["csrf_token"], creds.csrf.as_str());
+    // The CSRF cookie is re-sent with the current token (resync after a rotation
+    // elsewhere); the session cookie is left alone.
+    assert_eq!(
+        cookie_value(&headers, CSRF_COOKIE).as_deref(),
+        Some(creds.csrf.as_str())
+    );
+    assert_eq!(cookie_value(&headers, SESSION_COOKIE), None);
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(metric(&server, "trusty_sessions_created_total").await, 1);
 }
 
 #[tokio::test]

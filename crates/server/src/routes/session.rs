@@ -66,11 +66,21 @@ async fn create(state: &AppState, now: Timestamp) -> Result<ActiveSession, ApiEr
 }
 
 /// `GET /api/session`: the current session, or 401. Creates nothing.
+///
+/// It re-sends the CSRF cookie with the current token, so a client whose token was
+/// rotated elsewhere can resynchronise header and cookie without a valid token (the
+/// CSRF-recovery path of the client's `SessionManager`).
 pub async fn status(
     State(state): State<AppState>,
     RequireSession(session): RequireSession,
-) -> ApiJson<SessionInfo> {
-    ApiJson::ok(state.sessions.info(&session.record))
+) -> (HeaderMap, ApiJson<SessionInfo>) {
+    let info = state.sessions.info(&session.record);
+    let max_age = Timestamp::now().until(session.record.absolute_expires_at);
+    let cookie = state
+        .sessions
+        .cookies()
+        .issue_csrf(&info.csrf_token, max_age);
+    (set_cookies([cookie]), ApiJson::ok(info))
 }
 
 /// `POST /api/session/csrf`: a new CSRF token; the old one keeps a grace window.
