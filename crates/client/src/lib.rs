@@ -1,4 +1,41 @@
-//! The TrustyConvert client library. The SessionManager arrives with the client issue;
-//! for now this crate only re-exports the wire types it will speak.
+//! The TrustyConvert client: centralized session management for every caller in a
+//! process (native) or a page (wasm32).
+//!
+//! - [`SessionManager`]: one per process or page, cheap to clone, all clones share one
+//!   state. Single-flight initialization owned by the manager, epoch checks so a reset
+//!   or a newer init is never undone, throttle after success (never after failure),
+//!   bounded backoff with jitter, expiry awareness, and bounded 403/401 recovery.
+//! - [`ApiClient`]: the typed client every endpoint call goes through; it applies the
+//!   recovery rules (403 CSRF → one refresh + one replay; 401 → one re-init + one replay).
+//! - [`Store`]: the small reactive store (get / set / subscribe) that holds the token and
+//!   the observable state.
+//! - [`Transport`]: the only I/O boundary — reqwest with a cookie jar natively, `fetch`
+//!   with credentials in the browser.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), trustyconvert_client::ClientError> {
+//! use trustyconvert_client::{ManagerConfig, SessionManager};
+//! let manager = SessionManager::connect("http://127.0.0.1:8080", ManagerConfig::default())?;
+//! // Any number of concurrent callers share one GET /api/session/init.
+//! let session = manager.ensure_session().await?;
+//! println!("session {} expires at {}", session.id, session.expires_at);
+//! # Ok(()) }
+//! ```
 
+mod api;
+mod clock;
+mod counters;
+mod error;
+mod manager;
+mod runtime;
+mod store;
+pub mod transport;
+
+pub use api::{ApiClient, ApiRequest};
+pub use clock::{Clock, SystemClock};
+pub use counters::NetworkCounts;
+pub use error::ClientError;
+pub use manager::{ManagerConfig, SessionManager, SessionSnapshot, SessionState};
+pub use store::{Store, Subscription};
+pub use transport::{HttpMethod, HttpRequest, HttpResponse, Transport, TransportError};
 pub use trustyconvert_protocol as protocol;

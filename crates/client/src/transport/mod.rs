@@ -1,0 +1,116 @@
+//! The I/O boundary: one HTTP exchange, plus reading a cookie the client can see.
+//!
+//! Everything above this trait is target-independent. Tests wrap a real transport to
+//! delay, fail or drop chosen calls.
+
+#[cfg(target_arch = "wasm32")]
+mod browser;
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
+
+#[cfg(target_arch = "wasm32")]
+pub use browser::FetchTransport;
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::ReqwestTransport;
+
+/// The HTTP methods the API uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMethod {
+    /// Safe: no CSRF token.
+    Get,
+    /// Unsafe: sent with `X-CSRF-Token`.
+    Post,
+}
+
+impl HttpMethod {
+    /// The method name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+        }
+    }
+
+    /// Whether the server requires a CSRF token for it.
+    pub fn is_unsafe(self) -> bool {
+        self == Self::Post
+    }
+}
+
+/// One request, relative to the transport's base URL. Cheap to clone (for replays).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// The method.
+    pub method: HttpMethod,
+    /// Path and query, e.g. `/api/session/init?force=true`.
+    pub path: String,
+    /// Extra headers (name, value).
+    pub headers: Vec<(String, String)>,
+    /// The body and its content type.
+    pub body: Option<(String, std::sync::Arc<[u8]>)>,
+}
+
+impl HttpRequest {
+    /// A bodiless request.
+    pub fn new(method: HttpMethod, path: impl Into<String>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// Sets (replacing) a header.
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// The value of a header, if set.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers with lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first value of a header (name compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The request never produced a response (connection refused, reset, timeout…).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(pub String);
+
+/// Sends requests with the client's cookies and reads the cookies it can see.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait Transport: Send + Sync + 'static {
+    /// Sends one request; cookies are attached and stored by the transport.
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+
+    /// The value of a cookie this client can read (the CSRF cookie; never the HttpOnly
+    /// session cookie in a browser).
+    fn cookie(&self, name: &str) -> Option<String>;
+}

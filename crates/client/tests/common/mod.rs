@@ -1,0 +1,247 @@
+//! The real server on 127.0.0.1:0, a fault-injecting wrapper around the real reqwest
+//! transport, and a manual clock.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::sync::{oneshot, Semaphore};
+use trustyconvert_client::transport::ReqwestTransport;
+use trustyconvert_client::{
+    Clock, HttpRequest, HttpResponse, ManagerConfig, SessionManager, Transport, TransportError,
+};
+use trustyconvert_server::{Server, ServerConfig, StoreKind};
+
+/// A running in-process server.
+pub struct TestServer {
+    pub base: String,
+    _dir: tempfile::TempDir,
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl TestServer {
+    pub async fn start(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            store: StoreKind::Memory,
+            data_dir: dir.path().to_owned(),
+            ..ServerConfig::default()
+        };
+        configure(&mut config);
+        let server = Server::bind(config).await.unwrap();
+        let base = format!("http://{}", server.local_addr());
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(server.run_until(async {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            _dir: dir,
+            _shutdown: tx,
+        }
+    }
+
+    /// A counter from `/metrics`, e.g. `trusty_session_init_requests_total`.
+    pub async fn metric(&self, series: &str) -> u64 {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(series)
+                    .and_then(|rest| rest.strip_prefix(' '))
+            })
+            .unwrap_or_else(|| panic!("{series} missing"))
+            .parse()
+            .unwrap()
+    }
+}
+
+/// A meeting point: the transport signals `arrived` and waits for `open`.
+pub struct Gate {
+    arrived: Semaphore,
+    open: Semaphore,
+}
+
+impl Gate {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            arrived: Semaphore::new(0),
+            open: Semaphore::new(0),
+        })
+    }
+
+    /// Waits until a call has reached the gate.
+    pub async fn reached(&self) {
+        self.arrived.acquire().await.unwrap().forget();
+    }
+
+    /// Lets every held call through.
+    pub fn release(&self) {
+        self.open.add_permits(Semaphore::MAX_PERMITS / 2);
+    }
+
+    async fn pass(&self) {
+        self.arrived.add_permits(1);
+        self.open.acquire().await.unwrap().forget();
+    }
+}
+
+/// What happens to a matching call.
+#[derive(Clone)]
+pub enum Fault {
+    /// Fails without reaching the server.
+    Fail,
+    /// Reaches the server, then the response is lost.
+    DropResponse,
+    /// Waits at the gate before sending.
+    HoldRequest(Arc<Gate>),
+    /// Sends, then waits at the gate before returning the response.
+    HoldResponse(Arc<Gate>),
+    /// Replaces the `X-CSRF-Token` header with garbage.
+    TamperCsrf,
+}
+
+struct Rule {
+    path_prefix: String,
+    remaining: Option<usize>,
+    fault: Fault,
+}
+
+/// The real reqwest transport behind a list of fault rules.
+pub struct FaultyTransport {
+    pub inner: ReqwestTransport,
+    rules: Mutex<Vec<Rule>>,
+    pub sent: AtomicUsize,
+}
+
+impl FaultyTransport {
+    pub fn new(base: &str) -> Arc<Self> {
+        Arc::new(Self {
+            inner: ReqwestTransport::new(base).unwrap(),
+            rules: Mutex::default(),
+            sent: AtomicUsize::new(0),
+        })
+    }
+
+    /// Applies `fault` to the next `times` calls whose path starts with `prefix`
+    /// (`None`: every such call until cleared).
+    pub fn inject(&self, prefix: &str, times: Option<usize>, fault: Fault) {
+        self.rules.lock().unwrap().push(Rule {
+            path_prefix: prefix.to_owned(),
+            remaining: times,
+            fault,
+        });
+    }
+
+    pub fn clear(&self) {
+        self.rules.lock().unwrap().clear();
+    }
+
+    fn take_fault(&self, path: &str) -> Option<Fault> {
+        let mut rules = self.rules.lock().unwrap();
+        let rule = rules
+            .iter_mut()
+            .find(|r| path.starts_with(&r.path_prefix) && r.remaining != Some(0))?;
+        if let Some(remaining) = rule.remaining.as_mut() {
+            *remaining -= 1;
+        }
+        Some(rule.fault.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for FaultyTransport {
+    async fn send(&self, mut request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let fault = self.take_fault(&request.path);
+        match &fault {
+            Some(Fault::Fail) => return Err(TransportError("injected failure".into())),
+            Some(Fault::HoldRequest(gate)) => gate.pass().await,
+            Some(Fault::TamperCsrf) => request = request.with_header("x-csrf-token", "tampered"),
+            _ => {}
+        }
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        let response = self.inner.send(request).await;
+        match fault {
+            Some(Fault::DropResponse) => Err(TransportError("injected: response lost".into())),
+            Some(Fault::HoldResponse(gate)) => {
+                gate.pass().await;
+                response
+            }
+            _ => response,
+        }
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.inner.cookie(name)
+    }
+}
+
+/// A clock that moves only when told; `sleep` advances it instead of waiting.
+pub struct ManualClock {
+    now: AtomicI64,
+}
+
+impl ManualClock {
+    /// Starts at the real current time (the server's `expires_at` is wall-clock).
+    pub fn new() -> Arc<Self> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        Arc::new(Self {
+            now: AtomicI64::new(now.as_millis() as i64),
+        })
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.now.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+    }
+
+    pub fn set(&self, millis: i64) {
+        self.now.store(millis, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_millis(&self) -> i64 {
+        self.now.load(Ordering::SeqCst)
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        self.advance(duration);
+        Box::pin(async {})
+    }
+}
+
+/// A manager on a faulty transport and a manual clock.
+pub fn manager(server: &TestServer) -> (SessionManager, Arc<FaultyTransport>, Arc<ManualClock>) {
+    let transport = FaultyTransport::new(&server.base);
+    let clock = ManualClock::new();
+    let manager =
+        SessionManager::with_clock(transport.clone(), ManagerConfig::default(), clock.clone());
+    (manager, transport, clock)
+}
+
+/// Another client of the same session: raw HTTP with the manager's cookies.
+pub async fn post_as_other_client(
+    server: &TestServer,
+    transport: &FaultyTransport,
+    path: &str,
+) -> reqwest::StatusCode {
+    let cookies = transport.inner.cookie_header().unwrap();
+    let token = transport.inner.cookie("csrftoken").unwrap();
+    reqwest::Client::new()
+        .post(format!("{}{path}", server.base))
+        .header("cookie", cookies)
+        .header("x-csrf-token", token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
