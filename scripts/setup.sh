@@ -9,3 +9,8 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
+
+# The client (and later the web UI) must build for the browser.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi

@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 
 echo "== format"
 cargo fmt --all -- --check
-echo "== lint"
+echo "== lint (native)"
 cargo clippy --all-targets --locked -- -D warnings
+echo "== lint and build (wasm32 client)"
+cargo clippy --locked --target wasm32-unknown-unknown -p trustyconvert-client -- -D warnings
+cargo build --locked --target wasm32-unknown-unknown -p trustyconvert-client
 echo "== tests"
 cargo test --locked

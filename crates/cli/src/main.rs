@@ -1,6 +1,8 @@
 //! `trustyconvert`: one binary for the server and the client commands.
 
+mod client_state;
 mod serve;
+mod session_cmd;
 
 use std::process::ExitCode;
 
@@ -18,6 +20,9 @@ struct Cli {
 enum Command {
     /// Run the HTTP service (embedded store by default).
     Serve(serve::ServeArgs),
+    /// Inspect or close this CLI's session with a server.
+    #[command(subcommand)]
+    Session(session_cmd::SessionCommand),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +40,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Session(command) => session_cmd::run(command).await,
         }
     });
     match outcome {

@@ -232,16 +232,20 @@ impl SessionManager {
     }
 
     /// Closes the session on the server (`POST /api/session/close`), then resets.
-    /// A session that is already gone counts as closed.
-    pub async fn close_session(&self) -> Result<(), ClientError> {
-        if let Err(error) = self.api().close_session().await {
-            self.record_error(&error);
-            return Err(error);
-        }
+    /// Never creates a session to close it. Returns whether a session was closed
+    /// (`false`: there was none, or it was already gone).
+    pub async fn close_session(&self) -> Result<bool, ClientError> {
+        let closed = match self.api().close_session().await {
+            Ok(closed) => closed.is_some(),
+            Err(error) => {
+                self.record_error(&error);
+                return Err(error);
+            }
+        };
         self.reset_session();
         // A session closed on purpose must not be silently adopted again.
         self.lock().sync_first = false;
-        Ok(())
+        Ok(closed)
     }
 
     /// The current CSRF token, if any.
