@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use trustyconvert_server::{CookieConfig, SameSite, Server, ServerConfig, StoreKind, Timeouts};
+use trustyconvert_server::{
+    CookieConfig, JobLimits, RateLimitConfig, SameSite, Server, ServerConfig, StoreKind, Timeouts,
+};
 
 /// Flags of `serve`. Every flag has a `TRUSTY_*` environment variable.
 #[derive(Debug, Args)]
@@ -67,6 +69,30 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUSTY_SESSION_COOKIE", default_value = trustyconvert_server::DEFAULT_SESSION_COOKIE)]
     session_cookie: String,
 
+    /// Largest accepted upload, human size (e.g. `2MiB`, `500KB`, `100MiB`).
+    #[arg(long, env = "TRUSTY_MAX_UPLOAD_SIZE", default_value = "100MiB", value_parser = parse_size)]
+    max_upload_size: u64,
+
+    /// Most queued or running conversions per session.
+    #[arg(long, env = "TRUSTY_MAX_ACTIVE_JOBS", default_value_t = 2)]
+    max_active_jobs: u64,
+
+    /// Conversions running at once (default: the number of CPUs).
+    #[arg(long, env = "TRUSTY_WORKERS")]
+    workers: Option<usize>,
+
+    /// Uploads per minute per client IP (0 = unlimited).
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_UPLOAD", default_value_t = 60)]
+    rate_limit_upload: u32,
+
+    /// Conversion requests per minute per client IP (0 = unlimited).
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_CONVERT", default_value_t = 60)]
+    rate_limit_convert: u32,
+
+    /// Downloads per minute per client IP (0 = unlimited).
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_DOWNLOAD", default_value_t = 120)]
+    rate_limit_download: u32,
+
     /// Name of the CSRF cookie.
     #[arg(long, env = "TRUSTY_CSRF_COOKIE", default_value = trustyconvert_server::DEFAULT_CSRF_COOKIE)]
     csrf_cookie: String,
@@ -88,6 +114,38 @@ fn parse_store(value: &str) -> Result<StoreKind, String> {
             "unknown store {other:?}; expected `memory` or `embedded`"
         )),
     }
+}
+
+/// Parses human sizes: a number with an optional unit (B, KB/MB/GB = 1000ⁿ,
+/// KiB/MiB/GiB = 1024ⁿ), case-insensitive, spaces allowed.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 2MiB or 500KB"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?}; use B, KB, KiB, MB, MiB, GB or GiB"
+            ))
+        }
+    };
+    let bytes = number * multiplier as f64;
+    if !(1.0..=u64::MAX as f64).contains(&bytes) {
+        return Err(format!("{text:?} is out of range"));
+    }
+    Ok(bytes as u64)
 }
 
 impl ServeArgs {
@@ -116,6 +174,16 @@ impl ServeArgs {
                 sweep_interval: self.sweep_interval,
             },
             secret_key_file: self.secret_key_file,
+            jobs: JobLimits {
+                max_upload_bytes: self.max_upload_size,
+                max_active_jobs: self.max_active_jobs,
+                workers: self.workers.unwrap_or(JobLimits::default().workers),
+            },
+            rate_limits: RateLimitConfig {
+                upload_per_minute: self.rate_limit_upload,
+                convert_per_minute: self.rate_limit_convert,
+                download_per_minute: self.rate_limit_download,
+            },
         }
     }
 }
@@ -170,5 +238,21 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => tracing::info!("SIGINT received, shutting down"),
         () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn human_sizes_parse() {
+        assert_eq!(parse_size("2MiB"), Ok(2 * 1024 * 1024));
+        assert_eq!(parse_size("500KB"), Ok(500_000));
+        assert_eq!(parse_size("1.5 kib"), Ok(1536));
+        assert_eq!(parse_size("42"), Ok(42));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("3 parsecs").is_err());
     }
 }

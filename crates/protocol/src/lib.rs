@@ -14,11 +14,16 @@
 //! assert_eq!(envelope.error.unwrap().kind, ErrorType::SessionValidationError);
 //! ```
 
+mod conversion;
 mod envelope;
 mod error_type;
 mod names;
 mod session;
 
+pub use conversion::{
+    ConvertRequest, ConvertResponse, DownloadTokenRequest, DownloadTokenResponse, FormatGroup,
+    JobStatusResponse, UploadResponse,
+};
 pub use envelope::{Envelope, ErrorBody};
 pub use error_type::ErrorType;
 pub use names::{

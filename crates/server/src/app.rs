@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Response};
@@ -15,9 +16,12 @@ use trustyconvert_protocol::{CORRELATION_ID_HEADER, CSRF_HEADER};
 
 use crate::config::ServerConfig;
 use crate::csrf::Origin;
+use crate::downloads::DownloadTokens;
 use crate::error::ApiError;
+use crate::jobs::JobService;
 use crate::metrics::Metrics;
-use crate::routes::{health, session};
+use crate::ratelimit::RateLimits;
+use crate::routes::{convert, health, session};
 use crate::session::{session_guard, SessionService};
 
 /// State shared by every handler; cheap to clone.
@@ -31,10 +35,19 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Parsed allow-listed origins.
     pub allowed_origins: Arc<[Origin]>,
+    /// Conversion jobs.
+    pub jobs: JobService,
+    /// Live download tokens.
+    pub downloads: Arc<DownloadTokens>,
+    /// Per-IP rate limits.
+    pub limits: Arc<RateLimits>,
 }
 
 /// Builds the whole application.
 pub fn router(state: AppState) -> Router {
+    let upload_body_limit =
+        usize::try_from(state.config.jobs.max_upload_bytes + convert::MULTIPART_OVERHEAD)
+            .unwrap_or(usize::MAX);
     // The guard wraps every /api request, matched or not, so no unsafe method on any
     // path (unknown routes and wrong methods included) skips the CSRF check.
     let api = Router::new()
@@ -43,6 +56,15 @@ pub fn router(state: AppState) -> Router {
         .route("/session/csrf", post(session::rotate_csrf))
         .route("/session/close", post(session::close))
         .route("/health", get(health::health))
+        .route("/convert/formats", get(convert::formats))
+        .route(
+            "/upload",
+            post(convert::upload).layer(DefaultBodyLimit::max(upload_body_limit)),
+        )
+        .route("/convert", post(convert::convert))
+        .route("/job_status", get(convert::job_status))
+        .route("/download_token", post(convert::download_token))
+        .route("/download", get(convert::download))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), session_guard));

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use trustyconvert_protocol::{DEFAULT_CSRF_COOKIE, DEFAULT_SESSION_COOKIE, HOST_COOKIE_PREFIX};
 
+use crate::jobs::JobLimits;
+use crate::ratelimit::RateLimitConfig;
+
 /// Which session store backs the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreKind {
@@ -132,6 +135,10 @@ pub struct ServerConfig {
     pub timeouts: Timeouts,
     /// File with one or more keys (first signs, all verify); `None` generates one.
     pub secret_key_file: Option<PathBuf>,
+    /// Upload size, active-job and worker limits.
+    pub jobs: JobLimits,
+    /// Per-IP rate limits.
+    pub rate_limits: RateLimitConfig,
 }
 
 impl Default for ServerConfig {
@@ -144,6 +151,8 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             timeouts: Timeouts::default(),
             secret_key_file: None,
+            jobs: JobLimits::default(),
+            rate_limits: RateLimitConfig::default(),
         }
     }
 }
@@ -167,6 +176,9 @@ pub enum ConfigError {
     /// A timeout is zero or inconsistent.
     #[error("{0}")]
     BadTimeout(&'static str),
+    /// A job limit is zero.
+    #[error("{0} must be greater than zero")]
+    ZeroLimit(&'static str),
     /// A cookie name is empty or has characters a cookie name cannot have.
     #[error("cookie name {0:?} is not a valid cookie token")]
     BadCookieName(String),
@@ -190,6 +202,15 @@ impl ServerConfig {
             if crate::csrf::Origin::parse(origin).is_none() {
                 return Err(ConfigError::BadOrigin(origin.clone()));
             }
+        }
+        if self.jobs.max_upload_bytes == 0 {
+            return Err(ConfigError::ZeroLimit("the maximum upload size"));
+        }
+        if self.jobs.max_active_jobs == 0 {
+            return Err(ConfigError::ZeroLimit("the maximum number of active jobs"));
+        }
+        if self.jobs.workers == 0 {
+            return Err(ConfigError::ZeroLimit("the number of workers"));
         }
         let t = &self.timeouts;
         if t.idle.is_zero() || t.absolute.is_zero() || t.sweep_interval.is_zero() {

@@ -15,13 +15,17 @@
 
 mod app;
 mod config;
+pub mod convert;
 mod cookies;
 mod correlation;
 pub mod crypto;
 pub mod csrf;
+mod downloads;
 mod error;
+pub mod jobs;
 mod keys;
 mod metrics;
+mod ratelimit;
 mod routes;
 mod session;
 pub mod store;
@@ -35,7 +39,9 @@ use tokio::net::TcpListener;
 
 pub use config::{ConfigError, CookieConfig, SameSite, ServerConfig, StoreKind, Timeouts};
 pub use error::{ApiError, ApiJson, ApiResult};
+pub use jobs::JobLimits;
 pub use keys::{KeyError, GENERATED_KEY_FILE};
+pub use ratelimit::RateLimitConfig;
 pub use time::Timestamp;
 pub use trustyconvert_protocol::{DEFAULT_CSRF_COOKIE, DEFAULT_SESSION_COOKIE};
 
@@ -65,7 +71,7 @@ pub enum StartError {
 pub struct Server {
     listener: TcpListener,
     router: axum::Router,
-    sweeper: tokio::task::JoinHandle<()>,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -91,6 +97,31 @@ impl Server {
             .filter_map(|o| csrf::Origin::parse(o))
             .collect();
         let sweeper = store::spawn_sweeper(Arc::clone(&store), config.timeouts.sweep_interval);
+        let job_store = jobs::open_job_store(&config)
+            .await
+            .map_err(store::OpenError::Store)?;
+        let jobs = jobs::JobService::new(
+            job_store,
+            jobs::JobFiles::new(&config.data_dir),
+            config.jobs,
+        );
+        let interrupted = jobs
+            .fail_interrupted()
+            .await
+            .map_err(store::OpenError::Store)?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "jobs interrupted by the last shutdown were marked failed"
+            );
+        }
+        let limits = Arc::new(ratelimit::RateLimits::new(config.rate_limits));
+        let maintenance = spawn_maintenance(
+            jobs.clone(),
+            Arc::clone(&store),
+            Arc::clone(&limits),
+            config.timeouts.sweep_interval,
+        );
         let cookies = cookies::CookieWriter::new(config.cookies.clone());
         let sessions = session::SessionService::new(store, keyring, config.timeouts, cookies);
         let listener = TcpListener::bind(config.bind)
@@ -104,11 +135,15 @@ impl Server {
             metrics: Arc::default(),
             config: Arc::new(config),
             allowed_origins,
+            jobs,
+            downloads: Arc::default(),
+            limits,
         };
+        let background = vec![sweeper, maintenance];
         Ok(Self {
             listener,
             router: app::router(state),
-            sweeper,
+            background,
         })
     }
 
@@ -130,7 +165,30 @@ impl Server {
         let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
-        self.sweeper.abort();
+        for task in &self.background {
+            task.abort();
+        }
         result
     }
+}
+
+/// Every `interval`: removes the jobs and files of expired sessions and forgets idle
+/// rate-limit state, so disk and memory stay bounded.
+fn spawn_maintenance(
+    jobs: jobs::JobService,
+    sessions: Arc<dyn store::SessionStore>,
+    limits: Arc<ratelimit::RateLimits>,
+    interval: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = jobs.sweep_orphans(sessions.as_ref()).await {
+                tracing::warn!(%error, "sweeping the jobs of expired sessions failed");
+            }
+            limits.forget_idle();
+        }
+    })
 }

@@ -41,6 +41,7 @@ pub async fn init(
     let session = match current {
         Some(old) if params.force => {
             state.sessions.delete(&old).await?;
+            state.jobs.remove_session(&old.record.key).await?;
             tracing::info!(event = "session_replaced", old = %old.record.public_id, "forced re-initialization");
             create(&state, now).await?
         }
@@ -111,6 +112,7 @@ pub async fn close(
     RequireSession(session): RequireSession,
 ) -> ApiResult<(HeaderMap, ApiJson<CloseResponse>)> {
     state.sessions.delete(&session).await?;
+    state.jobs.remove_session(&session.record.key).await?;
     state.metrics.session_closed();
     tracing::info!(event = "session_closed", session = %session.record.public_id, "session closed");
     let body = CloseResponse {

@@ -102,7 +102,7 @@ impl SqliteStore {
     }
 
     /// Runs `work` on a pooled connection on the blocking thread pool.
-    async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -120,7 +120,7 @@ impl SqliteStore {
     }
 }
 
-fn map_error(error: rusqlite::Error) -> StoreError {
+pub(crate) fn map_error(error: rusqlite::Error) -> StoreError {
     match error {
         rusqlite::Error::SqliteFailure(code, _)
             if code.code == rusqlite::ErrorCode::ConstraintViolation =>

@@ -1,0 +1,106 @@
+//! Conversion API DTOs: formats, upload, convert, job status, downloads.
+
+use serde::{Deserialize, Serialize};
+
+/// One group of `GET /api/convert/formats`: every input converts to every output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormatGroup {
+    /// Stable id of the group.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// What the group does.
+    pub description: String,
+    /// Accepted input formats (names and aliases).
+    #[serde(rename = "inputFormats")]
+    pub input_formats: Vec<String>,
+    /// Produced output formats (names and aliases).
+    #[serde(rename = "outputFormats")]
+    pub output_formats: Vec<String>,
+    /// Largest accepted upload, in bytes.
+    #[serde(rename = "maxSize")]
+    pub max_size: u64,
+    /// Notable properties of the conversions.
+    pub features: Vec<String>,
+}
+
+/// The `data` of `POST /api/upload` (201).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    /// The client-generated job id.
+    pub job_id: String,
+    /// Always `uploaded`.
+    pub status: String,
+}
+
+/// The body of `POST /api/convert`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvertRequest {
+    /// The uploaded job.
+    pub job_id: String,
+    /// Wanted output format (`png`, `jpg`, `pdf`, …).
+    pub target_format: String,
+    /// Optional: the format the client believes the upload is; checked if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_format: Option<String>,
+}
+
+/// The `data` of `POST /api/convert` (202).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvertResponse {
+    /// The job.
+    pub job_id: String,
+    /// Id of the queued conversion task.
+    pub task_id: String,
+    /// Always `queued`.
+    pub status: String,
+}
+
+/// The `data` of `GET /api/job_status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobStatusResponse {
+    /// The job.
+    pub job_id: String,
+    /// uploaded, queued, processing, completed or failed.
+    pub status: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// The uploaded file's name.
+    pub original_filename: String,
+    /// Verified input format.
+    pub source_format: String,
+    /// Requested output format, once asked.
+    pub target_format: Option<String>,
+    /// Input size in bytes.
+    pub file_size: u64,
+    /// Output size in bytes, once completed.
+    pub output_size: Option<u64>,
+    /// 0–100.
+    pub progress: u8,
+    /// Why the job failed.
+    pub error: Option<String>,
+    /// Same as `error`, for existing TrustyConvert clients.
+    pub error_message: Option<String>,
+    /// RFC 3339, once finished.
+    pub completed_at: Option<String>,
+    /// Seconds the conversion took.
+    pub conversion_time: Option<f64>,
+}
+
+/// The body of `POST /api/download_token`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadTokenRequest {
+    /// A completed job.
+    pub job_id: String,
+}
+
+/// The `data` of `POST /api/download_token` (201).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadTokenResponse {
+    /// Single-use token for `GET /api/download?token=`.
+    pub download_token: String,
+    /// RFC 3339 expiry (10 minutes).
+    pub expires_at: String,
+}

@@ -1,0 +1,92 @@
+//! Raster conversions with the `image` crate, and the decompression-bomb guard.
+
+use std::io::{BufReader, Cursor};
+use std::path::Path;
+
+use image::{DynamicImage, ImageFormat, ImageReader, Limits};
+
+use super::{ConversionError, Format};
+
+/// Largest accepted image, in pixels (a tiny file may declare enormous dimensions).
+pub const MAX_PIXELS: u64 = 50_000_000;
+/// Largest accepted side, in pixels.
+pub const MAX_SIDE: u32 = 20_000;
+
+fn image_format(format: Format) -> Option<ImageFormat> {
+    Some(match format {
+        Format::Png => ImageFormat::Png,
+        Format::Jpeg => ImageFormat::Jpeg,
+        Format::Gif => ImageFormat::Gif,
+        Format::Bmp => ImageFormat::Bmp,
+        Format::Tiff => ImageFormat::Tiff,
+        Format::Webp => ImageFormat::WebP,
+        _ => return None,
+    })
+}
+
+fn limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_PIXELS * 4 + (64 << 20));
+    limits
+}
+
+fn reader(
+    path: &Path,
+    format: Format,
+) -> Result<ImageReader<BufReader<std::fs::File>>, ConversionError> {
+    let mut reader = ImageReader::open(path).map_err(ConversionError::io)?;
+    reader.set_format(image_format(format).ok_or(ConversionError::Unsupported)?);
+    reader.limits(limits());
+    Ok(reader)
+}
+
+/// Reads only the header and refuses images whose declared size is too large or that
+/// cannot be parsed at all. Returns the dimensions.
+pub fn check_dimensions(path: &Path, format: Format) -> Result<(u32, u32), ConversionError> {
+    let (width, height) = reader(path, format)?.into_dimensions().map_err(|error| {
+        ConversionError::Invalid(format!("not a readable {} image ({error})", format.name()))
+    })?;
+    if width == 0 || height == 0 {
+        return Err(ConversionError::Invalid("the image has no pixels".into()));
+    }
+    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(ConversionError::Invalid(format!(
+            "the image is too large ({width}×{height} pixels; at most {MAX_SIDE} per side and {MAX_PIXELS} in total)"
+        )));
+    }
+    Ok((width, height))
+}
+
+/// Decodes an image within the limits.
+pub fn decode(path: &Path, format: Format) -> Result<DynamicImage, ConversionError> {
+    check_dimensions(path, format)?;
+    reader(path, format)?.decode().map_err(|error| {
+        ConversionError::Invalid(format!(
+            "the {} image cannot be decoded ({error})",
+            format.name()
+        ))
+    })
+}
+
+/// Encodes `image` as `target`, dropping alpha where the format has none.
+pub fn encode(image: &DynamicImage, target: Format) -> Result<Vec<u8>, ConversionError> {
+    let format = image_format(target).ok_or(ConversionError::Unsupported)?;
+    let prepared = match target {
+        Format::Jpeg | Format::Bmp if image.color().has_alpha() => {
+            DynamicImage::ImageRgb8(image.to_rgb8())
+        }
+        Format::Jpeg | Format::Bmp | Format::Tiff | Format::Webp | Format::Gif => match image {
+            DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => image.clone(),
+            other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
+            other => DynamicImage::ImageRgb8(other.to_rgb8()),
+        },
+        _ => image.clone(),
+    };
+    let mut out = Cursor::new(Vec::new());
+    prepared.write_to(&mut out, format).map_err(|error| {
+        ConversionError::Failed(format!("encoding {} failed ({error})", target.name()))
+    })?;
+    Ok(out.into_inner())
+}

@@ -1,0 +1,74 @@
+//! Download tokens: single use, ten minutes, bound to the session that asked.
+//!
+//! Kept in memory, keyed by a hash of the token: a token only outlives a restart by
+//! ten minutes at most, and a client simply asks for a new one.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::crypto::{random_bytes, SessionKey};
+use crate::time::Timestamp;
+
+/// How long a download token lives.
+pub const DOWNLOAD_TOKEN_TTL: Duration = Duration::from_secs(600);
+/// Longest token accepted on the wire (longer input is rejected before hashing).
+const MAX_TOKEN_LEN: usize = 64;
+
+/// What a token grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownloadGrant {
+    /// The session that asked.
+    pub session: SessionKey,
+    /// The job whose output it downloads.
+    pub job_id: Uuid,
+    /// End of validity.
+    pub expires_at: Timestamp,
+}
+
+/// The live tokens.
+#[derive(Debug, Default)]
+pub struct DownloadTokens {
+    grants: Mutex<HashMap<[u8; 32], DownloadGrant>>,
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl DownloadTokens {
+    /// A new token for `job_id` of `session`.
+    pub fn issue(&self, session: SessionKey, job_id: Uuid, now: Timestamp) -> (String, Timestamp) {
+        let token = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
+        let expires_at = now.plus(DOWNLOAD_TOKEN_TTL);
+        let mut grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
+        grants.retain(|_, grant| grant.expires_at > now);
+        grants.insert(
+            digest(&token),
+            DownloadGrant {
+                session,
+                job_id,
+                expires_at,
+            },
+        );
+        (token, expires_at)
+    }
+
+    /// Consumes a token: the grant if it was valid, and it can never be used again.
+    pub fn redeem(&self, token: &str, now: Timestamp) -> Option<DownloadGrant> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return None;
+        }
+        let grant = self
+            .grants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&digest(token))?;
+        (grant.expires_at > now).then_some(grant)
+    }
+}

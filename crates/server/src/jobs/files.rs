@@ -1,0 +1,59 @@
+//! Job files on disk: `DATA_DIR/jobs/<session hash>/<job id>/{input,output}`.
+//! Paths are built only from hashes and UUIDs, never from user-supplied names.
+
+use std::path::{Path, PathBuf};
+
+use uuid::Uuid;
+
+use crate::crypto::SessionKey;
+use crate::keys::encode_hex;
+
+/// The job file layout under one data directory.
+#[derive(Debug, Clone)]
+pub struct JobFiles {
+    root: PathBuf,
+}
+
+impl JobFiles {
+    /// The layout under `data_dir`.
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            root: data_dir.join("jobs"),
+        }
+    }
+
+    /// A directory for uploads in progress.
+    pub fn incoming_dir(&self) -> PathBuf {
+        self.root.join(".incoming")
+    }
+
+    /// All files of one session.
+    pub fn session_dir(&self, session: &SessionKey) -> PathBuf {
+        self.root.join(encode_hex(&session.0))
+    }
+
+    /// One job's directory.
+    pub fn job_dir(&self, session: &SessionKey, job_id: &Uuid) -> PathBuf {
+        self.session_dir(session).join(job_id.simple().to_string())
+    }
+
+    /// The stored upload.
+    pub fn input(&self, session: &SessionKey, job_id: &Uuid) -> PathBuf {
+        self.job_dir(session, job_id).join("input")
+    }
+
+    /// The conversion output.
+    pub fn output(&self, session: &SessionKey, job_id: &Uuid) -> PathBuf {
+        self.job_dir(session, job_id).join("output")
+    }
+
+    /// Removes every file of a session (missing is fine).
+    pub async fn remove_session(&self, session: &SessionKey) {
+        let dir = self.session_dir(session);
+        if let Err(error) = tokio::fs::remove_dir_all(&dir).await {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(%error, "removing a session's files failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Admitting, running and cleaning up jobs. Conversions run on tokio's blocking pool,
+//! at most `workers` at a time, so they never block the async runtime.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{Mutex, Semaphore};
+use uuid::Uuid;
+
+use super::{JobFiles, JobRecord, JobStatus, JobStore};
+use crate::convert::{convert, ConversionError, Format};
+use crate::crypto::SessionKey;
+use crate::error::ApiError;
+use crate::store::{SessionStore, StoreError};
+use crate::time::Timestamp;
+use trustyconvert_protocol::ErrorType;
+
+/// Message given to jobs that a restart interrupted.
+const INTERRUPTED: &str =
+    "The server restarted during the conversion. Please convert the file again.";
+
+/// Limits on uploads and jobs.
+#[derive(Debug, Clone, Copy)]
+pub struct JobLimits {
+    /// Largest upload in bytes.
+    pub max_upload_bytes: u64,
+    /// Most queued-or-processing jobs per session.
+    pub max_active_jobs: u64,
+    /// Conversions running at once.
+    pub workers: usize,
+}
+
+impl Default for JobLimits {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 100 * 1024 * 1024,
+            max_active_jobs: 2,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+struct Inner {
+    store: Arc<dyn JobStore>,
+    files: JobFiles,
+    limits: JobLimits,
+    workers: Semaphore,
+    /// Serializes "count active jobs, then queue one" so two requests cannot both pass.
+    admission: Mutex<()>,
+}
+
+/// The job lifecycle. Cheap to clone.
+#[derive(Clone)]
+pub struct JobService {
+    inner: Arc<Inner>,
+}
+
+impl JobService {
+    /// A service over `store` with files under `files`.
+    pub fn new(store: Arc<dyn JobStore>, files: JobFiles, limits: JobLimits) -> Self {
+        let workers = Semaphore::new(limits.workers.max(1));
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                files,
+                limits,
+                workers,
+                admission: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn JobStore> {
+        &self.inner.store
+    }
+
+    /// The file layout.
+    pub fn files(&self) -> &JobFiles {
+        &self.inner.files
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> JobLimits {
+        self.inner.limits
+    }
+
+    /// At startup: jobs a previous process left queued or processing are marked failed
+    /// (never left "processing" forever).
+    pub async fn fail_interrupted(&self) -> Result<u64, StoreError> {
+        self.inner
+            .store
+            .fail_unfinished_jobs(INTERRUPTED, Timestamp::now())
+            .await
+    }
+
+    /// One job of a session, or 404.
+    pub async fn find(&self, session: &SessionKey, job_id: &Uuid) -> Result<JobRecord, ApiError> {
+        self.inner
+            .store
+            .load_job(session, job_id)
+            .await?
+            .ok_or_else(ApiError::not_found)
+    }
+
+    /// Queues a conversion of an uploaded job to `target`.
+    pub async fn enqueue(
+        &self,
+        session: &SessionKey,
+        job_id: &Uuid,
+        target: Format,
+    ) -> Result<JobRecord, ApiError> {
+        let _admission = self.inner.admission.lock().await;
+        let mut job = self.find(session, job_id).await?;
+        if job.status != JobStatus::Uploaded {
+            return Err(ApiError::validation(format!(
+                "This job is already {}. Upload the file again to convert it once more.",
+                job.status.as_str()
+            )));
+        }
+        if !crate::convert::targets(job.source_format).contains(&target) {
+            return Err(ApiError::new(
+                ErrorType::UnsupportedFormatError,
+                format!(
+                    "Converting {} to {} is not supported.",
+                    job.source_format.name(),
+                    target.name()
+                ),
+            ));
+        }
+        let active = self.inner.store.count_active_jobs(session).await?;
+        if active >= self.inner.limits.max_active_jobs {
+            return Err(ApiError::new(
+                ErrorType::TaskLimitExceeded,
+                format!(
+                    "You already have {active} conversions running. Wait for one to finish, then try again."
+                ),
+            )
+            .with_detail("max_active_jobs", self.inner.limits.max_active_jobs));
+        }
+        let now = Timestamp::now();
+        job.status = JobStatus::Queued;
+        job.target_format = Some(target);
+        job.task_id = Some(Uuid::new_v4());
+        job.progress = 0;
+        job.updated_at = now;
+        if !self.inner.store.update_job(&job).await? {
+            return Err(ApiError::not_found());
+        }
+        let worker = self.clone();
+        let queued = job.clone();
+        tokio::spawn(async move { worker.run(queued).await });
+        Ok(job)
+    }
+
+    async fn run(&self, mut job: JobRecord) {
+        let Ok(_permit) = self.inner.workers.acquire().await else {
+            return;
+        };
+        job.status = JobStatus::Processing;
+        job.progress = 10;
+        job.updated_at = Timestamp::now();
+        if !self.save(&job).await {
+            return;
+        }
+        let files = &self.inner.files;
+        let (input, output) = (
+            files.input(&job.session, &job.job_id),
+            files.output(&job.session, &job.job_id),
+        );
+        let (source, target) = (
+            job.source_format,
+            job.target_format.unwrap_or(job.source_format),
+        );
+        let title = job.original_filename.clone();
+        let started = Instant::now();
+        let outcome = tokio::task::spawn_blocking(move || -> Result<u64, ConversionError> {
+            let bytes = convert(&input, source, target, &title)?;
+            std::fs::write(&output, &bytes).map_err(ConversionError::Io)?;
+            Ok(bytes.len() as u64)
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(ConversionError::Failed(
+                "the converter crashed on this file".into(),
+            ))
+        });
+        let now = Timestamp::now();
+        job.updated_at = now;
+        job.completed_at = Some(now);
+        job.conversion_time = Some(started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(size) => {
+                job.status = JobStatus::Completed;
+                job.progress = 100;
+                job.output_size = Some(size);
+            }
+            Err(error) => {
+                if let ConversionError::Io(cause) = &error {
+                    tracing::error!(error = %cause, job = %job.job_id, "conversion I/O failed");
+                }
+                tracing::info!(job = %job.job_id, reason = %error, "conversion failed");
+                job.status = JobStatus::Failed;
+                job.error = Some(error.to_string());
+            }
+        }
+        if !self.save(&job).await {
+            // The session was closed meanwhile: leave nothing behind.
+            self.inner.files.remove_session(&job.session).await;
+        }
+    }
+
+    /// Writes a job; `false` if it is gone or the store failed (logged).
+    async fn save(&self, job: &JobRecord) -> bool {
+        match self.inner.store.update_job(job).await {
+            Ok(alive) => alive,
+            Err(error) => {
+                tracing::error!(%error, job = %job.job_id, "saving a job failed");
+                false
+            }
+        }
+    }
+
+    /// Deletes every job and file of a session.
+    pub async fn remove_session(&self, session: &SessionKey) -> Result<(), StoreError> {
+        self.inner.store.delete_session_jobs(session).await?;
+        self.inner.files.remove_session(session).await;
+        Ok(())
+    }
+
+    /// Removes the jobs and files of sessions that expired or vanished.
+    pub async fn sweep_orphans(&self, sessions: &dyn SessionStore) -> Result<u64, StoreError> {
+        let now = Timestamp::now();
+        let mut removed = 0;
+        for session in self.inner.store.sessions_with_jobs().await? {
+            let live = sessions
+                .load(&session)
+                .await?
+                .is_some_and(|record| record.is_live(now));
+            if !live {
+                self.remove_session(&session).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
