@@ -1,6 +1,8 @@
 //! A real server on 127.0.0.1 (port 0) and small HTTP helpers for the integration tests.
 #![allow(dead_code)] // each test binary uses a different subset of the helpers
 
+pub mod conversion;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
