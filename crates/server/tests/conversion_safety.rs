@@ -1,0 +1,390 @@
+//! Bad input, limits, ownership, tokens and cleanup of the conversion API.
+
+mod common;
+
+use std::time::Duration;
+
+use common::conversion::*;
+use common::*;
+use image::ImageFormat;
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn server_with(
+    configure: impl FnOnce(&mut trustyconvert_server::ServerConfig),
+) -> TestServer {
+    TestServer::start(|c| {
+        c.jobs.max_active_jobs = 10;
+        configure(c);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn oversized_uploads_get_413_and_nothing_is_stored() {
+    let server = server_with(|c| c.jobs.max_upload_bytes = 1024).await;
+    let creds = new_session(&server).await;
+    let job_id = new_job_id();
+    // Over the limit by a little: caught while streaming.
+    let (status, _, body) = upload(&server, &creds, &job_id, "big.txt", vec![b'a'; 1500]).await;
+    let details = assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "MaxFileSizeExceededError",
+    );
+    assert_eq!(details["max_size"], 1024);
+    // Far over the limit: refused from Content-Length before reading the body.
+    let (status, _, body) = upload(&server, &creds, &job_id, "huge.txt", vec![b'a'; 300_000]).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "MaxFileSizeExceededError",
+    );
+    let (status, _) = job_status(&server, &creds, &job_id).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Exactly at the limit is fine.
+    let (status, _, body) = upload(&server, &creds, &job_id, "fits.txt", vec![b'a'; 1024]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test]
+async fn content_must_match_the_claimed_type() {
+    let server = server_with(|_| {}).await;
+    let creds = new_session(&server).await;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("photo.png", sample_image(ImageFormat::Jpeg)),
+        ("photo.jpg", b"GIF89a not really".to_vec()),
+        ("notes.txt", sample_image(ImageFormat::Png)),
+        ("data.json", b"name,age\nx,1\n".to_vec()),
+        ("empty.csv", Vec::new()),
+    ];
+    for (name, bytes) in cases {
+        let (status, _, body) = upload(&server, &creds, &new_job_id(), name, bytes).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::BAD_REQUEST,
+            "FileValidationError",
+        );
+    }
+    for name in ["program.exe", "noextension", "report.pdf", "page.html"] {
+        let (status, _, body) =
+            upload(&server, &creds, &new_job_id(), name, b"hello".to_vec()).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::BAD_REQUEST,
+            "UnsupportedFormatError",
+        );
+    }
+}
+
+#[tokio::test]
+async fn job_ids_must_be_uuid_v4_and_unique_in_the_session() {
+    let server = server_with(|_| {}).await;
+    let creds = new_session(&server).await;
+    for bad in ["not-a-uuid", "", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"] {
+        let (status, _, body) = upload(&server, &creds, bad, "a.txt", b"hi".to_vec()).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "ValidationError");
+    }
+    let job_id = new_job_id();
+    let (status, _, _) = upload(&server, &creds, &job_id, "a.txt", b"hi".to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, body) = upload(&server, &creds, &job_id, "b.txt", b"again".to_vec()).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "ValidationError");
+    // Another session may use the same id: ids are scoped to their session.
+    let other = new_session(&server).await;
+    let (status, _, _) = upload(&server, &other, &job_id, "c.txt", b"mine".to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn an_image_declaring_enormous_dimensions_is_refused_not_decoded() {
+    let server = server_with(|_| {}).await;
+    let creds = new_session(&server).await;
+    // A real 1×1 BMP whose header is patched to claim 40000×40000 pixels.
+    let mut bomb = {
+        let image = image::DynamicImage::new_rgb8(1, 1);
+        let mut out = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut out, ImageFormat::Bmp).unwrap();
+        out.into_inner()
+    };
+    bomb[18..22].copy_from_slice(&40_000i32.to_le_bytes());
+    bomb[22..26].copy_from_slice(&40_000i32.to_le_bytes());
+    let (status, _, body) = upload(&server, &creds, &new_job_id(), "bomb.bmp", bomb).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "FileValidationError",
+    );
+}
+
+#[tokio::test]
+async fn convert_checks_target_and_optional_source_format() {
+    let server = server_with(|_| {}).await;
+    let creds = new_session(&server).await;
+    let job_id = new_job_id();
+    upload(
+        &server,
+        &creds,
+        &job_id,
+        "pic.png",
+        sample_image(ImageFormat::Png),
+    )
+    .await;
+    for target in ["csv", "html", "exe"] {
+        let (status, _, body) = convert(
+            &server,
+            &creds,
+            json!({"job_id": job_id, "target_format": target}),
+        )
+        .await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::BAD_REQUEST,
+            "UnsupportedFormatError",
+        );
+    }
+    let (status, _, body) = convert(
+        &server,
+        &creds,
+        json!({"job_id": job_id, "target_format": "gif", "source_format": "jpeg"}),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "ValidationError");
+    let (status, _, body) = convert(&server, &creds, json!({"target_format": "gif"})).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "ValidationError");
+    let (status, _, body) = convert(
+        &server,
+        &creds,
+        json!({"job_id": new_job_id(), "target_format": "gif"}),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "ResourceNotFound");
+    let (status, _, body) = convert(
+        &server,
+        &creds,
+        json!({"job_id": job_id, "target_format": "GIF", "source_format": "png"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    // A job converts once.
+    let (status, _, body) = convert(
+        &server,
+        &creds,
+        json!({"job_id": job_id, "target_format": "bmp"}),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "ValidationError");
+}
+
+#[tokio::test]
+async fn the_per_session_limit_on_active_jobs_answers_429() {
+    let server = TestServer::start(|c| {
+        c.jobs.max_active_jobs = 1;
+        c.jobs.workers = 1;
+    })
+    .await;
+    let creds = new_session(&server).await;
+    // A conversion big enough to still be running when the next request arrives.
+    let noise = image::RgbImage::from_fn(1500, 1500, |x, y| {
+        let v = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) as u8;
+        image::Rgb([v, v.rotate_left(3), v.rotate_left(5)])
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(noise)
+        .write_to(&mut png, ImageFormat::Png)
+        .unwrap();
+    let (first, second) = (new_job_id(), new_job_id());
+    upload(&server, &creds, &first, "a.png", png.get_ref().clone()).await;
+    upload(&server, &creds, &second, "b.txt", b"text".to_vec()).await;
+    let (status, _, _) = convert(
+        &server,
+        &creds,
+        json!({"job_id": first, "target_format": "webp"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, _, body) = convert(
+        &server,
+        &creds,
+        json!({"job_id": second, "target_format": "pdf"}),
+    )
+    .await;
+    let details = assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "TaskLimitExceeded",
+    );
+    assert_eq!(details["max_active_jobs"], 1);
+    // Another session is not affected by this session's limit.
+    let other = new_session(&server).await;
+    let job = new_job_id();
+    upload(&server, &other, &job, "c.txt", b"text".to_vec()).await;
+    let (status, _, _) = convert(
+        &server,
+        &other,
+        json!({"job_id": job, "target_format": "pdf"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // Once the first finishes, the second is accepted.
+    wait_finished(&server, &creds, &first).await;
+    let (status, _, body) = convert(
+        &server,
+        &creds,
+        json!({"job_id": second, "target_format": "pdf"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}
+
+#[tokio::test]
+async fn jobs_of_another_session_are_not_found() {
+    let server = server_with(|_| {}).await;
+    let owner = new_session(&server).await;
+    let stranger = new_session(&server).await;
+    let job_id = new_job_id();
+    upload(&server, &owner, &job_id, "mine.txt", b"private".to_vec()).await;
+    let (status, body) = job_status(&server, &stranger, &job_id).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "ResourceNotFound");
+    let (status, _, body) = convert(
+        &server,
+        &stranger,
+        json!({"job_id": job_id, "target_format": "pdf"}),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "ResourceNotFound");
+    convert(
+        &server,
+        &owner,
+        json!({"job_id": job_id, "target_format": "pdf"}),
+    )
+    .await;
+    wait_finished(&server, &owner, &job_id).await;
+    let (status, body) = download_token(&server, &stranger, &job_id).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "ResourceNotFound");
+}
+
+#[tokio::test]
+async fn download_tokens_are_single_use_and_die_with_their_session() {
+    let server = server_with(|_| {}).await;
+    let creds = new_session(&server).await;
+    let job_id = new_job_id();
+    upload(&server, &creds, &job_id, "a.txt", b"hello".to_vec()).await;
+    convert(
+        &server,
+        &creds,
+        json!({"job_id": job_id, "target_format": "pdf"}),
+    )
+    .await;
+    wait_finished(&server, &creds, &job_id).await;
+    let (_, body) = download_token(&server, &creds, &job_id).await;
+    let token = body["data"]["download_token"].as_str().unwrap().to_owned();
+    assert!(body["data"]["expires_at"].as_str().unwrap().ends_with('Z'));
+    let (status, _, _) = download(&server, &token).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, bytes) = download(&server, &token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a token works once");
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["error"]["type"], "ResourceNotFound");
+    let (status, _, _) = download(&server, "made-up-token").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (_, body) = download_token(&server, &creds, &job_id).await;
+    let token = body["data"]["download_token"].as_str().unwrap().to_owned();
+    let (status, _, _) = post_with(&server, "/api/session/close", &creds).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = download(&server, &token).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a closed session's outputs are gone"
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after() {
+    let server = server_with(|c| {
+        c.rate_limits.upload_per_minute = 2;
+        c.rate_limits.download_per_minute = 1;
+    })
+    .await;
+    let creds = new_session(&server).await;
+    for _ in 0..2 {
+        let (status, _, _) = upload(&server, &creds, &new_job_id(), "a.txt", b"x".to_vec()).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, headers, body) =
+        upload(&server, &creds, &new_job_id(), "a.txt", b"x".to_vec()).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "RateLimitExceeded",
+    );
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let (status, _, _) = download(&server, "x").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, headers, _) = download(&server, "y").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(headers.get("retry-after").is_some());
+}
+
+fn session_dirs(server: &TestServer) -> Vec<String> {
+    let root = server.config.data_dir.join("jobs");
+    std::fs::read_dir(root)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|name| !name.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn closing_a_session_removes_its_jobs_and_files() {
+    let server = server_with(|_| {}).await;
+    let creds = new_session(&server).await;
+    let job_id = new_job_id();
+    upload(&server, &creds, &job_id, "a.md", b"# hi".to_vec()).await;
+    convert(
+        &server,
+        &creds,
+        json!({"job_id": job_id, "target_format": "html"}),
+    )
+    .await;
+    wait_finished(&server, &creds, &job_id).await;
+    assert_eq!(session_dirs(&server).len(), 1);
+    post_with(&server, "/api/session/close", &creds).await;
+    assert!(
+        session_dirs(&server).is_empty(),
+        "files remain: {:?}",
+        session_dirs(&server)
+    );
+}
+
+#[tokio::test]
+async fn an_expired_session_loses_its_jobs_and_files() {
+    let server = server_with(|c| {
+        c.timeouts.idle = Duration::from_millis(600);
+        c.timeouts.sweep_interval = Duration::from_millis(100);
+    })
+    .await;
+    let creds = new_session(&server).await;
+    upload(&server, &creds, &new_job_id(), "a.txt", b"bye".to_vec()).await;
+    assert_eq!(session_dirs(&server).len(), 1);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        session_dirs(&server).is_empty(),
+        "files remain: {:?}",
+        session_dirs(&server)
+    );
+}
