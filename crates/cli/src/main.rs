@@ -1,8 +1,11 @@
 //! `trustyconvert`: one binary for the server and the client commands.
 
 mod client_state;
+mod convert_cmd;
+mod formats_cmd;
 mod serve;
 mod session_cmd;
+mod target;
 
 use std::process::ExitCode;
 
@@ -20,6 +23,10 @@ struct Cli {
 enum Command {
     /// Run the HTTP service (embedded store by default).
     Serve(Box<serve::ServeArgs>),
+    /// Convert a file (through --server, or a private in-process server).
+    Convert(convert_cmd::ConvertArgs),
+    /// List the conversions available.
+    Formats(target::OptionalServerArg),
     /// Inspect or close this CLI's session with a server.
     #[command(subcommand)]
     Session(session_cmd::SessionCommand),
@@ -40,6 +47,8 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(*args).await,
+            Command::Convert(args) => convert_cmd::run(args).await,
+            Command::Formats(args) => formats_cmd::run(args).await,
             Command::Session(command) => session_cmd::run(command).await,
         }
     });

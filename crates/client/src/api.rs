@@ -6,7 +6,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use trustyconvert_protocol::{
-    CloseResponse, CsrfTokenResponse, Envelope, ErrorType, HealthReport, SessionInfo, CSRF_HEADER,
+    CloseResponse, ConvertRequest, ConvertResponse, CsrfTokenResponse, DownloadTokenRequest,
+    DownloadTokenResponse, Envelope, ErrorType, FormatGroup, HealthReport, JobStatusResponse,
+    SessionInfo, UploadResponse, CSRF_HEADER,
 };
 
 use crate::counters::Counters;
@@ -160,6 +162,78 @@ impl ApiClient {
             .await
     }
 
+    /// `GET /api/convert/formats` (no session).
+    pub async fn formats(&self) -> Result<Vec<FormatGroup>, ClientError> {
+        self.call(ApiRequest::get("/api/convert/formats").without_session())
+            .await
+    }
+
+    /// `POST /api/upload`: `bytes` as `filename` under the client-generated `job_id`
+    /// (a UUID v4).
+    pub async fn upload(
+        &self,
+        job_id: &str,
+        filename: &str,
+        bytes: &[u8],
+    ) -> Result<UploadResponse, ClientError> {
+        let (content_type, body) = multipart_body(job_id, filename, bytes);
+        self.call(ApiRequest::post("/api/upload").body(&content_type, body))
+            .await
+    }
+
+    /// `POST /api/convert`.
+    pub async fn convert(
+        &self,
+        job_id: &str,
+        target_format: &str,
+    ) -> Result<ConvertResponse, ClientError> {
+        let request = ConvertRequest {
+            job_id: job_id.to_owned(),
+            target_format: target_format.to_owned(),
+            source_format: None,
+        };
+        self.call(ApiRequest::post("/api/convert").json(&request)?)
+            .await
+    }
+
+    /// `GET /api/job_status?job_id=`.
+    pub async fn job_status(&self, job_id: &str) -> Result<JobStatusResponse, ClientError> {
+        self.call(ApiRequest::get(format!(
+            "/api/job_status?job_id={}",
+            query_escape(job_id)
+        )))
+        .await
+    }
+
+    /// `POST /api/download_token`.
+    pub async fn download_token(&self, job_id: &str) -> Result<DownloadTokenResponse, ClientError> {
+        let request = DownloadTokenRequest {
+            job_id: job_id.to_owned(),
+        };
+        self.call(ApiRequest::post("/api/download_token").json(&request)?)
+            .await
+    }
+
+    /// `GET /api/download?token=`: the output file's bytes (the token is consumed).
+    pub async fn download(&self, token: &str) -> Result<Vec<u8>, ClientError> {
+        let request = HttpRequest::new(
+            HttpMethod::Get,
+            format!("/api/download?token={}", query_escape(token)),
+        );
+        let response = self.send(&request, None).await?;
+        if response.status == 200 {
+            return Ok(response.body);
+        }
+        let error = decode_envelope::<serde_json::Value>(response)
+            .err()
+            .unwrap_or_else(|| ClientError::Protocol {
+                status: 200,
+                detail: "no file".into(),
+            });
+        self.manager.record_error(&error);
+        Err(error)
+    }
+
     /// `POST /api/session/close` with the token held now, without creating a session
     /// to close. `Ok(None)` when there was no session (left) to close.
     pub(crate) async fn close_session(&self) -> Result<Option<CloseResponse>, ClientError> {
@@ -219,4 +293,44 @@ pub(crate) fn decode_envelope<T: DeserializeOwned>(
             detail: "inconsistent envelope".to_owned(),
         }),
     }
+}
+
+/// Percent-encodes a query value (ids and tokens are URL-safe already; this keeps a
+/// malformed value from changing the query).
+fn query_escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// A `multipart/form-data` body with the `job_id` and `file` fields. The boundary is
+/// derived from the job id (a random UUID), so it cannot be guessed by file content.
+fn multipart_body(job_id: &str, filename: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = format!("trustyconvert-{}", job_id.replace('-', ""));
+    let safe_name: String = filename
+        .chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\r' | '\n' => ' ',
+            other => other,
+        })
+        .collect();
+    let mut body = Vec::with_capacity(bytes.len() + 512);
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"job_id\"\r\n\r\n{job_id}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{safe_name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }

@@ -1,0 +1,102 @@
+//! Which server a client command talks to: `--server URL`, or a one-off in-process
+//! server on a temporary store, so `convert` works with no setup at all.
+
+use std::sync::Arc;
+
+use clap::Args;
+use trustyconvert_client::transport::ReqwestTransport;
+use trustyconvert_client::{ManagerConfig, SessionManager};
+use trustyconvert_server::{RateLimitConfig, Server, ServerConfig, StoreKind};
+
+use crate::client_state::ClientState;
+
+/// `--server` for commands that can also run without one.
+#[derive(Debug, Args)]
+pub struct OptionalServerArg {
+    /// Base URL of a TrustyConvert server. Without it, a private in-process server on a
+    /// temporary store does the work (same checks, same errors).
+    #[arg(long, env = "TRUSTY_SERVER")]
+    pub server: Option<String>,
+}
+
+/// A connected manager, and whatever must stay alive while it is used.
+pub struct Target {
+    /// The manager to use.
+    pub manager: SessionManager,
+    /// What to call the server in messages.
+    pub label: String,
+    state: Option<ClientState>,
+    local: Option<LocalServer>,
+}
+
+struct LocalServer {
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Target {
+    /// Connects to `--server`, or starts the in-process server.
+    pub async fn connect(arg: &OptionalServerArg) -> Result<Self, String> {
+        if let Some(server) = &arg.server {
+            let state = ClientState::load(server)?;
+            return Ok(Self {
+                manager: state.manager(),
+                label: server.clone(),
+                state: Some(state),
+                local: None,
+            });
+        }
+        let dir =
+            tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+        let config = ServerConfig {
+            bind: ([127, 0, 0, 1], 0).into(),
+            store: StoreKind::Memory,
+            data_dir: dir.path().to_owned(),
+            rate_limits: RateLimitConfig {
+                upload_per_minute: 0,
+                convert_per_minute: 0,
+                download_per_minute: 0,
+            },
+            ..ServerConfig::default()
+        };
+        let server = Server::bind(config)
+            .await
+            .map_err(|e| format!("cannot start the local converter: {e}"))?;
+        let base = format!("http://{}", server.local_addr());
+        let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = server
+                .run_until(async {
+                    let _ = signal.await;
+                })
+                .await;
+        });
+        let transport = ReqwestTransport::new(&base).map_err(|e| e.to_string())?;
+        let manager = SessionManager::new(Arc::new(transport), ManagerConfig::default());
+        let local = LocalServer {
+            shutdown,
+            task,
+            _dir: dir,
+        };
+        Ok(Self {
+            manager,
+            label: "the local converter".to_owned(),
+            state: None,
+            local: Some(local),
+        })
+    }
+
+    /// Saves the session of a remote server, or stops the local one.
+    pub async fn finish(self) -> Result<(), String> {
+        if let Some(state) = &self.state {
+            state.save()?;
+        }
+        if let Some(local) = self.local {
+            let _ = self.manager.close_session().await;
+            let _ = local.shutdown.send(());
+            let _ = local.task.await;
+        }
+        Ok(())
+    }
+}
