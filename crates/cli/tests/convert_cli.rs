@@ -162,13 +162,26 @@ fn metrics_text(base: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_in_flight_during_a_crash_is_marked_failed_after_restart() {
+async fn after_a_crash_finished_jobs_survive_and_the_job_in_flight_is_marked_failed() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let server = ServeProcess::start(data.path(), &["--workers", "1"], &[]);
     let transport = ReqwestTransport::new(&server.base).unwrap();
     let manager = SessionManager::new(Arc::new(transport.clone()), ManagerConfig::default());
     let api = manager.api();
+
+    // A finished job before the crash.
+    let done = uuid::Uuid::new_v4().to_string();
+    api.upload(&done, "note.txt", b"kept across restarts")
+        .await
+        .unwrap();
+    api.convert(&done, "pdf").await.unwrap();
+    for _ in 0..300 {
+        if api.job_status(&done).await.unwrap().status == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let input = work.path().join("big.png");
     write_png(&input, 3000, 3000);
@@ -197,7 +210,13 @@ async fn a_job_in_flight_during_a_crash_is_marked_failed_after_restart() {
     // Cookies are scoped to the host, not the port: the same jar reaches the new process.
     let transport = ReqwestTransport::with_jar(&server.base, transport.jar().clone()).unwrap();
     let manager = SessionManager::new(Arc::new(transport), ManagerConfig::default());
-    let status = manager.api().job_status(&job_id).await.unwrap();
+    let api = manager.api();
+    let status = api.job_status(&job_id).await.unwrap();
     assert_eq!(status.status, "failed", "{status:?}");
     assert!(status.error_message.unwrap().contains("restarted"));
+
+    assert_eq!(api.job_status(&done).await.unwrap().status, "completed");
+    let token = api.download_token(&done).await.unwrap();
+    let pdf = api.download(&token.download_token).await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
 }

@@ -312,14 +312,38 @@ async fn download_tokens_are_single_use_and_die_with_their_session() {
 async fn rate_limits_answer_429_with_retry_after() {
     let server = server_with(|c| {
         c.rate_limits.upload_per_minute = 2;
+        c.rate_limits.convert_per_minute = 1;
         c.rate_limits.download_per_minute = 1;
     })
     .await;
     let creds = new_session(&server).await;
+    let mut jobs = Vec::new();
     for _ in 0..2 {
-        let (status, _, _) = upload(&server, &creds, &new_job_id(), "a.txt", b"x".to_vec()).await;
+        let job_id = new_job_id();
+        let (status, _, _) = upload(&server, &creds, &job_id, "a.txt", b"x".to_vec()).await;
         assert_eq!(status, StatusCode::CREATED);
+        jobs.push(job_id);
     }
+    let (status, _, _) = convert(
+        &server,
+        &creds,
+        json!({"job_id": jobs[0], "target_format": "pdf"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, headers, body) = convert(
+        &server,
+        &creds,
+        json!({"job_id": jobs[1], "target_format": "pdf"}),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "RateLimitExceeded",
+    );
+    assert!(headers.get("retry-after").is_some());
     let (status, headers, body) =
         upload(&server, &creds, &new_job_id(), "a.txt", b"x".to_vec()).await;
     assert_error(

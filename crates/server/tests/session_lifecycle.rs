@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use reqwest::{Method, StatusCode};
+use trustyconvert_server::StoreKind;
 
 fn attributes(line: &str) -> Vec<String> {
     line.split(';')
@@ -240,24 +241,27 @@ async fn item_2_3_malformed_oversized_non_ascii_and_unknown_cookies_are_no_sessi
 
 #[tokio::test]
 async fn item_1_500_concurrent_inits_all_succeed_with_distinct_sessions() {
-    let server = TestServer::start(|_| {}).await;
-    let client = client();
-    let requests = (0..500).map(|_| {
-        let request = client.get(server.url("/api/session/init"));
-        async move { split(request.send().await.unwrap()).await }
-    });
-    let responses = futures_join_all(requests).await;
-    let mut ids = HashSet::new();
-    let mut secrets = HashSet::new();
-    for (status, headers, body) in responses {
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let creds = creds_from(&headers, &body);
-        ids.insert(creds.id);
-        secrets.insert(creds.session);
+    for store in [StoreKind::Memory, StoreKind::Embedded] {
+        let server = TestServer::start(|c| c.store = store.clone()).await;
+        let client = client();
+        let requests = (0..500).map(|_| {
+            let request = client.get(server.url("/api/session/init"));
+            async move { split(request.send().await.unwrap()).await }
+        });
+        let responses = futures_join_all(requests).await;
+        let mut ids = HashSet::new();
+        let mut secrets = HashSet::new();
+        for (status, headers, body) in responses {
+            assert_eq!(status, StatusCode::OK, "{store:?}: {body}");
+            let creds = creds_from(&headers, &body);
+            ids.insert(creds.id);
+            secrets.insert(creds.session);
+        }
+        assert_eq!(ids.len(), 500, "{store:?}");
+        assert_eq!(secrets.len(), 500, "{store:?}");
+        assert_eq!(metric(&server, "trusty_sessions_created_total").await, 500);
+        server.stop().await;
     }
-    assert_eq!(ids.len(), 500);
-    assert_eq!(secrets.len(), 500);
-    assert_eq!(metric(&server, "trusty_sessions_created_total").await, 500);
 }
 
 /// Runs futures concurrently on the runtime (tokio tasks, no extra crate).

@@ -21,6 +21,9 @@ use crate::time::Timestamp;
 
 /// How many idle connections the pool keeps.
 const MAX_IDLE_CONNECTIONS: usize = 8;
+/// Most operations (and so connections) in flight at once; more wait their turn
+/// instead of piling up threads and connections contending for SQLite's write lock.
+const MAX_CONCURRENT_OPERATIONS: usize = 16;
 /// How long a writer waits for another writer before giving up (then 503).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -59,6 +62,7 @@ impl std::fmt::Debug for SqliteStore {
 struct Pool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    permits: tokio::sync::Semaphore,
 }
 
 impl Pool {
@@ -93,6 +97,7 @@ impl SqliteStore {
             pool: Arc::new(Pool {
                 path,
                 idle: Mutex::new(Vec::new()),
+                permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_OPERATIONS),
             }),
         };
         store
@@ -107,6 +112,12 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        let _permit = self
+            .pool
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is shutting down".to_owned()))?;
         let pool = Arc::clone(&self.pool);
         let outcome = tokio::task::spawn_blocking(move || {
             let connection = pool.take()?;
