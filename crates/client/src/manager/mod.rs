@@ -332,10 +332,10 @@ impl SessionManager {
     ) -> Result<SessionSnapshot, ClientError> {
         let flight = {
             let mut core = self.lock();
+            if let Some(newer) = newer_than(&core, failed) {
+                return Ok(newer);
+            }
             if let Some(session) = &core.session {
-                if failed.is_some_and(|f| f != session.csrf_token) {
-                    return Ok(session.clone());
-                }
                 let visible = self
                     .inner
                     .transport
@@ -370,10 +370,8 @@ impl SessionManager {
     ) -> Result<SessionSnapshot, ClientError> {
         let flight = {
             let mut core = self.lock();
-            if let Some(session) = &core.session {
-                if failed.is_some_and(|f| f != session.csrf_token) {
-                    return Ok(session.clone());
-                }
+            if let Some(newer) = newer_than(&core, failed) {
+                return Ok(newer);
             }
             core.session = None;
             core.sync_first = false;
@@ -452,6 +450,15 @@ impl SessionManager {
         let info: SessionInfo = decode_envelope(response)?;
         self.snapshot_from(info)
     }
+}
+
+/// The current session if it already carries a token other than the one that failed
+/// (another caller recovered first): then there is nothing left to repair.
+fn newer_than(core: &Core, failed: Option<&str>) -> Option<SessionSnapshot> {
+    core.session
+        .as_ref()
+        .filter(|s| failed.is_some_and(|f| f != s.csrf_token))
+        .cloned()
 }
 
 /// Milliseconds since the epoch of an RFC 3339 `expires_at`.

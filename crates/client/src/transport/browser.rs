@@ -88,9 +88,6 @@ impl Transport for FetchTransport {
             .dyn_into::<web_sys::HtmlDocument>()
             .ok()?;
         let cookies = document.cookie().ok()?;
-        cookies.split(';').find_map(|pair| {
-            let (key, value) = pair.trim().split_once('=')?;
-            (key == name && !value.is_empty()).then(|| value.to_owned())
-        })
+        super::cookie_value(&cookies, name)
     }
 }

@@ -98,6 +98,15 @@ impl HttpResponse {
     }
 }
 
+/// The value of cookie `name` in a `Cookie`-header-style string (`a=1; b=2`); empty
+/// values count as absent.
+pub(crate) fn cookie_value(cookies: &str, name: &str) -> Option<String> {
+    cookies.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key == name && !value.is_empty()).then(|| value.to_owned())
+    })
+}
+
 /// The request never produced a response (connection refused, reset, timeout…).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

@@ -95,10 +95,7 @@ impl Transport for ReqwestTransport {
 
     fn cookie(&self, name: &str) -> Option<String> {
         let header = self.cookie_header()?;
-        header.split(';').find_map(|pair| {
-            let (key, value) = pair.trim().split_once('=')?;
-            (key == name && !value.is_empty()).then(|| value.to_owned())
-        })
+        super::cookie_value(&header, name)
     }
 }
 

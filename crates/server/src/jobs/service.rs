@@ -160,7 +160,7 @@ impl JobService {
         job.status = JobStatus::Processing;
         job.progress = 10;
         job.updated_at = Timestamp::now();
-        if !self.save(&job).await {
+        if self.save(&job).await != Ok(true) {
             return;
         }
         let files = &self.inner.files;
@@ -204,21 +204,18 @@ impl JobService {
                 job.error = Some(error.to_string());
             }
         }
-        if !self.save(&job).await {
+        if self.save(&job).await == Ok(false) {
             // The session was closed meanwhile: leave nothing behind.
             self.inner.files.remove_session(&job.session).await;
         }
     }
 
-    /// Writes a job; `false` if it is gone or the store failed (logged).
-    async fn save(&self, job: &JobRecord) -> bool {
-        match self.inner.store.update_job(job).await {
-            Ok(alive) => alive,
-            Err(error) => {
-                tracing::error!(%error, job = %job.job_id, "saving a job failed");
-                false
-            }
-        }
+    /// Writes a job: `Ok(false)` if it is gone (its session was closed); a store
+    /// failure is logged and returned as `Err(())`.
+    async fn save(&self, job: &JobRecord) -> Result<bool, ()> {
+        self.inner.store.update_job(job).await.map_err(|error| {
+            tracing::error!(%error, job = %job.job_id, "saving a job failed");
+        })
     }
 
     /// Deletes every job and file of a session.

@@ -30,6 +30,8 @@ pub trait JobStore: Send + Sync + 'static {
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError>;
     /// How many jobs of the session are queued or processing.
     async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError>;
+    /// Deletes one job; returns whether it existed.
+    async fn delete_job(&self, session: &SessionKey, job_id: &Uuid) -> Result<bool, StoreError>;
     /// Deletes every job of a session; returns how many.
     async fn delete_session_jobs(&self, session: &SessionKey) -> Result<u64, StoreError>;
     /// Every session that owns at least one job (for the orphan sweep).
@@ -95,6 +97,10 @@ impl JobStore for MemoryJobStore {
             .values()
             .filter(|j| j.session == *session && j.status.is_active())
             .count() as u64)
+    }
+
+    async fn delete_job(&self, session: &SessionKey, job_id: &Uuid) -> Result<bool, StoreError> {
+        Ok(self.jobs().remove(&(*session, *job_id)).is_some())
     }
 
     async fn delete_session_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
@@ -281,6 +287,18 @@ impl JobStore for SqliteJobStore {
                     )?
                     .query_row(params![session.0.as_slice()], |row| row.get::<_, i64>(0))
                     .map(|n| n as u64)
+            })
+            .await
+    }
+
+    async fn delete_job(&self, session: &SessionKey, job_id: &Uuid) -> Result<bool, StoreError> {
+        let (session, job_id) = (*session, *job_id);
+        self.db
+            .run(move |connection| {
+                connection
+                    .prepare_cached("DELETE FROM jobs WHERE session_key = ?1 AND job_id = ?2")?
+                    .execute(params![session.0.as_slice(), job_id.as_bytes().as_slice()])
+                    .map(|n| n > 0)
             })
             .await
     }

@@ -263,7 +263,8 @@ pub async fn upload(
         tokio::fs::rename(&incoming.path, state.jobs.files().input(&key, &job_id)).await
     };
     if let Err(error) = stored.await {
-        let _ = state.jobs.store().delete_session_jobs(&key).await;
+        // Undo the record so the job id stays usable; the incoming file is dropped.
+        let _ = state.jobs.store().delete_job(&key, &job_id).await;
         return Err(internal(error));
     }
     incoming.keep = true;
