@@ -22,6 +22,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod api;
 mod clock;
 mod counters;

@@ -14,6 +14,8 @@
 //! assert_eq!(envelope.error.unwrap().kind, ErrorType::SessionValidationError);
 //! ```
 
+#![warn(missing_docs)]
+
 mod conversion;
 mod envelope;
 mod error_type;
