@@ -398,14 +398,15 @@ async fn closing_a_session_removes_its_jobs_and_files() {
 #[tokio::test]
 async fn an_expired_session_loses_its_jobs_and_files() {
     let server = server_with(|c| {
-        c.timeouts.idle = Duration::from_millis(600);
+        c.timeouts.idle = Duration::from_millis(1500);
         c.timeouts.sweep_interval = Duration::from_millis(100);
     })
     .await;
     let creds = new_session(&server).await;
-    upload(&server, &creds, &new_job_id(), "a.txt", b"bye".to_vec()).await;
+    let (status, _, body) = upload(&server, &creds, &new_job_id(), "a.txt", b"bye".to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(session_dirs(&server).len(), 1);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
     assert!(
         session_dirs(&server).is_empty(),
         "files remain: {:?}",

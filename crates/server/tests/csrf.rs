@@ -278,7 +278,7 @@ async fn item_17_form_content_types_are_refused_on_unsafe_requests() {
 
 #[tokio::test]
 async fn item_18_rotation_issues_a_new_token_and_the_old_one_works_only_inside_the_grace_window() {
-    let server = TestServer::start(|c| c.timeouts.csrf_grace = Duration::from_millis(700)).await;
+    let server = TestServer::start(|c| c.timeouts.csrf_grace = Duration::from_millis(1500)).await;
 
     // Inside the grace window the previous token still passes (other tabs keep working).
     let creds = new_session(&server).await;
@@ -302,7 +302,7 @@ async fn item_18_rotation_issues_a_new_token_and_the_old_one_works_only_inside_t
         csrf: cookie_value(&headers, CSRF_COOKIE).unwrap(),
         ..creds.clone()
     };
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
     let (status, _, body) = post_with(&server, PROBE, &creds).await;
     assert_csrf_rejected(status, &body, "stale_token");
     let (status, _, body) = post_with(&server, PROBE, &rotated).await;

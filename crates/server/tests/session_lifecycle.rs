@@ -280,30 +280,30 @@ where
 
 #[tokio::test]
 async fn item_21_idle_timeout_expires_an_unused_session() {
-    let server = TestServer::start(|c| c.timeouts.idle = Duration::from_millis(800)).await;
+    let server = TestServer::start(|c| c.timeouts.idle = Duration::from_millis(1500)).await;
     let creds = new_session(&server).await;
     assert_eq!(status_of(&server, &creds).await, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
     assert_eq!(status_of(&server, &creds).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn item_21_22_activity_extends_idle_but_not_absolute() {
     let server = TestServer::start(|c| {
-        c.timeouts.idle = Duration::from_millis(1000);
-        c.timeouts.absolute = Duration::from_millis(3500);
+        c.timeouts.idle = Duration::from_millis(2000);
+        c.timeouts.absolute = Duration::from_millis(5000);
     })
     .await;
     let creds = new_session(&server).await;
     let started = std::time::Instant::now();
     // Active every 300 ms: well past one idle period, the session stays alive.
-    while started.elapsed() < Duration::from_millis(2500) {
+    while started.elapsed() < Duration::from_millis(4000) {
         assert_eq!(status_of(&server, &creds).await, StatusCode::OK);
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     // Still active, but the absolute timeout ends it.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    while started.elapsed() < Duration::from_millis(4000) {
+    while started.elapsed() < Duration::from_millis(5500) {
         let _ = status_of(&server, &creds).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -332,7 +332,7 @@ async fn item_26_expired_sessions_are_swept_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_in(dir.path(), |c| {
         c.store = trustyconvert_server::StoreKind::Embedded;
-        c.timeouts.idle = Duration::from_millis(200);
+        c.timeouts.idle = Duration::from_millis(1000);
         c.timeouts.sweep_interval = Duration::from_millis(100);
     })
     .await;
@@ -343,7 +343,7 @@ async fn item_26_expired_sessions_are_swept_from_the_store() {
         .path()
         .join(trustyconvert_server::store::EMBEDDED_DB_FILE);
     assert_eq!(rusqlite_count(&db), 5);
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
     assert_eq!(rusqlite_count(&db), 0, "expired sessions must be purged");
     server.stop().await;
 }

@@ -159,7 +159,7 @@ pub async fn upload(
     RequireSession(session): RequireSession,
     headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> ApiResult<(StatusCode, ApiJson<UploadResponse>)> {
+) -> ApiResult<ApiJson<UploadResponse>> {
     state.limits.upload.check(peer.ip())?;
     let max = state.jobs.limits().max_upload_bytes;
     let declared = headers
@@ -273,7 +273,7 @@ pub async fn upload(
         job_id: job_id.to_string(),
         status: JobStatus::Uploaded.as_str().to_owned(),
     };
-    Ok((StatusCode::CREATED, ApiJson::created(body)))
+    Ok(ApiJson::created(body))
 }
 
 /// The format named by the file's extension, checked against its first bytes.
@@ -328,7 +328,7 @@ pub async fn convert(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RequireSession(session): RequireSession,
     ValidJson(request): ValidJson<ConvertRequest>,
-) -> ApiResult<(StatusCode, ApiJson<ConvertResponse>)> {
+) -> ApiResult<ApiJson<ConvertResponse>> {
     state.limits.convert.check(peer.ip())?;
     let job_id = parse_job_id(&request.job_id)?;
     let target = parse_format(&request.target_format, "target_format")?;
@@ -351,10 +351,7 @@ pub async fn convert(
         task_id,
         status: JobStatus::Queued.as_str().to_owned(),
     };
-    Ok((
-        StatusCode::ACCEPTED,
-        ApiJson::with_status(StatusCode::ACCEPTED, body),
-    ))
+    Ok(ApiJson::with_status(StatusCode::ACCEPTED, body))
 }
 
 /// Query of `GET /api/job_status`.
@@ -400,7 +397,7 @@ pub async fn download_token(
     State(state): State<AppState>,
     RequireSession(session): RequireSession,
     ValidJson(request): ValidJson<DownloadTokenRequest>,
-) -> ApiResult<(StatusCode, ApiJson<DownloadTokenResponse>)> {
+) -> ApiResult<ApiJson<DownloadTokenResponse>> {
     let job = state
         .jobs
         .find(&session.record.key, &parse_job_id(&request.job_id)?)
@@ -418,7 +415,7 @@ pub async fn download_token(
         download_token: token,
         expires_at: expires_at.to_rfc3339(),
     };
-    Ok((StatusCode::CREATED, ApiJson::created(body)))
+    Ok(ApiJson::created(body))
 }
 
 /// Query of `GET /api/download`.
