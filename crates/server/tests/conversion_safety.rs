@@ -413,3 +413,36 @@ async fn an_expired_session_loses_its_jobs_and_files() {
         session_dirs(&server)
     );
 }
+
+#[tokio::test]
+async fn file_names_are_never_used_as_paths() {
+    let server = server_with(|_| {}).await;
+    let creds = new_session(&server).await;
+    let job_id = new_job_id();
+    let (status, _, body) = upload(
+        &server,
+        &creds,
+        &job_id,
+        "../../../escape.txt",
+        b"contained".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, body) = job_status(&server, &creds, &job_id).await;
+    assert_eq!(body["data"]["original_filename"], "escape.txt");
+    let data_dir = &server.config.data_dir;
+    for escaped in [
+        data_dir.join("escape.txt"),
+        data_dir.parent().unwrap().join("escape.txt"),
+    ] {
+        assert!(!escaped.exists(), "{} was written", escaped.display());
+    }
+    let stored = data_dir.join("jobs").join(&session_dirs(&server)[0]);
+    let job_dir = std::fs::read_dir(&stored)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(std::fs::read(job_dir.join("input")).unwrap(), b"contained");
+}
