@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::jobs::JobService;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
-use crate::routes::{convert, health, session};
+use crate::routes::{download, formats, health, jobs, session, upload};
 use crate::session::{session_guard, SessionService};
 
 /// State shared by every handler; cheap to clone.
@@ -46,7 +46,7 @@ pub struct AppState {
 /// Builds the whole application.
 pub fn router(state: AppState) -> Router {
     let upload_body_limit =
-        usize::try_from(state.config.jobs.max_upload_bytes + convert::MULTIPART_OVERHEAD)
+        usize::try_from(state.config.jobs.max_upload_bytes + upload::MULTIPART_OVERHEAD)
             .unwrap_or(usize::MAX);
     // The guard wraps every /api request, matched or not, so no unsafe method on any
     // path (unknown routes and wrong methods included) skips the CSRF check.
@@ -56,15 +56,15 @@ pub fn router(state: AppState) -> Router {
         .route("/session/csrf", post(session::rotate_csrf))
         .route("/session/close", post(session::close))
         .route("/health", get(health::health))
-        .route("/convert/formats", get(convert::formats))
+        .route("/convert/formats", get(formats::formats))
         .route(
             "/upload",
-            post(convert::upload).layer(DefaultBodyLimit::max(upload_body_limit)),
+            post(upload::upload).layer(DefaultBodyLimit::max(upload_body_limit)),
         )
-        .route("/convert", post(convert::convert))
-        .route("/job_status", get(convert::job_status))
-        .route("/download_token", post(convert::download_token))
-        .route("/download", get(convert::download))
+        .route("/convert", post(jobs::convert))
+        .route("/job_status", get(jobs::job_status))
+        .route("/download_token", post(download::download_token))
+        .route("/download", get(download::download))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), session_guard));
