@@ -13,5 +13,7 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== lint and build (wasm32 client)"
 cargo clippy --locked --target wasm32-unknown-unknown -p trustyconvert-client -- -D warnings
 cargo build --locked --target wasm32-unknown-unknown -p trustyconvert-client
+echo "== docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
 echo "== tests"
 cargo test --locked

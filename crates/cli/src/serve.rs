@@ -28,7 +28,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUSTY_INSECURE_COOKIES")]
     insecure_cookies: bool,
 
-    /// An origin (scheme://host[:port]) allowed for CORS and unsafe requests; repeatable.
+    /// An origin (`scheme://host[:port]`) allowed for CORS and unsafe requests; repeatable.
     #[arg(
         long = "allowed-origin",
         env = "TRUSTY_ALLOWED_ORIGIN",
