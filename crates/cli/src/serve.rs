@@ -82,15 +82,15 @@ pub struct ServeArgs {
     workers: Option<usize>,
 
     /// Uploads per minute per client IP (0 = unlimited).
-    #[arg(long, env = "TRUSTY_RATE_LIMIT_UPLOAD", default_value_t = 60)]
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_UPLOAD", default_value_t = 300)]
     rate_limit_upload: u32,
 
     /// Conversion requests per minute per client IP (0 = unlimited).
-    #[arg(long, env = "TRUSTY_RATE_LIMIT_CONVERT", default_value_t = 60)]
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_CONVERT", default_value_t = 300)]
     rate_limit_convert: u32,
 
     /// Downloads per minute per client IP (0 = unlimited).
-    #[arg(long, env = "TRUSTY_RATE_LIMIT_DOWNLOAD", default_value_t = 120)]
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_DOWNLOAD", default_value_t = 600)]
     rate_limit_download: u32,
 
     /// Name of the CSRF cookie.

@@ -446,3 +446,41 @@ async fn file_names_are_never_used_as_paths() {
         .path();
     assert_eq!(std::fs::read(job_dir.join("input")).unwrap(), b"contained");
 }
+
+#[tokio::test]
+async fn without_a_known_extension_the_declared_mime_type_names_the_format() {
+    let server = server_with(|_| {}).await;
+    let creds = new_session(&server).await;
+    let png = reqwest::multipart::Part::bytes(sample_image(ImageFormat::Png))
+        .file_name("photo")
+        .mime_str("image/png")
+        .unwrap();
+    let job_id = new_job_id();
+    let (status, _, body) = upload_part(&server, &creds, &job_id, png).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, body) = job_status(&server, &creds, &job_id).await;
+    assert_eq!(body["data"]["source_format"], "png");
+    // The declared type is held to the same magic-byte check.
+    let lie = reqwest::multipart::Part::bytes(b"plain words".to_vec())
+        .file_name("photo")
+        .mime_str("image/png")
+        .unwrap();
+    let (status, _, body) = upload_part(&server, &creds, &new_job_id(), lie).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "FileValidationError",
+    );
+    let unknown = reqwest::multipart::Part::bytes(b"?".to_vec())
+        .file_name("blob")
+        .mime_str("application/octet-stream")
+        .unwrap();
+    let (status, _, body) = upload_part(&server, &creds, &new_job_id(), unknown).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "UnsupportedFormatError",
+    );
+}

@@ -69,6 +69,30 @@ impl Format {
         )
     }
 
+    /// The format a MIME type names (parameters ignored), for uploads whose file name
+    /// has no usable extension.
+    pub fn from_mime(mime: &str) -> Option<Self> {
+        let essence = mime
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        Some(match essence.as_str() {
+            "image/png" => Self::Png,
+            "image/jpeg" | "image/jpg" | "image/pjpeg" => Self::Jpeg,
+            "image/gif" => Self::Gif,
+            "image/bmp" | "image/x-bmp" | "image/x-ms-bmp" => Self::Bmp,
+            "image/tiff" => Self::Tiff,
+            "image/webp" => Self::Webp,
+            "text/markdown" | "text/x-markdown" => Self::Markdown,
+            "text/plain" => Self::Txt,
+            "text/csv" => Self::Csv,
+            "application/json" => Self::Json,
+            _ => return None,
+        })
+    }
+
     /// The canonical name (`jpeg`, `markdown`, …).
     pub const fn name(self) -> &'static str {
         match self {
@@ -185,6 +209,12 @@ mod tests {
         assert_eq!(Format::parse(".tif"), Some(Format::Tiff));
         assert_eq!(Format::parse("md"), Some(Format::Markdown));
         assert_eq!(Format::parse("exe"), None);
+        assert_eq!(Format::from_mime("Image/PNG"), Some(Format::Png));
+        assert_eq!(
+            Format::from_mime("text/csv; charset=utf-8"),
+            Some(Format::Csv)
+        );
+        assert_eq!(Format::from_mime("application/octet-stream"), None);
     }
 
     #[test]

@@ -96,8 +96,8 @@ pub async fn upload(
     })?;
 
     let mut job_id = None;
-    let mut file: Option<(Incoming, String, u64, Vec<u8>)> = None;
-    while let Some(mut field) = multipart
+    let mut file: Option<ReceivedFile> = None;
+    while let Some(field) = multipart
         .next_field()
         .await
         .map_err(|e| multipart_error(e, max))?
@@ -108,36 +108,21 @@ pub async fn upload(
                 job_id = Some(parse_job_id(&text)?);
             }
             Some("file") if file.is_none() => {
-                let name = display_name(field.file_name().unwrap_or(""));
                 let dir = state.jobs.files().incoming_dir();
-                tokio::fs::create_dir_all(&dir).await.map_err(internal)?;
-                let incoming = Incoming {
-                    path: dir.join(Uuid::new_v4().simple().to_string()),
-                    keep: false,
-                };
-                let mut out = tokio::fs::File::create(&incoming.path)
-                    .await
-                    .map_err(internal)?;
-                let (mut size, mut head) = (0u64, Vec::with_capacity(SNIFF_LEN));
-                while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, max))? {
-                    size += chunk.len() as u64;
-                    if size > max {
-                        return Err(too_large(max));
-                    }
-                    let room = SNIFF_LEN.saturating_sub(head.len());
-                    head.extend_from_slice(&chunk[..room.min(chunk.len())]);
-                    out.write_all(&chunk).await.map_err(internal)?;
-                }
-                out.flush().await.map_err(internal)?;
-                file = Some((incoming, name, size, head));
+                file = Some(receive_file(field, &dir, max).await?);
             }
             _ => {} // unknown fields are ignored (their bytes are skipped)
         }
     }
     let job_id = job_id.ok_or_else(|| ApiError::validation("The job_id field is missing."))?;
-    let (mut incoming, name, size, head) =
-        file.ok_or_else(|| ApiError::validation("The file field is missing."))?;
-    let format = verify_upload(&name, size, &head)?;
+    let ReceivedFile {
+        mut incoming,
+        name,
+        declared_type,
+        size,
+        head,
+    } = file.ok_or_else(|| ApiError::validation("The file field is missing."))?;
+    let format = verify_upload(&name, declared_type.as_deref(), size, &head)?;
     if format.is_raster() {
         let path = incoming.path.clone();
         tokio::task::spawn_blocking(move || check_dimensions(&path, format))
@@ -196,17 +181,75 @@ pub async fn upload(
     Ok(ApiJson::created(body))
 }
 
-/// The format named by the file's extension, checked against its first bytes.
-fn verify_upload(name: &str, size: u64, head: &[u8]) -> Result<Format, ApiError> {
+/// A file part streamed to disk, with what is needed to verify it.
+struct ReceivedFile {
+    incoming: Incoming,
+    name: String,
+    declared_type: Option<String>,
+    size: u64,
+    head: Vec<u8>,
+}
+
+/// Streams the `file` part into `dir`, counting bytes (413 past `max`) and keeping the
+/// first bytes for the type check. Never holds more than one chunk in memory.
+async fn receive_file(
+    mut field: axum::extract::multipart::Field<'_>,
+    dir: &std::path::Path,
+    max: u64,
+) -> Result<ReceivedFile, ApiError> {
+    let name = display_name(field.file_name().unwrap_or(""));
+    let declared_type = field.content_type().map(str::to_owned);
+    tokio::fs::create_dir_all(dir).await.map_err(internal)?;
+    let incoming = Incoming {
+        path: dir.join(Uuid::new_v4().simple().to_string()),
+        keep: false,
+    };
+    let mut out = tokio::fs::File::create(&incoming.path)
+        .await
+        .map_err(internal)?;
+    let (mut size, mut head) = (0u64, Vec::with_capacity(SNIFF_LEN));
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, max))? {
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(too_large(max));
+        }
+        let room = SNIFF_LEN.saturating_sub(head.len());
+        head.extend_from_slice(&chunk[..room.min(chunk.len())]);
+        out.write_all(&chunk).await.map_err(internal)?;
+    }
+    out.flush().await.map_err(internal)?;
+    Ok(ReceivedFile {
+        incoming,
+        name,
+        declared_type,
+        size,
+        head,
+    })
+}
+
+/// The format named by the file's extension (or, without a known extension, by the
+/// part's declared MIME type), checked against its first bytes.
+fn verify_upload(
+    name: &str,
+    declared_type: Option<&str>,
+    size: u64,
+    head: &[u8],
+) -> Result<Format, ApiError> {
     let extension = name.rsplit_once('.').map(|(_, ext)| ext).unwrap_or("");
+    let convertible = |format: &Format| !targets(*format).is_empty();
     let format = Format::parse(extension)
-        .filter(|f| !targets(*f).is_empty())
+        .or_else(|| declared_type.and_then(Format::from_mime))
+        .filter(convertible)
         .ok_or_else(|| {
             ApiError::new(
                 ErrorType::UnsupportedFormatError,
                 format!(
                     "Files of type {:?} cannot be converted. See /api/convert/formats.",
-                    extension
+                    if extension.is_empty() {
+                        declared_type.unwrap_or("")
+                    } else {
+                        extension
+                    }
                 ),
             )
         })?;

@@ -43,9 +43,25 @@ pub async fn upload(
     filename: &str,
     bytes: Vec<u8>,
 ) -> (StatusCode, HeaderMap, Value) {
+    upload_part(
+        server,
+        creds,
+        job_id,
+        Part::bytes(bytes).file_name(filename.to_owned()),
+    )
+    .await
+}
+
+/// `POST /api/upload` with a prepared `file` part.
+pub async fn upload_part(
+    server: &TestServer,
+    creds: &Creds,
+    job_id: &str,
+    part: Part,
+) -> (StatusCode, HeaderMap, Value) {
     let form = Form::new()
         .text("job_id", job_id.to_owned())
-        .part("file", Part::bytes(bytes).file_name(filename.to_owned()));
+        .part("file", part);
     let request = client()
         .post(server.url("/api/upload"))
         .header("cookie", creds.cookie_header())
