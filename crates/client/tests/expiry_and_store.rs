@@ -95,3 +95,25 @@ async fn state_subscribers_see_initializing_then_initialized() {
         ]
     );
 }
+
+#[tokio::test]
+async fn listeners_may_read_every_accessor_while_being_notified() {
+    let server = TestServer::start(|_| {}).await;
+    let (manager, _transport, _clock) = manager(&server);
+    let reader = manager.clone();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let _subscription = manager.subscribe_token(move |token| {
+        let session = reader.session();
+        let _ = (reader.state(), reader.counts(), reader.csrf_token());
+        log.lock()
+            .unwrap()
+            .push((token.clone(), session.map(|s| s.csrf_token)));
+    });
+    let session = manager.ensure_session().await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.last(),
+        Some(&(Some(session.csrf_token.clone()), Some(session.csrf_token)))
+    );
+}

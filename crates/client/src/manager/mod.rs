@@ -107,12 +107,14 @@ pub(crate) struct Inner {
     pub(crate) counters: Counters,
     core: Mutex<Core>,
     token: Store<Option<String>>,
+    snapshot: Store<Option<SessionSnapshot>>,
     state: Store<SessionState>,
 }
 
 /// Centralized session management for one client. Cheap to clone; clones share state.
 ///
-/// Mutating methods must not be called synchronously from inside a store listener.
+/// Accessors (`csrf_token`, `session`, `state`, `counts`) may be called from store
+/// listeners; mutating methods must not be called synchronously from inside one.
 #[derive(Clone)]
 pub struct SessionManager {
     pub(crate) inner: Arc<Inner>,
@@ -157,6 +159,7 @@ impl SessionManager {
                 counters: Counters::default(),
                 core: Mutex::new(core),
                 token: Store::new(None),
+                snapshot: Store::new(None),
                 state: Store::new(SessionState::default()),
             }),
         }
@@ -255,7 +258,7 @@ impl SessionManager {
 
     /// The current session, if any (it may be stale; `ensure_session` checks).
     pub fn session(&self) -> Option<SessionSnapshot> {
-        self.lock().session.clone()
+        self.inner.snapshot.get()
     }
 
     /// The observable state.
@@ -417,7 +420,9 @@ impl SessionManager {
     }
 
     /// Pushes the core's view into the reactive stores (each notifies only on change).
+    /// Accessors read these stores, never the core, so listeners may call them.
     fn publish(&self, core: &Core) {
+        self.inner.snapshot.set(core.session.clone());
         let token = core.session.as_ref().map(|s| s.csrf_token.clone());
         self.inner.token.set(token.clone());
         self.inner.state.set(SessionState {
