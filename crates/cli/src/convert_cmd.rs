@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use trustyconvert_client::{ApiClient, ClientError};
+use trustyconvert_client::{ApiClient, ClientError, Progress};
 
 use crate::session_cmd::describe;
 use crate::target::{OptionalServerArg, Target};
@@ -119,7 +119,10 @@ async fn convert(
     let job_id = uuid::Uuid::new_v4().to_string();
 
     let upload = bar(&progress, bytes.len() as u64, "upload", BYTES);
-    api.upload(&job_id, filename, bytes).await?;
+    let upload_bar = upload.clone();
+    let report = Progress::new(move |sent, _| upload_bar.set_position(sent));
+    api.upload_with_progress(&job_id, filename, bytes, Some(report))
+        .await?;
     upload.finish_with_message("uploaded");
 
     let conversion = bar(&progress, 100, "convert", PERCENT);
@@ -141,8 +144,16 @@ async fn convert(
 
     let token = api.download_token(&job_id).await?;
     let download = bar(&progress, 0, "download", BYTES);
-    let output = api.download(&token.download_token).await?;
-    download.set_length(output.len() as u64);
+    let download_bar = download.clone();
+    let report = Progress::new(move |received, total| {
+        if let Some(total) = total {
+            download_bar.set_length(total);
+        }
+        download_bar.set_position(received);
+    });
+    let output = api
+        .download_with_progress(&token.download_token, Some(report))
+        .await?;
     download.finish_with_message("downloaded");
     Ok(output)
 }

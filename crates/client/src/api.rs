@@ -14,7 +14,7 @@ use trustyconvert_protocol::{
 use crate::counters::Counters;
 use crate::error::ClientError;
 use crate::manager::SessionManager;
-use crate::transport::{HttpMethod, HttpRequest, HttpResponse};
+use crate::transport::{HttpMethod, HttpRequest, HttpResponse, Progress};
 
 /// One API call, before session handling.
 #[derive(Debug, Clone)]
@@ -52,6 +52,12 @@ impl ApiRequest {
     /// A raw body with its content type (for example multipart).
     pub fn body(mut self, content_type: &str, bytes: Vec<u8>) -> Self {
         self.request.body = Some((content_type.to_owned(), Arc::from(bytes)));
+        self
+    }
+
+    /// Reports upload progress (requests with a body) or download progress (without).
+    pub fn progress(mut self, progress: Option<Progress>) -> Self {
+        self.request.progress = progress;
         self
     }
 
@@ -176,9 +182,24 @@ impl ApiClient {
         filename: &str,
         bytes: &[u8],
     ) -> Result<UploadResponse, ClientError> {
-        let (content_type, body) = multipart_body(job_id, filename, bytes);
-        self.call(ApiRequest::post("/api/upload").body(&content_type, body))
+        self.upload_with_progress(job_id, filename, bytes, None)
             .await
+    }
+
+    /// [`upload`](Self::upload), reporting the bytes sent (natively; the browser's
+    /// `fetch` cannot observe uploads).
+    pub async fn upload_with_progress(
+        &self,
+        job_id: &str,
+        filename: &str,
+        bytes: &[u8],
+        progress: Option<Progress>,
+    ) -> Result<UploadResponse, ClientError> {
+        let (content_type, body) = multipart_body(job_id, filename, bytes);
+        let request = ApiRequest::post("/api/upload")
+            .body(&content_type, body)
+            .progress(progress);
+        self.call(request).await
     }
 
     /// `POST /api/convert`.
@@ -216,10 +237,18 @@ impl ApiClient {
 
     /// `GET /api/download?token=`: the output file's bytes (the token is consumed).
     pub async fn download(&self, token: &str) -> Result<Vec<u8>, ClientError> {
-        let request = HttpRequest::new(
-            HttpMethod::Get,
-            format!("/api/download?token={}", query_escape(token)),
-        );
+        self.download_with_progress(token, None).await
+    }
+
+    /// [`download`](Self::download), reporting the bytes received.
+    pub async fn download_with_progress(
+        &self,
+        token: &str,
+        progress: Option<Progress>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let path = format!("/api/download?token={}", query_escape(token));
+        let mut request = HttpRequest::new(HttpMethod::Get, path);
+        request.progress = progress;
         let response = self.send(&request, None).await?;
         if response.status == 200 {
             return Ok(response.body);

@@ -39,5 +39,5 @@ pub use counters::NetworkCounts;
 pub use error::ClientError;
 pub use manager::{ManagerConfig, SessionManager, SessionSnapshot, SessionState};
 pub use store::{Store, Subscription};
-pub use transport::{HttpMethod, HttpRequest, HttpResponse, Transport, TransportError};
+pub use transport::{HttpMethod, HttpRequest, HttpResponse, Progress, Transport, TransportError};
 pub use trustyconvert_protocol as protocol;

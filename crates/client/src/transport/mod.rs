@@ -48,7 +48,47 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// The body and its content type.
     pub body: Option<(String, std::sync::Arc<[u8]>)>,
+    /// Told how many bytes of the body (upload) or of the response (download) have
+    /// moved so far, where the transport can observe it.
+    pub progress: Option<Progress>,
 }
+
+/// A progress callback: `(bytes so far, total bytes if known)`.
+///
+/// ```
+/// use trustyconvert_client::Progress;
+/// let progress = Progress::new(|done, total| println!("{done}/{total:?}"));
+/// progress.report(10, Some(100));
+/// ```
+#[derive(Clone)]
+pub struct Progress(std::sync::Arc<dyn Fn(u64, Option<u64>) + Send + Sync>);
+
+impl Progress {
+    /// Wraps a callback.
+    pub fn new(callback: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(callback))
+    }
+
+    /// Reports progress.
+    pub fn report(&self, done: u64, total: Option<u64>) {
+        (self.0)(done, total);
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
+/// Two requests are equal whatever their progress callbacks.
+impl PartialEq for Progress {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Progress {}
 
 impl HttpRequest {
     /// A bodiless request.
@@ -58,6 +98,7 @@ impl HttpRequest {
             path: path.into(),
             headers: Vec::new(),
             body: None,
+            progress: None,
         }
     }
 

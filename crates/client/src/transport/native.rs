@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::cookie::{CookieStore as _, Jar};
 use reqwest::Url;
 
-use super::{HttpMethod, HttpRequest, HttpResponse, Transport, TransportError};
+use super::{HttpMethod, HttpRequest, HttpResponse, Progress, Transport, TransportError};
 
 /// reqwest with a cookie jar; every clone shares the jar and the connection pool.
 #[derive(Debug, Clone)]
@@ -74,18 +74,30 @@ impl Transport for ReqwestTransport {
             builder = builder.header(name, value);
         }
         if let Some((content_type, bytes)) = &request.body {
-            builder = builder
-                .header("content-type", content_type)
-                .body(bytes.to_vec());
+            let body = match &request.progress {
+                Some(progress) => upload_stream(bytes.clone(), progress.clone()),
+                None => reqwest::Body::from(bytes.to_vec()),
+            };
+            builder = builder.header("content-type", content_type).body(body);
         }
-        let response = builder.send().await.map_err(describe)?;
+        let mut response = builder.send().await.map_err(describe)?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
-        let body = response.bytes().await.map_err(describe)?.to_vec();
+        let total = response.content_length();
+        // Download progress is reported for bodiless requests (a download), not for the
+        // small answer to an upload.
+        let download_progress = request.progress.as_ref().filter(|_| request.body.is_none());
+        let mut body = Vec::with_capacity(total.unwrap_or(0).min(64 << 20) as usize);
+        while let Some(chunk) = response.chunk().await.map_err(describe)? {
+            body.extend_from_slice(&chunk);
+            if let Some(progress) = download_progress {
+                progress.report(body.len() as u64, total);
+            }
+        }
         Ok(HttpResponse {
             status,
             headers,
@@ -97,6 +109,20 @@ impl Transport for ReqwestTransport {
         let header = self.cookie_header()?;
         super::cookie_value(&header, name)
     }
+}
+
+/// Size of the pieces an upload is handed to the connection in.
+const UPLOAD_CHUNK: usize = 64 * 1024;
+
+/// The body as a stream of chunks, reporting each one as the connection takes it.
+fn upload_stream(bytes: Arc<[u8]>, progress: Progress) -> reqwest::Body {
+    let total = bytes.len() as u64;
+    let chunks = (0..bytes.len()).step_by(UPLOAD_CHUNK).map(move |start| {
+        let end = (start + UPLOAD_CHUNK).min(bytes.len());
+        progress.report(end as u64, Some(total));
+        Ok::<_, std::io::Error>(bytes[start..end].to_vec())
+    });
+    reqwest::Body::wrap_stream(futures::stream::iter(chunks))
 }
 
 fn describe(error: reqwest::Error) -> TransportError {
