@@ -8,7 +8,10 @@ use std::time::Duration;
 use common::*;
 use trustyconvert_client::Progress;
 
-fn recorder() -> (Progress, Arc<Mutex<Vec<(u64, Option<u64>)>>>) {
+/// Every `(done, total)` a progress callback was given.
+type Reports = Arc<Mutex<Vec<(u64, Option<u64>)>>>;
+
+fn recorder() -> (Progress, Reports) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
     (
