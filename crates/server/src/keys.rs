@@ -62,7 +62,7 @@ fn read_key_file(path: &Path) -> Result<Keyring, KeyError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let key = decode_hex_key(line).ok_or_else(|| KeyError::BadLine {
+        let key = decode_hex32(line).ok_or_else(|| KeyError::BadLine {
             path: path.to_owned(),
             line: index + 1,
         })?;
@@ -104,7 +104,8 @@ pub fn encode_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode_hex_key(text: &str) -> Option<[u8; KEY_BYTES]> {
+/// 32 bytes from 64 hex digits.
+pub(crate) fn decode_hex32(text: &str) -> Option<[u8; KEY_BYTES]> {
     if text.len() != KEY_BYTES * 2 || !text.is_ascii() {
         return None;
     }

@@ -484,3 +484,27 @@ async fn without_a_known_extension_the_declared_mime_type_names_the_format() {
         "UnsupportedFormatError",
     );
 }
+
+#[tokio::test]
+async fn files_on_disk_without_a_live_session_are_swept() {
+    let server = server_with(|c| c.timeouts.sweep_interval = Duration::from_millis(100)).await;
+    let creds = new_session(&server).await;
+    upload(&server, &creds, &new_job_id(), "kept.txt", b"live".to_vec()).await;
+    // Files left by a session whose records are gone (for example, a crash mid-upload).
+    let orphan = server
+        .config
+        .data_dir
+        .join("jobs")
+        .join("ab".repeat(32))
+        .join("some-job");
+    std::fs::create_dir_all(&orphan).unwrap();
+    std::fs::write(orphan.join("input"), b"left behind").unwrap();
+    assert_eq!(session_dirs(&server).len(), 2);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        session_dirs(&server).len(),
+        1,
+        "only the live session's files remain"
+    );
+    assert!(!orphan.exists());
+}

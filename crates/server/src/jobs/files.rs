@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 use crate::crypto::SessionKey;
-use crate::keys::encode_hex;
+use crate::keys::{decode_hex32, encode_hex};
+
+/// Uploads interrupted by a crash are removed after this long.
+const STALE_INCOMING: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The job file layout under one data directory.
 #[derive(Debug, Clone)]
@@ -45,6 +48,37 @@ impl JobFiles {
     /// The conversion output.
     pub fn output(&self, session: &SessionKey, job_id: &Uuid) -> PathBuf {
         self.job_dir(session, job_id).join("output")
+    }
+
+    /// Every session that has a directory on disk.
+    pub async fn sessions_on_disk(&self) -> Vec<SessionKey> {
+        let mut sessions = Vec::new();
+        let Ok(mut entries) = tokio::fs::read_dir(&self.root).await else {
+            return sessions;
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            if let Some(key) = entry.file_name().to_str().and_then(decode_hex32) {
+                sessions.push(SessionKey(key));
+            }
+        }
+        sessions
+    }
+
+    /// Deletes partial uploads left behind by a crash.
+    pub async fn sweep_incoming(&self) {
+        let Ok(mut entries) = tokio::fs::read_dir(self.incoming_dir()).await else {
+            return;
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let stale = entry
+                .metadata()
+                .await
+                .and_then(|meta| meta.modified())
+                .is_ok_and(|modified| modified.elapsed().unwrap_or_default() > STALE_INCOMING);
+            if stale {
+                let _ = tokio::fs::remove_file(entry.path()).await;
+            }
+        }
     }
 
     /// Removes every file of a session (missing is fine).

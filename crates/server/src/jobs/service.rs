@@ -1,6 +1,7 @@
 //! Admitting, running and cleaning up jobs. Conversions run on tokio's blocking pool,
 //! at most `workers` at a time, so they never block the async runtime.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -225,11 +226,17 @@ impl JobService {
         Ok(())
     }
 
-    /// Removes the jobs and files of sessions that expired or vanished.
+    /// Removes the jobs and files of sessions that expired or vanished — found both in
+    /// the store and on disk, so files whose records are gone are not left behind —
+    /// and partial uploads a crash left.
     pub async fn sweep_orphans(&self, sessions: &dyn SessionStore) -> Result<u64, StoreError> {
         let now = Timestamp::now();
+        let mut candidates = self.inner.store.sessions_with_jobs().await?;
+        candidates.extend(self.inner.files.sessions_on_disk().await);
+        candidates.sort_by_key(|s| s.0);
+        candidates.dedup();
         let mut removed = 0;
-        for session in self.inner.store.sessions_with_jobs().await? {
+        for session in candidates {
             let live = sessions
                 .load(&session)
                 .await?
@@ -239,6 +246,33 @@ impl JobService {
                 removed += 1;
             }
         }
+        self.inner.files.sweep_incoming().await;
         Ok(removed)
+    }
+
+    /// Stores an upload as a new job: the record first (so a duplicate id is refused
+    /// before any file moves), then the file; if the file cannot be placed, the record
+    /// is removed again.
+    pub async fn accept_upload(&self, job: &JobRecord, incoming: &Path) -> Result<(), ApiError> {
+        match self.inner.store.insert_job(job).await {
+            Ok(()) => {}
+            Err(StoreError::Duplicate) => {
+                return Err(ApiError::validation(
+                    "This job_id is already used in this session; generate a new one.",
+                ))
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let files = &self.inner.files;
+        let placed = async {
+            tokio::fs::create_dir_all(files.job_dir(&job.session, &job.job_id)).await?;
+            tokio::fs::rename(incoming, files.input(&job.session, &job.job_id)).await
+        };
+        if let Err(error) = placed.await {
+            let _ = self.inner.store.delete_job(&job.session, &job.job_id).await;
+            tracing::error!(%error, "placing an upload failed");
+            return Err(ApiError::internal());
+        }
+        Ok(())
     }
 }

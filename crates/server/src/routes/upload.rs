@@ -153,25 +153,7 @@ pub async fn upload(
         completed_at: None,
         conversion_time: None,
     };
-    let job_dir = state.jobs.files().job_dir(&key, &job_id);
-    match state.jobs.store().insert_job(&job).await {
-        Ok(()) => {}
-        Err(crate::store::StoreError::Duplicate) => {
-            return Err(ApiError::validation(
-                "This job_id is already used in this session; generate a new one.",
-            ))
-        }
-        Err(error) => return Err(error.into()),
-    }
-    let stored = async {
-        tokio::fs::create_dir_all(&job_dir).await?;
-        tokio::fs::rename(&incoming.path, state.jobs.files().input(&key, &job_id)).await
-    };
-    if let Err(error) = stored.await {
-        // Undo the record so the job id stays usable; the incoming file is dropped.
-        let _ = state.jobs.store().delete_job(&key, &job_id).await;
-        return Err(internal(error));
-    }
+    state.jobs.accept_upload(&job, &incoming.path).await?;
     incoming.keep = true;
     tracing::info!(event = "uploaded", job = %job_id, format = format.name(), size, "file uploaded");
     let body = UploadResponse {
