@@ -275,15 +275,7 @@ async fn jobs_of_another_session_are_not_found() {
 async fn download_tokens_are_single_use_and_die_with_their_session() {
     let server = server_with(|_| {}).await;
     let creds = new_session(&server).await;
-    let job_id = new_job_id();
-    upload(&server, &creds, &job_id, "a.txt", b"hello".to_vec()).await;
-    convert(
-        &server,
-        &creds,
-        json!({"job_id": job_id, "target_format": "pdf"}),
-    )
-    .await;
-    wait_finished(&server, &creds, &job_id).await;
+    let job_id = completed_job(&server, &creds, "a.txt", b"hello".to_vec(), "pdf").await;
     let (_, body) = download_token(&server, &creds, &job_id).await;
     let token = body["data"]["download_token"].as_str().unwrap().to_owned();
     assert!(body["data"]["expires_at"].as_str().unwrap().ends_with('Z'));
@@ -377,15 +369,7 @@ fn session_dirs(server: &TestServer) -> Vec<String> {
 async fn closing_a_session_removes_its_jobs_and_files() {
     let server = server_with(|_| {}).await;
     let creds = new_session(&server).await;
-    let job_id = new_job_id();
-    upload(&server, &creds, &job_id, "a.md", b"# hi".to_vec()).await;
-    convert(
-        &server,
-        &creds,
-        json!({"job_id": job_id, "target_format": "html"}),
-    )
-    .await;
-    wait_finished(&server, &creds, &job_id).await;
+    completed_job(&server, &creds, "a.md", b"# hi".to_vec(), "html").await;
     assert_eq!(session_dirs(&server).len(), 1);
     post_with(&server, "/api/session/close", &creds).await;
     assert!(

@@ -141,24 +141,20 @@ pub async fn download(server: &TestServer, token: &str) -> (StatusCode, HeaderMa
     (status, headers, response.bytes().await.unwrap().to_vec())
 }
 
-/// Upload, convert, wait, download: the output bytes and the download's headers.
-pub async fn round_trip(
+/// Upload, convert and wait: the id of a completed job.
+pub async fn completed_job(
     server: &TestServer,
     creds: &Creds,
     filename: &str,
     bytes: Vec<u8>,
     target: &str,
-) -> (HeaderMap, Vec<u8>) {
+) -> String {
     let job_id = new_job_id();
     let (status, _, body) = upload(server, creds, &job_id, filename, bytes).await;
     assert_eq!(status, StatusCode::CREATED, "upload {filename}: {body}");
     assert_eq!(body["data"]["status"], "uploaded");
-    let (status, _, body) = convert(
-        server,
-        creds,
-        json!({"job_id": job_id, "target_format": target}),
-    )
-    .await;
+    let request = json!({"job_id": job_id, "target_format": target});
+    let (status, _, body) = convert(server, creds, request).await;
     assert_eq!(
         status,
         StatusCode::ACCEPTED,
@@ -171,6 +167,20 @@ pub async fn round_trip(
     let data = wait_finished(server, creds, &job_id).await;
     assert_eq!(data["status"], "completed", "{filename} → {target}: {data}");
     assert_eq!(data["progress"], 100);
+    job_id
+}
+
+/// Upload, convert, wait, download: the output bytes and the download's headers.
+pub async fn round_trip(
+    server: &TestServer,
+    creds: &Creds,
+    filename: &str,
+    bytes: Vec<u8>,
+    target: &str,
+) -> (HeaderMap, Vec<u8>) {
+    let job_id = completed_job(server, creds, filename, bytes, target).await;
+    let (_, status) = job_status(server, creds, &job_id).await;
+    let output_size = status["data"]["output_size"].as_u64();
     let (status, body) = download_token(server, creds, &job_id).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let token = body["data"]["download_token"].as_str().unwrap().to_owned();
@@ -180,6 +190,6 @@ pub async fn round_trip(
         headers["content-length"].to_str().unwrap(),
         bytes.len().to_string()
     );
-    assert_eq!(data["output_size"].as_u64(), Some(bytes.len() as u64));
+    assert_eq!(output_size, Some(bytes.len() as u64));
     (headers, bytes)
 }
