@@ -161,7 +161,9 @@ impl JobService {
         job.status = JobStatus::Processing;
         job.progress = 10;
         job.updated_at = Timestamp::now();
-        if self.save(&job).await != Ok(true) {
+        // Gone (session closed): nothing to do. A store error is logged by `save`; the
+        // conversion still runs and its final save tries again.
+        if self.save(&job).await == Ok(false) {
             return;
         }
         let files = &self.inner.files;
