@@ -67,34 +67,47 @@ fn print_session(id: &str, expires_at: &str, server: &str) {
     println!("server:     {server}");
 }
 
-async fn status(server: &str) -> Result<(), String> {
-    let state = ClientState::load(server)?;
+/// The server's view of the session this CLI holds: `None` when it has none (or the
+/// server no longer knows it). Creates nothing; an unreachable server is an error.
+async fn current_session(state: &ClientState, server: &str) -> Result<Option<SessionInfo>, String> {
     let api = state.manager().api();
     let outcome: Result<SessionInfo, ClientError> = api
         .call(ApiRequest::get("/api/session").without_session())
         .await;
     match outcome {
-        Ok(info) => {
-            state.save()?;
-            print_session(&info.id, &info.expires_at, server);
-            Ok(())
-        }
-        Err(error) if error.kind() == Some(ErrorType::SessionValidationError) => {
-            state.forget()?;
-            println!("No active session with {server}.");
-            Ok(())
-        }
+        Ok(info) => Ok(Some(info)),
+        Err(error) if error.kind() == Some(ErrorType::SessionValidationError) => Ok(None),
         Err(error) => Err(describe(&error, server)),
     }
 }
 
+async fn status(server: &str) -> Result<(), String> {
+    let state = ClientState::load(server)?;
+    match current_session(&state, server).await? {
+        Some(info) => {
+            state.save()?;
+            print_session(&info.id, &info.expires_at, server);
+        }
+        None => {
+            state.forget()?;
+            println!("No active session with {server}.");
+        }
+    }
+    Ok(())
+}
+
 async fn close(server: &str) -> Result<(), String> {
     let state = ClientState::load(server)?;
-    let closed = state
-        .manager()
-        .close_session()
-        .await
-        .map_err(|error| describe(&error, server))?;
+    // Asking first gives a clear answer even when nothing is held here, and a clear
+    // error when the server cannot be reached.
+    let closed = match current_session(&state, server).await? {
+        Some(_) => state
+            .manager()
+            .close_session()
+            .await
+            .map_err(|error| describe(&error, server))?,
+        None => false,
+    };
     state.forget()?;
     if closed {
         println!("Session closed.");
