@@ -45,11 +45,6 @@ impl ApiError {
         self
     }
 
-    /// The error type.
-    pub fn kind(&self) -> ErrorType {
-        self.kind
-    }
-
     /// 400 `ValidationError`.
     pub fn validation(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorType::ValidationError, message)

@@ -108,14 +108,6 @@ impl HttpRequest {
         self.headers.push((name.to_owned(), value.into()));
         self
     }
-
-    /// The value of a header, if set.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 /// One response.
