@@ -61,8 +61,8 @@ impl ClientState {
     }
 
     /// A manager over the loaded transport.
-    pub fn manager(&self) -> SessionManager {
-        SessionManager::new(Arc::new(self.transport.clone()), ManagerConfig::default())
+    pub fn manager(&self, config: ManagerConfig) -> SessionManager {
+        SessionManager::new(Arc::new(self.transport.clone()), config)
     }
 
     /// Writes the jar's current cookies for this server back (or removes the entry).

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use trustyconvert_client::{ApiClient, ClientError, Progress};
+use trustyconvert_client::{ApiClient, ClientError, FileBody, Progress};
 
 use crate::session_cmd::describe;
 use crate::target::{OptionalServerArg, Target};
@@ -84,7 +84,7 @@ pub async fn run(args: ConvertArgs) -> Result<(), String> {
     }
 
     let target = Target::connect(&args.server).await?;
-    let outcome = convert(&target.manager.api(), &filename, &bytes, &args.to).await;
+    let outcome = convert(&target.manager.api(), &filename, bytes, &args.to).await;
     let label = target.label.clone();
     target.finish().await?;
     let converted = outcome.map_err(|error| match error {
@@ -112,7 +112,7 @@ impl From<ClientError> for Failure {
 async fn convert(
     api: &ApiClient,
     filename: &str,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     to: &str,
 ) -> Result<Vec<u8>, Failure> {
     let progress = MultiProgress::new();
@@ -121,7 +121,8 @@ async fn convert(
     let upload = bar(&progress, bytes.len() as u64, "upload", BYTES);
     let upload_bar = upload.clone();
     let report = Progress::new(move |sent, _| upload_bar.set_position(sent));
-    api.upload_with_progress(&job_id, filename, bytes, Some(report))
+    let file = FileBody::Bytes(bytes.into());
+    api.upload_file(&job_id, filename, file, Some(report))
         .await?;
     upload.finish_with_message("uploaded");
 

@@ -2,6 +2,7 @@
 //! server on a temporary store, so `convert` works with no setup at all.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use trustyconvert_client::transport::ReqwestTransport;
@@ -17,6 +18,36 @@ pub struct OptionalServerArg {
     /// temporary store does the work (same checks, same errors).
     #[arg(long, env = "TRUSTY_SERVER")]
     pub server: Option<String>,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
+}
+
+/// `--timeout` of every client command.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct TimeoutArg {
+    /// How long a request may wait for the server without progress (`15s`, `2m`);
+    /// starting a session gives up after twice that.
+    #[arg(long = "timeout", env = "TRUSTY_TIMEOUT", default_value = "15s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+impl TimeoutArg {
+    /// The manager configuration these limits give.
+    pub fn manager_config(self) -> ManagerConfig {
+        ManagerConfig {
+            request_timeout: self.timeout,
+            init_deadline: self.timeout.saturating_mul(2),
+            ..ManagerConfig::default()
+        }
+    }
+}
+
+fn parse_timeout(value: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(value) {
+        Ok(duration) if duration.is_zero() => Err("the timeout must be longer than 0".into()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// A connected manager, and whatever must stay alive while it is used.
@@ -41,7 +72,7 @@ impl Target {
         if let Some(server) = &arg.server {
             let state = ClientState::load(server)?;
             return Ok(Self {
-                manager: state.manager(),
+                manager: state.manager(arg.timeout.manager_config()),
                 label: server.clone(),
                 state: Some(state),
                 local: None,
@@ -73,7 +104,7 @@ impl Target {
                 .await;
         });
         let transport = ReqwestTransport::new(&base).map_err(|e| e.to_string())?;
-        let manager = SessionManager::new(Arc::new(transport), ManagerConfig::default());
+        let manager = SessionManager::new(Arc::new(transport), arg.timeout.manager_config());
         let local = LocalServer {
             shutdown,
             task,

@@ -14,7 +14,10 @@ use trustyconvert_protocol::{
 use crate::counters::Counters;
 use crate::error::ClientError;
 use crate::manager::SessionManager;
-use crate::transport::{HttpMethod, HttpRequest, HttpResponse, Progress};
+use crate::manager::Ticket;
+use crate::transport::{
+    FileBody, HttpMethod, HttpRequest, HttpResponse, Progress, RequestBody, Upload,
+};
 
 /// One API call, before session handling.
 #[derive(Debug, Clone)]
@@ -49,9 +52,18 @@ impl ApiRequest {
         Ok(self.body("application/json", bytes))
     }
 
-    /// A raw body with its content type (for example multipart).
+    /// A raw body with its content type.
     pub fn body(mut self, content_type: &str, bytes: Vec<u8>) -> Self {
-        self.request.body = Some((content_type.to_owned(), Arc::from(bytes)));
+        self.request.body = Some(RequestBody::Bytes {
+            content_type: content_type.to_owned(),
+            bytes: Arc::from(bytes),
+        });
+        self
+    }
+
+    /// A `multipart/form-data` upload (the transport encodes it).
+    pub fn upload(mut self, upload: Upload) -> Self {
+        self.request.body = Some(RequestBody::Upload(upload));
         self
     }
 
@@ -88,54 +100,63 @@ impl ApiClient {
     ///
     /// With a session: `ensure_session()` first; a 403 `CSRFValidationError` refreshes
     /// the token (single flight) and replays once with the new header; a 401
-    /// `SessionValidationError` re-initializes (single flight) and replays once. Any
-    /// other error, or a second failure of the same kind, reaches the caller and
-    /// `last_error`. At most three sends, never a loop.
+    /// `SessionValidationError` re-initializes (single flight) and replays once. A
+    /// refusal that outlives its repair also goes to `last_error`; any other error
+    /// reaches the caller only. At most three sends, never a loop. A response from
+    /// before a `reset_session()`/`close_session()` repairs nothing: the call fails
+    /// with [`ClientError::Superseded`].
     pub async fn call<T: DeserializeOwned>(&self, request: ApiRequest) -> Result<T, ClientError> {
-        let outcome = self.call_with_recovery(request).await;
-        if let Err(error) = &outcome {
-            if *error != ClientError::Superseded {
-                self.manager.record_error(error);
-            }
+        if !request.needs_session {
+            return decode_envelope(self.send(&request.request, None).await?);
         }
-        outcome
+        Ok(self.call_in_session(&request).await?.0)
     }
 
-    async fn call_with_recovery<T: DeserializeOwned>(
+    /// [`call`](Self::call) for a request that needs a session; also returns the
+    /// ticket the answered request was sent with and when it was sent.
+    async fn call_in_session<T: DeserializeOwned>(
         &self,
-        request: ApiRequest,
-    ) -> Result<T, ClientError> {
+        request: &ApiRequest,
+    ) -> Result<(T, Ticket, i64), ClientError> {
         let mut refreshed_csrf = false;
         let mut reinitialized = false;
         loop {
-            let token = match request.needs_session {
-                true => Some(self.manager.ensure_session().await?.csrf_token),
-                false => None,
-            };
+            let ticket = self.manager.ensure_ticket().await?;
             if refreshed_csrf || reinitialized {
                 Counters::bump(&self.manager.inner.counters.replays);
             }
-            let response = self.send(&request.request, token.as_deref()).await?;
+            let sent_at = self.manager.inner.clock.now_millis();
+            let response = self
+                .send(&request.request, Some(&ticket.session.csrf_token))
+                .await?;
             let error = match decode_envelope(response) {
-                Ok(data) => return Ok(data),
-                Err(error) if request.needs_session => error,
-                Err(error) => return Err(error),
+                Ok(data) => {
+                    self.manager.clear_error();
+                    return Ok((data, ticket, sent_at));
+                }
+                Err(error) => error,
             };
             match error.kind() {
                 Some(ErrorType::CSRFValidationError) if !refreshed_csrf => {
                     refreshed_csrf = true;
-                    self.manager.recover_csrf(token.as_deref()).await?;
+                    self.manager.recover_csrf_for(&ticket).await?;
                 }
                 Some(ErrorType::SessionValidationError) if !reinitialized => {
                     reinitialized = true;
-                    self.manager.recover_session(token.as_deref()).await?;
+                    self.manager.recover_session_for(&ticket).await?;
+                }
+                Some(ErrorType::CSRFValidationError | ErrorType::SessionValidationError) => {
+                    // Repaired once and refused again: a session-level failure.
+                    self.manager.record_error(&error);
+                    return Err(error);
                 }
                 _ => return Err(error),
             }
         }
     }
 
-    /// One exchange: attaches the CSRF header to unsafe methods.
+    /// One exchange with the manager's request timeout; attaches the CSRF header to
+    /// unsafe methods.
     pub(crate) async fn send(
         &self,
         request: &HttpRequest,
@@ -145,6 +166,9 @@ impl ApiClient {
         if let (true, Some(token)) = (request.method.is_unsafe(), token) {
             request = request.with_header(CSRF_HEADER, token);
         }
+        request
+            .timeout
+            .get_or_insert(self.manager.inner.config.request_timeout);
         Counters::bump(&self.manager.inner.counters.api_requests);
         Ok(self.manager.inner.transport.send(request).await?)
     }
@@ -157,8 +181,10 @@ impl ApiClient {
     /// `POST /api/session/csrf`: asks the server for a new token and adopts it.
     pub async fn rotate_csrf(&self) -> Result<CsrfTokenResponse, ClientError> {
         Counters::bump(&self.manager.inner.counters.csrf_rotations);
-        let rotated: CsrfTokenResponse = self.call(ApiRequest::post("/api/session/csrf")).await?;
-        self.manager.adopt_rotated(&rotated)?;
+        let (rotated, ticket, sent_at) = self
+            .call_in_session::<CsrfTokenResponse>(&ApiRequest::post("/api/session/csrf"))
+            .await?;
+        self.manager.adopt_rotated(&ticket, &rotated, sent_at);
         Ok(rotated)
     }
 
@@ -182,22 +208,29 @@ impl ApiClient {
         filename: &str,
         bytes: &[u8],
     ) -> Result<UploadResponse, ClientError> {
-        self.upload_with_progress(job_id, filename, bytes, None)
-            .await
+        let file = FileBody::Bytes(Arc::from(bytes));
+        self.upload_file(job_id, filename, file, None).await
     }
 
-    /// [`upload`](Self::upload), reporting the bytes sent (natively; the browser's
-    /// `fetch` cannot observe uploads).
-    pub async fn upload_with_progress(
+    /// `POST /api/upload` of any [`FileBody`] (in the browser a `File`, which is never
+    /// copied into wasm memory), reporting the bytes sent where the transport can see
+    /// them (natively; the browser's `fetch` cannot observe uploads). Dropping the
+    /// future cancels the upload.
+    pub async fn upload_file(
         &self,
         job_id: &str,
         filename: &str,
-        bytes: &[u8],
+        file: FileBody,
         progress: Option<Progress>,
     ) -> Result<UploadResponse, ClientError> {
-        let (content_type, body) = multipart_body(job_id, filename, bytes);
+        let upload = Upload {
+            fields: vec![("job_id".to_owned(), job_id.to_owned())],
+            file_field: "file".to_owned(),
+            filename: filename.to_owned(),
+            file,
+        };
         let request = ApiRequest::post("/api/upload")
-            .body(&content_type, body)
+            .upload(upload)
             .progress(progress);
         self.call(request).await
     }
@@ -235,6 +268,14 @@ impl ApiClient {
             .await
     }
 
+    /// The plain URL of `GET /api/download?token=`, for a link or a navigation: the
+    /// browser then streams the file to disk itself (the token is the only credential
+    /// it needs, and it is single-use).
+    pub fn download_url(&self, token: &str) -> String {
+        let path = download_path(token);
+        self.manager.inner.transport.url(&path)
+    }
+
     /// `GET /api/download?token=`: the output file's bytes (the token is consumed).
     pub async fn download(&self, token: &str) -> Result<Vec<u8>, ClientError> {
         self.download_with_progress(token, None).await
@@ -246,21 +287,18 @@ impl ApiClient {
         token: &str,
         progress: Option<Progress>,
     ) -> Result<Vec<u8>, ClientError> {
-        let path = format!("/api/download?token={}", query_escape(token));
-        let mut request = HttpRequest::new(HttpMethod::Get, path);
+        let mut request = HttpRequest::new(HttpMethod::Get, download_path(token));
         request.progress = progress;
         let response = self.send(&request, None).await?;
         if response.status == 200 {
             return Ok(response.body);
         }
-        let error = decode_envelope::<serde_json::Value>(response)
+        Err(decode_envelope::<serde_json::Value>(response)
             .err()
             .unwrap_or_else(|| ClientError::Protocol {
                 status: 200,
                 detail: "no file".into(),
-            });
-        self.manager.record_error(&error);
-        Err(error)
+            }))
     }
 
     /// `POST /api/session/close` with the token held now, without creating a session
@@ -312,6 +350,7 @@ pub(crate) fn decode_envelope<T: DeserializeOwned>(
             status,
             kind: error.kind,
             message: error.message,
+            details: error.details,
             correlation_id: Some(envelope.correlation_id),
             retry_after_secs: response
                 .header("retry-after")
@@ -322,6 +361,10 @@ pub(crate) fn decode_envelope<T: DeserializeOwned>(
             detail: "inconsistent envelope".to_owned(),
         }),
     }
+}
+
+fn download_path(token: &str) -> String {
+    format!("/api/download?token={}", query_escape(token))
 }
 
 /// Percent-encodes a query value (ids and tokens are URL-safe already; this keeps a
@@ -336,30 +379,4 @@ fn query_escape(value: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
-}
-
-/// A `multipart/form-data` body with the `job_id` and `file` fields. The boundary is
-/// derived from the job id (a random UUID), so it cannot be guessed by file content.
-fn multipart_body(job_id: &str, filename: &str, bytes: &[u8]) -> (String, Vec<u8>) {
-    let boundary = format!("trustyconvert-{}", job_id.replace('-', ""));
-    let safe_name: String = filename
-        .chars()
-        .map(|c| match c {
-            '"' => '\'',
-            '\r' | '\n' => ' ',
-            other => other,
-        })
-        .collect();
-    let mut body = Vec::with_capacity(bytes.len() + 512);
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"job_id\"\r\n\r\n{job_id}\r\n\
-             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{safe_name}\"\r\n\
-             Content-Type: application/octet-stream\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
 }

@@ -11,6 +11,10 @@ pub enum ClientError {
     /// The server could not be reached or the connection failed mid-way.
     #[error("cannot reach the server: {0}")]
     Network(String),
+    /// The server did not answer in time (a request's timeout or an initialization's
+    /// overall deadline).
+    #[error("the server did not answer in time: {0}")]
+    Timeout(String),
     /// The server answered with an error envelope.
     #[error("{message}")]
     Api {
@@ -20,6 +24,8 @@ pub enum ClientError {
         kind: ErrorType,
         /// The server's human-readable message.
         message: String,
+        /// The envelope's `details` (for example `max_size` of a too-large upload).
+        details: serde_json::Map<String, serde_json::Value>,
         /// The request's correlation id, for support.
         correlation_id: Option<String>,
         /// Seconds from `Retry-After`, when given.
@@ -33,10 +39,14 @@ pub enum ClientError {
         /// What was wrong with it.
         detail: String,
     },
-    /// `reset_session()` or `close_session()` ran while this call waited; its result
-    /// was discarded so that the reset wins.
+    /// `reset_session()` or `close_session()` ran while this call was under way: its
+    /// result was discarded so that the reset wins.
     #[error("the session was reset while this call was in progress")]
     Superseded,
+    /// The task doing this work stopped before it finished (its runtime shut down).
+    /// Not cached: the next call starts afresh.
+    #[error("the session task stopped before it finished")]
+    Interrupted,
 }
 
 impl ClientError {
@@ -48,10 +58,10 @@ impl ClientError {
         }
     }
 
-    /// Whether trying again later may help (network trouble, 5xx, rate limits).
+    /// Whether trying again later may help (network trouble, timeouts, 5xx, rate limits).
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Network(_) => true,
+            Self::Network(_) | Self::Timeout(_) | Self::Interrupted => true,
             Self::Api { status, .. } | Self::Protocol { status, .. } => {
                 *status >= 500 || *status == 429
             }
@@ -68,10 +78,151 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// The error in words a person understands, for the CLI and the web UI. It never
+    /// contains a token or a session id.
+    ///
+    /// ```
+    /// use trustyconvert_client::ClientError;
+    /// let error = ClientError::Network("connection refused".into());
+    /// assert!(error.user_message().contains("can't be reached"));
+    /// ```
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::Network(_) => {
+                "The server can't be reached. Check your connection and try again.".into()
+            }
+            Self::Timeout(_) => {
+                "The server is taking too long to answer. Please try again in a moment.".into()
+            }
+            Self::Api {
+                kind,
+                message,
+                details,
+                correlation_id,
+                retry_after_secs,
+                ..
+            } => api_message(
+                *kind,
+                message,
+                details,
+                correlation_id.as_deref(),
+                *retry_after_secs,
+            ),
+            Self::Protocol { .. } => "The server sent an answer this client does not understand \
+                 (it may be a different version)."
+                .into(),
+            Self::Superseded => "The session was reset before this finished.".into(),
+            Self::Interrupted => {
+                "The operation stopped before it finished. Please try again.".into()
+            }
+        }
+    }
+}
+
+fn api_message(
+    kind: ErrorType,
+    message: &str,
+    details: &serde_json::Map<String, serde_json::Value>,
+    correlation_id: Option<&str>,
+    retry_after_secs: Option<u64>,
+) -> String {
+    match kind {
+        ErrorType::MaxFileSizeExceededError => {
+            match details.get("max_size").and_then(serde_json::Value::as_u64) {
+                Some(max) => format!("This file is too large. The limit is {}.", human_size(max)),
+                None => "This file is too large.".into(),
+            }
+        }
+        ErrorType::RateLimitExceeded => match retry_after_secs {
+            Some(1) => "Too many requests. Please try again in 1 second.".into(),
+            Some(seconds) => format!("Too many requests. Please try again in {seconds} seconds."),
+            None => "Too many requests. Please wait a moment and try again.".into(),
+        },
+        ErrorType::SessionValidationError => {
+            "Your session has ended. Start a new one to continue.".into()
+        }
+        ErrorType::CSRFValidationError => {
+            "Your session's security check failed. Reload the page and try again.".into()
+        }
+        ErrorType::ServiceUnavailable => {
+            "The service is temporarily unavailable. Please try again shortly.".into()
+        }
+        ErrorType::ServerError => match correlation_id {
+            Some(id) => format!(
+                "Something went wrong on the server. Please try again; if it keeps happening, \
+                 quote reference {id}."
+            ),
+            None => "Something went wrong on the server. Please try again.".into(),
+        },
+        // The server's messages for these are written for people and name the problem.
+        ErrorType::ValidationError
+        | ErrorType::FileValidationError
+        | ErrorType::ResourceNotFound
+        | ErrorType::UnsupportedFormatError
+        | ErrorType::TaskLimitExceeded => message.to_owned(),
+    }
+}
+
+/// `104857600` → `100 MiB`; exact multiples print without decimals.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value.fract() == 0.0 {
+        format!("{value} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 impl From<TransportError> for ClientError {
     fn from(error: TransportError) -> Self {
-        Self::Network(error.0)
+        match error {
+            TransportError::TimedOut(detail) => Self::Timeout(detail),
+            TransportError::Failed(detail) => Self::Network(detail),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(kind: ErrorType, details: serde_json::Value, retry: Option<u64>) -> ClientError {
+        ClientError::Api {
+            status: kind.status(),
+            kind,
+            message: "server text".into(),
+            details: details.as_object().cloned().unwrap_or_default(),
+            correlation_id: Some("c-1".into()),
+            retry_after_secs: retry,
+        }
+    }
+
+    #[test]
+    fn user_messages_name_the_limit_and_the_wait() {
+        let too_large = api(
+            ErrorType::MaxFileSizeExceededError,
+            serde_json::json!({"max_size": 104857600}),
+            None,
+        );
+        assert_eq!(
+            too_large.user_message(),
+            "This file is too large. The limit is 100 MiB."
+        );
+        let limited = api(ErrorType::RateLimitExceeded, serde_json::json!({}), Some(7));
+        assert_eq!(
+            limited.user_message(),
+            "Too many requests. Please try again in 7 seconds."
+        );
+        let server = api(ErrorType::ServerError, serde_json::json!({}), None);
+        assert!(server.user_message().contains("reference c-1"));
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(500), "500 bytes");
     }
 }

@@ -28,6 +28,7 @@ mod api;
 mod clock;
 mod counters;
 mod error;
+mod hub;
 mod manager;
 mod runtime;
 mod store;
@@ -37,7 +38,12 @@ pub use api::{ApiClient, ApiRequest};
 pub use clock::{Clock, SystemClock};
 pub use counters::NetworkCounts;
 pub use error::ClientError;
-pub use manager::{ManagerConfig, SessionManager, SessionSnapshot, SessionState};
+pub use manager::{
+    CookieCheck, ManagerConfig, SessionEvent, SessionManager, SessionSnapshot, SessionState,
+};
 pub use store::{Store, Subscription};
-pub use transport::{HttpMethod, HttpRequest, HttpResponse, Progress, Transport, TransportError};
+pub use transport::{
+    FileBody, HttpMethod, HttpRequest, HttpResponse, Progress, RequestBody, Transport,
+    TransportError, Upload,
+};
 pub use trustyconvert_protocol as protocol;

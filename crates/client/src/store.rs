@@ -2,25 +2,20 @@
 //!
 //! Hand-written because the contract is tiny and exact: `set` notifies once per real
 //! change and never for an identical value, and a new subscriber is called with the
-//! current value at once. Works the same natively and in the browser.
+//! current value at once. Listeners run with no lock held (see [`crate::hub`]), so they
+//! may read, set or subscribe to anything, this store included. Works the same
+//! natively and in the browser.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-type Listener<T> = Arc<dyn Fn(&T) + Send + Sync>;
-
-struct Inner<T> {
-    value: Mutex<T>,
-    listeners: Mutex<Vec<(u64, Listener<T>)>>,
-    /// Serializes notifications so listeners see changes in the order they happened.
-    notifying: Mutex<()>,
-    next_id: AtomicU64,
-}
+use crate::hub::Hub;
+pub use crate::hub::Subscription;
 
 /// A value that can be read, set and watched. Clones share the same value.
 ///
-/// Listeners run synchronously inside `set`; they may read any store but must not
-/// `set` the store that is notifying them.
+/// Listeners are called after the change, outside every lock, in the order the changes
+/// happened. A change made from inside a listener is delivered right after that
+/// listener returns.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
@@ -35,27 +30,26 @@ struct Inner<T> {
 /// assert_eq!(*seen.lock().unwrap(), vec![None, Some("a".to_string())]);
 /// ```
 pub struct Store<T> {
-    inner: Arc<Inner<T>>,
+    value: Arc<Mutex<T>>,
+    hub: Hub<T>,
 }
 
 impl<T> Clone for Store<T> {
     fn clone(&self) -> Self {
         Self {
-            inner: Arc::clone(&self.inner),
+            value: Arc::clone(&self.value),
+            hub: self.hub.clone(),
         }
     }
 }
 
 impl<T: std::fmt::Debug> std::fmt::Debug for Store<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Store")
-            .field(&*lock(&self.inner.value))
-            .finish()
+        f.debug_tuple("Store").field(&*lock(&self.value)).finish()
     }
 }
 
 fn lock<V>(mutex: &Mutex<V>) -> MutexGuard<'_, V> {
-    // A listener that panicked must not make the store unusable for everyone else.
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -65,78 +59,53 @@ impl<T: Clone + PartialEq + Send + 'static> Store<T> {
     /// A store holding `value`.
     pub fn new(value: T) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                value: Mutex::new(value),
-                listeners: Mutex::new(Vec::new()),
-                notifying: Mutex::new(()),
-                next_id: AtomicU64::new(0),
-            }),
+            value: Arc::new(Mutex::new(value)),
+            hub: Hub::new(),
         }
     }
 
     /// The current value.
     pub fn get(&self) -> T {
-        lock(&self.inner.value).clone()
+        lock(&self.value).clone()
     }
 
     /// Replaces the value; notifies every listener once if it changed. Returns whether
     /// it changed.
     pub fn set(&self, value: T) -> bool {
-        let _order = lock(&self.inner.notifying);
-        {
-            let mut current = lock(&self.inner.value);
-            if *current == value {
-                return false;
-            }
-            *current = value.clone();
+        let changed = self.stage(value);
+        self.hub.deliver();
+        changed
+    }
+
+    /// Replaces the value and queues the notification without delivering it, for a
+    /// caller that still holds a lock of its own; it calls [`deliver`](Self::deliver)
+    /// after releasing it.
+    pub(crate) fn stage(&self, value: T) -> bool {
+        let mut current = lock(&self.value);
+        if *current == value {
+            return false;
         }
-        let listeners: Vec<Listener<T>> = lock(&self.inner.listeners)
-            .iter()
-            .map(|(_, l)| Arc::clone(l))
-            .collect();
-        for listener in listeners {
-            listener(&value);
-        }
+        *current = value.clone();
+        // Queued under the value lock, so notifications keep the order of the changes.
+        self.hub.publish(value);
         true
     }
 
+    /// Delivers queued notifications (see [`stage`](Self::stage)).
+    pub(crate) fn deliver(&self) {
+        self.hub.deliver();
+    }
+
     /// Calls `listener` with the current value now and after every change, until the
-    /// returned [`Subscription`] is dropped.
+    /// returned [`Subscription`] is dropped. (Subscribing from inside a listener: the
+    /// current value arrives right after that listener returns.)
     pub fn subscribe(&self, listener: impl Fn(&T) + Send + Sync + 'static) -> Subscription {
-        let _order = lock(&self.inner.notifying);
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let listener: Listener<T> = Arc::new(listener);
-        lock(&self.inner.listeners).push((id, Arc::clone(&listener)));
-        let current = self.get();
-        listener(&current);
-        let inner = Arc::downgrade(&self.inner);
-        Subscription {
-            cancel: Some(Box::new(move || {
-                if let Some(inner) = inner.upgrade() {
-                    lock(&inner.listeners).retain(|(other, _)| *other != id);
-                }
-            })),
-        }
-    }
-}
-
-/// Keeps a listener registered; dropping it unsubscribes.
-#[must_use = "dropping a Subscription unsubscribes at once"]
-pub struct Subscription {
-    cancel: Option<Box<dyn FnOnce() + Send + Sync>>,
-}
-
-impl std::fmt::Debug for Subscription {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Subscription")
-    }
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        if let Some(cancel) = self.cancel.take() {
-            cancel();
-        }
+        let subscription = {
+            let current = lock(&self.value);
+            self.hub.listen(listener, Some(current.clone()))
+        };
+        self.hub.deliver();
+        subscription
     }
 }
 
@@ -179,5 +148,22 @@ mod tests {
         let _s = store.subscribe(move |_| log.lock().unwrap().push(reader.get()));
         store.set(7);
         assert_eq!(*seen.lock().unwrap(), vec![0, 7]);
+    }
+
+    #[test]
+    fn a_listener_may_set_the_store_that_notifies_it() {
+        let store = Store::new(0);
+        let writer = store.clone();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let _s = store.subscribe(move |v| {
+            log.lock().unwrap().push(*v);
+            if *v == 1 {
+                writer.set(2);
+            }
+        });
+        store.set(1);
+        assert_eq!(*seen.lock().unwrap(), vec![0, 1, 2]);
+        assert_eq!(store.get(), 2);
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use trustyconvert_client::Progress;
+use trustyconvert_client::{FileBody, Progress};
 
 /// Every `(done, total)` a progress callback was given.
 type Reports = Arc<Mutex<Vec<(u64, Option<u64>)>>>;
@@ -32,7 +32,12 @@ async fn upload_convert_download_with_progress() {
 
     let (upload_progress, sent) = recorder();
     let uploaded = api
-        .upload_with_progress(job_id, "big.txt", &text, Some(upload_progress))
+        .upload_file(
+            job_id,
+            "big.txt",
+            FileBody::Bytes(text.clone().into()),
+            Some(upload_progress),
+        )
         .await
         .unwrap();
     assert_eq!(uploaded.status, "uploaded");
@@ -73,11 +78,12 @@ async fn upload_convert_download_with_progress() {
     );
     assert_eq!(Some(pdf.len() as u64), status.output_size);
 
-    // A used token surfaces as a typed error and lands in last_error.
+    // A used token surfaces as a typed error to its caller; it is not a session-level
+    // failure, so last_error stays clear.
     let error = api.download(&token.download_token).await.unwrap_err();
     assert_eq!(
         error.kind(),
         Some(trustyconvert_client::protocol::ErrorType::ResourceNotFound)
     );
-    assert_eq!(manager.state().last_error, Some(error));
+    assert_eq!(manager.state().last_error, None);
 }

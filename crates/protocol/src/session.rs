@@ -13,6 +13,9 @@ pub struct SessionInfo {
     pub csrf_token: String,
     /// RFC 3339 UTC: the earlier of the idle and the absolute expiry.
     pub expires_at: String,
+    /// Whole seconds from this answer until `expires_at`. Clients count it from when
+    /// they sent the request, so a client clock hours off the server's changes nothing.
+    pub expires_in: u64,
 }
 
 /// The `data` of `POST /api/session/csrf`.
@@ -22,6 +25,8 @@ pub struct CsrfTokenResponse {
     pub csrf_token: String,
     /// RFC 3339 UTC expiry of the session the token belongs to.
     pub expires_at: String,
+    /// Whole seconds from this answer until `expires_at` (see [`SessionInfo::expires_in`]).
+    pub expires_in: u64,
 }
 
 /// The `data` of `POST /api/session/close`.

@@ -1,10 +1,11 @@
-//! The single-flight machinery: starting a job as its own task, sharing its outcome
-//! with every waiter, and applying it to the core under the epoch/generation rules.
+//! The single-flight machinery: starting a job as its own task under the overall
+//! deadline, sharing its outcome with every waiter, and applying it to the core under
+//! the epoch/generation rules.
 
-use futures::future::{BoxFuture, FutureExt as _, Shared};
+use futures::future::{BoxFuture, Either, FutureExt as _, Shared};
 use trustyconvert_protocol::ErrorType;
 
-use super::{backoff, Core, SessionManager, SessionSnapshot};
+use super::{backoff, Core, SessionEvent, SessionManager, SessionSnapshot};
 use crate::counters::Counters;
 use crate::error::ClientError;
 
@@ -27,7 +28,8 @@ pub(crate) enum Job {
     Init,
     /// `GET /api/session/init?force=true`.
     ForceInit,
-    /// Fetch the current token (`GET /api/session`); re-initialize if the session is gone.
+    /// Fetch the session's current token (`GET /api/session`). A 401 is returned, not
+    /// repaired here: re-initializing is the init flight's job alone.
     Refresh,
 }
 
@@ -35,8 +37,46 @@ const INIT_PATH: &str = "/api/session/init";
 const FORCE_INIT_PATH: &str = "/api/session/init?force=true";
 const STATUS_PATH: &str = "/api/session";
 
-fn is_no_session(error: &ClientError) -> bool {
+pub(crate) fn is_no_session(error: &ClientError) -> bool {
     error.kind() == Some(ErrorType::SessionValidationError)
+}
+
+/// Lives inside a flight's task. If the task is dropped before it finished (its runtime
+/// shut down), it clears the flight's slot, so later callers start afresh instead of
+/// joining a flight that will never answer.
+struct SlotJanitor {
+    manager: SessionManager,
+    job: Job,
+    generation: u64,
+    finished: bool,
+}
+
+impl SlotJanitor {
+    /// The flight finished and cleared its own slot.
+    fn dismiss(&mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for SlotJanitor {
+    fn drop(&mut self) {
+        if !self.finished {
+            let (job, generation) = (self.job, self.generation);
+            self.manager.update(|core| {
+                let slot = slot_of(core, job);
+                if slot.as_ref().is_some_and(|s| s.generation == generation) {
+                    *slot = None;
+                }
+            });
+        }
+    }
+}
+
+fn slot_of(core: &mut Core, job: Job) -> &mut Option<FlightSlot> {
+    match job {
+        Job::Refresh => &mut core.refresh,
+        Job::SyncThenInit | Job::Init | Job::ForceInit => &mut core.init,
+    }
 }
 
 impl SessionManager {
@@ -47,16 +87,38 @@ impl SessionManager {
         core.next_generation += 1;
         let epoch = core.epoch;
         let (tx, rx) = futures::channel::oneshot::channel();
-        let manager = self.clone();
+        let mut janitor = SlotJanitor {
+            manager: self.clone(),
+            job,
+            generation,
+            finished: false,
+        };
         crate::runtime::spawn(async move {
-            let outcome = manager.run(job).await;
-            let _ = tx.send(manager.finish(job, generation, epoch, outcome));
+            let manager = janitor.manager.clone();
+            let outcome = manager.run_with_deadline(job).await;
+            let result = manager.finish(job, generation, epoch, outcome);
+            janitor.dismiss();
+            let _ = tx.send(result);
         });
-        let flight = rx.map(|received| received.unwrap_or(Err(ClientError::Superseded)));
+        let flight = rx.map(|received| received.unwrap_or(Err(ClientError::Interrupted)));
         FlightSlot {
             generation,
             forced: job == Job::ForceInit,
             flight: flight.boxed().shared(),
+        }
+    }
+
+    /// Runs `job`, giving up at `init_deadline` (the request in progress is dropped,
+    /// which closes its connection or aborts its `fetch`).
+    async fn run_with_deadline(&self, job: Job) -> Result<SessionSnapshot, ClientError> {
+        let deadline = self.inner.config.init_deadline;
+        let work = Box::pin(self.run(job));
+        match futures::future::select(work, crate::runtime::sleep(deadline)).await {
+            Either::Left((outcome, _)) => outcome,
+            Either::Right(_) => Err(ClientError::Timeout(format!(
+                "no session within {}",
+                humantime::format_duration(deadline)
+            ))),
         }
     }
 
@@ -81,10 +143,7 @@ impl SessionManager {
             Job::ForceInit => self.init_with_retries(FORCE_INIT_PATH).await,
             Job::Refresh => {
                 Counters::bump(&counters.csrf_refreshes);
-                match self.fetch_session(STATUS_PATH).await {
-                    Err(error) if is_no_session(&error) => self.init_with_retries(INIT_PATH).await,
-                    other => other,
-                }
+                self.fetch_session(STATUS_PATH).await
             }
         }
     }
@@ -115,40 +174,47 @@ impl SessionManager {
         epoch: u64,
         outcome: Result<SessionSnapshot, ClientError>,
     ) -> Result<SessionSnapshot, ClientError> {
-        let mut core = self.lock();
-        let slot = if job == Job::Refresh {
-            &mut core.refresh
-        } else {
-            &mut core.init
-        };
-        if slot.as_ref().is_some_and(|s| s.generation == generation) {
-            *slot = None;
-        }
-        if core.epoch != epoch {
-            // A reset happened meanwhile: the reset wins, this result is dropped.
-            self.publish(&core);
-            return Err(ClientError::Superseded);
-        }
-        let newest = generation > core.applied_generation;
-        let result = match outcome {
-            Ok(snapshot) if newest => {
-                core.applied_generation = generation;
-                core.session = Some(snapshot.clone());
-                core.last_success_at = Some(self.inner.clock.now_millis());
-                core.last_error = None;
-                core.sync_first = false;
-                Ok(snapshot)
+        self.update(|core| {
+            let slot = slot_of(core, job);
+            // Only this flight's own slot: a newer flight in the same slot stays joinable.
+            if slot.as_ref().is_some_and(|s| s.generation == generation) {
+                *slot = None;
             }
-            // A newer flight already applied its session: never undo it.
-            Ok(snapshot) => Ok(core.session.clone().unwrap_or(snapshot)),
-            Err(error) => {
-                if newest {
-                    core.last_error = Some(error.clone());
+            if core.epoch != epoch {
+                // A reset happened meanwhile: the reset wins, this result is dropped.
+                return Err(ClientError::Superseded);
+            }
+            let newest = generation > core.applied_generation;
+            match outcome {
+                Ok(snapshot) if newest => {
+                    core.applied_generation = generation;
+                    let event = match &core.session {
+                        Some(held) if held.id == snapshot.id => (held.csrf_token
+                            != snapshot.csrf_token)
+                            .then(|| SessionEvent::Rotated(snapshot.clone())),
+                        _ => Some(SessionEvent::Initialized(snapshot.clone())),
+                    };
+                    if let Some(event) = event {
+                        self.inner.events.publish(event);
+                    }
+                    core.session = Some(snapshot.clone());
+                    core.last_success_at = Some(self.inner.clock.now_millis());
+                    core.last_error = None;
+                    core.sync_first = false;
+                    Ok(snapshot)
                 }
-                Err(error)
+                // A newer flight already applied its session: never undo it.
+                Ok(snapshot) => Ok(core.session.clone().unwrap_or(snapshot)),
+                Err(error) => {
+                    // A refresh that finds no session hands over to the init flight;
+                    // that is not a failure yet.
+                    let handed_over = job == Job::Refresh && is_no_session(&error);
+                    if newest && !handed_over {
+                        core.last_error = Some(error.clone());
+                    }
+                    Err(error)
+                }
             }
-        };
-        self.publish(&core);
-        result
+        })
     }
 }

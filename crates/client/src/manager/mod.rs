@@ -5,28 +5,37 @@
 //!   every concurrent caller joins them and gets the same outcome. The flight runs as
 //!   its own task, so a caller that gives up cancels nothing for the others.
 //! - **Epochs and generations.** `reset_session()`/`close_session()` start a new epoch:
-//!   a flight from an older epoch never writes state. Within an epoch, a flight only
-//!   applies its result if no newer flight has already applied one.
+//!   a flight, or the recovery of a request, from an older epoch never writes state or
+//!   starts an init. Within an epoch, a flight only applies its result if no newer
+//!   flight (or adopted session) has already applied one.
 //! - **Throttle after success only.** Inside `min_init_interval` after a success,
 //!   callers get that success (never a stale "false"); a failure is never cached.
-//! - **Expiry aware.** A token within `refresh_ahead` of its expiry is refreshed before
-//!   use; an expired token is never handed out.
+//! - **Server time.** Expiry is the server's `expires_in` counted from when the request
+//!   was sent, on this client's clock: a skewed clock changes nothing.
+//! - **Time limits.** Every request has `request_timeout`; no caller waits longer than
+//!   `init_deadline` for an initialization, whatever the server does.
+//! - **Listeners run unlocked.** Store and event listeners are called after the core's
+//!   lock is released, so they may call any method of the manager.
 
 mod backoff;
 mod flight;
+mod recovery;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use trustyconvert_protocol::{CsrfTokenResponse, SessionInfo, DEFAULT_CSRF_COOKIE};
+use serde::{Deserialize, Serialize};
+use trustyconvert_protocol::{SessionInfo, DEFAULT_CSRF_COOKIE};
 
 use crate::api::{decode_envelope, ApiClient};
 use crate::clock::{Clock, SystemClock};
 use crate::counters::{Counters, NetworkCounts};
 use crate::error::ClientError;
-use crate::store::{Store, Subscription};
+use crate::hub::{Hub, Subscription};
+use crate::store::Store;
 use crate::transport::{HttpMethod, HttpRequest, Transport};
 use flight::{Flight, FlightSlot, Job};
+pub use recovery::CookieCheck;
 
 /// Tuning of a [`SessionManager`]. The defaults suit a browser page and the CLI.
 #[derive(Debug, Clone)]
@@ -36,12 +45,17 @@ pub struct ManagerConfig {
     pub min_init_interval: Duration,
     /// Refresh a token this long before its known expiry (at most half its lifetime).
     pub refresh_ahead: Duration,
-    /// Attempts of one initialization on transient failures (network, 5xx, 429).
+    /// Attempts of one initialization on transient failures (network, timeouts, 5xx, 429).
     pub max_init_attempts: u32,
     /// First backoff delay; doubles per attempt, with jitter.
     pub backoff_base: Duration,
     /// Longest single backoff delay (also caps `Retry-After`).
     pub backoff_max: Duration,
+    /// The longest any request may go without progress before it is abandoned.
+    pub request_timeout: Duration,
+    /// The longest one initialization (every attempt and backoff included) may take:
+    /// no caller of `ensure_session()` waits longer for it.
+    pub init_deadline: Duration,
     /// Name of the CSRF cookie the server sets.
     pub csrf_cookie_name: String,
 }
@@ -54,23 +68,28 @@ impl Default for ManagerConfig {
             max_init_attempts: 3,
             backoff_base: Duration::from_millis(250),
             backoff_max: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+            init_deadline: Duration::from_secs(30),
             csrf_cookie_name: DEFAULT_CSRF_COOKIE.to_owned(),
         }
     }
 }
 
-/// The session as the client knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The session as the client knows it. Serializable, so a browser tab can hand it to
+/// the others ([`SessionManager::adopt`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionSnapshot {
     /// Public handle of the session.
     pub id: String,
     /// The CSRF token to send in `X-CSRF-Token`.
     pub csrf_token: String,
-    /// RFC 3339 expiry as the server reported it.
+    /// RFC 3339 expiry as the server reported it (on the server's clock; for display).
     pub expires_at: String,
-    /// The expiry in local milliseconds since the epoch.
+    /// The expiry on this client's clock: when the request that obtained the session
+    /// was sent, plus the server's `expires_in`. Immune to clock skew.
     pub expires_at_millis: i64,
-    /// When this client obtained it (local milliseconds since the epoch).
+    /// When the request that obtained it was sent (this client's clock, ms since the
+    /// Unix epoch).
     pub obtained_at_millis: i64,
 }
 
@@ -81,10 +100,40 @@ pub struct SessionState {
     pub is_initialized: bool,
     /// An initialization is in flight.
     pub is_initializing: bool,
+    /// A CSRF token refresh is in flight.
+    pub is_refreshing: bool,
     /// A CSRF token is held.
     pub has_csrf_token: bool,
-    /// The last error of a session operation or API call; cleared by the next success.
+    /// The last session-level failure (initialization, token refresh, recovery that
+    /// gave up); cleared by the next success. Errors of individual API calls (a file
+    /// too large, say) are returned to their caller only.
     pub last_error: Option<ClientError>,
+}
+
+/// What happened to the session, for listeners that keep other parties in step (the
+/// web UI forwards these to the other tabs of the browser). Sessions taken over with
+/// [`SessionManager::adopt`] and local resets emit nothing, so forwarding never echoes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionEvent {
+    /// A session was obtained from the server (created, or an existing one joined).
+    Initialized(SessionSnapshot),
+    /// The same session got a new CSRF token.
+    Rotated(SessionSnapshot),
+    /// This client closed the session on the server.
+    Closed,
+    /// The server refused this CSRF token; recovery has started.
+    CsrfRejected {
+        /// The refused token.
+        token: String,
+    },
+}
+
+/// A session together with the epoch it belongs to: what a request is sent with, so
+/// its recovery can tell whether a reset happened meanwhile.
+#[derive(Debug, Clone)]
+pub(crate) struct Ticket {
+    pub session: SessionSnapshot,
+    pub epoch: u64,
 }
 
 pub(crate) struct Core {
@@ -109,12 +158,14 @@ pub(crate) struct Inner {
     token: Store<Option<String>>,
     snapshot: Store<Option<SessionSnapshot>>,
     state: Store<SessionState>,
+    events: Hub<SessionEvent>,
 }
 
 /// Centralized session management for one client. Cheap to clone; clones share state.
 ///
-/// Accessors (`csrf_token`, `session`, `state`, `counts`) may be called from store
-/// listeners; mutating methods must not be called synchronously from inside one.
+/// Listeners (of the token, the state or the events) may call any method, including
+/// `reset_session()` and `ensure_session()`: they run after the manager's lock is
+/// released.
 #[derive(Clone)]
 pub struct SessionManager {
     pub(crate) inner: Arc<Inner>,
@@ -161,6 +212,7 @@ impl SessionManager {
                 token: Store::new(None),
                 snapshot: Store::new(None),
                 state: Store::new(SessionState::default()),
+                events: Hub::new(),
             }),
         }
     }
@@ -178,77 +230,84 @@ impl SessionManager {
     }
 
     /// Returns a usable session: at once, without I/O, if the token is fresh; otherwise
-    /// joins the in-flight initialization or starts it.
+    /// joins the in-flight initialization or starts it. Never waits longer than
+    /// `init_deadline`.
     pub async fn ensure_session(&self) -> Result<SessionSnapshot, ClientError> {
-        let flight = {
-            let mut core = self.lock();
-            let now = self.inner.clock.now_millis();
-            if let Some(session) = &core.session {
-                if self.is_fresh(session, now) || self.inside_throttle(&core, session, now) {
-                    return Ok(session.clone());
-                }
-            }
-            self.join_or_start_init(&mut core, false)
-        };
-        flight.await
+        Ok(self.ensure_ticket().await?.session)
+    }
+
+    /// [`ensure_session`](Self::ensure_session), with the epoch the session belongs to.
+    pub(crate) async fn ensure_ticket(&self) -> Result<Ticket, ClientError> {
+        let now = self.inner.clock.now_millis();
+        // The fast path only reads: no staging, no delivery.
+        if let Some(ready) = self.usable(&self.lock(), now, false) {
+            return Ok(ready);
+        }
+        let waited = self.update(|core| match self.usable(core, now, false) {
+            Some(ready) => Wait::Ready(ready),
+            None => Wait::Flight(self.join_or_start_init(core, false)),
+        });
+        waited.outcome().await
     }
 
     /// Initializes explicitly. Without `force` this behaves like a throttled
     /// [`ensure_session`](Self::ensure_session) that also revalidates a fresh token once
     /// the throttle window has passed; with `force` the server replaces the session.
     pub async fn init_session(&self, force: bool) -> Result<SessionSnapshot, ClientError> {
-        let flight = {
-            let mut core = self.lock();
-            let now = self.inner.clock.now_millis();
-            if !force {
-                if let Some(session) = &core.session {
-                    if self.inside_throttle(&core, session, now) {
-                        return Ok(session.clone());
-                    }
-                }
-            }
-            self.join_or_start_init(&mut core, force)
-        };
-        flight.await
+        let now = self.inner.clock.now_millis();
+        let waited = self.update(|core| match self.usable(core, now, true) {
+            Some(ready) if !force => Wait::Ready(ready),
+            _ => Wait::Flight(self.join_or_start_init(core, force)),
+        });
+        Ok(waited.outcome().await?.session)
     }
 
-    /// Fetches the session's current CSRF token from the server (single flight), for
-    /// when the token held here was refused. Falls back to a re-init if the session is
-    /// gone. Use [`ApiClient::rotate_csrf`] to ask the server for a *new* token.
-    pub async fn refresh_csrf(&self) -> Result<SessionSnapshot, ClientError> {
-        let failed = self.csrf_token();
-        self.recover_csrf(failed.as_deref()).await
+    /// The session held, if it may be used without I/O: fresh (unless
+    /// `throttle_only`), or inside the throttle window after a success.
+    fn usable(&self, core: &Core, now: i64, throttle_only: bool) -> Option<Ticket> {
+        let session = core.session.as_ref()?;
+        let fresh = !throttle_only && self.is_fresh(session, now);
+        (fresh || self.inside_throttle(core, session, now)).then(|| Ticket {
+            session: session.clone(),
+            epoch: core.epoch,
+        })
     }
 
-    /// Forgets the session locally and starts a new epoch: an initialization still in
-    /// flight can no longer change state. The next `ensure_session()` starts afresh.
+    /// Forgets the session locally and starts a new epoch: nothing still in flight can
+    /// change state any more, and no response from before the reset starts an init.
+    /// The next `ensure_session()` starts afresh (adopting a live cookie first).
     pub fn reset_session(&self) {
-        let mut core = self.lock();
-        core.epoch += 1;
-        core.session = None;
-        core.last_success_at = None;
-        core.last_error = None;
-        core.sync_first = true;
-        core.init = None;
-        core.refresh = None;
-        self.publish(&core);
+        self.update(|core| begin_epoch(core, true));
     }
 
-    /// Closes the session on the server (`POST /api/session/close`), then resets.
-    /// Never creates a session to close it. Returns whether a session was closed
-    /// (`false`: there was none, or it was already gone).
+    /// Closes the session on the server (`POST /api/session/close`) and starts a new
+    /// epoch. An initialization in flight is superseded first and awaited, so the
+    /// session it may have created is the one closed: nothing revives the session, not
+    /// even through the cookie jar. Never creates a session to close it. Returns
+    /// whether a session was closed (`false`: there was none, or it was already gone).
     pub async fn close_session(&self) -> Result<bool, ClientError> {
-        let closed = match self.api().close_session().await {
-            Ok(closed) => closed.is_some(),
+        let superseded = self.update(|core| {
+            let pending = core.init.as_ref().map(|slot| slot.flight.clone());
+            // A session closed on purpose must not be silently adopted again.
+            begin_epoch(core, false);
+            pending
+        });
+        if let Some(init) = superseded {
+            // Resolves with `Superseded`; what matters is that its cookies have landed.
+            let _ = init.await;
+        }
+        match self.api().close_session().await {
+            Ok(closed) => {
+                if closed.is_some() {
+                    self.update(|_| self.inner.events.publish(SessionEvent::Closed));
+                }
+                Ok(closed.is_some())
+            }
             Err(error) => {
                 self.record_error(&error);
-                return Err(error);
+                Err(error)
             }
-        };
-        self.reset_session();
-        // A session closed on purpose must not be silently adopted again.
-        self.lock().sync_first = false;
-        Ok(closed)
+        }
     }
 
     /// The current CSRF token, if any.
@@ -282,16 +341,66 @@ impl SessionManager {
         self.inner.state.subscribe(listener)
     }
 
+    /// Watches what happens to the session (see [`SessionEvent`]), from now on.
+    ///
+    /// ```no_run
+    /// # fn demo(manager: trustyconvert_client::SessionManager) {
+    /// use trustyconvert_client::SessionEvent;
+    /// let _subscription = manager.subscribe_events(|event| match event {
+    ///     SessionEvent::Rotated(session) => println!("new token for {}", session.id),
+    ///     other => println!("{other:?}"),
+    /// });
+    /// # }
+    /// ```
+    pub fn subscribe_events(
+        &self,
+        listener: impl Fn(&SessionEvent) + Send + Sync + 'static,
+    ) -> Subscription {
+        self.inner.events.listen(listener, None)
+    }
+
     /// Network calls made so far, by kind.
     pub fn counts(&self) -> NetworkCounts {
         self.inner.counters.snapshot()
     }
 
+    /// Reads the core. Never change it through this guard: use [`update`](Self::update).
     fn lock(&self) -> MutexGuard<'_, Core> {
         self.inner
             .core
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Changes the core under its lock, queues what listeners must hear, releases the
+    /// lock, then delivers: listeners never run while the lock is held.
+    fn update<R>(&self, change: impl FnOnce(&mut Core) -> R) -> R {
+        let result = {
+            let mut core = self.lock();
+            let result = change(&mut core);
+            self.stage(&core);
+            result
+        };
+        self.inner.snapshot.deliver();
+        self.inner.token.deliver();
+        self.inner.state.deliver();
+        self.inner.events.deliver();
+        result
+    }
+
+    /// Queues the core's view into the reactive stores (each notifies only on change).
+    /// Accessors read these stores, never the core.
+    fn stage(&self, core: &Core) {
+        self.inner.snapshot.stage(core.session.clone());
+        let token = core.session.as_ref().map(|s| s.csrf_token.clone());
+        self.inner.token.stage(token.clone());
+        self.inner.state.stage(SessionState {
+            is_initialized: core.session.is_some(),
+            is_initializing: core.init.is_some(),
+            is_refreshing: core.refresh.is_some(),
+            has_csrf_token: token.is_some(),
+            last_error: core.last_error.clone(),
+        });
     }
 
     /// Fresh: not within `refresh_ahead` (at most half the lifetime) of the expiry.
@@ -307,10 +416,11 @@ impl SessionManager {
         core.last_success_at.is_some_and(|at| now - at < window) && now < session.expires_at_millis
     }
 
-    fn join_or_start_init(&self, core: &mut Core, force: bool) -> Flight {
+    /// The init flight to wait for, and the epoch it belongs to.
+    fn join_or_start_init(&self, core: &mut Core, force: bool) -> (Flight, u64) {
         if let Some(slot) = &core.init {
             if slot.forced || !force {
-                return slot.flight.clone();
+                return (slot.flight.clone(), core.epoch);
             }
         }
         let job = if force {
@@ -323,74 +433,39 @@ impl SessionManager {
         let slot = self.start_flight(core, job);
         let flight = slot.flight.clone();
         core.init = Some(slot);
-        self.publish(core);
-        flight
+        (flight, core.epoch)
     }
 
-    /// Recovery after a 403: adopt a newer token if one is already known, otherwise
-    /// fetch the current one (single flight).
-    pub(crate) async fn recover_csrf(
-        &self,
-        failed: Option<&str>,
-    ) -> Result<SessionSnapshot, ClientError> {
-        let flight = {
-            let mut core = self.lock();
-            if let Some(newer) = newer_than(&core, failed) {
-                return Ok(newer);
-            }
-            if let Some(session) = &core.session {
-                let visible = self
-                    .inner
-                    .transport
-                    .cookie(&self.inner.config.csrf_cookie_name);
-                if let Some(visible) = visible.filter(|v| Some(v.as_str()) != failed) {
-                    // Another tab or request already received the newer token.
-                    let mut adopted = session.clone();
-                    adopted.csrf_token = visible;
-                    core.session = Some(adopted.clone());
-                    self.publish(&core);
-                    return Ok(adopted);
-                }
-            }
-            match &core.refresh {
-                Some(slot) => slot.flight.clone(),
-                None => {
-                    let slot = self.start_flight(&mut core, Job::Refresh);
-                    let flight = slot.flight.clone();
-                    core.refresh = Some(slot);
-                    flight
-                }
-            }
-        };
-        flight.await
+    /// Records a session-level failure in `last_error`.
+    pub(crate) fn record_error(&self, error: &ClientError) {
+        self.update(|core| core.last_error = Some(error.clone()));
     }
 
-    /// Recovery after a 401: drop the dead session (if it is still the current one) and
-    /// join or start a re-initialization. Not throttled: the session is known bad.
-    pub(crate) async fn recover_session(
-        &self,
-        failed: Option<&str>,
-    ) -> Result<SessionSnapshot, ClientError> {
-        let flight = {
-            let mut core = self.lock();
-            if let Some(newer) = newer_than(&core, failed) {
-                return Ok(newer);
-            }
-            core.session = None;
-            core.sync_first = false;
-            self.join_or_start_init(&mut core, false)
-        };
-        flight.await
+    /// Clears `last_error` after a call that proved the session works.
+    pub(crate) fn clear_error(&self) {
+        if self.inner.state.get().last_error.is_some() {
+            self.update(|core| core.last_error = None);
+        }
     }
 
-    /// The token to present when no session may be created: the one held, or the one
-    /// visible in the cookie.
-    pub(crate) fn held_token(&self) -> Option<String> {
-        self.csrf_token().or_else(|| {
-            self.inner
-                .transport
-                .cookie(&self.inner.config.csrf_cookie_name)
-        })
+    /// A snapshot of `info`, timed from `sent_at` (this client's clock) with the
+    /// server's relative lifetime, so clock skew does not matter.
+    pub(crate) fn snapshot_from(&self, info: SessionInfo, sent_at: i64) -> SessionSnapshot {
+        let lifetime = i64::try_from(info.expires_in.saturating_mul(1000)).unwrap_or(i64::MAX);
+        SessionSnapshot {
+            id: info.id,
+            csrf_token: info.csrf_token,
+            expires_at: info.expires_at,
+            expires_at_millis: sent_at.saturating_add(lifetime),
+            obtained_at_millis: sent_at,
+        }
+    }
+
+    /// A request to the API with this manager's timeout.
+    pub(crate) fn request(&self, method: HttpMethod, path: impl Into<String>) -> HttpRequest {
+        let mut request = HttpRequest::new(method, path);
+        request.timeout = Some(self.inner.config.request_timeout);
+        request
     }
 
     /// Reads the session's current token from the server without ever creating one.
@@ -399,81 +474,44 @@ impl SessionManager {
         Ok(self.fetch_session("/api/session").await?.csrf_token)
     }
 
-    /// Adopts the token of an explicit rotation.
-    pub(crate) fn adopt_rotated(&self, rotated: &CsrfTokenResponse) -> Result<(), ClientError> {
-        let expires_at_millis = parse_expiry(&rotated.expires_at)?;
-        let mut core = self.lock();
-        if let Some(session) = core.session.as_mut() {
-            session.csrf_token = rotated.csrf_token.clone();
-            session.expires_at = rotated.expires_at.clone();
-            session.expires_at_millis = expires_at_millis;
-        }
-        self.publish(&core);
-        Ok(())
-    }
-
-    /// Records the error of an API call in `last_error`.
-    pub(crate) fn record_error(&self, error: &ClientError) {
-        let mut core = self.lock();
-        core.last_error = Some(error.clone());
-        self.publish(&core);
-    }
-
-    /// Pushes the core's view into the reactive stores (each notifies only on change).
-    /// Accessors read these stores, never the core, so listeners may call them.
-    fn publish(&self, core: &Core) {
-        self.inner.snapshot.set(core.session.clone());
-        let token = core.session.as_ref().map(|s| s.csrf_token.clone());
-        self.inner.token.set(token.clone());
-        self.inner.state.set(SessionState {
-            is_initialized: core.session.is_some(),
-            is_initializing: core.init.is_some(),
-            has_csrf_token: token.is_some(),
-            last_error: core.last_error.clone(),
-        });
-    }
-
-    /// Turns a session DTO into a snapshot timed by this client's clock.
-    pub(crate) fn snapshot_from(&self, info: SessionInfo) -> Result<SessionSnapshot, ClientError> {
-        let expires_at_millis = parse_expiry(&info.expires_at)?;
-        Ok(SessionSnapshot {
-            id: info.id,
-            csrf_token: info.csrf_token,
-            expires_at: info.expires_at,
-            expires_at_millis,
-            obtained_at_millis: self.inner.clock.now_millis(),
-        })
-    }
-
     /// One GET of a session endpoint, decoded.
     async fn fetch_session(&self, path: &str) -> Result<SessionSnapshot, ClientError> {
+        let sent_at = self.inner.clock.now_millis();
         let response = self
             .inner
             .transport
-            .send(HttpRequest::new(HttpMethod::Get, path))
+            .send(self.request(HttpMethod::Get, path))
             .await?;
         let info: SessionInfo = decode_envelope(response)?;
-        self.snapshot_from(info)
+        Ok(self.snapshot_from(info, sent_at))
     }
 }
 
-/// The current session if it already carries a token other than the one that failed
-/// (another caller recovered first): then there is nothing left to repair.
-fn newer_than(core: &Core, failed: Option<&str>) -> Option<SessionSnapshot> {
-    core.session
-        .as_ref()
-        .filter(|s| failed.is_some_and(|f| f != s.csrf_token))
-        .cloned()
+/// What a caller of `ensure`/`init` waits for: nothing, or a flight of some epoch.
+enum Wait {
+    Ready(Ticket),
+    Flight((Flight, u64)),
 }
 
-/// Milliseconds since the epoch of an RFC 3339 `expires_at`.
-fn parse_expiry(expires_at: &str) -> Result<i64, ClientError> {
-    let expires = humantime::parse_rfc3339(expires_at).map_err(|error| ClientError::Protocol {
-        status: 200,
-        detail: format!("bad expires_at {expires_at:?}: {error}"),
-    })?;
-    Ok(expires
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0))
+impl Wait {
+    async fn outcome(self) -> Result<Ticket, ClientError> {
+        match self {
+            Self::Ready(ticket) => Ok(ticket),
+            Self::Flight((flight, epoch)) => Ok(Ticket {
+                session: flight.await?,
+                epoch,
+            }),
+        }
+    }
+}
+
+/// Starts a new epoch: forgets the session and detaches every flight in progress.
+fn begin_epoch(core: &mut Core, sync_first: bool) {
+    core.epoch += 1;
+    core.session = None;
+    core.last_success_at = None;
+    core.last_error = None;
+    core.sync_first = sync_first;
+    core.init = None;
+    core.refresh = None;
 }

@@ -13,6 +13,9 @@ pub use browser::FetchTransport;
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::ReqwestTransport;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 /// The HTTP methods the API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpMethod {
@@ -38,7 +41,7 @@ impl HttpMethod {
 }
 
 /// One request, relative to the transport's base URL. Cheap to clone (for replays).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HttpRequest {
     /// The method.
     pub method: HttpMethod,
@@ -46,11 +49,84 @@ pub struct HttpRequest {
     pub path: String,
     /// Extra headers (name, value).
     pub headers: Vec<(String, String)>,
-    /// The body and its content type.
-    pub body: Option<(String, std::sync::Arc<[u8]>)>,
+    /// The body, if any.
+    pub body: Option<RequestBody>,
     /// Told how many bytes of the body (upload) or of the response (download) have
     /// moved so far, where the transport can observe it.
     pub progress: Option<Progress>,
+    /// The longest the exchange may go without progress (connecting, a piece of the
+    /// body taken, the response headers, a piece of the response) before it is
+    /// abandoned with [`TransportError::TimedOut`]. `None`: no limit.
+    pub timeout: Option<Duration>,
+}
+
+/// What a request carries.
+#[derive(Debug, Clone)]
+pub enum RequestBody {
+    /// Bytes with their content type (JSON, say).
+    Bytes {
+        /// The `Content-Type`.
+        content_type: String,
+        /// The bytes, shared between replays.
+        bytes: Arc<[u8]>,
+    },
+    /// A `multipart/form-data` upload; the transport encodes it (in the browser as
+    /// `FormData`, so a `File` is never copied into wasm memory).
+    Upload(Upload),
+}
+
+/// A `multipart/form-data` body: text fields, then one file part.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// Text fields, in order (e.g. `job_id`).
+    pub fields: Vec<(String, String)>,
+    /// The name of the file field (`file`).
+    pub file_field: String,
+    /// The file name sent with the part.
+    pub filename: String,
+    /// The file's content.
+    pub file: FileBody,
+}
+
+/// The content of an uploaded file.
+#[derive(Debug, Clone)]
+pub enum FileBody {
+    /// Bytes in memory.
+    Bytes(Arc<[u8]>),
+    /// A browser `Blob` or `File`, handed to `fetch` as it is.
+    #[cfg(target_arch = "wasm32")]
+    Blob(web_sys::Blob),
+}
+
+impl FileBody {
+    /// The size in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Self::Bytes(bytes) => bytes.len() as u64,
+            #[cfg(target_arch = "wasm32")]
+            Self::Blob(blob) => blob.size() as u64,
+        }
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl RequestBody {
+    /// The size of the payload in bytes (the file, for an upload).
+    pub fn len(&self) -> u64 {
+        match self {
+            Self::Bytes { bytes, .. } => bytes.len() as u64,
+            Self::Upload(upload) => upload.file.len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A progress callback: `(bytes so far, total bytes if known)`.
@@ -61,12 +137,12 @@ pub struct HttpRequest {
 /// progress.report(10, Some(100));
 /// ```
 #[derive(Clone)]
-pub struct Progress(std::sync::Arc<dyn Fn(u64, Option<u64>) + Send + Sync>);
+pub struct Progress(Arc<dyn Fn(u64, Option<u64>) + Send + Sync>);
 
 impl Progress {
     /// Wraps a callback.
     pub fn new(callback: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
-        Self(std::sync::Arc::new(callback))
+        Self(Arc::new(callback))
     }
 
     /// Reports progress.
@@ -81,15 +157,6 @@ impl std::fmt::Debug for Progress {
     }
 }
 
-/// Two requests are equal whatever their progress callbacks.
-impl PartialEq for Progress {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for Progress {}
-
 impl HttpRequest {
     /// A bodiless request.
     pub fn new(method: HttpMethod, path: impl Into<String>) -> Self {
@@ -99,6 +166,7 @@ impl HttpRequest {
             headers: Vec::new(),
             body: None,
             progress: None,
+            timeout: None,
         }
     }
 
@@ -140,10 +208,16 @@ pub(crate) fn cookie_value(cookies: &str, name: &str) -> Option<String> {
     })
 }
 
-/// The request never produced a response (connection refused, reset, timeout…).
+/// The request never produced a (whole) response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct TransportError(pub String);
+pub enum TransportError {
+    /// No progress within the request's timeout; the request was abandoned.
+    #[error("{0}")]
+    TimedOut(String),
+    /// Connection refused or reset, an invalid URL, a cancelled request…
+    #[error("{0}")]
+    Failed(String),
+}
 
 /// Sends requests with the client's cookies and reads the cookies it can see.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
@@ -155,4 +229,8 @@ pub trait Transport: Send + Sync + 'static {
     /// The value of a cookie this client can read (the CSRF cookie; never the HttpOnly
     /// session cookie in a browser).
     fn cookie(&self, name: &str) -> Option<String>;
+
+    /// The absolute (or, in the browser, page-relative) URL of `path`, for links the
+    /// client hands to something else (a download the browser streams itself).
+    fn url(&self, path: &str) -> String;
 }

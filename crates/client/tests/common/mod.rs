@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use reqwest::cookie::Jar;
 use tokio::sync::{oneshot, Semaphore};
 use trustyconvert_client::transport::ReqwestTransport;
 use trustyconvert_client::{
@@ -123,8 +124,18 @@ pub struct FaultyTransport {
 
 impl FaultyTransport {
     pub fn new(base: &str) -> Arc<Self> {
+        Self::over(ReqwestTransport::new(base).unwrap())
+    }
+
+    /// A transport sharing `jar` with others: two managers over one jar are two tabs
+    /// of one browser.
+    pub fn with_jar(base: &str, jar: Arc<Jar>) -> Arc<Self> {
+        Self::over(ReqwestTransport::with_jar(base, jar).unwrap())
+    }
+
+    fn over(inner: ReqwestTransport) -> Arc<Self> {
         Arc::new(Self {
-            inner: ReqwestTransport::new(base).unwrap(),
+            inner,
             rules: Mutex::default(),
             sent: AtomicUsize::new(0),
         })
@@ -161,7 +172,7 @@ impl Transport for FaultyTransport {
     async fn send(&self, mut request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let fault = self.take_fault(&request.path);
         match &fault {
-            Some(Fault::Fail) => return Err(TransportError("injected failure".into())),
+            Some(Fault::Fail) => return Err(TransportError::Failed("injected failure".into())),
             Some(Fault::HoldRequest(gate)) => gate.pass().await,
             Some(Fault::TamperCsrf) => request = request.with_header("x-csrf-token", "tampered"),
             _ => {}
@@ -169,7 +180,9 @@ impl Transport for FaultyTransport {
         self.sent.fetch_add(1, Ordering::SeqCst);
         let response = self.inner.send(request).await;
         match fault {
-            Some(Fault::DropResponse) => Err(TransportError("injected: response lost".into())),
+            Some(Fault::DropResponse) => {
+                Err(TransportError::Failed("injected: response lost".into()))
+            }
             Some(Fault::HoldResponse(gate)) => {
                 gate.pass().await;
                 response
@@ -180,6 +193,10 @@ impl Transport for FaultyTransport {
 
     fn cookie(&self, name: &str) -> Option<String> {
         self.inner.cookie(name)
+    }
+
+    fn url(&self, path: &str) -> String {
+        self.inner.url(path)
     }
 }
 

@@ -56,7 +56,10 @@ pub async fn init(
         None => create(&state, now).await?,
     };
     let cookies = set_cookies(state.sessions.issue_cookies(&session, now));
-    Ok((cookies, ApiJson::ok(state.sessions.info(&session.record))))
+    Ok((
+        cookies,
+        ApiJson::ok(state.sessions.info(&session.record, now)),
+    ))
 }
 
 async fn create(state: &AppState, now: Timestamp) -> Result<ActiveSession, ApiError> {
@@ -75,8 +78,9 @@ pub async fn status(
     State(state): State<AppState>,
     RequireSession(session): RequireSession,
 ) -> (HeaderMap, ApiJson<SessionInfo>) {
-    let info = state.sessions.info(&session.record);
-    let max_age = Timestamp::now().until(session.record.absolute_expires_at);
+    let now = Timestamp::now();
+    let info = state.sessions.info(&session.record, now);
+    let max_age = now.until(session.record.absolute_expires_at);
     let cookie = state
         .sessions
         .cookies()
@@ -102,6 +106,7 @@ pub async fn rotate_csrf(
     let body = CsrfTokenResponse {
         csrf_token: token,
         expires_at: session.record.expires_at().to_rfc3339(),
+        expires_in: now.until(session.record.expires_at()).as_secs(),
     };
     Ok((set_cookies([cookie]), ApiJson::ok(body)))
 }

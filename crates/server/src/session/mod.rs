@@ -180,12 +180,13 @@ impl SessionService {
         self.keyring.sign(&record.key, &record.csrf.current)
     }
 
-    /// The public view of a session.
-    pub fn info(&self, record: &SessionRecord) -> SessionInfo {
+    /// The public view of a session at `now`.
+    pub fn info(&self, record: &SessionRecord, now: Timestamp) -> SessionInfo {
         SessionInfo {
             id: record.public_id.clone(),
             csrf_token: self.csrf_token(record),
             expires_at: record.expires_at().to_rfc3339(),
+            expires_in: now.until(record.expires_at()).as_secs(),
         }
     }
 
