@@ -96,3 +96,54 @@ fn an_unreachable_server_gives_a_clear_message_and_a_failure_exit() {
         assert!(!stderr.contains("panicked"), "{action}: {stderr}");
     }
 }
+
+/// A server that accepts connections and never answers; they stay open while it lives.
+fn silent_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in listener.incoming().flatten() {
+            held.push(connection);
+        }
+    });
+    base
+}
+
+#[test]
+fn timeout_flag_and_env_bound_the_wait_for_a_silent_server() {
+    let state = tempfile::tempdir().unwrap();
+    let server = silent_server();
+    for (args, env) in [(vec!["--timeout", "300ms"], None), (vec![], Some("300ms"))] {
+        let mut command = Command::new(BIN);
+        command
+            .args(["session", "init", "--server", &server])
+            .args(&args)
+            .env("TRUSTY_STATE_DIR", state.path());
+        if let Some(value) = env {
+            command.env("TRUSTY_TIMEOUT", value);
+        }
+        let started = std::time::Instant::now();
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} {env:?}: {output:?}");
+        assert!(stderr.contains("did not answer in time"), "{stderr}");
+        assert!(
+            stderr.contains("--timeout"),
+            "says how to wait longer: {stderr}"
+        );
+        // The session start gives up after twice the timeout; the default would be 30 s.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let zero = Command::new(BIN)
+        .args(["session", "status", "--server", &server, "--timeout", "0s"])
+        .env("TRUSTY_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    assert!(!zero.status.success());
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("longer than 0"));
+}

@@ -86,4 +86,12 @@ async fn upload_convert_download_with_progress() {
         Some(trustyconvert_client::protocol::ErrorType::ResourceNotFound)
     );
     assert_eq!(manager.state().last_error, None);
+
+    // A plain URL for the browser to stream itself: the token is the only credential.
+    let token = api.download_token(job_id).await.unwrap();
+    let url = api.download_url(&token.download_token);
+    assert!(url.starts_with(&server.base), "{url}");
+    let streamed = reqwest::get(&url).await.unwrap();
+    assert_eq!(streamed.status(), reqwest::StatusCode::OK);
+    assert_eq!(streamed.bytes().await.unwrap().as_ref(), pdf.as_slice());
 }

@@ -105,6 +105,8 @@ pub enum Fault {
     HoldRequest(Arc<Gate>),
     /// Sends, then waits at the gate before returning the response.
     HoldResponse(Arc<Gate>),
+    /// Sends, waits at the gate, then reports the response lost.
+    HoldThenDrop(Arc<Gate>),
     /// Replaces the `X-CSRF-Token` header with garbage.
     TamperCsrf,
 }
@@ -187,6 +189,10 @@ impl Transport for FaultyTransport {
                 gate.pass().await;
                 response
             }
+            Some(Fault::HoldThenDrop(gate)) => {
+                gate.pass().await;
+                Err(TransportError::Failed("injected: response lost".into()))
+            }
             _ => response,
         }
     }
@@ -214,6 +220,10 @@ impl ManualClock {
         Arc::new(Self {
             now: AtomicI64::new(now.as_millis() as i64),
         })
+    }
+
+    pub fn now(&self) -> i64 {
+        self.now.load(Ordering::SeqCst)
     }
 
     pub fn advance(&self, by: Duration) {
@@ -261,4 +271,93 @@ pub async fn post_as_other_client(
         .await
         .unwrap()
         .status()
+}
+
+/// A server that accepts connections and reads requests but never answers: it counts
+/// the requests that arrived and the connections the client closed.
+pub struct SilentServer {
+    pub base: String,
+    requests: Arc<Semaphore>,
+    closed: Arc<Semaphore>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SilentServer {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Semaphore::new(0));
+        let closed = Arc::new(Semaphore::new(0));
+        let (seen, gone) = (Arc::clone(&requests), Arc::clone(&closed));
+        let task = tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (seen, gone) = (Arc::clone(&seen), Arc::clone(&gone));
+                tokio::spawn(async move {
+                    use tokio::io::AsyncReadExt as _;
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    let mut received = Vec::new();
+                    let mut counted = false;
+                    loop {
+                        match socket.read(&mut buffer).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => received.extend_from_slice(&buffer[..n]),
+                        }
+                        if !counted && received.windows(4).any(|w| w == b"\r\n\r\n") {
+                            counted = true;
+                            seen.add_permits(1);
+                        }
+                    }
+                    gone.add_permits(1);
+                });
+            }
+        });
+        Self {
+            base,
+            requests,
+            closed,
+            task,
+        }
+    }
+
+    /// Waits (at most 10 s) until a request has fully arrived.
+    pub async fn request_arrived(&self) {
+        let permit = tokio::time::timeout(Duration::from_secs(10), self.requests.acquire())
+            .await
+            .expect("no request reached the silent server");
+        permit.unwrap().forget();
+    }
+
+    /// Whether the client closes a connection within `within`.
+    pub async fn connection_closed(&self, within: Duration) -> bool {
+        match tokio::time::timeout(within, self.closed.acquire()).await {
+            Ok(permit) => {
+                permit.unwrap().forget();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Waits (at most 10 s) until `condition` holds.
+pub async fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A syntactically valid UUID v4 job id, different for each `n`.
+pub fn job_id(n: u32) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
 }

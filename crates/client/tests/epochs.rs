@@ -1,0 +1,244 @@
+//! Epochs and generations under races, against the real server: a reset or close wins
+//! over everything in flight, an older flight never undoes or unhooks a newer one, and
+//! the flight belongs to the manager, not to the caller that started it.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use reqwest::cookie::Jar;
+use trustyconvert_client::{ClientError, ManagerConfig, SessionManager};
+
+const INIT: &str = "/api/session/init";
+
+fn tab(server: &TestServer, jar: &Arc<Jar>) -> SessionManager {
+    let transport = FaultyTransport::with_jar(&server.base, Arc::clone(jar));
+    SessionManager::with_clock(transport, ManagerConfig::default(), ManualClock::new())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_another_tab_closes_twenty_concurrent_calls_create_exactly_one_new_session() {
+    let server = TestServer::start(|_| {}).await;
+    let jar = Arc::new(Jar::default());
+    let (tab_a, tab_b) = (tab(&server, &jar), tab(&server, &jar));
+    let first = tab_a.ensure_session().await.unwrap();
+    assert_eq!(
+        tab_b.ensure_session().await.unwrap().id,
+        first.id,
+        "the second tab joins the first tab's session"
+    );
+    assert!(tab_a.close_session().await.unwrap());
+
+    // Tab B still holds the closed session: 10 CSRF-protected POSTs and 10 GETs at once.
+    let posts: Vec<_> = (0..10)
+        .map(|n| {
+            let api = tab_b.api();
+            tokio::spawn(async move { api.upload(&job_id(n), "note.txt", b"hello").await })
+        })
+        .collect();
+    let gets: Vec<_> = (0..10)
+        .map(|_| {
+            let api = tab_b.api();
+            tokio::spawn(async move { api.session_status().await })
+        })
+        .collect();
+    for post in posts {
+        post.await.unwrap().expect("every upload succeeds");
+    }
+    let mut ids = HashSet::new();
+    for get in gets {
+        ids.insert(get.await.unwrap().expect("every status call succeeds").id);
+    }
+    assert_eq!(ids.len(), 1, "every call ends in one session: {ids:?}");
+    assert!(!ids.contains(&first.id));
+    assert_eq!(
+        server.metric("trusty_sessions_created_total").await,
+        2,
+        "the closed session and exactly one new one"
+    );
+    assert_eq!(tab_b.state().last_error, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_answered_after_close_session_fails_superseded_and_creates_no_session() {
+    let server = TestServer::start(|_| {}).await;
+    let (manager, transport, _clock) = manager(&server);
+    manager.ensure_session().await.unwrap();
+    let gate = Gate::new();
+    transport.inject("/api/job_status", Some(1), Fault::HoldRequest(gate.clone()));
+    let poll = {
+        let api = manager.api();
+        tokio::spawn(async move { api.job_status(&job_id(1)).await })
+    };
+    gate.reached().await; // the poll is in flight
+    assert!(manager.close_session().await.unwrap());
+    gate.release(); // it now reaches the server without a session: 401
+
+    assert_eq!(poll.await.unwrap(), Err(ClientError::Superseded));
+    assert_eq!(server.metric("trusty_sessions_created_total").await, 1);
+    assert_eq!(manager.counts().init_requests, 1, "no re-init was started");
+    assert!(!manager.state().is_initialized);
+    assert_eq!(manager.csrf_token(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_session_during_an_init_leaves_no_session_on_the_server() {
+    // The init is caught before it reaches the server, and after the server answered.
+    for answered in [false, true] {
+        let server = TestServer::start(|_| {}).await;
+        let (manager, transport, _clock) = manager(&server);
+        let gate = Gate::new();
+        let fault = match answered {
+            false => Fault::HoldRequest(gate.clone()),
+            true => Fault::HoldResponse(gate.clone()),
+        };
+        transport.inject(INIT, Some(1), fault);
+        let init = {
+            let manager = manager.clone();
+            tokio::spawn(async move { manager.ensure_session().await })
+        };
+        gate.reached().await;
+        let close = {
+            let manager = manager.clone();
+            tokio::spawn(async move { manager.close_session().await })
+        };
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        gate.release();
+
+        assert_eq!(init.await.unwrap(), Err(ClientError::Superseded));
+        assert!(
+            close.await.unwrap().unwrap(),
+            "answered={answered}: the session the init created is the one closed"
+        );
+        assert_eq!(server.metric("trusty_sessions_created_total").await, 1);
+        assert_eq!(
+            server.metric("trusty_sessions_closed_total").await,
+            1,
+            "answered={answered}: nothing is left alive on the server"
+        );
+        assert_eq!(
+            transport.inner.cookie_header(),
+            None,
+            "answered={answered}: the jar cannot revive it"
+        );
+        manager.ensure_session().await.unwrap();
+        assert_eq!(
+            server.metric("trusty_sessions_created_total").await,
+            2,
+            "answered={answered}: the next session is a new one"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_init_failing_late_leaves_a_newer_init_joinable() {
+    let server = TestServer::start(|_| {}).await;
+    let transport = FaultyTransport::new(&server.base);
+    let config = ManagerConfig {
+        max_init_attempts: 1,
+        ..ManagerConfig::default()
+    };
+    let manager = SessionManager::with_clock(transport.clone(), config, ManualClock::new());
+    let (older_gate, newer_gate) = (Gate::new(), Gate::new());
+    transport.inject(INIT, Some(1), Fault::HoldThenDrop(older_gate.clone()));
+    let older = {
+        let manager = manager.clone();
+        tokio::spawn(async move { manager.ensure_session().await })
+    };
+    older_gate.reached().await;
+    transport.inject(INIT, Some(1), Fault::HoldResponse(newer_gate.clone()));
+    let newer = {
+        let manager = manager.clone();
+        tokio::spawn(async move { manager.init_session(true).await })
+    };
+    newer_gate.reached().await;
+
+    older_gate.release();
+    assert!(matches!(older.await.unwrap(), Err(ClientError::Network(_))));
+    assert!(
+        manager.state().is_initializing,
+        "the newer init is still tracked as in flight"
+    );
+    let joiner = {
+        let manager = manager.clone();
+        tokio::spawn(async move { manager.ensure_session().await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(
+        manager.counts().init_requests,
+        2,
+        "a caller arriving now joins the newer init instead of starting a third"
+    );
+    newer_gate.release();
+    let newer = newer.await.unwrap().unwrap();
+    assert_eq!(joiner.await.unwrap().unwrap(), newer);
+    assert_eq!(manager.counts().init_requests, 2);
+    assert_eq!(
+        manager.state().last_error,
+        None,
+        "the newer success clears it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_caller_dropping_its_future_does_not_cancel_the_init() {
+    let server = TestServer::start(|_| {}).await;
+    let (manager, transport, _clock) = manager(&server);
+    let gate = Gate::new();
+    transport.inject(INIT, Some(1), Fault::HoldRequest(gate.clone()));
+    let caller = {
+        let manager = manager.clone();
+        tokio::spawn(async move { manager.ensure_session().await })
+    };
+    gate.reached().await;
+    caller.abort();
+    assert!(caller.await.unwrap_err().is_cancelled());
+    gate.release();
+
+    eventually("the manager becomes initialized", || {
+        manager.state().is_initialized
+    })
+    .await;
+    assert_eq!(manager.counts().init_requests, 1);
+    assert_eq!(server.metric("trusty_sessions_created_total").await, 1);
+    // The flight's result is what every later caller gets, without another request.
+    manager.ensure_session().await.unwrap();
+    assert_eq!(manager.counts().init_requests, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flight_whose_runtime_shut_down_is_not_cached() {
+    let server = TestServer::start(|_| {}).await;
+    let (manager, transport, _clock) = manager(&server);
+    let gate = Gate::new();
+    transport.inject(INIT, Some(1), Fault::HoldRequest(gate.clone()));
+    let (doomed, held) = (manager.clone(), gate.clone());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            tokio::spawn(async move { doomed.ensure_session().await });
+            held.reached().await;
+        });
+        drop(runtime); // the flight's task dies with its runtime
+    })
+    .join()
+    .unwrap();
+    assert!(
+        !manager.state().is_initializing,
+        "the dead flight unhooked itself"
+    );
+
+    let session = manager
+        .ensure_session()
+        .await
+        .expect("a new flight, not a cached failure");
+    assert_eq!(manager.csrf_token(), Some(session.csrf_token));
+    assert_eq!(manager.counts().init_requests, 2);
+    assert_eq!(server.metric("trusty_sessions_created_total").await, 1);
+}
