@@ -218,3 +218,26 @@ async fn check_cookie_compares_the_visible_cookie_with_the_held_token() {
     let _ = manager.check_cookie();
     assert_eq!(manager.counts(), before, "no I/O");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn is_refreshing_is_true_exactly_while_a_token_refresh_is_in_flight() {
+    let server = TestServer::start(|c| c.timeouts.csrf_grace = Duration::ZERO).await;
+    let (manager, transport, _clock) = manager(&server);
+    manager.ensure_session().await.unwrap();
+    assert_eq!(
+        post_as_other_client(&server, &transport, "/api/session/csrf").await,
+        StatusCode::OK
+    );
+    let gate = Gate::new();
+    transport.inject_exact("/api/session", Some(1), Fault::HoldRequest(gate.clone()));
+    let call = {
+        let api = manager.api();
+        tokio::spawn(async move { api.rotate_csrf().await })
+    };
+    gate.reached().await; // the refresh's GET /api/session is held
+    let state = manager.state();
+    assert!(state.is_refreshing && !state.is_initializing, "{state:?}");
+    gate.release();
+    call.await.unwrap().unwrap();
+    assert!(!manager.state().is_refreshing);
+}

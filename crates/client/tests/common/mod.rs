@@ -113,6 +113,7 @@ pub enum Fault {
 
 struct Rule {
     path_prefix: String,
+    exact: bool,
     remaining: Option<usize>,
     fault: Fault,
 }
@@ -148,6 +149,17 @@ impl FaultyTransport {
     pub fn inject(&self, prefix: &str, times: Option<usize>, fault: Fault) {
         self.rules.lock().unwrap().push(Rule {
             path_prefix: prefix.to_owned(),
+            exact: false,
+            remaining: times,
+            fault,
+        });
+    }
+
+    /// Like [`inject`](Self::inject), for calls to exactly `path`.
+    pub fn inject_exact(&self, path: &str, times: Option<usize>, fault: Fault) {
+        self.rules.lock().unwrap().push(Rule {
+            path_prefix: path.to_owned(),
+            exact: true,
             remaining: times,
             fault,
         });
@@ -159,9 +171,13 @@ impl FaultyTransport {
 
     fn take_fault(&self, path: &str) -> Option<Fault> {
         let mut rules = self.rules.lock().unwrap();
-        let rule = rules
-            .iter_mut()
-            .find(|r| path.starts_with(&r.path_prefix) && r.remaining != Some(0))?;
+        let rule = rules.iter_mut().find(|r| {
+            let matches = match r.exact {
+                true => path == r.path_prefix,
+                false => path.starts_with(&r.path_prefix),
+            };
+            matches && r.remaining != Some(0)
+        })?;
         if let Some(remaining) = rule.remaining.as_mut() {
             *remaining -= 1;
         }
