@@ -10,7 +10,5 @@ for component in rustfmt clippy; do
   fi
 done
 
-# The client (and later the web UI) must build for the browser.
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown
-fi
+# The client and the web UI build for the browser.
+./scripts/setup-web.sh

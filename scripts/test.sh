@@ -10,10 +10,11 @@ echo "== format"
 cargo fmt --all -- --check
 echo "== lint (native)"
 cargo clippy --all-targets --locked -- -D warnings
-echo "== lint and build (wasm32 client)"
-cargo clippy --locked --target wasm32-unknown-unknown -p trustyconvert-client -- -D warnings
-cargo build --locked --target wasm32-unknown-unknown -p trustyconvert-client
+echo "== lint (wasm32 client and web UI)"
+cargo clippy --locked --target wasm32-unknown-unknown -p trustyconvert-client -p trustyconvert-web -- -D warnings
 echo "== docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
 echo "== tests"
 cargo test --locked
+echo "== browser tests (headless Chromium against the real server and web UI)"
+./scripts/test-browser.sh

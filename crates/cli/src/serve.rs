@@ -93,6 +93,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUSTY_RATE_LIMIT_DOWNLOAD", default_value_t = 600)]
     rate_limit_download: u32,
 
+    /// Directory of the built web UI to serve at `/` (`./scripts/run.sh` builds it into
+    /// `target/web`). Without it, `/` says how to build it.
+    #[arg(long, env = "TRUSTY_WEB_DIR")]
+    web_dir: Option<std::path::PathBuf>,
+
     /// Name of the CSRF cookie.
     #[arg(long, env = "TRUSTY_CSRF_COOKIE", default_value = trustyconvert_server::DEFAULT_CSRF_COOKIE)]
     csrf_cookie: String,
@@ -184,6 +189,7 @@ impl ServeArgs {
                 convert_per_minute: self.rate_limit_convert,
                 download_per_minute: self.rate_limit_download,
             },
+            web_dir: self.web_dir,
         }
     }
 }

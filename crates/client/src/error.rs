@@ -130,7 +130,7 @@ fn api_message(
     match kind {
         ErrorType::MaxFileSizeExceededError => {
             match details.get("max_size").and_then(serde_json::Value::as_u64) {
-                Some(max) => format!("This file is too large. The limit is {}.", human_size(max)),
+                Some(max) => too_large_message(max),
                 None => "This file is too large.".into(),
             }
         }
@@ -164,8 +164,28 @@ fn api_message(
     }
 }
 
-/// `104857600` → `100 MiB`; exact multiples print without decimals.
-fn human_size(bytes: u64) -> String {
+/// What [`ClientError::user_message`] says of a file over the `max_size` limit, for a
+/// client that checks the size before uploading.
+///
+/// ```
+/// assert_eq!(
+///     trustyconvert_client::too_large_message(1 << 20),
+///     "This file is too large. The limit is 1 MiB."
+/// );
+/// ```
+pub fn too_large_message(max_size: u64) -> String {
+    format!(
+        "This file is too large. The limit is {}.",
+        human_size(max_size)
+    )
+}
+
+/// A byte count for people: `104857600` → `100 MiB`, `1536` → `1.5 KiB`.
+///
+/// ```
+/// assert_eq!(trustyconvert_client::human_size(104_857_600), "100 MiB");
+/// ```
+pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

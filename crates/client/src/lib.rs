@@ -37,7 +37,7 @@ pub mod transport;
 pub use api::{ApiClient, ApiRequest};
 pub use clock::{Clock, SystemClock};
 pub use counters::NetworkCounts;
-pub use error::ClientError;
+pub use error::{human_size, too_large_message, ClientError};
 pub use manager::{
     CookieCheck, ManagerConfig, SessionEvent, SessionManager, SessionSnapshot, SessionState,
 };

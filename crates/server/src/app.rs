@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower::ServiceBuilder;
@@ -70,11 +70,10 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), session_guard));
 
     let cors = cors_layer(&state.config.allowed_origins);
-    Router::new()
+    let routes = Router::new()
         .nest("/api", api)
-        .route("/metrics", get(metrics))
-        .route("/", get(index))
-        .fallback(not_found)
+        .route("/metrics", get(metrics));
+    crate::web::serve_ui(routes, state.config.web_dir.as_deref())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
             ServiceBuilder::new()
@@ -115,10 +114,6 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
         "text/plain; version=0.0.4; charset=utf-8",
     )];
     (content_type, state.metrics.render()).into_response()
-}
-
-async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
 }
 
 async fn not_found() -> ApiError {

@@ -139,6 +139,9 @@ pub struct ServerConfig {
     pub jobs: JobLimits,
     /// Per-IP rate limits.
     pub rate_limits: RateLimitConfig,
+    /// The built web UI (`index.html`, the wasm bundle, `.gz` siblings) served at `/`;
+    /// `None` serves a page saying how to build it.
+    pub web_dir: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -153,6 +156,7 @@ impl Default for ServerConfig {
             secret_key_file: None,
             jobs: JobLimits::default(),
             rate_limits: RateLimitConfig::default(),
+            web_dir: None,
         }
     }
 }

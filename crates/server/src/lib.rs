@@ -32,6 +32,7 @@ mod routes;
 mod session;
 pub mod store;
 mod time;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -236,6 +236,15 @@ impl SessionManager {
         Ok(self.ensure_ticket().await?.session)
     }
 
+    /// The session, if [`ensure_session`](Self::ensure_session) would return it at once
+    /// without I/O (fresh, or inside the throttle window). A caller that wants to guard
+    /// an initialization with a lock of its own checks this first.
+    pub fn usable_session(&self) -> Option<SessionSnapshot> {
+        let now = self.inner.clock.now_millis();
+        self.usable(&self.lock(), now, false)
+            .map(|ticket| ticket.session)
+    }
+
     /// [`ensure_session`](Self::ensure_session), with the epoch the session belongs to.
     pub(crate) async fn ensure_ticket(&self) -> Result<Ticket, ClientError> {
         let now = self.inner.clock.now_millis();

@@ -1,0 +1,428 @@
+//! Pick or drop a file, choose a target, convert, watch progress, download.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use trustyconvert_client::protocol::FormatGroup;
+use trustyconvert_client::{human_size, too_large_message, ApiClient, ClientError, FileBody};
+use wasm_bindgen::JsCast as _;
+use web_sys::{File, HtmlInputElement};
+
+use super::formats::{accepted_inputs, offer, source_format, Offer};
+use super::{new_job_id, sleep};
+use crate::session::use_session;
+
+/// How often a running job's status is polled, in milliseconds.
+const POLL_INTERVAL_MS: i32 = 400;
+
+/// Where the conversion of the chosen file stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// Nothing (convertible) chosen yet.
+    Empty,
+    /// A file and a target are chosen.
+    Ready,
+    /// The file is being sent.
+    Uploading,
+    /// The server converts it; progress 0–100.
+    Converting(u8),
+    /// Done: the job and its download link.
+    Done {
+        job_id: String,
+        url: String,
+        name: String,
+    },
+}
+
+impl Phase {
+    fn is_running(&self) -> bool {
+        matches!(self, Self::Uploading | Self::Converting(_))
+    }
+
+    fn progress(&self) -> u8 {
+        match self {
+            Self::Converting(progress) => *progress,
+            _ => 0,
+        }
+    }
+}
+
+/// The chosen file: the browser's `File` (never copied into wasm memory) and what is
+/// shown of it.
+#[derive(Clone)]
+struct Chosen {
+    file: File,
+    name: String,
+    offer: Offer,
+}
+
+/// The conversion card.
+#[component]
+pub fn Converter() -> impl IntoView {
+    let session = use_session();
+    session.ensure_session();
+    let api = session.manager().api();
+
+    let groups = RwSignal::new(None::<Vec<FormatGroup>>);
+    let chosen = StoredValue::new_local(None::<Chosen>);
+    let file_label = RwSignal::new(None::<(String, u64)>);
+    let targets = RwSignal::new(Vec::<String>::new());
+    let target = RwSignal::new(String::new());
+    let phase = RwSignal::new(Phase::Empty);
+    let error = RwSignal::new(None::<String>);
+    let dragging = RwSignal::new(false);
+
+    {
+        let api = api.clone();
+        spawn_local(async move {
+            match api.formats().await {
+                Ok(list) => groups.set(Some(list)),
+                Err(failure) => error.set(Some(failure.user_message())),
+            }
+        });
+    }
+
+    // A session that ends (closed here or in another tab) takes its files with it.
+    let snapshot = session.session();
+    Effect::new(move |previous: Option<Option<String>>| {
+        let id = snapshot.with(|s| s.as_ref().map(|s| s.id.clone()));
+        if let Some(Some(old)) = &previous {
+            if id.as_ref() != Some(old) && matches!(phase.get_untracked(), Phase::Done { .. }) {
+                phase.set(Phase::Ready);
+            }
+        }
+        id
+    });
+
+    let choose = move |file: File| {
+        error.set(None);
+        let name = file.name();
+        let size = file.size() as u64;
+        file_label.set(Some((name.clone(), size)));
+        let Some(list) = groups.get_untracked() else {
+            error.set(Some(
+                "The list of conversions has not loaded yet. Try again in a moment.".into(),
+            ));
+            return;
+        };
+        let found = source_format(&name).and_then(|source| offer(&list, &source));
+        let Some(found) = found.filter(|o| !o.targets.is_empty()) else {
+            chosen.set_value(None);
+            targets.set(Vec::new());
+            phase.set(Phase::Empty);
+            error.set(Some(format!(
+                "{name} can't be converted here. Supported files: {}.",
+                accepted_inputs(&list).join(", ")
+            )));
+            return;
+        };
+        if size > found.max_size {
+            chosen.set_value(None);
+            targets.set(Vec::new());
+            phase.set(Phase::Empty);
+            error.set(Some(too_large_message(found.max_size)));
+            return;
+        }
+        target.set(found.targets[0].clone());
+        targets.set(found.targets.clone());
+        chosen.set_value(Some(Chosen {
+            file,
+            name,
+            offer: found,
+        }));
+        phase.set(Phase::Ready);
+    };
+
+    let on_file_input = move |event: web_sys::Event| {
+        let input: HtmlInputElement = event_target(&event);
+        if let Some(file) = input.files().and_then(|files| files.get(0)) {
+            choose(file);
+        }
+        // The same file can be chosen again after "convert another".
+        input.set_value("");
+    };
+    let on_drop = move |event: web_sys::DragEvent| {
+        event.prevent_default();
+        dragging.set(false);
+        let file = event
+            .data_transfer()
+            .and_then(|transfer| transfer.files())
+            .and_then(|files| files.get(0));
+        if let Some(file) = file {
+            choose(file);
+        }
+    };
+
+    let convert = {
+        let session = session.clone();
+        move |_| {
+            let Some(picked) = chosen.get_value() else {
+                return;
+            };
+            let target = target.get_untracked();
+            if !picked.offer.targets.contains(&target) {
+                return;
+            }
+            error.set(None);
+            phase.set(Phase::Uploading);
+            let (session, api) = (session.clone(), api.clone());
+            spawn_local(async move {
+                let outcome = match session.ensured().await {
+                    Ok(_) => run_conversion(&api, &picked, &target, phase).await,
+                    Err(failure) => Err(Failure::Client(failure)),
+                };
+                match outcome {
+                    Ok(done) => phase.set(done),
+                    Err(failure) => {
+                        phase.set(Phase::Ready);
+                        error.set(Some(failure.message()));
+                    }
+                }
+            });
+        }
+    };
+
+    let convert_another = move |_| {
+        chosen.set_value(None);
+        file_label.set(None);
+        targets.set(Vec::new());
+        error.set(None);
+        phase.set(Phase::Empty);
+    };
+
+    let download_api = session.manager().api();
+    let renew_link = move |_| {
+        // The link's token is single-use: once the browser has followed it, fetch a
+        // fresh one so the link keeps working.
+        let Phase::Done { .. } = phase.get_untracked() else {
+            return;
+        };
+        let api = download_api.clone();
+        spawn_local(async move {
+            sleep(1500).await;
+            let Phase::Done { job_id, name, .. } = phase.get_untracked() else {
+                return;
+            };
+            if let Ok(url) = fresh_link(&api, &job_id).await {
+                // Only if the page still shows that job.
+                if matches!(phase.get_untracked(), Phase::Done { job_id: ref shown, .. } if *shown == job_id)
+                {
+                    phase.set(Phase::Done { job_id, url, name });
+                }
+            }
+        });
+    };
+
+    let running = move || phase.with(Phase::is_running);
+    let done = move || phase.with(|p| matches!(p, Phase::Done { .. }));
+    let can_convert = move || phase.with(|p| *p == Phase::Ready) && !target.with(String::is_empty);
+    let limit_hint = move || {
+        groups.with(|g| {
+            g.as_ref()
+                .and_then(|g| g.iter().map(|g| g.max_size).max())
+                .map(|max| format!("up to {}", human_size(max)))
+        })
+    };
+    let inputs_hint =
+        move || groups.with(|g| g.as_deref().map(accepted_inputs).map(|v| v.join(", ")));
+
+    view! {
+        <section class="card" aria-labelledby="convert-title">
+            <h2 id="convert-title">"Convert a file"</h2>
+            <div
+                class="drop"
+                class:dragging=move || dragging.get()
+                on:dragover=move |event: web_sys::DragEvent| {
+                    event.prevent_default();
+                    dragging.set(true);
+                }
+                on:dragleave=move |_| dragging.set(false)
+                on:drop=on_drop
+            >
+                <input
+                    id="file-input"
+                    class="visually-hidden"
+                    type="file"
+                    data-testid="file-input"
+                    disabled=running
+                    on:change=on_file_input
+                />
+                <label for="file-input" class="drop-label">
+                    <span class="drop-title">
+                        <strong>"Choose a file"</strong>
+                        " or drop it here"
+                    </span>
+                    <span class="hint">{inputs_hint} " · " {limit_hint}</span>
+                </label>
+                <Show when=move || file_label.with(Option::is_some)>
+                    <p class="file-name">
+                        {move || {
+                            file_label
+                                .get()
+                                .map(|(name, size)| format!("{name} · {}", human_size(size)))
+                        }}
+                    </p>
+                </Show>
+            </div>
+
+            <div class="controls">
+                <label class="field">
+                    <span>"Convert to"</span>
+                    <select
+                        id="target-format"
+                        data-testid="target-format"
+                        prop:value=move || target.get()
+                        disabled=move || targets.with(Vec::is_empty) || running()
+                        on:change=move |event| target.set(event_target_value(&event))
+                    >
+                        <For each=move || targets.get() key=|name| name.clone() let:name>
+                            <option value=name.clone()>{name.to_uppercase()}</option>
+                        </For>
+                    </select>
+                </label>
+                <button
+                    type="button"
+                    class="button primary"
+                    data-testid="convert-button"
+                    disabled=move || !can_convert()
+                    on:click=convert
+                >
+                    {move || if running() { "Converting…" } else { "Convert" }}
+                </button>
+            </div>
+
+            <Show when=running>
+                <div class="progress-row">
+                    <progress
+                        data-testid="progress"
+                        max="100"
+                        value=move || phase.with(Phase::progress)
+                        aria-valuemin="0"
+                        aria-valuemax="100"
+                        aria-valuenow=move || phase.with(Phase::progress)
+                        aria-label="Conversion progress"
+                    ></progress>
+                    <span class="progress-text">
+                        {move || match phase.get() {
+                            Phase::Uploading => "Uploading…".to_owned(),
+                            other => format!("{}%", other.progress()),
+                        }}
+                    </span>
+                </div>
+            </Show>
+
+            <Show when=done>
+                <div class="result">
+                    <p class="result-text">"Your file is ready."</p>
+                    <a
+                        class="button primary"
+                        data-testid="download-link"
+                        href=move || match phase.get() {
+                            Phase::Done { url, .. } => url,
+                            _ => String::new(),
+                        }
+                        download=move || match phase.get() {
+                            Phase::Done { name, .. } => name,
+                            _ => String::new(),
+                        }
+                        on:click=renew_link.clone()
+                    >
+                        {move || match phase.get() {
+                            Phase::Done { name, .. } => format!("Download {name}"),
+                            _ => String::new(),
+                        }}
+                    </a>
+                    <button
+                        type="button"
+                        class="button"
+                        data-testid="convert-another"
+                        on:click=convert_another
+                    >
+                        "Convert another file"
+                    </button>
+                </div>
+            </Show>
+
+            <Show when=move || error.with(Option::is_some)>
+                <p class="error" role="alert" data-testid="error-message">
+                    {move || error.get()}
+                </p>
+            </Show>
+        </section>
+    }
+}
+
+/// Why a conversion did not finish.
+enum Failure {
+    Client(ClientError),
+    Job(String),
+}
+
+impl Failure {
+    fn message(&self) -> String {
+        match self {
+            Self::Client(error) => error.user_message(),
+            Self::Job(reason) => format!("The conversion failed: {reason}"),
+        }
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(error: ClientError) -> Self {
+        Self::Client(error)
+    }
+}
+
+/// A new single-use download link for a completed job.
+async fn fresh_link(api: &ApiClient, job_id: &str) -> Result<String, ClientError> {
+    let token = api.download_token(job_id).await?;
+    Ok(api.download_url(&token.download_token))
+}
+
+/// Upload, convert, poll until done, and return the finished phase with its link.
+async fn run_conversion(
+    api: &ApiClient,
+    picked: &Chosen,
+    target: &str,
+    phase: RwSignal<Phase>,
+) -> Result<Phase, Failure> {
+    let job_id =
+        new_job_id().ok_or_else(|| Failure::Job("this browser cannot create ids".into()))?;
+    let file = FileBody::Blob(picked.file.clone().unchecked_into());
+    api.upload_file(&job_id, &picked.name, file, None).await?;
+    phase.set(Phase::Converting(0));
+    api.convert(&job_id, target).await?;
+    loop {
+        let status = api.job_status(&job_id).await?;
+        match status.status.as_str() {
+            "completed" => break,
+            "failed" => {
+                let reason = status
+                    .error_message
+                    .or(status.error)
+                    .unwrap_or_else(|| "no reason given".to_owned());
+                return Err(Failure::Job(reason));
+            }
+            _ => {
+                phase.set(Phase::Converting(status.progress.min(100)));
+                sleep(POLL_INTERVAL_MS).await;
+            }
+        }
+    }
+    let url = fresh_link(api, &job_id).await?;
+    Ok(Phase::Done {
+        job_id,
+        url,
+        name: output_name(&picked.name, target),
+    })
+}
+
+/// `photo.png` + `webp` → `photo.webp`.
+fn output_name(input: &str, target: &str) -> String {
+    let stem = input.rsplit_once('.').map_or(input, |(stem, _)| stem);
+    let extension = match target {
+        "jpeg" => "jpg",
+        "markdown" => "md",
+        other => other,
+    };
+    format!("{stem}.{extension}")
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the browser end-to-end tests (scripts/test-browser.sh) need: Debian's
+# Chromium (and its chromedriver) and the e2e/ Node project (playwright-core only).
+# Idempotent: it installs only what is missing. Nothing ever downloads a browser build
+# of its own; the tests drive /usr/bin/chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+  fi
+  echo "== installing chromium (apt-get)"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
+  # Debian's chromium ships /usr/bin/chromium, chromium-driver ships /usr/bin/chromedriver;
+  # fonts-liberation (a recommendation skipped below) gives screenshots legible text.
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver fonts-liberation
+fi
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+  fi
+  echo "== installing node and npm (apt-get)"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm
+fi
+
+if [ ! -d e2e/node_modules/playwright-core ]; then
+  echo "== installing e2e/ node modules (npm ci)"
+  npm ci --prefix e2e --no-audit --no-fund
+fi
