@@ -30,6 +30,13 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm
 fi
 
+# playwright-core needs Node 20 or later (Debian bookworm's own nodejs is 18).
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "setup-browser: Node $(node --version) is too old for playwright-core; Node 20 or later is needed" >&2
+  exit 1
+fi
+
 if [ ! -d e2e/node_modules/playwright-core ]; then
   echo "== installing e2e/ node modules (npm ci)"
   npm ci --prefix e2e --no-audit --no-fund

@@ -1,5 +1,6 @@
 //! Pick or drop a file, choose a target, convert, watch progress, download.
 
+use futures::future::AbortHandle;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use trustyconvert_client::protocol::FormatGroup;
@@ -70,6 +71,7 @@ pub fn Converter() -> impl IntoView {
     let phase = RwSignal::new(Phase::Empty);
     let error = RwSignal::new(None::<String>);
     let dragging = RwSignal::new(false);
+    let in_flight = StoredValue::new_local(None::<AbortHandle>);
 
     {
         let api = api.clone();
@@ -165,11 +167,19 @@ pub fn Converter() -> impl IntoView {
             error.set(None);
             phase.set(Phase::Uploading);
             let (session, api) = (session.clone(), api.clone());
-            spawn_local(async move {
-                let outcome = match session.ensured().await {
+            let (work, handle) = futures::future::abortable(async move {
+                match session.ensured().await {
                     Ok(_) => run_conversion(&api, &picked, &target, phase).await,
                     Err(failure) => Err(Failure::Client(failure)),
+                }
+            });
+            in_flight.set_value(Some(handle));
+            spawn_local(async move {
+                // Aborted (cancelled): the dropped future aborted its request.
+                let Ok(outcome) = work.await else {
+                    return;
                 };
+                in_flight.set_value(None);
                 match outcome {
                     Ok(done) => phase.set(done),
                     Err(failure) => {
@@ -179,6 +189,15 @@ pub fn Converter() -> impl IntoView {
                 }
             });
         }
+    };
+
+    // Dropping the conversion's future aborts its request in flight (an upload stops
+    // at once); a job the server already queued just stops being watched.
+    let cancel = move |_| {
+        if let Some(handle) = in_flight.try_update_value(Option::take).flatten() {
+            handle.abort();
+        }
+        phase.set(Phase::Ready);
     };
 
     let convert_another = move |_| {
@@ -307,6 +326,14 @@ pub fn Converter() -> impl IntoView {
                             other => format!("{}%", other.progress()),
                         }}
                     </span>
+                    <button
+                        type="button"
+                        class="button quiet"
+                        data-testid="cancel-button"
+                        on:click=cancel
+                    >
+                        "Cancel"
+                    </button>
                 </div>
             </Show>
 

@@ -1,0 +1,73 @@
+// Cancelling: the upload in flight is aborted in the browser (the client's fetch carries
+// an AbortController that fires when the conversion's future is dropped).
+
+import assert from 'node:assert/strict';
+import { after, before, describe } from 'node:test';
+
+import {
+  HOOK_TIMEOUT_MS,
+  chooseFile,
+  launchBrowser,
+  openApp,
+  pickTarget,
+  sleep,
+  startServer,
+  uiTest,
+  visibleError,
+  waitUntil,
+} from './harness.mjs';
+
+describe('cancelling', () => {
+  let browser;
+  let server;
+  before(async () => {
+    browser = await launchBrowser();
+    server = await startServer();
+  }, { timeout: HOOK_TIMEOUT_MS });
+  after(async () => {
+    await server?.stop();
+    await browser?.close();
+  }, { timeout: HOOK_TIMEOUT_MS });
+  const opts = { browser: () => browser, servers: () => [server] };
+
+  uiTest('cancelling an upload aborts its request in the browser', opts, async ({ context, shot }) => {
+    const page = await context.newPage();
+    await openApp(page, server.base);
+    // A slow uplink (64 KiB/s), so the 4 MiB upload is still under way when cancelled.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: 64 * 1024,
+    });
+    const failed = [];
+    const finished = [];
+    page.on('requestfailed', (request) => {
+      if (request.url().includes('/api/upload')) failed.push(request.failure()?.errorText ?? '');
+    });
+    page.on('requestfinished', (request) => {
+      if (request.url().includes('/api/upload')) finished.push(request.url());
+    });
+
+    const big = { name: 'big.txt', mimeType: 'text/plain', buffer: Buffer.alloc(4 * 1024 * 1024, 'lorem ipsum\n') };
+    await chooseFile(page, big);
+    await pickTarget(page, 'pdf');
+    await page.getByTestId('convert-button').click();
+    await page.getByTestId('cancel-button').waitFor({ state: 'visible' });
+    await sleep(500);
+    await shot(page, 'uploading');
+    await page.getByTestId('cancel-button').click();
+
+    await waitUntil(() => failed.length > 0, { message: 'the upload request to be aborted' });
+    assert.match(failed[0], /ABORTED/i, `the browser aborted the upload: ${failed[0]}`);
+    assert.deepEqual(finished, [], 'the upload never completed');
+    await waitUntil(async () => page.getByTestId('convert-button').isEnabled(), {
+      message: 'convert-button usable again',
+    });
+    assert.equal(await page.getByTestId('progress').count(), 0, 'no progress shown any more');
+    assert.equal(await visibleError(page), null, 'a cancel is not an error');
+    await shot(page, 'cancelled');
+  });
+});
