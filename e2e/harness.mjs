@@ -2,7 +2,7 @@
 // 127.0.0.1:0, Debian's headless Chromium driven by playwright-core, the server's
 // Prometheus counters, the page's data-testid hooks, and test files made on the spot.
 //
-// Environment: TRUSTY_BIN (the binary; default target/release/trustyconvert) and
+// Environment: TRUSTY_BIN (the binary; default target/debug/trustyconvert) and
 // TRUSTY_WEB_DIR (the built UI; default target/web). Relative paths are taken from the
 // repository root, so the tests run the same from any working directory.
 
@@ -29,7 +29,7 @@ export const HOOK_TIMEOUT_MS = 30_000;
 
 const fromRoot = (p) => (path.isAbsolute(p) ? p : path.resolve(ROOT, p));
 
-export const TRUSTY_BIN = fromRoot(process.env.TRUSTY_BIN || 'target/release/trustyconvert');
+export const TRUSTY_BIN = fromRoot(process.env.TRUSTY_BIN || 'target/debug/trustyconvert');
 export const TRUSTY_WEB_DIR = fromRoot(process.env.TRUSTY_WEB_DIR || 'target/web');
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Builds the release server binary and the web UI bundle into target/web: the wasm
-# module and its JS glue (wasm-bindgen), the static files, and a gzip copy of each for
-# the server to send compressed. Cheap when nothing changed (cargo is incremental and
-# the bundle is only redone when the wasm is newer). Prints the bundle's size.
+# Builds the web UI bundle into target/web: the wasm module (size-optimized profile
+# `wasm-release`, then wasm-opt where available) and its JS glue (wasm-bindgen), the
+# static files, and a gzip copy of each for the server to send compressed. Cheap when
+# nothing changed (cargo is incremental and the bundle is only redone when the wasm or
+# a static file is newer). Prints the bundle's size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/setup-web.sh
-cargo build --release --locked -p trustyconvert
 cargo build --profile wasm-release --locked --target wasm32-unknown-unknown -p trustyconvert-web
 
 wasm=target/wasm32-unknown-unknown/wasm-release/trustyconvert_web.wasm

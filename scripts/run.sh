@@ -8,4 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/build-web.sh
+cargo build --release --locked -p trustyconvert
 exec ./target/release/trustyconvert serve --insecure-cookies --web-dir target/web "$@"

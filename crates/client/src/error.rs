@@ -186,17 +186,20 @@ pub fn too_large_message(max_size: u64) -> String {
 /// assert_eq!(trustyconvert_client::human_size(104_857_600), "100 MiB");
 /// ```
 pub fn human_size(bytes: u64) -> String {
+    // Integer tenths, not floats: this runs in the browser too, where float formatting
+    // costs kilobytes of wasm.
     const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
+    let mut scale = 1u64;
+    while bytes / scale >= 1024 && unit + 1 < UNITS.len() {
+        scale *= 1024;
         unit += 1;
     }
-    if value.fract() == 0.0 {
-        format!("{value} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
+    let tenths = (u128::from(bytes) * 10 / u128::from(scale)) as u64;
+    match (tenths % 10, bytes % scale) {
+        (_, 0) => format!("{} {}", bytes / scale, UNITS[unit]),
+        (0, _) => format!("{}.0 {}", tenths / 10, UNITS[unit]),
+        (fraction, _) => format!("{}.{fraction} {}", tenths / 10, UNITS[unit]),
     }
 }
 

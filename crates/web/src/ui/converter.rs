@@ -294,7 +294,7 @@ pub fn Converter() -> impl IntoView {
                         on:change=move |event| target.set(event_target_value(&event))
                     >
                         <For each=move || targets.get() key=|name| name.clone() let:name>
-                            <option value=name.clone()>{name.to_uppercase()}</option>
+                            <option value=name.clone()>{name.to_ascii_uppercase()}</option>
                         </For>
                     </select>
                 </label>
