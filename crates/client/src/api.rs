@@ -131,7 +131,7 @@ impl ApiClient {
                 .await?;
             let error = match decode_envelope(response) {
                 Ok(data) => {
-                    self.manager.clear_error();
+                    self.manager.clear_error(&ticket);
                     return Ok((data, ticket, sent_at));
                 }
                 Err(error) => error,
@@ -147,8 +147,7 @@ impl ApiClient {
                 }
                 Some(ErrorType::CSRFValidationError | ErrorType::SessionValidationError) => {
                     // Repaired once and refused again: a session-level failure.
-                    self.manager.record_error(&error);
-                    return Err(error);
+                    return Err(self.manager.session_failure(&ticket, error));
                 }
                 _ => return Err(error),
             }

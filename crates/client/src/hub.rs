@@ -105,11 +105,19 @@ impl<T: Clone + Send + 'static> Hub<T> {
             }
             state.delivering = true;
         }
-        let _done = DeliveringFlag(&self.state);
+        let mut unwinding = DeliveringFlag {
+            state: &self.state,
+            armed: true,
+        };
         loop {
             let (value, targets) = {
                 let mut state = lock(&self.state);
                 let Some((audience, value)) = state.queue.pop_front() else {
+                    // Cleared in the same critical section that found the queue empty:
+                    // a value published after this point finds nobody delivering and
+                    // delivers it itself, so nothing is left behind.
+                    state.delivering = false;
+                    unwinding.armed = false;
                     return;
                 };
                 let targets: Vec<(u64, Listener<T>)> = state
@@ -137,12 +145,17 @@ impl<T: Clone + Send + 'static> Hub<T> {
     }
 }
 
-/// Clears the `delivering` flag when the deliverer stops, also by a listener's panic.
-struct DeliveringFlag<'a, T>(&'a Mutex<State<T>>);
+/// Clears the `delivering` flag if a listener panics, so later changes are delivered.
+struct DeliveringFlag<'a, T> {
+    state: &'a Mutex<State<T>>,
+    armed: bool,
+}
 
 impl<T> Drop for DeliveringFlag<'_, T> {
     fn drop(&mut self) {
-        lock(self.0).delivering = false;
+        if self.armed {
+            lock(self.state).delivering = false;
+        }
     }
 }
 

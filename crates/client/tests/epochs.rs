@@ -242,3 +242,42 @@ async fn a_flight_whose_runtime_shut_down_is_not_cached() {
     assert_eq!(manager.counts().init_requests, 2);
     assert_eq!(server.metric("trusty_sessions_created_total").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_init_asked_for_during_a_close_waits_for_it_and_gets_a_live_session() {
+    let server = TestServer::start(|_| {}).await;
+    let (manager, transport, _clock) = manager(&server);
+    let first = manager.ensure_session().await.unwrap();
+    let gate = Gate::new();
+    transport.inject(
+        "/api/session/close",
+        Some(1),
+        Fault::HoldRequest(gate.clone()),
+    );
+    let close = {
+        let manager = manager.clone();
+        tokio::spawn(async move { manager.close_session().await })
+    };
+    gate.reached().await; // the close is under way; the old cookie is still live
+    let next = {
+        let manager = manager.clone();
+        tokio::spawn(async move { manager.ensure_session().await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        manager.counts().init_requests,
+        1,
+        "the new init waits until the close has settled"
+    );
+    gate.release();
+
+    assert!(close.await.unwrap().unwrap());
+    let next = next.await.unwrap().unwrap();
+    assert_ne!(next.id, first.id, "not the session being closed");
+    assert_eq!(
+        manager.api().session_status().await.unwrap().id,
+        next.id,
+        "the session held is alive on the server"
+    );
+    assert_eq!(server.metric("trusty_sessions_created_total").await, 2);
+}

@@ -5,7 +5,7 @@
 use futures::future::{BoxFuture, Either, FutureExt as _, Shared};
 use trustyconvert_protocol::ErrorType;
 
-use super::{backoff, Core, SessionEvent, SessionManager, SessionSnapshot};
+use super::{backoff, Core, SessionEvent, SessionManager, SessionSnapshot, Settled};
 use crate::counters::Counters;
 use crate::error::ClientError;
 
@@ -80,8 +80,9 @@ fn slot_of(core: &mut Core, job: Job) -> &mut Option<FlightSlot> {
 }
 
 impl SessionManager {
-    /// Starts `job` as a task owned by the manager and returns its slot. The caller
-    /// stores the slot in the core while still holding the lock.
+    /// Prepares `job` as a task owned by the manager and returns its slot. The caller
+    /// stores the slot in the core while still holding the lock; the task is spawned
+    /// when the lock is released (`update`).
     pub(super) fn start_flight(&self, core: &mut Core, job: Job) -> FlightSlot {
         let generation = core.next_generation;
         core.next_generation += 1;
@@ -93,13 +94,16 @@ impl SessionManager {
             generation,
             finished: false,
         };
-        crate::runtime::spawn(async move {
-            let manager = janitor.manager.clone();
-            let outcome = manager.run_with_deadline(job).await;
-            let result = manager.finish(job, generation, epoch, outcome);
-            janitor.dismiss();
-            let _ = tx.send(result);
-        });
+        let after_close = core.closing.as_ref().map(|(_, settled)| settled.clone());
+        core.launches.push(Box::new(move || {
+            crate::runtime::spawn(async move {
+                let manager = janitor.manager.clone();
+                let outcome = manager.run_with_deadline(job, after_close).await;
+                let result = manager.finish(job, generation, epoch, outcome);
+                janitor.dismiss();
+                let _ = tx.send(result);
+            });
+        }));
         let flight = rx.map(|received| received.unwrap_or(Err(ClientError::Interrupted)));
         FlightSlot {
             generation,
@@ -108,11 +112,21 @@ impl SessionManager {
         }
     }
 
-    /// Runs `job`, giving up at `init_deadline` (the request in progress is dropped,
-    /// which closes its connection or aborts its `fetch`).
-    async fn run_with_deadline(&self, job: Job) -> Result<SessionSnapshot, ClientError> {
+    /// Runs `job` (after a close in progress has settled), giving up at `init_deadline`
+    /// (the request in progress is dropped, which closes its connection or aborts its
+    /// `fetch`).
+    async fn run_with_deadline(
+        &self,
+        job: Job,
+        after_close: Option<Settled>,
+    ) -> Result<SessionSnapshot, ClientError> {
         let deadline = self.inner.config.init_deadline;
-        let work = Box::pin(self.run(job));
+        let work = Box::pin(async move {
+            if let Some(settled) = after_close {
+                settled.await;
+            }
+            self.run(job).await
+        });
         match futures::future::select(work, crate::runtime::sleep(deadline)).await {
             Either::Left((outcome, _)) => outcome,
             Either::Right(_) => Err(ClientError::Timeout(format!(

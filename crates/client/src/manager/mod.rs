@@ -24,6 +24,7 @@ mod recovery;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use futures::future::{BoxFuture, FutureExt as _, Shared};
 use serde::{Deserialize, Serialize};
 use trustyconvert_protocol::{SessionInfo, DEFAULT_CSRF_COOKIE};
 
@@ -147,7 +148,19 @@ pub(crate) struct Core {
     sync_first: bool,
     init: Option<FlightSlot>,
     refresh: Option<FlightSlot>,
+    /// A close in progress (started in the given epoch): inits started meanwhile wait
+    /// for it, so they cannot join the very session being closed.
+    closing: Option<(u64, Settled)>,
+    /// Flights started under the lock, spawned by `update` once it is released.
+    launches: Vec<Launch>,
 }
+
+/// Resolves when a close has settled (either way).
+pub(crate) type Settled = Shared<BoxFuture<'static, ()>>;
+
+/// Spawns a flight's task; run only after the core's lock is released, so a runtime
+/// that drops the task at once (shutting down) cannot re-enter the lock.
+pub(crate) type Launch = Box<dyn FnOnce() + Send>;
 
 pub(crate) struct Inner {
     pub(crate) transport: Arc<dyn Transport>,
@@ -201,6 +214,8 @@ impl SessionManager {
             sync_first: true,
             init: None,
             refresh: None,
+            closing: None,
+            launches: Vec::new(),
         };
         Self {
             inner: Arc::new(Inner {
@@ -295,12 +310,21 @@ impl SessionManager {
     /// even through the cookie jar. Never creates a session to close it. Returns
     /// whether a session was closed (`false`: there was none, or it was already gone).
     pub async fn close_session(&self) -> Result<bool, ClientError> {
-        let superseded = self.update(|core| {
+        let (settle, settled) = futures::channel::oneshot::channel::<()>();
+        let settled: Settled = settled.map(|_| ()).boxed().shared();
+        let (superseded, epoch) = self.update(|core| {
             let pending = core.init.as_ref().map(|slot| slot.flight.clone());
             // A session closed on purpose must not be silently adopted again.
             begin_epoch(core, false);
-            pending
+            core.closing = Some((core.epoch, settled));
+            (pending, core.epoch)
         });
+        // Released however this ends, also if the caller drops this future.
+        let _settling = CloseSettling {
+            manager: self.clone(),
+            epoch,
+            settle: Some(settle),
+        };
         if let Some(init) = superseded {
             // Resolves with `Superseded`; what matters is that its cookies have landed.
             let _ = init.await;
@@ -317,6 +341,14 @@ impl SessionManager {
                 Err(error)
             }
         }
+    }
+
+    /// Watches the session held (id, token, expiry): called now and once per change.
+    pub fn subscribe_session(
+        &self,
+        listener: impl Fn(&Option<SessionSnapshot>) + Send + Sync + 'static,
+    ) -> Subscription {
+        self.inner.snapshot.subscribe(listener)
     }
 
     /// The current CSRF token, if any.
@@ -384,16 +416,19 @@ impl SessionManager {
     /// Changes the core under its lock, queues what listeners must hear, releases the
     /// lock, then delivers: listeners never run while the lock is held.
     fn update<R>(&self, change: impl FnOnce(&mut Core) -> R) -> R {
-        let result = {
+        let (result, launches) = {
             let mut core = self.lock();
             let result = change(&mut core);
             self.stage(&core);
-            result
+            (result, std::mem::take(&mut core.launches))
         };
         self.inner.snapshot.deliver();
         self.inner.token.deliver();
         self.inner.state.deliver();
         self.inner.events.deliver();
+        for launch in launches {
+            launch();
+        }
         result
     }
 
@@ -450,10 +485,27 @@ impl SessionManager {
         self.update(|core| core.last_error = Some(error.clone()));
     }
 
-    /// Clears `last_error` after a call that proved the session works.
-    pub(crate) fn clear_error(&self) {
+    /// A refusal that outlived its repair, for a request sent with `ticket`: recorded in
+    /// `last_error` if that epoch is still current, else `Superseded` (a reset won).
+    pub(crate) fn session_failure(&self, ticket: &Ticket, error: ClientError) -> ClientError {
+        self.update(|core| {
+            if core.epoch != ticket.epoch {
+                return ClientError::Superseded;
+            }
+            core.last_error = Some(error.clone());
+            error
+        })
+    }
+
+    /// Clears `last_error` after a call sent with `ticket` proved the session works (if
+    /// no reset happened since).
+    pub(crate) fn clear_error(&self, ticket: &Ticket) {
         if self.inner.state.get().last_error.is_some() {
-            self.update(|core| core.last_error = None);
+            self.update(|core| {
+                if core.epoch == ticket.epoch {
+                    core.last_error = None;
+                }
+            });
         }
     }
 
@@ -493,6 +545,31 @@ impl SessionManager {
             .await?;
         let info: SessionInfo = decode_envelope(response)?;
         Ok(self.snapshot_from(info, sent_at))
+    }
+}
+
+/// Settles a close when dropped: inits waiting for it go ahead.
+struct CloseSettling {
+    manager: SessionManager,
+    epoch: u64,
+    settle: Option<futures::channel::oneshot::Sender<()>>,
+}
+
+impl Drop for CloseSettling {
+    fn drop(&mut self) {
+        let epoch = self.epoch;
+        self.manager.update(|core| {
+            if core
+                .closing
+                .as_ref()
+                .is_some_and(|(started, _)| *started == epoch)
+            {
+                core.closing = None;
+            }
+        });
+        if let Some(settle) = self.settle.take() {
+            let _ = settle.send(());
+        }
     }
 }
 
