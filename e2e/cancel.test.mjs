@@ -7,6 +7,8 @@ import { after, before, describe } from 'node:test';
 import {
   HOOK_TIMEOUT_MS,
   chooseFile,
+  counters,
+  sessionStatus,
   launchBrowser,
   openApp,
   pickTarget,
@@ -69,5 +71,40 @@ describe('cancelling', () => {
     assert.equal(await page.getByTestId('progress').count(), 0, 'no progress shown any more');
     assert.equal(await visibleError(page), null, 'a cancel is not an error');
     await shot(page, 'cancelled');
+  });
+
+  uiTest('ending the session during a conversion stops it and starts no other session', opts, async ({ context, shot }) => {
+    const page = await context.newPage();
+    await openApp(page, server.base);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: 64 * 1024,
+    });
+    const failed = [];
+    page.on('requestfailed', (request) => {
+      if (request.url().includes('/api/upload')) failed.push(request.failure()?.errorText ?? '');
+    });
+    const big = { name: 'big.txt', mimeType: 'text/plain', buffer: Buffer.alloc(4 * 1024 * 1024, 'lorem ipsum\n') };
+    await chooseFile(page, big);
+    await pickTarget(page, 'pdf');
+    await page.getByTestId('convert-button').click();
+    await page.getByTestId('cancel-button').waitFor({ state: 'visible' });
+    await sleep(300);
+    const before = await counters(server.base);
+
+    await page.getByTestId('close-session').click();
+    const message = await waitUntil(visibleError.bind(null, page), { message: 'error-message after closing' });
+    assert.match(message, /closed/i, `says why the conversion stopped: ${message}`);
+    await waitUntil(() => failed.length > 0, { message: 'the upload request to be aborted' });
+    await sleep(1_000);
+    await shot(page, 'closed-mid-conversion');
+    const after = await counters(server.base);
+    assert.equal(after.closed - before.closed, 1, 'the session was closed');
+    assert.equal(after.created, before.created, 'no session was started behind the user');
+    assert.equal((await sessionStatus(page)).state, 'none');
   });
 });

@@ -62,6 +62,8 @@ async fn page_headers<B>(mut response: Response<B>) -> Response<B> {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),
+        // Files are sent gzipped or not depending on the request.
+        (header::VARY, "accept-encoding"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
     }

@@ -20,7 +20,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use trustyconvert_client::transport::FetchTransport;
 use trustyconvert_client::{
-    ClientError, ManagerConfig, SessionManager, SessionSnapshot, SessionState,
+    ClientError, ManagerConfig, SessionEvent, SessionManager, SessionSnapshot, SessionState,
 };
 
 /// What `use_session()` returns: reactive state and the session actions.
@@ -30,6 +30,7 @@ pub struct UseSession {
     state: ReadSignal<SessionState>,
     session: ReadSignal<Option<SessionSnapshot>>,
     waiting: RwSignal<u32>,
+    closes: RwSignal<u64>,
 }
 
 impl UseSession {
@@ -60,6 +61,13 @@ impl UseSession {
     /// The session held (its public id, for display).
     pub fn session(&self) -> ReadSignal<Option<SessionSnapshot>> {
         self.session
+    }
+
+    /// How many times the session was closed on purpose (here or in another tab) since
+    /// the page loaded: work tied to the session stops when this changes. (A session
+    /// merely repaired after a 401 does not count.)
+    pub fn closes(&self) -> ReadSignal<u64> {
+        self.closes.read_only()
     }
 
     /// The manager, for API calls (`manager().api()`).
@@ -100,12 +108,27 @@ async fn ensure_across_tabs(
     if let Some(session) = manager.usable_session() {
         return Ok(session);
     }
-    waiting.update(|n| *n += 1);
+    let _waiting = Waiting::start(waiting);
     let manager = manager.clone();
     let work = async move { manager.ensure_session().await };
-    let outcome = tabs::with_init_lock(work).await;
-    waiting.update(|n| *n = n.saturating_sub(1));
-    outcome
+    tabs::with_init_lock(work).await
+}
+
+/// Counts a caller waiting for the init lock; uncounted when dropped, also when the
+/// caller's future is (a cancelled conversion).
+struct Waiting(RwSignal<u32>);
+
+impl Waiting {
+    fn start(counter: RwSignal<u32>) -> Self {
+        counter.update(|n| *n += 1);
+        Self(counter)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.try_update(|n| *n = n.saturating_sub(1));
+    }
 }
 
 /// Provides the page's session to `children` (see the module documentation).
@@ -115,19 +138,25 @@ pub fn SessionProvider(children: Children) -> impl IntoView {
     let manager = SessionManager::new(transport, ManagerConfig::default());
     let (state, set_state) = signal(manager.state());
     let (session, set_session) = signal(manager.session());
-    let reader = manager.clone();
     let state_subscription = manager.subscribe_state(move |s| set_state.set(s.clone()));
-    let session_subscription = manager.subscribe_token(move |_| set_session.set(reader.session()));
+    let session_subscription = manager.subscribe_session(move |s| set_session.set(s.clone()));
+    let closes = RwSignal::new(0u64);
+    let close_subscription = manager.subscribe_events(move |event| {
+        if *event == SessionEvent::Closed {
+            closes.update(|n| *n += 1);
+        }
+    });
     let context = UseSession {
         manager: manager.clone(),
         state,
         session,
         waiting: RwSignal::new(0),
+        closes,
     };
     // Owned by this component: dropped (and so unsubscribed and removed) when it is
     // cleaned up.
-    StoredValue::new((state_subscription, session_subscription));
-    StoredValue::new_local(tabs::link(&manager));
+    StoredValue::new((state_subscription, session_subscription, close_subscription));
+    StoredValue::new_local(tabs::link(&manager, closes));
     StoredValue::new_local(page_events::listen(&context));
     provide_context(context.clone());
     // One initialization per page load; components that ask too join it.

@@ -76,14 +76,27 @@ pub fn listen(session: &UseSession) -> Option<PageListeners> {
     })
 }
 
-/// Back in view: a session closed elsewhere meanwhile is forgotten (no request); a
-/// held one is revalidated only if stale (`ensure_session` makes no request while the
-/// token is fresh, one through the single flight otherwise).
+/// Back in view: a session closed elsewhere meanwhile is forgotten, a token rotated
+/// elsewhere is taken from the cookie (neither makes a request); a held session is
+/// revalidated only if stale (`ensure_session` makes no request while the token is
+/// fresh, one through the single flight otherwise).
 fn became_visible(session: &UseSession) {
     let manager = session.manager();
-    if manager.check_cookie() == CookieCheck::Missing {
-        manager.reset_session();
-        return;
+    match manager.check_cookie() {
+        CookieCheck::Missing => {
+            manager.reset_session();
+            return;
+        }
+        CookieCheck::Changed(_) => {
+            if let Some(held) = manager.csrf_token() {
+                let manager = manager.clone();
+                // The held token is stale; the repair adopts the visible one, no I/O.
+                spawn_local(async move {
+                    let _ = manager.recover_csrf(&held).await;
+                });
+            }
+        }
+        CookieCheck::Matches | CookieCheck::NothingHeld => {}
     }
     if manager.state().is_initialized {
         session.ensure_session();

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use futures::StreamExt as _;
+use leptos::prelude::{RwSignal, Update as _};
 use leptos::task::spawn_local;
 use trustyconvert_client::{SessionEvent, SessionManager, Subscription};
 use wasm_bindgen::closure::Closure;
@@ -35,8 +36,9 @@ impl Drop for TabLink {
     }
 }
 
-/// Links `manager` with the other tabs (`None` where `BroadcastChannel` is missing).
-pub fn link(manager: &SessionManager) -> Option<TabLink> {
+/// Links `manager` with the other tabs (`None` where `BroadcastChannel` is missing);
+/// a close heard from another tab counts in `closes`.
+pub fn link(manager: &SessionManager, closes: RwSignal<u64>) -> Option<TabLink> {
     let channel = BroadcastChannel::new(CHANNEL).ok()?;
     let receiver = manager.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
@@ -44,7 +46,7 @@ pub fn link(manager: &SessionManager) -> Option<TabLink> {
             return;
         };
         if let Ok(event) = serde_json::from_str::<SessionEvent>(&text) {
-            apply(&receiver, event);
+            apply(&receiver, event, closes);
         }
     });
     channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -72,12 +74,15 @@ pub fn link(manager: &SessionManager) -> Option<TabLink> {
 
 /// What another tab's event means here. Adopting and resetting emit nothing, so
 /// nothing is echoed back.
-fn apply(manager: &SessionManager, event: SessionEvent) {
+fn apply(manager: &SessionManager, event: SessionEvent, closes: RwSignal<u64>) {
     match event {
         SessionEvent::Initialized(session) | SessionEvent::Rotated(session) => {
             manager.adopt(session);
         }
-        SessionEvent::Closed => manager.reset_session(),
+        SessionEvent::Closed => {
+            manager.reset_session();
+            closes.update(|n| *n += 1);
+        }
         SessionEvent::CsrfRejected { token } => {
             // Repairs only if this tab holds that very token (then it is refused here
             // too); usually the other tab's repair already set the cookie, adopted
@@ -107,10 +112,25 @@ pub async fn with_init_lock<T: 'static>(work: impl Future<Output = T> + 'static)
         })
         .into()
     });
-    if request_lock(&inside_lock).is_err() {
-        let unlocked = pending.borrow_mut().take();
-        if let Some((work, _)) = unlocked {
-            return work.await;
+    match request_lock(&inside_lock) {
+        Ok(granted) => {
+            // A request the browser refuses (storage blocked, say) never calls back:
+            // then the work runs without the lock rather than never.
+            let fallback = Rc::clone(&pending);
+            spawn_local(async move {
+                if wasm_bindgen_futures::JsFuture::from(granted).await.is_err() {
+                    let unlocked = fallback.borrow_mut().take();
+                    if let Some((work, done)) = unlocked {
+                        let _ = done.send(work.await);
+                    }
+                }
+            });
+        }
+        Err(_) => {
+            let unlocked = pending.borrow_mut().take();
+            if let Some((work, _)) = unlocked {
+                return work.await;
+            }
         }
     }
     match outcome.await {
@@ -121,8 +141,8 @@ pub async fn with_init_lock<T: 'static>(work: impl Future<Output = T> + 'static)
 }
 
 /// `navigator.locks.request(INIT_LOCK, callback)`, looked up dynamically because Web
-/// Locks are not in web-sys's stable API.
-fn request_lock(callback: &JsValue) -> Result<(), JsValue> {
+/// Locks are not in web-sys's stable API. Returns the request's promise.
+fn request_lock(callback: &JsValue) -> Result<js_sys::Promise, JsValue> {
     let navigator = web_sys::window().ok_or(JsValue::NULL)?.navigator();
     let locks = js_sys::Reflect::get(&navigator, &JsValue::from_str("locks"))?;
     if locks.is_undefined() || locks.is_null() {
@@ -130,6 +150,7 @@ fn request_lock(callback: &JsValue) -> Result<(), JsValue> {
     }
     let request: js_sys::Function =
         js_sys::Reflect::get(&locks, &JsValue::from_str("request"))?.dyn_into()?;
-    request.call2(&locks, &JsValue::from_str(INIT_LOCK), callback)?;
-    Ok(())
+    request
+        .call2(&locks, &JsValue::from_str(INIT_LOCK), callback)?
+        .dyn_into()
 }

@@ -71,7 +71,16 @@ pub fn Converter() -> impl IntoView {
     let phase = RwSignal::new(Phase::Empty);
     let error = RwSignal::new(None::<String>);
     let dragging = RwSignal::new(false);
+    // The run under way: its number (a finished or cancelled run may no longer write)
+    // and the handle that cancels it.
+    let run = StoredValue::new(0u64);
     let in_flight = StoredValue::new_local(None::<AbortHandle>);
+    let stop_run = move || {
+        run.update_value(|n| *n += 1);
+        if let Some(handle) = in_flight.try_update_value(Option::take).flatten() {
+            handle.abort();
+        }
+    };
 
     {
         let api = api.clone();
@@ -83,16 +92,36 @@ pub fn Converter() -> impl IntoView {
         });
     }
 
-    // A session that ends (closed here or in another tab) takes its files with it.
+    // A session that ends takes its jobs and files with it. Replaced (a repair after a
+    // 401): a shown result is gone. Closed on purpose, here or in another tab: a running
+    // conversion is stopped rather than left to start a session of its own.
     let snapshot = session.session();
     Effect::new(move |previous: Option<Option<String>>| {
         let id = snapshot.with(|s| s.as_ref().map(|s| s.id.clone()));
-        if let Some(Some(old)) = &previous {
-            if id.as_ref() != Some(old) && matches!(phase.get_untracked(), Phase::Done { .. }) {
-                phase.set(Phase::Ready);
-            }
+        let replaced =
+            matches!(&previous, Some(Some(old)) if id.as_ref().is_some_and(|new| new != old));
+        if replaced && matches!(phase.get_untracked(), Phase::Done { .. }) {
+            phase.set(Phase::Ready);
         }
         id
+    });
+    let closes = session.closes();
+    Effect::new(move |previous: Option<u64>| {
+        let count = closes.get();
+        if previous.is_some_and(|before| before != count) {
+            match phase.get_untracked() {
+                Phase::Done { .. } => phase.set(Phase::Ready),
+                running if running.is_running() => {
+                    stop_run();
+                    phase.set(Phase::Ready);
+                    error.set(Some(
+                        "The session was closed, so this conversion was stopped.".into(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        count
     });
 
     let choose = move |file: File| {
@@ -145,6 +174,9 @@ pub fn Converter() -> impl IntoView {
     let on_drop = move |event: web_sys::DragEvent| {
         event.prevent_default();
         dragging.set(false);
+        if phase.with_untracked(Phase::is_running) {
+            return;
+        }
         let file = event
             .data_transfer()
             .and_then(|transfer| transfer.files())
@@ -166,6 +198,8 @@ pub fn Converter() -> impl IntoView {
             }
             error.set(None);
             phase.set(Phase::Uploading);
+            stop_run();
+            let this_run = run.get_value();
             let (session, api) = (session.clone(), api.clone());
             let (work, handle) = futures::future::abortable(async move {
                 match session.ensured().await {
@@ -179,6 +213,9 @@ pub fn Converter() -> impl IntoView {
                 let Ok(outcome) = work.await else {
                     return;
                 };
+                if run.get_value() != this_run {
+                    return;
+                }
                 in_flight.set_value(None);
                 match outcome {
                     Ok(done) => phase.set(done),
@@ -194,9 +231,7 @@ pub fn Converter() -> impl IntoView {
     // Dropping the conversion's future aborts its request in flight (an upload stops
     // at once); a job the server already queued just stops being watched.
     let cancel = move |_| {
-        if let Some(handle) = in_flight.try_update_value(Option::take).flatten() {
-            handle.abort();
-        }
+        stop_run();
         phase.set(Phase::Ready);
     };
 
@@ -208,25 +243,24 @@ pub fn Converter() -> impl IntoView {
         phase.set(Phase::Empty);
     };
 
+    // Each click fetches a fresh single-use token and lets the browser stream the file
+    // from it, so the link works however often and however late it is clicked (the
+    // `href` itself stays valid for "save link as" until first used or expired).
     let download_api = session.manager().api();
-    let renew_link = move |_| {
-        // The link's token is single-use: once the browser has followed it, fetch a
-        // fresh one so the link keeps working.
-        let Phase::Done { .. } = phase.get_untracked() else {
+    let download = move |event: web_sys::MouseEvent| {
+        let Phase::Done { job_id, .. } = phase.get_untracked() else {
             return;
         };
+        event.prevent_default();
         let api = download_api.clone();
         spawn_local(async move {
-            sleep(1500).await;
-            let Phase::Done { job_id, name, .. } = phase.get_untracked() else {
-                return;
-            };
-            if let Ok(url) = fresh_link(&api, &job_id).await {
-                // Only if the page still shows that job.
-                if matches!(phase.get_untracked(), Phase::Done { job_id: ref shown, .. } if *shown == job_id)
-                {
-                    phase.set(Phase::Done { job_id, url, name });
+            match fresh_link(&api, &job_id).await {
+                Ok(url) => {
+                    if let Some(window) = web_sys::window() {
+                        let _ = window.location().assign(&url);
+                    }
                 }
+                Err(failure) => error.set(Some(failure.user_message())),
             }
         });
     };
@@ -351,7 +385,7 @@ pub fn Converter() -> impl IntoView {
                             Phase::Done { name, .. } => name,
                             _ => String::new(),
                         }
-                        on:click=renew_link.clone()
+                        on:click=download.clone()
                     >
                         {move || match phase.get() {
                             Phase::Done { name, .. } => format!("Download {name}"),
