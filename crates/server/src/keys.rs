@@ -79,7 +79,7 @@ fn generate_key_file(path: &Path) -> Result<(), KeyError> {
         source,
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        crate::private_fs::create_dir_all(dir).map_err(io)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -27,6 +27,7 @@ mod error;
 pub mod jobs;
 mod keys;
 mod metrics;
+mod private_fs;
 mod ratelimit;
 mod routes;
 mod session;

@@ -492,3 +492,52 @@ async fn files_on_disk_without_a_live_session_are_swept() {
     );
     assert!(!orphan.exists());
 }
+
+/// Every file and folder under `dir`, with its permission bits.
+#[cfg(unix)]
+fn modes_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, bool, u32)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                pending.push(entry.path());
+            }
+            found.push((
+                entry.path(),
+                meta.is_dir(),
+                meta.permissions().mode() & 0o777,
+            ));
+        }
+    }
+    found
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn data_files_and_folders_are_private_to_the_service_user() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("data");
+    let server = TestServer::start_in(&data, |c| {
+        c.store = trustyconvert_server::StoreKind::Embedded;
+    })
+    .await;
+    let creds = new_session(&server).await;
+    completed_job(&server, &creds, "a.txt", b"hello".to_vec(), "pdf").await;
+
+    let data_mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(data_mode, 0o700, "the data directory");
+    let found = modes_under(&data);
+    assert!(
+        found.iter().filter(|(_, dir, _)| !dir).count() >= 4,
+        "database, key, input and output at least: {found:?}"
+    );
+    for (path, is_dir, mode) in found {
+        let expected = if is_dir { 0o700 } else { 0o600 };
+        assert_eq!(mode, expected, "{} is {mode:o}", path.display());
+    }
+}

@@ -179,7 +179,7 @@ impl JobService {
         let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || -> Result<u64, ConversionError> {
             let bytes = convert(&input, source, target, &title)?;
-            std::fs::write(&output, &bytes).map_err(ConversionError::Io)?;
+            crate::private_fs::write(&output, &bytes).map_err(ConversionError::Io)?;
             Ok(bytes.len() as u64)
         })
         .await
@@ -267,7 +267,8 @@ impl JobService {
         }
         let files = &self.inner.files;
         let placed = async {
-            tokio::fs::create_dir_all(files.job_dir(&job.session, &job.job_id)).await?;
+            crate::private_fs::create_dir_all_async(&files.job_dir(&job.session, &job.job_id))
+                .await?;
             tokio::fs::rename(incoming, files.input(&job.session, &job.job_id)).await
         };
         if let Err(error) = placed.await {

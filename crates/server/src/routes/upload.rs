@@ -181,12 +181,14 @@ async fn receive_file(
 ) -> Result<ReceivedFile, ApiError> {
     let name = display_name(field.file_name().unwrap_or(""));
     let declared_type = field.content_type().map(str::to_owned);
-    tokio::fs::create_dir_all(dir).await.map_err(internal)?;
+    crate::private_fs::create_dir_all_async(dir)
+        .await
+        .map_err(internal)?;
     let incoming = Incoming {
         path: dir.join(Uuid::new_v4().simple().to_string()),
         keep: false,
     };
-    let mut out = tokio::fs::File::create(&incoming.path)
+    let mut out = crate::private_fs::create_file_async(&incoming.path)
         .await
         .map_err(internal)?;
     let (mut size, mut head) = (0u64, Vec::with_capacity(SNIFF_LEN));

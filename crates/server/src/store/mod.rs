@@ -132,9 +132,11 @@ pub async fn open(config: &ServerConfig) -> Result<Arc<dyn SessionStore>, OpenEr
     match config.store {
         StoreKind::Memory => Ok(Arc::new(MemoryStore::default())),
         StoreKind::Embedded => {
-            std::fs::create_dir_all(&config.data_dir).map_err(|source| OpenError::DataDir {
-                path: config.data_dir.clone(),
-                source,
+            crate::private_fs::create_dir_all(&config.data_dir).map_err(|source| {
+                OpenError::DataDir {
+                    path: config.data_dir.clone(),
+                    source,
+                }
             })?;
             let store = SqliteStore::open(config.data_dir.join(EMBEDDED_DB_FILE)).await?;
             Ok(Arc::new(store))

@@ -93,6 +93,8 @@ impl Pool {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and its schema.
     pub async fn open(path: PathBuf) -> Result<Self, StoreError> {
+        crate::private_fs::touch(&path)
+            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
         let store = Self {
             pool: Arc::new(Pool {
                 path,

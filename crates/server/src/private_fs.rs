@@ -1,0 +1,59 @@
+//! Creating files and folders only this service's user can read (0600 / 0700 on
+//! Unix): uploads, outputs, the database and the key are the users' data.
+//!
+//! Existing paths are left as they are; what this creates is private from the start
+//! (never created open and narrowed afterwards).
+
+use std::io;
+use std::path::Path;
+
+/// `create_dir_all` where every directory created is 0700.
+pub fn create_dir_all(path: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
+/// [`create_dir_all`] for async code.
+pub async fn create_dir_all_async(path: &Path) -> io::Result<()> {
+    let mut builder = tokio::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(0o700);
+    builder.create(path).await
+}
+
+/// Creates (or truncates) a 0600 file for writing.
+pub async fn create_file_async(path: &Path) -> io::Result<tokio::fs::File> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path).await
+}
+
+/// Writes `bytes` to a new (or truncated) 0600 file.
+pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
+
+/// Creates an empty 0600 file if nothing is at `path` yet (so a database opened there
+/// afterwards, and the journal files SQLite gives the same mode, are private).
+pub fn touch(path: &Path) -> io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
