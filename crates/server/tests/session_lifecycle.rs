@@ -123,6 +123,36 @@ async fn item_19_force_replaces_the_session_and_kills_the_old_one() {
 }
 
 #[tokio::test]
+async fn force_from_another_site_is_a_plain_init_that_destroys_nothing() {
+    let server = TestServer::start(|_| {}).await;
+    let old = new_session(&server).await;
+    let forced = |site: &'static str| {
+        client()
+            .get(server.url("/api/session/init?force=true"))
+            .header("cookie", old.cookie_header())
+            .header("sec-fetch-site", site)
+            .header("sec-fetch-mode", "navigate")
+            .send()
+    };
+    // A plain link on another site: the visitor keeps their session (and files).
+    let (status, _, body) = split(forced("cross-site").await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["data"]["id"],
+        old.id.as_str(),
+        "the same session, not a new one"
+    );
+    assert_eq!(status_of(&server, &old).await, StatusCode::OK);
+    assert_eq!(metric(&server, "trusty_sessions_created_total").await, 1);
+
+    // The page itself asking: honoured.
+    let (status, headers, body) = split(forced("same-origin").await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(creds_from(&headers, &body).id, old.id);
+    assert_eq!(status_of(&server, &old).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn bad_init_query_is_a_validation_error() {
     let server = TestServer::start(|_| {}).await;
     let (status, _, body) = init_raw(&server, None, "?force=maybe").await;

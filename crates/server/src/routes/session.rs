@@ -8,6 +8,7 @@ use trustyconvert_protocol::{CloseResponse, CsrfTokenResponse, SessionInfo};
 
 use super::ValidQuery;
 use crate::app::AppState;
+use crate::csrf::check_origin;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::session::{ActiveSession, CurrentSession, RequireSession};
 use crate::time::Timestamp;
@@ -30,16 +31,29 @@ fn set_cookies(values: impl IntoIterator<Item = axum::http::HeaderValue>) -> Hea
 }
 
 /// `GET /api/session/init`: returns the request's live session (extending it and
-/// re-sending both cookies) or creates one; `?force=true` replaces it.
+/// re-sending both cookies) or creates one; `?force=true` replaces it, unless the
+/// request comes from another site (a plain link elsewhere must not be able to destroy
+/// a visitor's session and files): then it is a plain init.
 pub async fn init(
     State(state): State<AppState>,
     CurrentSession(current): CurrentSession,
+    headers: HeaderMap,
     ValidQuery(params): ValidQuery<InitParams>,
 ) -> ApiResult<(HeaderMap, ApiJson<SessionInfo>)> {
     state.metrics.session_init_request();
     let now = Timestamp::now();
+    let force = params.force && {
+        let same_site = check_origin(&headers, &state.allowed_origins).is_ok();
+        if !same_site {
+            tracing::warn!(
+                event = "force_ignored",
+                "a cross-site request asked to replace the session; treated as a plain init"
+            );
+        }
+        same_site
+    };
     let session = match current {
-        Some(old) if params.force => {
+        Some(old) if force => {
             state.sessions.delete(&old).await?;
             state.jobs.remove_session(&old.record.key).await?;
             tracing::info!(event = "session_replaced", old = %old.record.public_id, "forced re-initialization");
