@@ -64,7 +64,10 @@ pub fn router(state: AppState) -> Router {
         .route("/convert", post(jobs::convert))
         .route("/job_status", get(jobs::job_status))
         .route("/download_token", post(download::download_token))
-        .route("/download", get(download::download))
+        .route(
+            "/download",
+            get(download::download).head(download::download_head),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), session_guard));

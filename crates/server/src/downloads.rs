@@ -1,4 +1,6 @@
-//! Download tokens: single use, ten minutes, bound to the session that asked.
+//! Download tokens: single use, ten minutes, bound to the session that asked, at most
+//! [`MAX_TOKENS_PER_JOB`] alive per job (hoarding a thousand links to one file buys
+//! nothing).
 //!
 //! Kept in memory, keyed by a hash of the token: a token only outlives a restart by
 //! ten minutes at most, and a client simply asks for a new one.
@@ -17,6 +19,8 @@ use crate::time::Timestamp;
 
 /// How long a download token lives.
 pub const DOWNLOAD_TOKEN_TTL: Duration = Duration::from_secs(600);
+/// Live tokens per job: issuing one more retires the oldest.
+pub const MAX_TOKENS_PER_JOB: usize = 16;
 /// Longest token accepted on the wire (longer input is rejected before hashing).
 const MAX_TOKEN_LEN: usize = 64;
 
@@ -48,6 +52,17 @@ impl DownloadTokens {
         let expires_at = now.plus(DOWNLOAD_TOKEN_TTL);
         let mut grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
         grants.retain(|_, grant| grant.expires_at > now);
+        let mut of_job: Vec<([u8; 32], Timestamp)> = grants
+            .iter()
+            .filter(|(_, g)| g.session == session && g.job_id == job_id)
+            .map(|(key, g)| (*key, g.expires_at))
+            .collect();
+        if of_job.len() >= MAX_TOKENS_PER_JOB {
+            of_job.sort_by_key(|(_, expires_at)| *expires_at);
+            for (key, _) in &of_job[..=of_job.len() - MAX_TOKENS_PER_JOB] {
+                grants.remove(key);
+            }
+        }
         grants.insert(
             digest(&token),
             DownloadGrant {
@@ -61,14 +76,24 @@ impl DownloadTokens {
 
     /// Consumes a token: the grant if it was valid, and it can never be used again.
     pub fn redeem(&self, token: &str, now: Timestamp) -> Option<DownloadGrant> {
+        self.take_or_peek(token, now, true)
+    }
+
+    /// The grant of a valid token, which stays valid (`HEAD` asks without spending).
+    pub fn peek(&self, token: &str, now: Timestamp) -> Option<DownloadGrant> {
+        self.take_or_peek(token, now, false)
+    }
+
+    fn take_or_peek(&self, token: &str, now: Timestamp, take: bool) -> Option<DownloadGrant> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return None;
         }
-        let grant = self
-            .grants
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&digest(token))?;
+        let mut grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
+        let key = digest(token);
+        let grant = match take {
+            true => grants.remove(&key)?,
+            false => *grants.get(&key)?,
+        };
         (grant.expires_at > now).then_some(grant)
     }
 }

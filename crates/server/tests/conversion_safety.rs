@@ -541,3 +541,70 @@ async fn data_files_and_folders_are_private_to_the_service_user() {
         assert_eq!(mode, expected, "{} is {mode:o}", path.display());
     }
 }
+
+#[tokio::test]
+async fn at_most_sixteen_download_tokens_live_per_job_and_issuing_is_rate_limited() {
+    let server = server_with(|c| c.rate_limits.download_per_minute = 0).await;
+    let creds = new_session(&server).await;
+    let job_id = completed_job(&server, &creds, "a.txt", b"hello".to_vec(), "pdf").await;
+    let mut tokens = Vec::new();
+    for _ in 0..20 {
+        let (status, body) = download_token(&server, &creds, &job_id).await;
+        assert_eq!(status, StatusCode::CREATED);
+        tokens.push(body["data"]["download_token"].as_str().unwrap().to_owned());
+    }
+    for (n, token) in tokens.iter().enumerate() {
+        let (status, _, _) = download(&server, token).await;
+        let expected = if n < 4 {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(
+            status, expected,
+            "token {n}: the 16 newest live, older ones retired"
+        );
+    }
+
+    let limited = server_with(|c| c.rate_limits.download_per_minute = 3).await;
+    let creds = new_session(&limited).await;
+    let job_id = completed_job(&limited, &creds, "a.txt", b"hello".to_vec(), "pdf").await;
+    for _ in 0..3 {
+        assert_eq!(
+            download_token(&limited, &creds, &job_id).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let (status, body) = download_token(&limited, &creds, &job_id).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "RateLimitExceeded",
+    );
+}
+
+#[tokio::test]
+async fn head_on_a_download_never_spends_its_token() {
+    let server = server_with(|_| {}).await;
+    let creds = new_session(&server).await;
+    let job_id = completed_job(&server, &creds, "a.txt", b"hello".to_vec(), "pdf").await;
+    let (_, body) = download_token(&server, &creds, &job_id).await;
+    let token = body["data"]["download_token"].as_str().unwrap().to_owned();
+    let url = server.url(&format!("/api/download?token={token}"));
+    for _ in 0..3 {
+        let head = client().head(&url).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK);
+        assert_eq!(head.headers()["content-type"], "application/pdf");
+        assert!(head.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment"));
+    }
+    let (status, headers, bytes) = download(&server, &token).await;
+    assert_eq!(status, StatusCode::OK, "HEAD left the token usable");
+    assert_eq!(headers["content-length"], bytes.len().to_string().as_str());
+    assert!(bytes.starts_with(b"%PDF-"));
+    let head = client().head(&url).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::NOT_FOUND, "spent by the GET");
+}
