@@ -96,6 +96,50 @@ async fn every_raster_pair_and_raster_to_pdf_round_trips_with_dimensions_preserv
 }
 
 #[tokio::test]
+async fn converted_html_keeps_only_http_https_mailto_and_relative_urls() {
+    let server = server().await;
+    let creds = new_session(&server).await;
+    let markdown = "\
+[plain](javascript:alert(1)) [mixed](JaVaScRiPt:alert(2)) [spaced]( javascript:alert(3))\n\n\
+![pixel](data:image/png;base64,iVBORw0KGgo=) [vb](vbscript:msgbox(1))\n\n\
+<javascript:alert(4)> <https://ok.example/page> <a href=\"x\" onclick=\"alert(5)\">raw</a>\n\n\
+[site](https://example.com/a) [mail](mailto:someone@example.com) [rel](/docs/page) \
+![img](https://example.com/i.png)\n";
+    let (_, bytes) = round_trip(
+        &server,
+        &creds,
+        "links.md",
+        markdown.as_bytes().to_vec(),
+        "html",
+    )
+    .await;
+    let html = String::from_utf8(bytes).unwrap();
+    let lower = html.to_ascii_lowercase();
+    for banned in [
+        "href=\"javascript:",
+        "href=\"vbscript:",
+        "src=\"data:",
+        "<a href=\"x\"",
+    ] {
+        assert!(!lower.contains(banned), "{banned} survived: {html}");
+    }
+    assert!(!lower.contains("href=\" javascript"), "{html}");
+    for kept in [
+        "href=\"https://example.com/a\"",
+        "href=\"mailto:someone@example.com\"",
+        "href=\"/docs/page\"",
+        "href=\"https://ok.example/page\"",
+        "src=\"https://example.com/i.png\"",
+    ] {
+        assert!(html.contains(kept), "{kept} was lost: {html}");
+    }
+    assert!(
+        html.contains("&lt;a href="),
+        "raw HTML stays escaped: {html}"
+    );
+}
+
+#[tokio::test]
 async fn markdown_to_html_escapes_raw_html_and_names_the_file() {
     let server = server().await;
     let creds = new_session(&server).await;

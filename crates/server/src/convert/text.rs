@@ -17,15 +17,21 @@ pub fn as_text(bytes: &[u8]) -> Result<&str, ConversionError> {
 }
 
 /// A complete HTML document. Raw HTML in the markdown is escaped, not passed through,
-/// so a converted file cannot carry scripts.
+/// and the result is sanitized (ammonia): links and images keep only `http`, `https`,
+/// `mailto` and relative URLs, so a converted file cannot carry scripts.
 pub fn markdown_to_html(bytes: &[u8], title: &str) -> Result<Vec<u8>, ConversionError> {
     let source = utf8(bytes)?;
     let events = Parser::new_ext(source, Options::all()).map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
         other => other,
     });
-    let mut body = String::new();
-    html::push_html(&mut body, events);
+    let mut rendered = String::new();
+    html::push_html(&mut rendered, events);
+    let body = ammonia::Builder::default()
+        .url_schemes(["http", "https", "mailto"].into())
+        .url_relative(ammonia::UrlRelative::PassThrough)
+        .clean(&rendered)
+        .to_string();
     let title_escaped = escape_html(title);
     Ok(format!(
         "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>{title_escaped}</title>\n</head>\n<body>\n{body}</body>\n</html>\n"
