@@ -81,6 +81,16 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUSTY_WORKERS")]
     workers: Option<usize>,
 
+    /// New sessions per minute per client IP (0 = unlimited); joining a live session
+    /// is not counted.
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_INIT", default_value_t = 120)]
+    rate_limit_init: u32,
+
+    /// A reverse proxy (address or CIDR, repeatable) whose `X-Forwarded-For` names the
+    /// client for rate limits; from any other peer the header is ignored.
+    #[arg(long = "trusted-proxy", env = "TRUSTY_TRUSTED_PROXY", value_delimiter = ',', value_parser = parse_cidr)]
+    trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Uploads per minute per client IP (0 = unlimited).
     #[arg(long, env = "TRUSTY_RATE_LIMIT_UPLOAD", default_value_t = 300)]
     rate_limit_upload: u32,
@@ -109,6 +119,15 @@ enum SameSiteArg {
     Lax,
     Strict,
     None,
+}
+
+/// An address (`10.0.0.5`, a /32 or /128) or a network (`10.0.0.0/8`).
+fn parse_cidr(value: &str) -> Result<ipnet::IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{value:?} is not an address or CIDR like 10.0.0.0/8"))
 }
 
 fn parse_store(value: &str) -> Result<StoreKind, String> {
@@ -185,10 +204,12 @@ impl ServeArgs {
                 workers: self.workers.unwrap_or(JobLimits::default().workers),
             },
             rate_limits: RateLimitConfig {
+                init_per_minute: self.rate_limit_init,
                 upload_per_minute: self.rate_limit_upload,
                 convert_per_minute: self.rate_limit_convert,
                 download_per_minute: self.rate_limit_download,
             },
+            trusted_proxies: self.trusted_proxies,
             web_dir: self.web_dir,
         }
     }

@@ -85,6 +85,7 @@ impl Target {
             store: StoreKind::Memory,
             data_dir: dir.path().to_owned(),
             rate_limits: RateLimitConfig {
+                init_per_minute: 0,
                 upload_per_minute: 0,
                 convert_per_minute: 0,
                 download_per_minute: 0,

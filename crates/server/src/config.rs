@@ -139,6 +139,9 @@ pub struct ServerConfig {
     pub jobs: JobLimits,
     /// Per-IP rate limits.
     pub rate_limits: RateLimitConfig,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (see `client_addr`); from
+    /// any other peer the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The built web UI (`index.html`, the wasm bundle, `.gz` siblings) served at `/`;
     /// `None` serves a page saying how to build it.
     pub web_dir: Option<PathBuf>,
@@ -156,6 +159,7 @@ impl Default for ServerConfig {
             secret_key_file: None,
             jobs: JobLimits::default(),
             rate_limits: RateLimitConfig::default(),
+            trusted_proxies: Vec::new(),
             web_dir: None,
         }
     }

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 mod app;
+mod client_addr;
 mod config;
 pub mod convert;
 mod cookies;

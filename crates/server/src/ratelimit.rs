@@ -12,6 +12,8 @@ use crate::error::ApiError;
 /// Requests per minute per client IP; `0` disables a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitConfig {
+    /// New sessions (`GET /api/session/init` without a live session, or forced).
+    pub init_per_minute: u32,
     /// `POST /api/upload`.
     pub upload_per_minute: u32,
     /// `POST /api/convert`.
@@ -23,6 +25,7 @@ pub struct RateLimitConfig {
 impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
+            init_per_minute: 120,
             upload_per_minute: 60,
             convert_per_minute: 60,
             download_per_minute: 120,
@@ -67,6 +70,8 @@ impl Limit {
 
 /// The three limits.
 pub struct RateLimits {
+    /// New sessions.
+    pub init: Limit,
     /// Uploads.
     pub upload: Limit,
     /// Conversions.
@@ -79,6 +84,7 @@ impl RateLimits {
     /// Limits as configured.
     pub fn new(config: RateLimitConfig) -> Self {
         Self {
+            init: Limit::per_minute(config.init_per_minute),
             upload: Limit::per_minute(config.upload_per_minute),
             convert: Limit::per_minute(config.convert_per_minute),
             download: Limit::per_minute(config.download_per_minute),
@@ -87,6 +93,7 @@ impl RateLimits {
 
     /// Drops state of clients that are back under their limits (bounded memory).
     pub fn forget_idle(&self) {
+        self.init.forget_idle();
         self.upload.forget_idle();
         self.convert.forget_idle();
         self.download.forget_idle();

@@ -272,7 +272,11 @@ async fn item_2_3_malformed_oversized_non_ascii_and_unknown_cookies_are_no_sessi
 #[tokio::test]
 async fn item_1_500_concurrent_inits_all_succeed_with_distinct_sessions() {
     for store in [StoreKind::Memory, StoreKind::Embedded] {
-        let server = TestServer::start(|c| c.store = store.clone()).await;
+        let server = TestServer::start(|c| {
+            c.store = store.clone();
+            c.rate_limits.init_per_minute = 0; // a load test, not a limit test
+        })
+        .await;
         let client = client();
         let requests = (0..500).map(|_| {
             let request = client.get(server.url("/api/session/init"));
@@ -446,4 +450,84 @@ async fn unknown_routes_and_methods_answer_in_the_envelope() {
     let server = TestServer::start(|_| {}).await;
     let (status, _, body) = send(&server, Method::GET, "/api/nope", None, None, &[]).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "ResourceNotFound");
+}
+
+/// `GET /api/session/init` from `forwarded_for` (an `X-Forwarded-For` value), no cookie.
+async fn init_from(
+    server: &TestServer,
+    forwarded_for: Option<&str>,
+) -> (StatusCode, reqwest::header::HeaderMap) {
+    let mut request = client().get(server.url("/api/session/init"));
+    if let Some(value) = forwarded_for {
+        request = request.header("x-forwarded-for", value);
+    }
+    let (status, headers, _) = split(request.send().await.unwrap()).await;
+    (status, headers)
+}
+
+#[tokio::test]
+async fn new_sessions_are_rate_limited_per_client_but_joining_one_is_free() {
+    let server = TestServer::start(|c| c.rate_limits.init_per_minute = 3).await;
+    let first = new_session(&server).await;
+    for _ in 0..2 {
+        assert_eq!(init_from(&server, None).await.0, StatusCode::OK);
+    }
+    let (status, _, body) = init_raw(&server, None, "").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "RateLimitExceeded",
+    );
+    let (status, headers) = init_from(&server, None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{headers:?}");
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // A live session is still joined (a reload, another tab).
+    let (status, _, body) = init_raw(&server, Some(&first.cookie_header()), "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["id"], first.id.as_str());
+    assert_eq!(metric(&server, "trusty_sessions_created_total").await, 3);
+}
+
+#[tokio::test]
+async fn forwarded_for_counts_only_from_a_trusted_proxy() {
+    // Without trusted proxies the header is ignored: spoofing it evades nothing.
+    let direct = TestServer::start(|c| c.rate_limits.init_per_minute = 1).await;
+    assert_eq!(
+        init_from(&direct, Some("203.0.113.1")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        init_from(&direct, Some("203.0.113.2")).await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a forged X-Forwarded-For from an untrusted peer is ignored"
+    );
+
+    // Behind a trusted proxy (this test's loopback) each client has its own budget,
+    // keyed by the rightmost address that is not a trusted proxy.
+    let proxied = TestServer::start(|c| {
+        c.rate_limits.init_per_minute = 1;
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(
+        init_from(&proxied, Some("203.0.113.1")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        init_from(&proxied, Some("203.0.113.1")).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        init_from(&proxied, Some("203.0.113.2")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        init_from(&proxied, Some("198.51.100.9, 203.0.113.2, 127.0.0.2"))
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a forged left-hand entry does not make a new client"
+    );
 }

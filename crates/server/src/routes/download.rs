@@ -1,9 +1,7 @@
 //! `POST /api/download_token` and `GET /api/download?token=`.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -11,6 +9,7 @@ use trustyconvert_protocol::{DownloadTokenRequest, DownloadTokenResponse, ErrorT
 
 use super::{internal, parse_job_id, ValidJson, ValidQuery};
 use crate::app::AppState;
+use crate::client_addr::ClientAddr;
 use crate::downloads::DownloadGrant;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::jobs::JobStatus;
@@ -21,11 +20,11 @@ use crate::time::Timestamp;
 /// Issuing counts against the download rate limit.
 pub async fn download_token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     RequireSession(session): RequireSession,
     ValidJson(request): ValidJson<DownloadTokenRequest>,
 ) -> ApiResult<ApiJson<DownloadTokenResponse>> {
-    state.limits.download.check(peer.ip())?;
+    state.limits.download.check(client)?;
     let job = state
         .jobs
         .find(&session.record.key, &parse_job_id(&request.job_id)?)
@@ -56,10 +55,10 @@ pub struct DownloadQuery {
 /// `GET /api/download?token=`: streams the output; the token is consumed.
 pub async fn download(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     ValidQuery(query): ValidQuery<DownloadQuery>,
 ) -> ApiResult<Response> {
-    state.limits.download.check(peer.ip())?;
+    state.limits.download.check(client)?;
     let grant = state
         .downloads
         .redeem(&query.token, Timestamp::now())

@@ -1,14 +1,13 @@
 //! `POST /api/convert` and `GET /api/job_status`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trustyconvert_protocol::{ConvertRequest, ConvertResponse, ErrorType, JobStatusResponse};
 
 use super::{parse_job_id, ValidJson, ValidQuery};
 use crate::app::AppState;
+use crate::client_addr::ClientAddr;
 use crate::convert::Format;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::jobs::{JobRecord, JobStatus};
@@ -27,11 +26,11 @@ fn parse_format(name: &str, field: &str) -> Result<Format, ApiError> {
 /// `POST /api/convert`: queues a conversion of an uploaded job.
 pub async fn convert(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     RequireSession(session): RequireSession,
     ValidJson(request): ValidJson<ConvertRequest>,
 ) -> ApiResult<ApiJson<ConvertResponse>> {
-    state.limits.convert.check(peer.ip())?;
+    state.limits.convert.check(client)?;
     let job_id = parse_job_id(&request.job_id)?;
     let target = parse_format(&request.target_format, "target_format")?;
     let key = session.record.key;

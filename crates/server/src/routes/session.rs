@@ -8,6 +8,7 @@ use trustyconvert_protocol::{CloseResponse, CsrfTokenResponse, SessionInfo};
 
 use super::ValidQuery;
 use crate::app::AppState;
+use crate::client_addr::ClientAddr;
 use crate::csrf::check_origin;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::session::{ActiveSession, CurrentSession, RequireSession};
@@ -37,6 +38,7 @@ fn set_cookies(values: impl IntoIterator<Item = axum::http::HeaderValue>) -> Hea
 pub async fn init(
     State(state): State<AppState>,
     CurrentSession(current): CurrentSession,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     ValidQuery(params): ValidQuery<InitParams>,
 ) -> ApiResult<(HeaderMap, ApiJson<SessionInfo>)> {
@@ -52,6 +54,10 @@ pub async fn init(
         }
         same_site
     };
+    if force || current.is_none() {
+        // Only creating a session counts: joining a live one is free.
+        state.limits.init.check(client)?;
+    }
     let session = match current {
         Some(old) if force => {
             state.sessions.delete(&old).await?;

@@ -1,9 +1,7 @@
 //! `POST /api/upload`: the file is streamed to disk with a running size check, its
 //! type is verified by magic bytes, and images declaring huge dimensions are refused.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Multipart, State};
+use axum::extract::{Multipart, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use tokio::io::AsyncWriteExt as _;
 use trustyconvert_protocol::{ErrorType, UploadResponse};
@@ -11,6 +9,7 @@ use uuid::Uuid;
 
 use super::{internal, parse_job_id};
 use crate::app::AppState;
+use crate::client_addr::ClientAddr;
 use crate::convert::{check_dimensions, targets, ConversionError, Format};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::jobs::{JobRecord, JobStatus};
@@ -75,12 +74,12 @@ impl Drop for Incoming {
 /// running size check, verifies its type by magic bytes, refuses oversized images.
 pub async fn upload(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     RequireSession(session): RequireSession,
     headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<ApiJson<UploadResponse>> {
-    state.limits.upload.check(peer.ip())?;
+    state.limits.upload.check(client)?;
     let max = state.jobs.limits().max_upload_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
