@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use trustyconvert_server::{
-    CookieConfig, JobLimits, RateLimitConfig, SameSite, Server, ServerConfig, StoreKind, Timeouts,
+    CookieConfig, HttpLimits, JobLimits, RateLimitConfig, SameSite, Server, ServerConfig,
+    StoreKind, Timeouts,
 };
 
 /// Flags of `serve`. Every flag has a `TRUSTY_*` environment variable.
@@ -209,6 +210,7 @@ impl ServeArgs {
                 convert_per_minute: self.rate_limit_convert,
                 download_per_minute: self.rate_limit_download,
             },
+            http: HttpLimits::default(),
             trusted_proxies: self.trusted_proxies,
             web_dir: self.web_dir,
         }

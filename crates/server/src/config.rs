@@ -139,6 +139,8 @@ pub struct ServerConfig {
     pub jobs: JobLimits,
     /// Per-IP rate limits.
     pub rate_limits: RateLimitConfig,
+    /// Connection-level limits against slow or greedy clients.
+    pub http: HttpLimits,
     /// Reverse proxies whose `X-Forwarded-For` is believed (see `client_addr`); from
     /// any other peer the header is ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -159,8 +161,34 @@ impl Default for ServerConfig {
             secret_key_file: None,
             jobs: JobLimits::default(),
             rate_limits: RateLimitConfig::default(),
+            http: HttpLimits::default(),
             trusted_proxies: Vec::new(),
             web_dir: None,
+        }
+    }
+}
+
+/// Limits on connections: a client that sends half its headers, or stalls mid-body,
+/// or opens connections without end, is cut off instead of holding resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Time allowed to send a request's headers.
+    pub header_read_timeout: Duration,
+    /// Longest pause while sending a request body.
+    pub body_idle_timeout: Duration,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers); larger gets 431.
+    pub max_header_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            body_idle_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            max_header_bytes: 64 * 1024,
         }
     }
 }

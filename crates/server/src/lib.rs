@@ -18,6 +18,7 @@
 mod app;
 mod client_addr;
 mod config;
+mod connections;
 pub mod convert;
 mod cookies;
 mod correlation;
@@ -42,7 +43,9 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-pub use config::{ConfigError, CookieConfig, SameSite, ServerConfig, StoreKind, Timeouts};
+pub use config::{
+    ConfigError, CookieConfig, HttpLimits, SameSite, ServerConfig, StoreKind, Timeouts,
+};
 pub use error::{ApiError, ApiJson, ApiResult};
 pub use jobs::JobLimits;
 pub use keys::{KeyError, GENERATED_KEY_FILE};
@@ -76,6 +79,7 @@ pub enum StartError {
 pub struct Server {
     listener: TcpListener,
     router: axum::Router,
+    http_limits: HttpLimits,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -135,6 +139,7 @@ impl Server {
                 addr: config.bind,
                 source,
             })?;
+        let http_limits = config.http;
         let state = app::AppState {
             sessions,
             metrics: Arc::default(),
@@ -148,6 +153,7 @@ impl Server {
         Ok(Self {
             listener,
             router: app::router(state),
+            http_limits,
             background,
         })
     }
@@ -164,12 +170,8 @@ impl Server {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result =
+            connections::serve(self.listener, self.router, self.http_limits, shutdown).await;
         for task in &self.background {
             task.abort();
         }

@@ -103,7 +103,7 @@ pub async fn upload(
     {
         match field.name() {
             Some("job_id") => {
-                let text = field.text().await.map_err(|e| multipart_error(e, max))?;
+                let text = small_field(field, "job_id", max).await?;
                 job_id = Some(parse_job_id(&text)?);
             }
             Some("file") if file.is_none() => {
@@ -160,6 +160,29 @@ pub async fn upload(
         status: JobStatus::Uploaded.as_str().to_owned(),
     };
     Ok(ApiJson::created(body))
+}
+
+/// Longest value accepted for a text field (a `job_id` is a 36-character UUID).
+const MAX_TEXT_FIELD: usize = 256;
+
+/// A short text field, read chunk by chunk and refused past [`MAX_TEXT_FIELD`] bytes, so
+/// a field cannot make the server buffer megabytes.
+async fn small_field(
+    mut field: axum::extract::multipart::Field<'_>,
+    name: &str,
+    max: u64,
+) -> Result<String, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, max))? {
+        if bytes.len() + chunk.len() > MAX_TEXT_FIELD {
+            return Err(ApiError::validation(format!(
+                "The {name} field is too long (at most {MAX_TEXT_FIELD} bytes)."
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| ApiError::validation(format!("The {name} field is not UTF-8 text.")))
 }
 
 /// A file part streamed to disk, with what is needed to verify it.
