@@ -82,6 +82,10 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUSTY_WORKERS")]
     workers: Option<usize>,
 
+    /// Bytes one session's uploads and outputs may take together (`1GiB`, `500MB`, …).
+    #[arg(long, env = "TRUSTY_MAX_SESSION_STORAGE", default_value = "1GiB", value_parser = parse_size)]
+    max_session_storage: u64,
+
     /// New sessions per minute per client IP (0 = unlimited); joining a live session
     /// is not counted.
     #[arg(long, env = "TRUSTY_RATE_LIMIT_INIT", default_value_t = 120)]
@@ -202,6 +206,7 @@ impl ServeArgs {
             jobs: JobLimits {
                 max_upload_bytes: self.max_upload_size,
                 max_active_jobs: self.max_active_jobs,
+                max_session_storage: self.max_session_storage,
                 workers: self.workers.unwrap_or(JobLimits::default().workers),
             },
             rate_limits: RateLimitConfig {

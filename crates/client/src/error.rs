@@ -1,7 +1,7 @@
 //! `ClientError`: everything a client call can fail with. `Clone + PartialEq` so one
 //! outcome can be shared by every waiter of a single flight and kept in reactive state.
 
-use trustyconvert_protocol::ErrorType;
+use trustyconvert_protocol::{human_size, ErrorType};
 
 use crate::transport::TransportError;
 
@@ -131,7 +131,8 @@ fn api_message(
         ErrorType::MaxFileSizeExceededError => {
             match details.get("max_size").and_then(serde_json::Value::as_u64) {
                 Some(max) => too_large_message(max),
-                None => "This file is too large.".into(),
+                // Another limit (the session's storage quota): the server names it.
+                None => message.to_owned(),
             }
         }
         ErrorType::RateLimitExceeded => match retry_after_secs {
@@ -180,29 +181,6 @@ pub fn too_large_message(max_size: u64) -> String {
     )
 }
 
-/// A byte count for people: `104857600` → `100 MiB`, `1536` → `1.5 KiB`.
-///
-/// ```
-/// assert_eq!(trustyconvert_client::human_size(104_857_600), "100 MiB");
-/// ```
-pub fn human_size(bytes: u64) -> String {
-    // Integer tenths, not floats: this runs in the browser too, where float formatting
-    // costs kilobytes of wasm.
-    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
-    let mut unit = 0;
-    let mut scale = 1u64;
-    while bytes / scale >= 1024 && unit + 1 < UNITS.len() {
-        scale *= 1024;
-        unit += 1;
-    }
-    let tenths = (u128::from(bytes) * 10 / u128::from(scale)) as u64;
-    match (tenths % 10, bytes % scale) {
-        (_, 0) => format!("{} {}", bytes / scale, UNITS[unit]),
-        (0, _) => format!("{}.0 {}", tenths / 10, UNITS[unit]),
-        (fraction, _) => format!("{}.{fraction} {}", tenths / 10, UNITS[unit]),
-    }
-}
-
 impl From<TransportError> for ClientError {
     fn from(error: TransportError) -> Self {
         match error {
@@ -245,7 +223,5 @@ mod tests {
         );
         let server = api(ErrorType::ServerError, serde_json::json!({}), None);
         assert!(server.user_message().contains("reference c-1"));
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(500), "500 bytes");
     }
 }

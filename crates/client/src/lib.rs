@@ -37,7 +37,7 @@ pub mod transport;
 pub use api::{ApiClient, ApiRequest};
 pub use clock::{Clock, SystemClock};
 pub use counters::NetworkCounts;
-pub use error::{human_size, too_large_message, ClientError};
+pub use error::{too_large_message, ClientError};
 pub use manager::{
     CookieCheck, ManagerConfig, SessionEvent, SessionManager, SessionSnapshot, SessionState,
 };
@@ -47,3 +47,4 @@ pub use transport::{
     TransportError, Upload,
 };
 pub use trustyconvert_protocol as protocol;
+pub use trustyconvert_protocol::human_size;

@@ -21,6 +21,7 @@ mod envelope;
 mod error_type;
 mod names;
 mod session;
+mod size;
 
 pub use conversion::{
     ConvertRequest, ConvertResponse, DownloadTokenRequest, DownloadTokenResponse, FormatGroup,
@@ -33,3 +34,4 @@ pub use names::{
     HOST_COOKIE_PREFIX,
 };
 pub use session::{CloseResponse, CsrfTokenResponse, HealthReport, ServiceHealth, SessionInfo};
+pub use size::human_size;

@@ -608,3 +608,53 @@ async fn head_on_a_download_never_spends_its_token() {
     let head = client().head(&url).send().await.unwrap();
     assert_eq!(head.status(), StatusCode::NOT_FOUND, "spent by the GET");
 }
+
+#[tokio::test]
+async fn uploads_and_outputs_are_held_to_the_session_storage_quota() {
+    let server = server_with(|c| c.jobs.max_session_storage = 10 * 1024).await;
+    let creds = new_session(&server).await;
+    let six_kib = vec![b'a'; 6 * 1024];
+    let (status, _, _) = upload(&server, &creds, &new_job_id(), "a.txt", six_kib.clone()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, body) = upload(&server, &creds, &new_job_id(), "b.txt", six_kib.clone()).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "MaxFileSizeExceededError",
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("storage limit of 10 KiB"), "{message}");
+    assert_eq!(
+        session_dirs(&server).len(),
+        1,
+        "nothing of the refused upload kept"
+    );
+    // The quota is per session.
+    let other = new_session(&server).await;
+    let (status, _, _) = upload(&server, &other, &new_job_id(), "c.txt", six_kib).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // An output that would not fit fails its job, naming the limit.
+    let png = sample_image(ImageFormat::Png);
+    let quota = png.len() as u64 + 1000;
+    let tight = server_with(|c| c.jobs.max_session_storage = quota).await;
+    let creds = new_session(&tight).await;
+    let job_id = new_job_id();
+    let (status, _, _) = upload(&tight, &creds, &job_id, "p.png", png).await;
+    assert_eq!(status, StatusCode::CREATED);
+    convert(
+        &tight,
+        &creds,
+        json!({"job_id": job_id, "target_format": "bmp"}),
+    )
+    .await;
+    let status = wait_finished(&tight, &creds, &job_id).await;
+    assert_eq!(status["status"], "failed", "{status}");
+    let reason = status["error_message"].as_str().unwrap_or_default();
+    let limit = format!(
+        "storage limit of {}",
+        trustyconvert_protocol::human_size(quota)
+    );
+    assert!(reason.contains(&limit), "{status}");
+}

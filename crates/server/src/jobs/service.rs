@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
+use trustyconvert_protocol::human_size;
 
 use tokio::sync::{Mutex, Semaphore};
 use uuid::Uuid;
@@ -29,6 +30,8 @@ pub struct JobLimits {
     pub max_active_jobs: u64,
     /// Conversions running at once.
     pub workers: usize,
+    /// Bytes one session's uploads and outputs may take together.
+    pub max_session_storage: u64,
 }
 
 impl Default for JobLimits {
@@ -36,6 +39,7 @@ impl Default for JobLimits {
         Self {
             max_upload_bytes: 100 * 1024 * 1024,
             max_active_jobs: 2,
+            max_session_storage: 1024 * 1024 * 1024,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
@@ -176,9 +180,25 @@ impl JobService {
             job.target_format.unwrap_or(job.source_format),
         );
         let title = job.original_filename.clone();
+        let quota = self.inner.limits.max_session_storage;
+        let room = match self.inner.store.session_storage(&job.session).await {
+            Ok(used) => quota.saturating_sub(used),
+            // Never fail open: without knowing the usage, no output is written.
+            Err(error) => {
+                tracing::error!(%error, job = %job.job_id, "reading the session's storage failed");
+                0
+            }
+        };
         let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || -> Result<u64, ConversionError> {
             let bytes = convert(&input, source, target, &title)?;
+            if bytes.len() as u64 > room {
+                return Err(ConversionError::Failed(format!(
+                    "the result ({}) would exceed this session's storage limit of {}",
+                    human_size(bytes.len() as u64),
+                    human_size(quota)
+                )));
+            }
             crate::private_fs::write(&output, &bytes).map_err(ConversionError::Io)?;
             Ok(bytes.len() as u64)
         })

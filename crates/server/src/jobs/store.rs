@@ -30,6 +30,8 @@ pub trait JobStore: Send + Sync + 'static {
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError>;
     /// How many jobs of the session are queued or processing.
     async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError>;
+    /// Bytes the session's files take: every upload and every output.
+    async fn session_storage(&self, session: &SessionKey) -> Result<u64, StoreError>;
     /// Deletes one job; returns whether it existed.
     async fn delete_job(&self, session: &SessionKey, job_id: &Uuid) -> Result<bool, StoreError>;
     /// Deletes every job of a session; returns how many.
@@ -97,6 +99,15 @@ impl JobStore for MemoryJobStore {
             .values()
             .filter(|j| j.session == *session && j.status.is_active())
             .count() as u64)
+    }
+
+    async fn session_storage(&self, session: &SessionKey) -> Result<u64, StoreError> {
+        Ok(self
+            .jobs()
+            .values()
+            .filter(|j| j.session == *session)
+            .map(|j| j.file_size + j.output_size.unwrap_or(0))
+            .sum())
     }
 
     async fn delete_job(&self, session: &SessionKey, job_id: &Uuid) -> Result<bool, StoreError> {
@@ -287,6 +298,21 @@ impl JobStore for SqliteJobStore {
                     )?
                     .query_row(params![session.0.as_slice()], |row| row.get::<_, i64>(0))
                     .map(|n| n as u64)
+            })
+            .await
+    }
+
+    async fn session_storage(&self, session: &SessionKey) -> Result<u64, StoreError> {
+        let session = *session;
+        self.db
+            .run(move |connection| {
+                connection
+                    .prepare_cached(
+                        "SELECT COALESCE(SUM(file_size + COALESCE(output_size, 0)), 0) FROM jobs \
+                         WHERE session_key = ?1",
+                    )?
+                    .query_row(params![session.0.as_slice()], |row| row.get::<_, i64>(0))
+                    .map(|n| n.max(0) as u64)
             })
             .await
     }

@@ -4,7 +4,7 @@
 use axum::extract::{Multipart, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use tokio::io::AsyncWriteExt as _;
-use trustyconvert_protocol::{ErrorType, UploadResponse};
+use trustyconvert_protocol::{human_size, ErrorType, UploadResponse};
 use uuid::Uuid;
 
 use super::{internal, parse_job_id};
@@ -35,6 +35,18 @@ fn display_name(raw: &str) -> String {
         "" | "." | ".." => "upload".to_owned(),
         name => name.to_owned(),
     }
+}
+
+fn over_quota(quota: u64) -> ApiError {
+    ApiError::new(
+        ErrorType::MaxFileSizeExceededError,
+        format!(
+            "This upload would exceed your session's storage limit of {}. Delete nothing \
+             here: end the session (or let it expire) to free the space.",
+            human_size(quota)
+        ),
+    )
+    .with_detail("max_session_storage", quota)
 }
 
 fn too_large(max: u64) -> ApiError {
@@ -107,8 +119,16 @@ pub async fn upload(
                 job_id = Some(parse_job_id(&text)?);
             }
             Some("file") if file.is_none() => {
+                let quota = state.jobs.limits().max_session_storage;
+                let used = state
+                    .jobs
+                    .store()
+                    .session_storage(&session.record.key)
+                    .await?;
+                let room = quota.saturating_sub(used);
                 let dir = state.jobs.files().incoming_dir();
-                file = Some(receive_file(field, &dir, max).await?);
+                let bound = SizeBound { max, room, quota };
+                file = Some(receive_file(field, &dir, bound).await?);
             }
             _ => {} // unknown fields are ignored (their bytes are skipped)
         }
@@ -194,13 +214,23 @@ struct ReceivedFile {
     head: Vec<u8>,
 }
 
+/// How large an upload may be: the upload limit, and the room left in the session's
+/// storage quota.
+#[derive(Debug, Clone, Copy)]
+struct SizeBound {
+    max: u64,
+    room: u64,
+    quota: u64,
+}
+
 /// Streams the `file` part into `dir`, counting bytes (413 past `max`) and keeping the
 /// first bytes for the type check. Never holds more than one chunk in memory.
 async fn receive_file(
     mut field: axum::extract::multipart::Field<'_>,
     dir: &std::path::Path,
-    max: u64,
+    bound: SizeBound,
 ) -> Result<ReceivedFile, ApiError> {
+    let max = bound.max;
     let name = display_name(field.file_name().unwrap_or(""));
     let declared_type = field.content_type().map(str::to_owned);
     crate::private_fs::create_dir_all_async(dir)
@@ -218,6 +248,9 @@ async fn receive_file(
         size += chunk.len() as u64;
         if size > max {
             return Err(too_large(max));
+        }
+        if size > bound.room {
+            return Err(over_quota(bound.quota));
         }
         let room = SNIFF_LEN.saturating_sub(head.len());
         head.extend_from_slice(&chunk[..room.min(chunk.len())]);
