@@ -82,6 +82,16 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUSTY_WORKERS")]
     workers: Option<usize>,
 
+    /// Largest result of one conversion; a job past it fails naming the limit. The
+    /// default fits the largest legitimate result (an image at the 50-megapixel cap as
+    /// an uncompressed BMP or TIFF, 200 MB).
+    #[arg(long, env = "TRUSTY_MAX_OUTPUT_SIZE", default_value = "256MiB", value_parser = parse_size)]
+    max_output_size: u64,
+
+    /// Longest one conversion may run; then its job fails and its worker is free.
+    #[arg(long, env = "TRUSTY_CONVERSION_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    conversion_timeout: std::time::Duration,
+
     /// Bytes one session's uploads and outputs may take together (`1GiB`, `500MB`, …).
     #[arg(long, env = "TRUSTY_MAX_SESSION_STORAGE", default_value = "1GiB", value_parser = parse_size)]
     max_session_storage: u64,
@@ -207,6 +217,8 @@ impl ServeArgs {
                 max_upload_bytes: self.max_upload_size,
                 max_active_jobs: self.max_active_jobs,
                 max_session_storage: self.max_session_storage,
+                max_output_bytes: self.max_output_size,
+                conversion_timeout: self.conversion_timeout,
                 workers: self.workers.unwrap_or(JobLimits::default().workers),
             },
             rate_limits: RateLimitConfig {

@@ -658,3 +658,82 @@ async fn uploads_and_outputs_are_held_to_the_session_storage_quota() {
     );
     assert!(reason.contains(&limit), "{status}");
 }
+
+/// Uploads `bytes` as `name`, converts to `target` and returns the finished status.
+async fn convert_once(
+    server: &TestServer,
+    name: &str,
+    bytes: Vec<u8>,
+    target: &str,
+) -> serde_json::Value {
+    let creds = new_session(server).await;
+    let job_id = new_job_id();
+    let (status, _, body) = upload(server, &creds, &job_id, name, bytes).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _, body) = convert(
+        server,
+        &creds,
+        json!({"job_id": job_id, "target_format": target}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    wait_finished(server, &creds, &job_id).await
+}
+
+fn assert_failed_naming(status: &serde_json::Value, limit: &str) {
+    assert_eq!(status["status"], "failed", "{status}");
+    let reason = status["error_message"].as_str().unwrap_or_default();
+    assert!(reason.contains(limit), "the reason names {limit}: {status}");
+}
+
+#[tokio::test]
+async fn amplifying_inputs_stop_at_the_output_limit_and_the_server_lives_on() {
+    let server = server_with(|c| c.jobs.max_output_bytes = 1024 * 1024).await;
+    // 20 000 objects with one distinct key each: a 20 000 × 20 000 table as CSV.
+    let items: Vec<String> = (0..20_000).map(|i| format!("{{\"k{i}\":0}}")).collect();
+    let wide = format!("[{}]", items.join(",")).into_bytes();
+    let status = convert_once(&server, "wide.json", wide, "csv").await;
+    assert_failed_naming(&status, "larger than the limit of 1 MiB");
+
+    // 40 long header names over 20 000 empty rows: every row repeats every name.
+    let header: Vec<String> = (0..40)
+        .map(|i| format!("column_{i}_{}", "x".repeat(80)))
+        .collect();
+    let mut csv = header.join(",");
+    csv.push('\n');
+    csv.push_str(&format!("{}\n", ",".repeat(39)).repeat(20_000));
+    let status = convert_once(&server, "rows.csv", csv.into_bytes(), "json").await;
+    assert_failed_naming(&status, "larger than the limit of 1 MiB");
+
+    // A small solid PNG that decodes to 4000 × 4000: 48 MB as BMP.
+    let solid = image::RgbImage::from_pixel(4000, 4000, image::Rgb([200, 30, 30]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    solid.write_to(&mut png, ImageFormat::Png).unwrap();
+    let status = convert_once(&server, "solid.png", png.into_inner(), "bmp").await;
+    assert_failed_naming(&status, "larger than the limit of 1 MiB");
+
+    let health = client()
+        .get(server.url("/api/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK, "the server is alive");
+    // Something legitimate still converts.
+    let status = convert_once(&server, "ok.csv", b"a,b\n1,2\n".to_vec(), "json").await;
+    assert_eq!(status["status"], "completed", "{status}");
+}
+
+#[tokio::test]
+async fn a_conversion_past_its_time_limit_fails_and_frees_its_worker() {
+    let server = server_with(|c| {
+        c.jobs.conversion_timeout = Duration::from_millis(50);
+        c.jobs.workers = 1;
+    })
+    .await;
+    let long_text = "a line of plain text that wraps onto many pdf pages\n".repeat(200_000);
+    let status = convert_once(&server, "long.txt", long_text.into_bytes(), "pdf").await;
+    assert_failed_naming(&status, "took longer than the limit of 50ms");
+    // The only worker is free again.
+    let status = convert_once(&server, "short.csv", b"a\n1\n".to_vec(), "json").await;
+    assert_eq!(status["status"], "completed", "{status}");
+}

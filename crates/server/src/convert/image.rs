@@ -1,11 +1,11 @@
 //! Raster conversions with the `image` crate, and the decompression-bomb guard.
 
-use std::io::{BufReader, Cursor};
+use std::io::BufReader;
 use std::path::Path;
 
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 
-use super::{ConversionError, Format};
+use super::{Budget, ConversionError, Format};
 
 /// Largest accepted image, in pixels (a tiny file may declare enormous dimensions).
 pub const MAX_PIXELS: u64 = 50_000_000;
@@ -71,7 +71,11 @@ pub fn decode(path: &Path, format: Format) -> Result<DynamicImage, ConversionErr
 }
 
 /// Encodes `image` as `target`, dropping alpha where the format has none.
-pub fn encode(image: &DynamicImage, target: Format) -> Result<Vec<u8>, ConversionError> {
+pub fn encode(
+    image: &DynamicImage,
+    target: Format,
+    budget: &Budget,
+) -> Result<Vec<u8>, ConversionError> {
     let format = image_format(target).ok_or(ConversionError::Unsupported)?;
     let prepared = match target {
         Format::Jpeg | Format::Bmp if image.color().has_alpha() => {
@@ -84,7 +88,7 @@ pub fn encode(image: &DynamicImage, target: Format) -> Result<Vec<u8>, Conversio
         },
         _ => image.clone(),
     };
-    let mut out = Cursor::new(Vec::new());
+    let mut out = budget.writer();
     prepared.write_to(&mut out, format).map_err(|error| {
         ConversionError::Failed(format!("encoding {} failed ({error})", target.name()))
     })?;

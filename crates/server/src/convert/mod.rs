@@ -1,6 +1,7 @@
 //! The conversions this build performs: pure functions from an input file to output
 //! bytes, run on the blocking pool by the job workers.
 
+mod budget;
 mod format;
 mod image;
 mod pdf;
@@ -8,6 +9,7 @@ mod text;
 
 use std::path::Path;
 
+pub use self::budget::Budget;
 pub use self::format::{targets, Format, RASTER};
 pub use self::image::check_dimensions;
 
@@ -23,6 +25,9 @@ pub enum ConversionError {
     /// The converter failed on valid input.
     #[error("{0}")]
     Failed(String),
+    /// The conversion hit a limit (output size, time); the message names it.
+    #[error("{0}")]
+    Limit(String),
     /// Reading the stored input failed (an internal problem; never shown in detail).
     #[error("the stored file could not be read")]
     Io(#[source] std::io::Error),
@@ -34,30 +39,45 @@ impl ConversionError {
     }
 }
 
-/// Converts the file at `input` from `source` to `target`; `title` names HTML output.
+/// Converts the file at `input` from `source` to `target` within `budget`; `title`
+/// names HTML output.
 pub fn convert(
     input: &Path,
     source: Format,
     target: Format,
     title: &str,
+    budget: &Budget,
+) -> Result<Vec<u8>, ConversionError> {
+    run(input, source, target, title, budget).map_err(|error| budget.explain(error))
+}
+
+fn run(
+    input: &Path,
+    source: Format,
+    target: Format,
+    title: &str,
+    budget: &Budget,
 ) -> Result<Vec<u8>, ConversionError> {
     if !targets(source).contains(&target) {
         return Err(ConversionError::Unsupported);
     }
     if source.is_raster() {
         let image = image::decode(input, source)?;
+        budget.check_time()?;
         return match target {
-            Format::Pdf => pdf::from_image(&image),
-            raster => image::encode(&image, raster),
+            Format::Pdf => pdf::from_image(&image, budget),
+            raster => image::encode(&image, raster, budget),
         };
     }
     let bytes = std::fs::read(input).map_err(ConversionError::io)?;
     match (source, target) {
-        (Format::Markdown, Format::Html) => text::markdown_to_html(&bytes, title),
-        (Format::Markdown, Format::Pdf) => pdf::from_text(&text::markdown_to_plain(&bytes)?),
-        (Format::Txt, Format::Pdf) => pdf::from_text(text::as_text(&bytes)?),
-        (Format::Csv, Format::Json) => text::csv_to_json(&bytes),
-        (Format::Json, Format::Csv) => text::json_to_csv(&bytes),
+        (Format::Markdown, Format::Html) => text::markdown_to_html(&bytes, title, budget),
+        (Format::Markdown, Format::Pdf) => {
+            pdf::from_text(&text::markdown_to_plain(&bytes)?, budget)
+        }
+        (Format::Txt, Format::Pdf) => pdf::from_text(text::as_text(&bytes)?, budget),
+        (Format::Csv, Format::Json) => text::csv_to_json(&bytes, budget),
+        (Format::Json, Format::Csv) => text::json_to_csv(&bytes, budget),
         _ => Err(ConversionError::Unsupported),
     }
 }

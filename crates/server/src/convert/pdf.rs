@@ -4,7 +4,7 @@ use image::DynamicImage;
 use lopdf::content::{Content, Operation};
 use lopdf::{dictionary, Document, Object, ObjectId, Stream};
 
-use super::ConversionError;
+use super::{Budget, ConversionError};
 
 const A4: (f32, f32) = (595.0, 842.0);
 const MARGIN: f32 = 56.0;
@@ -53,7 +53,7 @@ impl PdfBuilder {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Vec<u8>, ConversionError> {
+    fn finish(mut self, budget: &Budget) -> Result<Vec<u8>, ConversionError> {
         let count = self.pages.len() as i64;
         self.document.objects.insert(
             self.pages_id,
@@ -66,16 +66,17 @@ impl PdfBuilder {
             .add_object(dictionary! { "Type" => "Catalog", "Pages" => self.pages_id });
         self.document.trailer.set("Root", catalog_id);
         self.document.compress();
-        let mut out = Vec::new();
+        budget.check_time()?;
+        let mut out = budget.writer();
         self.document
             .save_to(&mut out)
             .map_err(|e| ConversionError::Failed(format!("writing pdf: {e}")))?;
-        Ok(out)
+        Ok(out.into_inner())
     }
 }
 
 /// One page exactly the size of the image (1 px = 1 pt), the image filling it.
-pub fn from_image(image: &DynamicImage) -> Result<Vec<u8>, ConversionError> {
+pub fn from_image(image: &DynamicImage, budget: &Budget) -> Result<Vec<u8>, ConversionError> {
     let rgb = image.to_rgb8();
     let (width, height) = rgb.dimensions();
     let mut builder = PdfBuilder::new();
@@ -103,12 +104,12 @@ pub fn from_image(image: &DynamicImage) -> Result<Vec<u8>, ConversionError> {
         Operation::new("Q", vec![]),
     ];
     builder.add_page((w, h), resources, operations)?;
-    builder.finish()
+    builder.finish(budget)
 }
 
 /// Paginated text on A4 pages. Characters outside Latin-1 are shown as `?` (the
 /// standard Helvetica font has no others).
-pub fn from_text(text: &str) -> Result<Vec<u8>, ConversionError> {
+pub fn from_text(text: &str, budget: &Budget) -> Result<Vec<u8>, ConversionError> {
     let lines = wrap(text);
     let per_page = ((A4.1 - 2.0 * MARGIN) / LEADING) as usize;
     let mut builder = PdfBuilder::new();
@@ -124,6 +125,7 @@ pub fn from_text(text: &str) -> Result<Vec<u8>, ConversionError> {
         lines.chunks(per_page).collect()
     };
     for chunk in chunks {
+        budget.check_time()?;
         let mut operations = vec![
             Operation::new("BT", vec![]),
             Operation::new("Tf", vec!["F1".into(), FONT_SIZE.into()]),
@@ -144,7 +146,7 @@ pub fn from_text(text: &str) -> Result<Vec<u8>, ConversionError> {
         let resources = dictionary! { "Font" => dictionary! { "F1" => font_id } };
         builder.add_page(A4, resources, operations)?;
     }
-    builder.finish()
+    builder.finish(budget)
 }
 
 fn wrap(text: &str) -> Vec<String> {

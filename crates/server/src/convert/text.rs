@@ -3,7 +3,10 @@
 use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
 use serde_json::{Map, Value};
 
-use super::ConversionError;
+use std::collections::HashSet;
+use std::io::Write as _;
+
+use super::{Budget, ConversionError};
 
 fn utf8(bytes: &[u8]) -> Result<&str, ConversionError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -19,7 +22,11 @@ pub fn as_text(bytes: &[u8]) -> Result<&str, ConversionError> {
 /// A complete HTML document. Raw HTML in the markdown is escaped, not passed through,
 /// and the result is sanitized (ammonia): links and images keep only `http`, `https`,
 /// `mailto` and relative URLs, so a converted file cannot carry scripts.
-pub fn markdown_to_html(bytes: &[u8], title: &str) -> Result<Vec<u8>, ConversionError> {
+pub fn markdown_to_html(
+    bytes: &[u8],
+    title: &str,
+    budget: &Budget,
+) -> Result<Vec<u8>, ConversionError> {
     let source = utf8(bytes)?;
     let events = Parser::new_ext(source, Options::all()).map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
@@ -33,10 +40,11 @@ pub fn markdown_to_html(bytes: &[u8], title: &str) -> Result<Vec<u8>, Conversion
         .clean(&rendered)
         .to_string();
     let title_escaped = escape_html(title);
-    Ok(format!(
+    let document = format!(
         "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>{title_escaped}</title>\n</head>\n<body>\n{body}</body>\n</html>\n"
-    )
-    .into_bytes())
+    );
+    budget.check_output(document.len() as u64)?;
+    Ok(document.into_bytes())
 }
 
 /// The readable text of a markdown document (markup removed), for PDF output.
@@ -70,8 +78,9 @@ pub fn markdown_to_plain(bytes: &[u8]) -> Result<String, ConversionError> {
     Ok(out)
 }
 
-/// An array of objects keyed by the header row; every value a string.
-pub fn csv_to_json(bytes: &[u8]) -> Result<Vec<u8>, ConversionError> {
+/// An array of objects keyed by the header row; every value a string. Written row by
+/// row as it is read, so only one row is ever held.
+pub fn csv_to_json(bytes: &[u8], budget: &Budget) -> Result<Vec<u8>, ConversionError> {
     let text = utf8(bytes)?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
@@ -80,8 +89,11 @@ pub fn csv_to_json(bytes: &[u8]) -> Result<Vec<u8>, ConversionError> {
         .headers()
         .map_err(|e| ConversionError::Invalid(format!("the CSV header row cannot be read ({e})")))?
         .clone();
-    let mut rows = Vec::new();
+    let mut out = budget.writer();
+    let write_failed = |e: std::io::Error| ConversionError::Failed(e.to_string());
+    out.write_all(b"[").map_err(write_failed)?;
     for (index, record) in reader.records().enumerate() {
+        budget.check_time()?;
         let record = record.map_err(|e| {
             ConversionError::Invalid(format!("CSV row {} is malformed ({e})", index + 2))
         })?;
@@ -90,14 +102,17 @@ pub fn csv_to_json(bytes: &[u8]) -> Result<Vec<u8>, ConversionError> {
             .zip(record.iter())
             .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
             .collect();
-        rows.push(Value::Object(row));
+        out.write_all(if index == 0 { b"\n  " } else { b",\n  " })
+            .map_err(write_failed)?;
+        serde_json::to_writer(&mut out, &row)
+            .map_err(|e| ConversionError::Failed(e.to_string()))?;
     }
-    serde_json::to_vec_pretty(&Value::Array(rows))
-        .map_err(|e| ConversionError::Failed(e.to_string()))
+    out.write_all(b"\n]\n").map_err(write_failed)?;
+    Ok(out.into_inner())
 }
 
 /// A JSON array of flat objects as CSV; the header is every key, in first-seen order.
-pub fn json_to_csv(bytes: &[u8]) -> Result<Vec<u8>, ConversionError> {
+pub fn json_to_csv(bytes: &[u8], budget: &Budget) -> Result<Vec<u8>, ConversionError> {
     let value: Value = serde_json::from_slice(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
         .map_err(|e| ConversionError::Invalid(format!("the file is not valid JSON ({e})")))?;
     let Value::Array(items) = value else {
@@ -105,7 +120,8 @@ pub fn json_to_csv(bytes: &[u8]) -> Result<Vec<u8>, ConversionError> {
             "JSON → CSV needs an array of objects".into(),
         ));
     };
-    let mut headers: Vec<String> = Vec::new();
+    let mut headers: Vec<&String> = Vec::new();
+    let mut seen: HashSet<&String> = HashSet::new();
     for (index, item) in items.iter().enumerate() {
         let Value::Object(object) = item else {
             return Err(ConversionError::Invalid(format!(
@@ -118,27 +134,26 @@ pub fn json_to_csv(bytes: &[u8]) -> Result<Vec<u8>, ConversionError> {
                     "item {index}, field {key:?} is nested; only flat objects convert to CSV"
                 )));
             }
-            if !headers.contains(key) {
-                headers.push(key.clone());
+            if seen.insert(key) {
+                headers.push(key);
             }
         }
     }
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record(&headers)
-        .map_err(|e| ConversionError::Failed(e.to_string()))?;
+    let mut writer = csv::Writer::from_writer(budget.writer());
+    let failed = |e: csv::Error| ConversionError::Failed(e.to_string());
+    writer.write_record(&headers).map_err(failed)?;
     for item in &items {
-        let row = headers.iter().map(|key| match item.get(key) {
+        budget.check_time()?;
+        let row = headers.iter().map(|key| match item.get(key.as_str()) {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
         });
-        writer
-            .write_record(row)
-            .map_err(|e| ConversionError::Failed(e.to_string()))?;
+        writer.write_record(row).map_err(failed)?;
     }
     writer
         .into_inner()
+        .map(|out| out.into_inner())
         .map_err(|e| ConversionError::Failed(e.to_string()))
 }
 

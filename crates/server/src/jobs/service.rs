@@ -3,21 +3,24 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
-use trustyconvert_protocol::human_size;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, Semaphore};
 use uuid::Uuid;
 
 use super::{JobFiles, JobRecord, JobStatus, JobStore};
-use crate::convert::{convert, ConversionError, Format};
+use crate::convert::{convert, Budget, ConversionError, Format};
 use crate::crypto::SessionKey;
 use crate::error::ApiError;
 use crate::store::{SessionStore, StoreError};
 use crate::time::Timestamp;
-use trustyconvert_protocol::ErrorType;
+use trustyconvert_protocol::{human_size, ErrorType};
 
 /// Message given to jobs that a restart interrupted.
+/// How long past its deadline a conversion step may take before its job is failed
+/// regardless (the budget normally stops it at its next write or step).
+const STEP_GRACE: Duration = Duration::from_secs(2);
+
 const INTERRUPTED: &str =
     "The server restarted during the conversion. Please convert the file again.";
 
@@ -32,6 +35,10 @@ pub struct JobLimits {
     pub workers: usize,
     /// Bytes one session's uploads and outputs may take together.
     pub max_session_storage: u64,
+    /// Largest output of one conversion.
+    pub max_output_bytes: u64,
+    /// Longest one conversion may run; then its job fails and its worker is free.
+    pub conversion_timeout: Duration,
 }
 
 impl Default for JobLimits {
@@ -40,6 +47,11 @@ impl Default for JobLimits {
             max_upload_bytes: 100 * 1024 * 1024,
             max_active_jobs: 2,
             max_session_storage: 1024 * 1024 * 1024,
+            // The largest legitimate result: an image at the pixel cap (50 Mpx) as a
+            // 4-byte-per-pixel BMP or TIFF is 200 MB; text and data outputs of a 100 MiB
+            // upload stay well below that.
+            max_output_bytes: 256 * 1024 * 1024,
+            conversion_timeout: Duration::from_secs(60),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
@@ -189,9 +201,16 @@ impl JobService {
                 0
             }
         };
+        let (max_output, timeout) = (
+            self.inner.limits.max_output_bytes,
+            self.inner.limits.conversion_timeout,
+        );
         let started = Instant::now();
-        let outcome = tokio::task::spawn_blocking(move || -> Result<u64, ConversionError> {
-            let bytes = convert(&input, source, target, &title)?;
+        let work = tokio::task::spawn_blocking(move || -> Result<u64, ConversionError> {
+            let budget = Budget::new(max_output, timeout);
+            let bytes = convert(&input, source, target, &title, &budget)?;
+            // Given up on meanwhile: write nothing.
+            budget.check_time()?;
             if bytes.len() as u64 > room {
                 return Err(ConversionError::Failed(format!(
                     "the result ({}) would exceed this session's storage limit of {}",
@@ -201,13 +220,20 @@ impl JobService {
             }
             crate::private_fs::write(&output, &bytes).map_err(ConversionError::Io)?;
             Ok(bytes.len() as u64)
-        })
-        .await
-        .unwrap_or_else(|_| {
-            Err(ConversionError::Failed(
-                "the converter crashed on this file".into(),
-            ))
         });
+        // The budget stops the conversion at its next step; this frees the worker even
+        // if a step itself never ends.
+        let outcome = match tokio::time::timeout(timeout + STEP_GRACE, work).await {
+            Ok(finished) => finished.unwrap_or_else(|_| {
+                Err(ConversionError::Failed(
+                    "the converter crashed on this file".into(),
+                ))
+            }),
+            Err(_) => Err(ConversionError::Limit(format!(
+                "the conversion took longer than the limit of {}",
+                humantime::format_duration(timeout)
+            ))),
+        };
         let now = Timestamp::now();
         job.updated_at = now;
         job.completed_at = Some(now);

@@ -1,0 +1,157 @@
+//! What one conversion may spend: output bytes and wall time.
+//!
+//! Converters write through [`Budget::writer`], which refuses the byte past the output
+//! limit and any write after the deadline, and check [`Budget::check_time`] in their
+//! loops. Conversions run on the blocking pool, which cannot be cancelled, so this is
+//! how one that runs too long, or grows too large, stops by itself: it fails at its
+//! next write or step instead of finishing, whatever the input.
+
+use std::cell::Cell;
+use std::io::{Cursor, Seek, SeekFrom, Write};
+use std::time::{Duration, Instant};
+
+use trustyconvert_protocol::human_size;
+
+use super::ConversionError;
+
+/// Which limit a conversion hit first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Breach {
+    Output,
+    Time,
+}
+
+/// The limits of one conversion, and which one it hit.
+#[derive(Debug)]
+pub struct Budget {
+    max_output: u64,
+    timeout: Duration,
+    deadline: Instant,
+    breach: Cell<Option<Breach>>,
+}
+
+impl Budget {
+    /// A budget starting now.
+    pub fn new(max_output: u64, timeout: Duration) -> Self {
+        Self {
+            max_output,
+            timeout,
+            deadline: Instant::now() + timeout,
+            breach: Cell::new(None),
+        }
+    }
+
+    /// Fails once the deadline has passed.
+    pub fn check_time(&self) -> Result<(), ConversionError> {
+        if Instant::now() >= self.deadline {
+            self.breach.set(Some(Breach::Time));
+            return Err(self.error(Breach::Time));
+        }
+        Ok(())
+    }
+
+    /// Fails if `len` bytes are more than the output limit.
+    pub fn check_output(&self, len: u64) -> Result<(), ConversionError> {
+        if len > self.max_output {
+            self.breach.set(Some(Breach::Output));
+            return Err(self.error(Breach::Output));
+        }
+        Ok(())
+    }
+
+    /// An in-memory output that stays within this budget.
+    pub fn writer(&self) -> BudgetWriter<'_> {
+        BudgetWriter {
+            budget: self,
+            out: Cursor::new(Vec::new()),
+        }
+    }
+
+    /// `error`, or the limit behind it: a library that failed because our writer
+    /// refused a write reports its own wording, which would hide the real reason.
+    pub fn explain(&self, error: ConversionError) -> ConversionError {
+        match self.breach.get() {
+            Some(breach) => self.error(breach),
+            None => error,
+        }
+    }
+
+    fn error(&self, breach: Breach) -> ConversionError {
+        ConversionError::Limit(match breach {
+            Breach::Output => format!(
+                "the result is larger than the limit of {}",
+                human_size(self.max_output)
+            ),
+            Breach::Time => format!(
+                "the conversion took longer than the limit of {}",
+                humantime::format_duration(self.timeout)
+            ),
+        })
+    }
+}
+
+/// Output bytes, refused past the budget's output limit or deadline.
+pub struct BudgetWriter<'a> {
+    budget: &'a Budget,
+    out: Cursor<Vec<u8>>,
+}
+
+impl BudgetWriter<'_> {
+    /// The bytes written.
+    pub fn into_inner(self) -> Vec<u8> {
+        self.out.into_inner()
+    }
+}
+
+impl Write for BudgetWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let end = self.out.position() + buf.len() as u64;
+        let refused = self.budget.check_time().and_then(|()| {
+            self.budget
+                .check_output(end.max(self.out.get_ref().len() as u64))
+        });
+        if let Err(error) = refused {
+            return Err(std::io::Error::other(error.to_string()));
+        }
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for BudgetWriter<'_> {
+    fn seek(&mut self, position: SeekFrom) -> std::io::Result<u64> {
+        self.out.seek(position)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_past_the_output_limit_is_refused_and_explained() {
+        let budget = Budget::new(10, Duration::from_secs(60));
+        let mut writer = budget.writer();
+        writer.write_all(b"0123456789").unwrap();
+        assert!(writer.write_all(b"x").is_err());
+        let explained = budget.explain(ConversionError::Failed("io".into()));
+        assert_eq!(
+            explained.to_string(),
+            "the result is larger than the limit of 10 bytes"
+        );
+    }
+
+    #[test]
+    fn after_the_deadline_nothing_more_is_done() {
+        let budget = Budget::new(1 << 20, Duration::ZERO);
+        assert!(budget.writer().write_all(b"x").is_err());
+        assert!(budget
+            .check_time()
+            .unwrap_err()
+            .to_string()
+            .contains("took longer"));
+    }
+}
