@@ -17,7 +17,13 @@ struct PdfBuilder {
     document: Document,
     pages_id: ObjectId,
     pages: Vec<Object>,
+    /// Bytes the finished file will take, about (compressed content plus overhead):
+    /// checked against the output limit page by page, not only at the end.
+    approximate_size: u64,
 }
+
+/// What a page object costs in the file besides its content.
+const PAGE_OVERHEAD: u64 = 200;
 
 impl PdfBuilder {
     fn new() -> Self {
@@ -27,21 +33,27 @@ impl PdfBuilder {
             document,
             pages_id,
             pages: Vec::new(),
+            approximate_size: 0,
         }
     }
 
+    /// Adds a page; its content is compressed at once so the document never holds the
+    /// uncompressed text of every page.
     fn add_page(
         &mut self,
         size: (f32, f32),
         resources: lopdf::Dictionary,
         operations: Vec<Operation>,
+        budget: &Budget,
     ) -> Result<(), ConversionError> {
         let content = Content { operations }
             .encode()
             .map_err(|e| ConversionError::Failed(format!("pdf content: {e}")))?;
-        let content_id = self
-            .document
-            .add_object(Stream::new(dictionary! {}, content));
+        let mut stream = Stream::new(dictionary! {}, content);
+        let _ = stream.compress();
+        self.approximate_size += stream.content.len() as u64 + PAGE_OVERHEAD;
+        budget.check_output(self.approximate_size)?;
+        let content_id = self.document.add_object(stream);
         let page_id = self.document.add_object(dictionary! {
             "Type" => "Page",
             "Parent" => self.pages_id,
@@ -103,14 +115,13 @@ pub fn from_image(image: &DynamicImage, budget: &Budget) -> Result<Vec<u8>, Conv
         Operation::new("Do", vec!["Im1".into()]),
         Operation::new("Q", vec![]),
     ];
-    builder.add_page((w, h), resources, operations)?;
+    builder.add_page((w, h), resources, operations, budget)?;
     builder.finish(budget)
 }
 
 /// Paginated text on A4 pages. Characters outside Latin-1 are shown as `?` (the
 /// standard Helvetica font has no others).
 pub fn from_text(text: &str, budget: &Budget) -> Result<Vec<u8>, ConversionError> {
-    let lines = wrap(text);
     let per_page = ((A4.1 - 2.0 * MARGIN) / LEADING) as usize;
     let mut builder = PdfBuilder::new();
     let font_id = builder.document.add_object(dictionary! {
@@ -119,12 +130,13 @@ pub fn from_text(text: &str, budget: &Budget) -> Result<Vec<u8>, ConversionError
         "BaseFont" => "Helvetica",
         "Encoding" => "WinAnsiEncoding",
     });
-    let chunks: Vec<&[String]> = if lines.is_empty() {
-        vec![&[]]
-    } else {
-        lines.chunks(per_page).collect()
-    };
-    for chunk in chunks {
+    let resources = dictionary! { "Font" => dictionary! { "F1" => font_id } };
+    // Lines are wrapped lazily and laid out a page at a time: only one page of text is
+    // held besides the input.
+    let mut lines = wrapped_lines(text).peekable();
+    let mut first = true;
+    while first || lines.peek().is_some() {
+        first = false;
         budget.check_time()?;
         let mut operations = vec![
             Operation::new("BT", vec![]),
@@ -135,39 +147,40 @@ pub fn from_text(text: &str, budget: &Budget) -> Result<Vec<u8>, ConversionError
                 vec![MARGIN.into(), (A4.1 - MARGIN - FONT_SIZE).into()],
             ),
         ];
-        for line in chunk {
+        for line in lines.by_ref().take(per_page) {
             operations.push(Operation::new(
                 "Tj",
-                vec![Object::String(latin1(line), lopdf::StringFormat::Literal)],
+                vec![Object::String(latin1(&line), lopdf::StringFormat::Literal)],
             ));
             operations.push(Operation::new("T*", vec![]));
         }
         operations.push(Operation::new("ET", vec![]));
-        let resources = dictionary! { "Font" => dictionary! { "F1" => font_id } };
-        builder.add_page(A4, resources, operations)?;
+        builder.add_page(A4, resources.clone(), operations, budget)?;
     }
     builder.finish(budget)
 }
 
-fn wrap(text: &str) -> Vec<String> {
+/// The text's lines, wrapped at [`LINE_CHARS`], produced one at a time.
+fn wrapped_lines(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.lines().flat_map(wrap_paragraph)
+}
+
+fn wrap_paragraph(paragraph: &str) -> Vec<String> {
     let mut lines = Vec::new();
-    for paragraph in text.lines() {
-        let mut line = String::new();
-        for word in paragraph.split_whitespace() {
-            for piece in word.chars().collect::<Vec<_>>().chunks(LINE_CHARS) {
-                let piece: String = piece.iter().collect();
-                if !line.is_empty() && line.chars().count() + 1 + piece.chars().count() > LINE_CHARS
-                {
-                    lines.push(std::mem::take(&mut line));
-                }
-                if !line.is_empty() {
-                    line.push(' ');
-                }
-                line.push_str(&piece);
+    let mut line = String::new();
+    for word in paragraph.split_whitespace() {
+        for piece in word.chars().collect::<Vec<_>>().chunks(LINE_CHARS) {
+            let piece: String = piece.iter().collect();
+            if !line.is_empty() && line.chars().count() + 1 + piece.chars().count() > LINE_CHARS {
+                lines.push(std::mem::take(&mut line));
             }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(&piece);
         }
-        lines.push(line);
     }
+    lines.push(line);
     lines
 }
 
