@@ -1,5 +1,7 @@
 //! Writing PDFs: one page per image, or paginated plain text in Helvetica.
 
+use std::io::Write;
+
 use image::DynamicImage;
 use lopdf::content::{Content, Operation};
 use lopdf::{dictionary, Document, Object, ObjectId, Stream};
@@ -121,43 +123,146 @@ pub fn from_image(image: &DynamicImage, budget: &Budget) -> Result<Vec<u8>, Conv
 
 /// Paginated text on A4 pages. Characters outside Latin-1 are shown as `?` (the
 /// standard Helvetica font has no others).
+///
+/// Written straight to the output a page at a time by a small hand-written writer
+/// rather than through lopdf: lopdf holds the whole document as objects (kilobytes per
+/// page), which for a large text file cost the server gigabytes; this holds one page.
 pub fn from_text(text: &str, budget: &Budget) -> Result<Vec<u8>, ConversionError> {
     let per_page = ((A4.1 - 2.0 * MARGIN) / LEADING) as usize;
-    let mut builder = PdfBuilder::new();
-    let font_id = builder.document.add_object(dictionary! {
-        "Type" => "Font",
-        "Subtype" => "Type1",
-        "BaseFont" => "Helvetica",
-        "Encoding" => "WinAnsiEncoding",
-    });
-    let resources = dictionary! { "Font" => dictionary! { "F1" => font_id } };
-    // Lines are wrapped lazily and laid out a page at a time: only one page of text is
-    // held besides the input.
+    let mut pdf = TextPdf::start(budget.writer()).map_err(write_failed)?;
     let mut lines = wrapped_lines(text).peekable();
     let mut first = true;
     while first || lines.peek().is_some() {
         first = false;
         budget.check_time()?;
-        let mut operations = vec![
-            Operation::new("BT", vec![]),
-            Operation::new("Tf", vec!["F1".into(), FONT_SIZE.into()]),
-            Operation::new("TL", vec![LEADING.into()]),
-            Operation::new(
-                "Td",
-                vec![MARGIN.into(), (A4.1 - MARGIN - FONT_SIZE).into()],
-            ),
-        ];
+        let mut content = format!(
+            "BT\n/F1 {FONT_SIZE} Tf\n{LEADING} TL\n{MARGIN} {} Td\n",
+            A4.1 - MARGIN - FONT_SIZE
+        )
+        .into_bytes();
         for line in lines.by_ref().take(per_page) {
-            operations.push(Operation::new(
-                "Tj",
-                vec![Object::String(latin1(&line), lopdf::StringFormat::Literal)],
-            ));
-            operations.push(Operation::new("T*", vec![]));
+            content.push(b'(');
+            for byte in latin1(&line) {
+                if matches!(byte, b'(' | b')' | b'\\') {
+                    content.push(b'\\');
+                }
+                content.push(byte);
+            }
+            content.extend_from_slice(b") Tj T*\n");
         }
-        operations.push(Operation::new("ET", vec![]));
-        builder.add_page(A4, resources.clone(), operations, budget)?;
+        content.extend_from_slice(b"ET\n");
+        pdf.add_page(&content).map_err(write_failed)?;
     }
-    builder.finish(budget)
+    Ok(pdf.finish().map_err(write_failed)?.into_inner())
+}
+
+fn write_failed(error: std::io::Error) -> ConversionError {
+    ConversionError::Failed(format!("writing pdf: {error}"))
+}
+
+/// A PDF of A4 text pages written as it goes: header and font first, then each page's
+/// compressed content and page object, and at the end the page tree, the catalog and
+/// the cross-reference table (objects may appear in any order; the table says where).
+struct TextPdf<W: Write> {
+    out: W,
+    written: u64,
+    /// Byte offset of each object, by id (index 0 unused).
+    offsets: Vec<u64>,
+    pages: Vec<usize>,
+}
+
+const CATALOG_ID: usize = 1;
+const PAGES_ID: usize = 2;
+const FONT_ID: usize = 3;
+
+impl<W: Write> TextPdf<W> {
+    fn start(out: W) -> std::io::Result<Self> {
+        let mut pdf = Self {
+            out,
+            written: 0,
+            offsets: vec![0; FONT_ID + 1],
+            pages: Vec::new(),
+        };
+        pdf.raw(b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n")?;
+        pdf.object(
+            FONT_ID,
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        )?;
+        Ok(pdf)
+    }
+
+    fn raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn object(&mut self, id: usize, body: &[u8]) -> std::io::Result<()> {
+        if self.offsets.len() <= id {
+            self.offsets.resize(id + 1, 0);
+        }
+        self.offsets[id] = self.written;
+        self.raw(format!("{id} 0 obj\n").as_bytes())?;
+        self.raw(body)?;
+        self.raw(b"\nendobj\n")
+    }
+
+    fn next_id(&self) -> usize {
+        self.offsets.len()
+    }
+
+    fn add_page(&mut self, content: &[u8]) -> std::io::Result<()> {
+        let mut encoder =
+            flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(content)?;
+        let compressed = encoder.finish()?;
+        let content_id = self.next_id();
+        let mut stream = format!(
+            "<< /Length {} /Filter /FlateDecode >>\nstream\n",
+            compressed.len()
+        )
+        .into_bytes();
+        stream.extend_from_slice(&compressed);
+        stream.extend_from_slice(b"\nendstream");
+        self.object(content_id, &stream)?;
+        let page_id = self.next_id();
+        let page = format!(
+            "<< /Type /Page /Parent {PAGES_ID} 0 R /MediaBox [0 0 {} {}] /Contents {content_id} 0 R \
+             /Resources << /Font << /F1 {FONT_ID} 0 R >> >> >>",
+            A4.0, A4.1
+        );
+        self.object(page_id, page.as_bytes())?;
+        self.pages.push(page_id);
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<W> {
+        let mut kids = String::with_capacity(self.pages.len() * 10);
+        for id in &self.pages {
+            kids.push_str(&format!("{id} 0 R "));
+        }
+        let tree = format!(
+            "<< /Type /Pages /Kids [{}] /Count {} >>",
+            kids.trim_end(),
+            self.pages.len()
+        );
+        self.object(PAGES_ID, tree.as_bytes())?;
+        self.object(
+            CATALOG_ID,
+            format!("<< /Type /Catalog /Pages {PAGES_ID} 0 R >>").as_bytes(),
+        )?;
+        let xref_at = self.written;
+        let mut table = format!("xref\n0 {}\n0000000000 65535 f \n", self.offsets.len());
+        for offset in &self.offsets[1..] {
+            table.push_str(&format!("{offset:010} 00000 n \n"));
+        }
+        table.push_str(&format!(
+            "trailer\n<< /Size {} /Root {CATALOG_ID} 0 R >>\nstartxref\n{xref_at}\n%%EOF\n",
+            self.offsets.len()
+        ));
+        self.raw(table.as_bytes())?;
+        Ok(self.out)
+    }
 }
 
 /// The text's lines, wrapped at [`LINE_CHARS`], produced one at a time.

@@ -1,0 +1,119 @@
+//! The real server under inputs that amplify: each conversion ends within its bounds,
+//! the server stays up, and its peak memory is measured and bounded.
+
+mod common;
+
+use std::process::Command;
+
+use common::{ServeProcess, BIN};
+
+/// Runs `trustyconvert convert FILE --to TARGET --server BASE`; returns (success, stderr).
+fn convert(
+    server: &ServeProcess,
+    state: &std::path::Path,
+    file: &std::path::Path,
+    target: &str,
+) -> (bool, String) {
+    let output_file = file.with_extension(format!("out.{target}"));
+    let output = Command::new(BIN)
+        .args(["convert"])
+        .arg(file)
+        .args(["--to", target, "-o"])
+        .arg(&output_file)
+        .args(["--server", &server.base])
+        .env("TRUSTY_STATE_DIR", state)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Whether `GET /api/health` answers 200.
+fn answers_health(server: &ServeProcess) -> bool {
+    use std::io::{Read as _, Write as _};
+    let address = server.base.trim_start_matches("http://");
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+        return false;
+    };
+    let request =
+        format!("GET /api/health HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    let mut answer = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.1 200")
+}
+
+#[test]
+fn amplifying_inputs_end_bounded_with_the_server_alive_and_its_memory_measured() {
+    let data = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let inputs = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(
+        data.path(),
+        &[
+            "--store",
+            "memory",
+            "--max-output-size",
+            "32MiB",
+            "--conversion-timeout",
+            "30s",
+            "--rate-limit-upload",
+            "0",
+        ],
+        &[],
+    );
+    let write = |name: &str, bytes: Vec<u8>| {
+        let path = inputs.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    // json → csv of 20 000 distinct keys: a 20 000 × 20 000 table.
+    let items: Vec<String> = (0..20_000).map(|i| format!("{{\"k{i}\":0}}")).collect();
+    let wide = write("wide.json", format!("[{}]", items.join(",")).into_bytes());
+    // csv → json, 40 long header names repeated for each of 20 000 empty rows.
+    let header: Vec<String> = (0..40)
+        .map(|i| format!("column_{i}_{}", "x".repeat(80)))
+        .collect();
+    let rows = write(
+        "rows.csv",
+        format!(
+            "{}\n{}",
+            header.join(","),
+            format!("{}\n", ",".repeat(39)).repeat(20_000)
+        )
+        .into_bytes(),
+    );
+    // A small solid PNG that decodes to 4000 × 4000 pixels (48 MB as BMP).
+    let solid = inputs.path().join("solid.png");
+    image::RgbImage::from_pixel(4000, 4000, image::Rgb([200, 30, 30]))
+        .save(&solid)
+        .unwrap();
+    // 15 MB of short lines → PDF.
+    let short = write("short.txt", "a\n".repeat(7_500_000).into_bytes());
+
+    for (file, target) in [(&wide, "csv"), (&rows, "json"), (&solid, "bmp")] {
+        let (ok, stderr) = convert(&server, state.path(), file, target);
+        assert!(
+            !ok,
+            "{} → {target} must hit the output limit",
+            file.display()
+        );
+        assert!(
+            stderr.contains("larger than the limit of 32 MiB"),
+            "{stderr}"
+        );
+    }
+    let (ok, stderr) = convert(&server, state.path(), &short, "pdf");
+    assert!(
+        ok || stderr.contains("limit"),
+        "short lines → pdf ends within its bounds: {stderr}"
+    );
+
+    assert!(answers_health(&server), "the server is alive");
+    let peak = server.peak_memory_kib().expect("Linux reports VmHWM");
+    println!("peak server memory: {} MiB", peak / 1024);
+    // Before the bounds these inputs took the server past 3 GB.
+    assert!(peak < 512 * 1024, "peak server memory {} MiB", peak / 1024);
+}
