@@ -30,6 +30,8 @@ pub mod jobs;
 mod keys;
 mod metrics;
 mod private_fs;
+#[cfg(test)]
+mod properties;
 mod ratelimit;
 mod routes;
 mod session;

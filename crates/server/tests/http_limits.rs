@@ -150,3 +150,64 @@ async fn a_job_id_field_longer_than_a_uuid_is_refused_without_buffering_it() {
         .unwrap()
         .contains("too long"));
 }
+
+/// A small deterministic generator (xorshift), so a failing case can be replayed.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+#[tokio::test]
+async fn mangled_multipart_uploads_get_a_typed_error_never_a_500() {
+    let server = TestServer::start(|c| c.rate_limits.upload_per_minute = 0).await;
+    let creds = new_session(&server).await;
+    let valid = b"--b\r\nContent-Disposition: form-data; name=\"job_id\"\r\n\r\n\
+        8c0e3f7a-2b1d-4c5e-9f60-1a2b3c4d5e6f\r\n--b\r\nContent-Disposition: form-data; \
+        name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n"
+        .to_vec();
+    let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
+    for case in 0..300 {
+        let mut body = valid.clone();
+        match case % 4 {
+            0 => body.truncate(noise.below(body.len())),
+            1 => {
+                for _ in 0..1 + noise.below(8) {
+                    let at = noise.below(body.len());
+                    body[at] = noise.next() as u8;
+                }
+            }
+            2 => {
+                let at = noise.below(body.len());
+                let junk: Vec<u8> = (0..noise.below(2048)).map(|_| noise.next() as u8).collect();
+                body.splice(at..at, junk);
+            }
+            _ => body = (0..noise.below(4096)).map(|_| noise.next() as u8).collect(),
+        }
+        let response = client()
+            .post(server.url("/api/upload"))
+            .header("cookie", creds.cookie_header())
+            .header("x-csrf-token", &creds.csrf)
+            .header("content-type", "multipart/form-data; boundary=b")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let (_, _, envelope) = split(response).await;
+        assert!(
+            status.is_client_error() || status.is_success(),
+            "case {case}: {status} {envelope}"
+        );
+        assert!(envelope["success"].is_boolean(), "case {case}: {envelope}");
+    }
+}
