@@ -73,8 +73,16 @@ async fn a_stalled_upload_body_is_cut_off() {
         creds.csrf
     );
     stalled.write_all(head.as_bytes()).await.unwrap();
-    let health = client().get(server.url("/api/health")).send().await.unwrap();
-    assert_eq!(health.status(), StatusCode::OK, "others are served meanwhile");
+    let health = client()
+        .get(server.url("/api/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        health.status(),
+        StatusCode::OK,
+        "others are served meanwhile"
+    );
     let answer = closed_within(&mut stalled, Duration::from_secs(10))
         .await
         .expect("the stalled upload is given up on");
