@@ -98,7 +98,7 @@ pub struct ServeArgs {
 
     /// New sessions per minute per client IP (0 = unlimited); joining a live session
     /// is not counted.
-    #[arg(long, env = "TRUSTY_RATE_LIMIT_INIT", default_value_t = 120)]
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_INIT", default_value_t = RateLimitConfig::default().init_per_minute)]
     rate_limit_init: u32,
 
     /// A reverse proxy (address or CIDR, repeatable) whose `X-Forwarded-For` names the
@@ -107,15 +107,15 @@ pub struct ServeArgs {
     trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Uploads per minute per client IP (0 = unlimited).
-    #[arg(long, env = "TRUSTY_RATE_LIMIT_UPLOAD", default_value_t = 300)]
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_UPLOAD", default_value_t = RateLimitConfig::default().upload_per_minute)]
     rate_limit_upload: u32,
 
     /// Conversion requests per minute per client IP (0 = unlimited).
-    #[arg(long, env = "TRUSTY_RATE_LIMIT_CONVERT", default_value_t = 300)]
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_CONVERT", default_value_t = RateLimitConfig::default().convert_per_minute)]
     rate_limit_convert: u32,
 
     /// Downloads per minute per client IP (0 = unlimited).
-    #[arg(long, env = "TRUSTY_RATE_LIMIT_DOWNLOAD", default_value_t = 600)]
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_DOWNLOAD", default_value_t = RateLimitConfig::default().download_per_minute)]
     rate_limit_download: u32,
 
     /// Directory of the built web UI to serve at `/` (`./scripts/run.sh` builds it into

@@ -130,7 +130,7 @@ async fn embedded_sessions_and_the_key_survive_sigkill_and_restart() {
 }
 
 #[tokio::test]
-async fn item_24_sigterm_stops_cleanly_and_security_events_are_logged_without_secrets() {
+async fn sigterm_stops_cleanly_and_security_events_are_logged_without_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServeProcess::start(dir.path(), &["--store", "memory"], &[]);
     let creds = init(&server).await;

@@ -2,7 +2,7 @@
 //!
 //! Parsing is hand-written over raw bytes on purpose: a `Cookie` header with a
 //! non-ASCII or otherwise odd value elsewhere must not make us lose (or 500 on) our own
-//! cookie, and a value we do not like is simply "no cookie" (checklist item 3).
+//! cookie, and a value we do not like is simply "no cookie".
 
 use std::time::Duration;
 

@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Bytes of entropy in a secret session id (256 bits; the checklist asks for ≥ 128).
+/// Bytes of entropy in a secret session id (256 bits; at least 128 are needed).
 const SESSION_ID_BYTES: usize = 32;
 /// Length of a session id once base64url-encoded without padding.
 pub const SESSION_ID_LEN: usize = 43;
@@ -187,7 +187,7 @@ mod tests {
     }
 
     #[test]
-    fn item_1_session_ids_do_not_collide_over_one_million() {
+    fn session_ids_do_not_collide_over_one_million() {
         let mut seen = std::collections::HashSet::with_capacity(1_000_000);
         for _ in 0..1_000_000 {
             assert!(seen.insert(SessionSecret::generate().store_key().0));
@@ -195,7 +195,7 @@ mod tests {
     }
 
     #[test]
-    fn item_3_only_well_formed_ids_parse() {
+    fn only_well_formed_ids_parse() {
         let id = SessionSecret::generate();
         assert_eq!(
             SessionSecret::parse(id.expose().as_bytes()),
@@ -209,7 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn item_10_token_is_bound_to_its_session() {
+    fn token_is_bound_to_its_session() {
         let ring = keyring(1);
         let a = SessionSecret::generate().store_key();
         let b = SessionSecret::generate().store_key();
@@ -224,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn item_12_rotation_old_keys_verify_unknown_keys_do_not() {
+    fn rotation_old_keys_verify_unknown_keys_do_not() {
         let old = keyring(1);
         let rotated = Keyring::new(vec![[2; KEY_BYTES], [1; KEY_BYTES]]).unwrap();
         let session = SessionSecret::generate().store_key();

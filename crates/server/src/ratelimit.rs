@@ -26,9 +26,9 @@ impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
             init_per_minute: 120,
-            upload_per_minute: 60,
-            convert_per_minute: 60,
-            download_per_minute: 120,
+            upload_per_minute: 300,
+            convert_per_minute: 300,
+            download_per_minute: 600,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! CSRF defence over real HTTP. Test names carry the SECURITY-CHECKLIST item numbers.
+//! CSRF defence over real HTTP. Each test is named after the rule it checks.
 //! The probe is `POST /api/session/csrf`: 200 when the request passes, 403 otherwise.
 
 mod common;
@@ -35,7 +35,7 @@ fn assert_csrf_rejected(status: StatusCode, body: &Value, reason: &str) {
 }
 
 #[tokio::test]
-async fn item_8_14_unsafe_methods_without_the_header_are_refused() {
+async fn unsafe_methods_without_the_header_are_refused() {
     let server = TestServer::start(|_| {}).await;
     let creds = new_session(&server).await;
     for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
@@ -75,7 +75,7 @@ async fn item_8_14_unsafe_methods_without_the_header_are_refused() {
 }
 
 #[tokio::test]
-async fn item_9_header_not_equal_to_the_cookie_is_refused() {
+async fn header_not_equal_to_the_cookie_is_refused() {
     let server = TestServer::start(|_| {}).await;
     let creds = new_session(&server).await;
     let mut wrong = creds.csrf.clone().into_bytes();
@@ -120,7 +120,7 @@ async fn item_9_header_not_equal_to_the_cookie_is_refused() {
 }
 
 #[tokio::test]
-async fn item_10_11_a_token_of_another_session_planted_in_cookie_and_header_is_refused() {
+async fn a_token_of_another_session_planted_in_cookie_and_header_is_refused() {
     let server = TestServer::start(|_| {}).await;
     let victim = new_session(&server).await;
     let attacker = new_session(&server).await;
@@ -147,7 +147,7 @@ async fn item_10_11_a_token_of_another_session_planted_in_cookie_and_header_is_r
 }
 
 #[tokio::test]
-async fn item_10_a_tampered_token_is_refused() {
+async fn a_tampered_token_is_refused() {
     let server = TestServer::start(|_| {}).await;
     let creds = new_session(&server).await;
     for position in [0, 30, 63] {
@@ -168,7 +168,7 @@ fn write_keys(path: &std::path::Path, keys: &[&str]) {
 }
 
 #[tokio::test]
-async fn item_12_a_token_signed_with_another_key_is_refused_and_rotation_keeps_old_keys_valid() {
+async fn a_token_signed_with_another_key_is_refused_and_rotation_keeps_old_keys_valid() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("keys");
     let (old_key, new_key) = ("11".repeat(32), "22".repeat(32));
@@ -204,7 +204,7 @@ async fn item_12_a_token_signed_with_another_key_is_refused_and_rotation_keeps_o
 }
 
 #[tokio::test]
-async fn item_15_cross_site_fetch_metadata_is_refused_unless_allow_listed() {
+async fn cross_site_fetch_metadata_is_refused_unless_allow_listed() {
     let server =
         TestServer::start(|c| c.allowed_origins = vec!["https://app.example".to_owned()]).await;
     let creds = new_session(&server).await;
@@ -239,7 +239,7 @@ async fn item_15_cross_site_fetch_metadata_is_refused_unless_allow_listed() {
 }
 
 #[tokio::test]
-async fn item_16_origin_without_fetch_metadata_must_match_host_or_allow_list() {
+async fn origin_without_fetch_metadata_must_match_host_or_allow_list() {
     let server =
         TestServer::start(|c| c.allowed_origins = vec!["https://allowed.example".to_owned()]).await;
     let creds = new_session(&server).await;
@@ -261,7 +261,7 @@ async fn item_16_origin_without_fetch_metadata_must_match_host_or_allow_list() {
 }
 
 #[tokio::test]
-async fn item_17_form_content_types_are_refused_on_unsafe_requests() {
+async fn form_content_types_are_refused_on_unsafe_requests() {
     let server = TestServer::start(|_| {}).await;
     let creds = new_session(&server).await;
     for content_type in [
@@ -277,7 +277,7 @@ async fn item_17_form_content_types_are_refused_on_unsafe_requests() {
 }
 
 #[tokio::test]
-async fn item_18_rotation_issues_a_new_token_and_the_old_one_works_only_inside_the_grace_window() {
+async fn rotation_issues_a_new_token_and_the_old_one_works_only_inside_the_grace_window() {
     let server = TestServer::start(|c| c.timeouts.csrf_grace = Duration::from_millis(1500)).await;
 
     // Inside the grace window the previous token still passes (other tabs keep working).

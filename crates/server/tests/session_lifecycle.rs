@@ -1,5 +1,5 @@
 //! Session lifecycle over real HTTP: cookies, init, force, status, close, timeouts.
-//! Test names carry the SECURITY-CHECKLIST item numbers they cover.
+//! Each test is named after the rule it checks.
 
 mod common;
 
@@ -18,7 +18,7 @@ fn attributes(line: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn item_4_5_7_28_cookie_attributes_of_both_cookies() {
+async fn cookie_attributes_of_both_cookies() {
     let server = TestServer::start(|_| {}).await;
     let (status, headers, _) = init_raw(&server, None, "").await;
     assert_eq!(status, StatusCode::OK);
@@ -54,7 +54,7 @@ async fn item_4_5_7_28_cookie_attributes_of_both_cookies() {
 }
 
 #[tokio::test]
-async fn item_4_dev_switch_drops_secure_and_host_prefix_is_applied() {
+async fn dev_switch_drops_secure_and_host_prefix_is_applied() {
     let server = TestServer::start(|c| c.cookies.secure = false).await;
     let (_, headers, _) = init_raw(&server, None, "").await;
     assert!(
@@ -69,7 +69,7 @@ async fn item_4_dev_switch_drops_secure_and_host_prefix_is_applied() {
 }
 
 #[tokio::test]
-async fn item_6_body_carries_a_public_handle_not_the_secret() {
+async fn body_carries_a_public_handle_not_the_secret() {
     let server = TestServer::start(|_| {}).await;
     let (_, headers, body) = init_raw(&server, None, "").await;
     let creds = creds_from(&headers, &body);
@@ -108,7 +108,7 @@ async fn init_twice_with_the_cookie_returns_the_same_session() {
 }
 
 #[tokio::test]
-async fn item_19_force_replaces_the_session_and_kills_the_old_one() {
+async fn force_replaces_the_session_and_kills_the_old_one() {
     let server = TestServer::start(|_| {}).await;
     let old = new_session(&server).await;
     let (status, headers, body) =
@@ -202,7 +202,7 @@ async fn status_reports_the_session_and_creates_nothing() {
 }
 
 #[tokio::test]
-async fn item_20_close_expires_cookies_and_the_old_cookie_gets_401() {
+async fn close_expires_cookies_and_the_old_cookie_gets_401() {
     let server = TestServer::start(|_| {}).await;
     let creds = new_session(&server).await;
     let (status, headers, body) = post_with(&server, "/api/session/close", &creds).await;
@@ -225,7 +225,7 @@ async fn item_20_close_expires_cookies_and_the_old_cookie_gets_401() {
 }
 
 #[tokio::test]
-async fn item_2_3_malformed_oversized_non_ascii_and_unknown_cookies_are_no_session() {
+async fn malformed_oversized_non_ascii_and_unknown_cookies_are_no_session() {
     let server = TestServer::start(|_| {}).await;
     let unknown = format!("{SESSION_COOKIE}={}", "A".repeat(43));
     let oversized = format!("{SESSION_COOKIE}={}", "A".repeat(8000));
@@ -270,7 +270,7 @@ async fn item_2_3_malformed_oversized_non_ascii_and_unknown_cookies_are_no_sessi
 }
 
 #[tokio::test]
-async fn item_1_500_concurrent_inits_all_succeed_with_distinct_sessions() {
+async fn five_hundred_concurrent_inits_all_succeed_with_distinct_sessions() {
     for store in [StoreKind::Memory, StoreKind::Embedded] {
         let server = TestServer::start(|c| {
             c.store = store.clone();
@@ -313,7 +313,7 @@ where
 }
 
 #[tokio::test]
-async fn item_21_idle_timeout_expires_an_unused_session() {
+async fn idle_timeout_expires_an_unused_session() {
     let server = TestServer::start(|c| c.timeouts.idle = Duration::from_millis(1500)).await;
     let creds = new_session(&server).await;
     assert_eq!(status_of(&server, &creds).await, StatusCode::OK);
@@ -322,7 +322,7 @@ async fn item_21_idle_timeout_expires_an_unused_session() {
 }
 
 #[tokio::test]
-async fn item_21_22_activity_extends_idle_but_not_absolute() {
+async fn activity_extends_idle_but_not_absolute() {
     let server = TestServer::start(|c| {
         c.timeouts.idle = Duration::from_millis(2000);
         c.timeouts.absolute = Duration::from_millis(5000);
@@ -345,7 +345,7 @@ async fn item_21_22_activity_extends_idle_but_not_absolute() {
 }
 
 #[tokio::test]
-async fn item_23_a_concurrent_request_does_not_resurrect_a_closed_session() {
+async fn a_concurrent_request_does_not_resurrect_a_closed_session() {
     let server = TestServer::start(|_| {}).await;
     for _ in 0..20 {
         let creds = new_session(&server).await;
@@ -362,7 +362,7 @@ async fn item_23_a_concurrent_request_does_not_resurrect_a_closed_session() {
 }
 
 #[tokio::test]
-async fn item_26_expired_sessions_are_swept_from_the_store() {
+async fn expired_sessions_are_swept_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_in(dir.path(), |c| {
         c.store = trustyconvert_server::StoreKind::Embedded;
@@ -383,7 +383,7 @@ async fn item_26_expired_sessions_are_swept_from_the_store() {
 }
 
 #[tokio::test]
-async fn item_2_an_unknown_id_writes_nothing_to_the_store() {
+async fn an_unknown_id_writes_nothing_to_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_in(dir.path(), |c| {
         c.store = trustyconvert_server::StoreKind::Embedded

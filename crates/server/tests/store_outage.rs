@@ -11,7 +11,7 @@ use common::*;
 use reqwest::{Method, StatusCode};
 
 #[tokio::test]
-async fn item_25_store_outage_is_503_never_fail_open_and_recovers() {
+async fn store_outage_is_503_never_fail_open_and_recovers() {
     let store = Arc::new(InstrumentedStore::default());
     let server = TestServer::start_with_store(store.clone()).await;
     let creds = new_session(&server).await;

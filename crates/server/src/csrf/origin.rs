@@ -80,7 +80,7 @@ fn split_authority(authority: &str, default_port: u16) -> Option<(String, u16)> 
     Some((host.to_ascii_lowercase(), port))
 }
 
-/// The cross-origin check (checklist items 15 and 16).
+/// The cross-origin check.
 ///
 /// - `Origin: null` is always refused.
 /// - With fetch metadata: `same-origin` and `none` pass; anything else (`cross-site`,
@@ -146,7 +146,7 @@ mod tests {
     }
 
     #[test]
-    fn item_16_look_alike_origin_is_not_allow_listed() {
+    fn look_alike_origin_is_not_allow_listed() {
         let allowed = [Origin::parse("https://allowed.example").unwrap()];
         let h = headers(&[
             ("origin", "https://allowed.example.evil.example"),
@@ -158,7 +158,7 @@ mod tests {
     }
 
     #[test]
-    fn item_16_origin_equal_to_host_passes() {
+    fn origin_equal_to_host_passes() {
         let h = headers(&[
             ("origin", "http://127.0.0.1:8080"),
             ("host", "127.0.0.1:8080"),
@@ -172,7 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn item_15_same_site_needs_the_allow_list() {
+    fn same_site_needs_the_allow_list() {
         let h = headers(&[
             ("sec-fetch-site", "same-site"),
             ("origin", "https://a.example"),

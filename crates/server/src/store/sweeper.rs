@@ -1,4 +1,4 @@
-//! The background task that purges expired sessions (checklist item 26).
+//! The background task that purges expired sessions, so memory and disk stay bounded.
 
 use std::sync::Arc;
 use std::time::Duration;
