@@ -74,6 +74,14 @@ impl DownloadTokens {
         (token, expires_at)
     }
 
+    /// Forgets every token of `session` (it was closed or replaced): they die with it.
+    pub fn forget_session(&self, session: &SessionKey) {
+        self.grants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, grant| grant.session != *session);
+    }
+
     /// Consumes a token: the grant if it was valid, and it can never be used again.
     pub fn redeem(&self, token: &str, now: Timestamp) -> Option<DownloadGrant> {
         self.take_or_peek(token, now, true)
@@ -95,5 +103,23 @@ impl DownloadTokens {
             false => *grants.get(&key)?,
         };
         (grant.expires_at > now).then_some(grant)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_die_with_their_session_and_only_theirs() {
+        let tokens = DownloadTokens::default();
+        let now = Timestamp::now();
+        let (closed, kept) = (SessionKey([1; 32]), SessionKey([2; 32]));
+        let job = Uuid::new_v4();
+        let (dead, _) = tokens.issue(closed, job, now);
+        let (alive, _) = tokens.issue(kept, job, now);
+        tokens.forget_session(&closed);
+        assert!(tokens.redeem(&dead, now).is_none());
+        assert!(tokens.redeem(&alive, now).is_some());
     }
 }

@@ -62,6 +62,7 @@ pub async fn init(
         Some(old) if force => {
             state.sessions.delete(&old).await?;
             state.jobs.remove_session(&old.record.key).await?;
+            state.downloads.forget_session(&old.record.key);
             tracing::info!(event = "session_replaced", old = %old.record.public_id, "forced re-initialization");
             create(&state, now).await?
         }
@@ -138,6 +139,7 @@ pub async fn close(
 ) -> ApiResult<(HeaderMap, ApiJson<CloseResponse>)> {
     state.sessions.delete(&session).await?;
     state.jobs.remove_session(&session.record.key).await?;
+    state.downloads.forget_session(&session.record.key);
     state.metrics.session_closed();
     tracing::info!(event = "session_closed", session = %session.record.public_id, "session closed");
     let body = CloseResponse {
