@@ -42,19 +42,29 @@ impl FromRequestParts<AppState> for ClientAddr {
     }
 }
 
+/// One `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5678`,
+/// `[::1]:80`).
+fn parse_hop(hop: &str) -> Result<IpAddr, std::net::AddrParseError> {
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|addr| addr.ip()))
+        .map(|ip| ip.to_canonical())
+}
+
 /// The client behind `peer`, given the `X-Forwarded-For` header values in order.
 pub fn client_ip<'a>(
     peer: IpAddr,
     forwarded: impl Iterator<Item = &'a str>,
     trusted: &[IpNet],
 ) -> IpAddr {
+    // IPv4 peers of a dual-stack listener arrive as `::ffff:a.b.c.d`.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
     let hops: Vec<&str> = forwarded.flat_map(|value| value.split(',')).collect();
     for hop in hops.iter().rev() {
-        match hop.trim().parse::<IpAddr>() {
+        match parse_hop(hop.trim()) {
             Ok(ip) if is_trusted(&ip) => continue,
             Ok(ip) => return ip,
             // A hop we cannot read: stop believing the chain here.
@@ -92,6 +102,15 @@ mod tests {
         assert_eq!(
             client_ip(ip("10.0.0.1"), std::iter::empty(), &trusted),
             ip("10.0.0.1")
+        );
+        assert_eq!(
+            client_ip(
+                ip("::ffff:10.0.0.1"),
+                ["203.0.113.9:4711"].into_iter(),
+                &trusted
+            ),
+            ip("203.0.113.9"),
+            "a dual-stack peer and a hop with a port"
         );
     }
 }

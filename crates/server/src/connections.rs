@@ -18,6 +18,9 @@ use tower_http::timeout::TimeoutBody;
 
 use crate::config::HttpLimits;
 
+/// How long a shutdown waits for in-flight requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 /// Serves `router` on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
@@ -68,6 +71,13 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // In-flight requests get a while to finish; a client that reads a response at a
+    // trickle does not get to hold the shutdown forever.
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period; closing");
+    }
     Ok(())
 }

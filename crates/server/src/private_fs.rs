@@ -35,13 +35,11 @@ pub async fn create_file_async(path: &Path) -> io::Result<tokio::fs::File> {
 }
 
 /// Writes `bytes` to a new (or truncated) 0600 file.
-pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
+pub async fn write_async(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut file = create_file_async(path).await?;
+    file.write_all(bytes).await?;
+    file.flush().await
 }
 
 /// Creates an empty 0600 file if nothing is at `path` yet (so a database opened there

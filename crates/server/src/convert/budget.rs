@@ -33,10 +33,15 @@ pub struct Budget {
 impl Budget {
     /// A budget starting now.
     pub fn new(max_output: u64, timeout: Duration) -> Self {
+        Self::until(max_output, timeout, Instant::now() + timeout)
+    }
+
+    /// A budget whose `timeout` started earlier and ends at `deadline`.
+    pub fn until(max_output: u64, timeout: Duration, deadline: Instant) -> Self {
         Self {
             max_output,
             timeout,
-            deadline: Instant::now() + timeout,
+            deadline,
             breach: Cell::new(None),
         }
     }

@@ -267,26 +267,90 @@ impl<W: Write> TextPdf<W> {
 
 /// The text's lines, wrapped at [`LINE_CHARS`], produced one at a time.
 fn wrapped_lines(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.lines().flat_map(wrap_paragraph)
+    text.lines().flat_map(Wrapped::new)
 }
 
-fn wrap_paragraph(paragraph: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in paragraph.split_whitespace() {
-        for piece in word.chars().collect::<Vec<_>>().chunks(LINE_CHARS) {
-            let piece: String = piece.iter().collect();
-            if !line.is_empty() && line.chars().count() + 1 + piece.chars().count() > LINE_CHARS {
-                lines.push(std::mem::take(&mut line));
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(&piece);
+/// The lines of one paragraph, made one at a time: words joined by single spaces, a
+/// word longer than a line cut into line-long pieces. Nothing but the current line is
+/// held, whatever the paragraph's length.
+struct Wrapped<'a> {
+    words: std::str::SplitWhitespace<'a>,
+    /// What is left of the word being placed.
+    rest: &'a str,
+    done: bool,
+}
+
+impl<'a> Wrapped<'a> {
+    fn new(paragraph: &'a str) -> Self {
+        Self {
+            words: paragraph.split_whitespace(),
+            rest: "",
+            done: false,
         }
     }
-    lines.push(line);
-    lines
+}
+
+impl Iterator for Wrapped<'_> {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        if self.done {
+            return None;
+        }
+        let mut line = String::new();
+        let mut chars = 0;
+        loop {
+            if self.rest.is_empty() {
+                match self.words.next() {
+                    Some(word) => self.rest = word,
+                    None => {
+                        self.done = true;
+                        return Some(line);
+                    }
+                }
+            }
+            let end = self
+                .rest
+                .char_indices()
+                .nth(LINE_CHARS)
+                .map_or(self.rest.len(), |(at, _)| at);
+            let piece = &self.rest[..end];
+            let piece_chars = piece.chars().count();
+            if chars > 0 && chars + 1 + piece_chars > LINE_CHARS {
+                return Some(line);
+            }
+            if chars > 0 {
+                line.push(' ');
+                chars += 1;
+            }
+            line.push_str(piece);
+            chars += piece_chars;
+            self.rest = &self.rest[end..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_wrap_at_word_boundaries_and_long_words_are_cut() {
+        let long = "x".repeat(LINE_CHARS + 10);
+        let text = format!("one two\n\n{long} tail");
+        let lines: Vec<String> = wrapped_lines(&text).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "one two".to_owned(),
+                String::new(),
+                "x".repeat(LINE_CHARS),
+                "x".repeat(10) + " tail",
+            ]
+        );
+        let words = "word ".repeat(100);
+        assert!(wrapped_lines(&words).all(|l| l.chars().count() <= LINE_CHARS));
+    }
 }
 
 fn latin1(line: &str) -> Vec<u8> {

@@ -16,11 +16,11 @@ use crate::store::{SessionStore, StoreError};
 use crate::time::Timestamp;
 use trustyconvert_protocol::{human_size, ErrorType};
 
-/// Message given to jobs that a restart interrupted.
 /// How long past its deadline a conversion step may take before its job is failed
 /// regardless (the budget normally stops it at its next write or step).
 const STEP_GRACE: Duration = Duration::from_secs(2);
 
+/// Message given to jobs that a restart interrupted.
 const INTERRUPTED: &str =
     "The server restarted during the conversion. Please convert the file again.";
 
@@ -192,43 +192,28 @@ impl JobService {
             job.target_format.unwrap_or(job.source_format),
         );
         let title = job.original_filename.clone();
-        let quota = self.inner.limits.max_session_storage;
-        let room = match self.inner.store.session_storage(&job.session).await {
-            Ok(used) => quota.saturating_sub(used),
-            // Never fail open: without knowing the usage, no output is written.
-            Err(error) => {
-                tracing::error!(%error, job = %job.job_id, "reading the session's storage failed");
-                0
-            }
-        };
         let (max_output, timeout) = (
             self.inner.limits.max_output_bytes,
             self.inner.limits.conversion_timeout,
         );
         let started = Instant::now();
-        let work = tokio::task::spawn_blocking(move || -> Result<u64, ConversionError> {
-            let budget = Budget::new(max_output, timeout);
-            let bytes = convert(&input, source, target, &title, &budget)?;
-            // Given up on meanwhile: write nothing.
-            budget.check_time()?;
-            if bytes.len() as u64 > room {
-                return Err(ConversionError::Failed(format!(
-                    "the result ({}) would exceed this session's storage limit of {}",
-                    human_size(bytes.len() as u64),
-                    human_size(quota)
-                )));
-            }
-            crate::private_fs::write(&output, &bytes).map_err(ConversionError::Io)?;
-            Ok(bytes.len() as u64)
+        // The deadline runs from now, not from when the blocking pool gets to the task.
+        let deadline = started + timeout;
+        let work = tokio::task::spawn_blocking(move || {
+            let budget = Budget::until(max_output, timeout, deadline);
+            convert(&input, source, target, &title, &budget)
         });
         // The budget stops the conversion at its next step; this frees the worker even
-        // if a step itself never ends.
+        // if a step itself never ends. The result is written here, never by a task that
+        // was given up on.
         let outcome = match tokio::time::timeout(timeout + STEP_GRACE, work).await {
-            Ok(finished) => finished.unwrap_or_else(|_| {
-                Err(ConversionError::Failed(
-                    "the converter crashed on this file".into(),
-                ))
-            }),
+            Ok(Ok(converted)) => match converted {
+                Ok(bytes) => self.keep_output(&job, &output, bytes).await,
+                Err(error) => Err(error),
+            },
+            Ok(Err(_)) => Err(ConversionError::Failed(
+                "the converter crashed on this file".into(),
+            )),
             Err(_) => Err(ConversionError::Limit(format!(
                 "the conversion took longer than the limit of {}",
                 humantime::format_duration(timeout)
@@ -257,6 +242,39 @@ impl JobService {
             // The session was closed meanwhile: leave nothing behind.
             self.inner.files.remove_session(&job.session).await;
         }
+    }
+
+    /// Writes a finished conversion's output if the session's storage quota has room
+    /// for it; returns its size.
+    async fn keep_output(
+        &self,
+        job: &JobRecord,
+        output: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<u64, ConversionError> {
+        let quota = self.inner.limits.max_session_storage;
+        // Never fail open: without knowing the usage, no output is written.
+        let used = self
+            .inner
+            .store
+            .session_storage(&job.session)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, job = %job.job_id, "reading the session's storage failed");
+                ConversionError::Failed("the storage in use could not be checked; try again".into())
+            })?;
+        let size = bytes.len() as u64;
+        if size > quota.saturating_sub(used) {
+            return Err(ConversionError::Failed(format!(
+                "the result ({}) would exceed this session's storage limit of {}",
+                human_size(size),
+                human_size(quota)
+            )));
+        }
+        crate::private_fs::write_async(output, &bytes)
+            .await
+            .map_err(ConversionError::Io)?;
+        Ok(size)
     }
 
     /// Writes a job: `Ok(false)` if it is gone (its session was closed); a store
