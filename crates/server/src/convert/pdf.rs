@@ -330,6 +330,18 @@ impl Iterator for Wrapped<'_> {
     }
 }
 
+fn latin1(line: &str) -> Vec<u8> {
+    line.chars()
+        .map(|c| {
+            if (c as u32) < 256 && !c.is_control() {
+                c as u8
+            } else {
+                b'?'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,16 +363,4 @@ mod tests {
         let words = "word ".repeat(100);
         assert!(wrapped_lines(&words).all(|l| l.chars().count() <= LINE_CHARS));
     }
-}
-
-fn latin1(line: &str) -> Vec<u8> {
-    line.chars()
-        .map(|c| {
-            if (c as u32) < 256 && !c.is_control() {
-                c as u8
-            } else {
-                b'?'
-            }
-        })
-        .collect()
 }
