@@ -36,6 +36,15 @@ enum Origin {
     Outside,
 }
 
+impl Origin {
+    /// The origin of a request sent with `ticket`.
+    fn of(ticket: &Ticket) -> Self {
+        Self::Request {
+            epoch: ticket.epoch,
+        }
+    }
+}
+
 /// The next step of a repair, decided under the lock.
 enum Step {
     Done(Result<SessionSnapshot, ClientError>),
@@ -70,10 +79,7 @@ impl SessionManager {
         &self,
         ticket: &Ticket,
     ) -> Result<SessionSnapshot, ClientError> {
-        let origin = Origin::Request {
-            epoch: ticket.epoch,
-        };
-        self.recover_csrf_from(origin, &ticket.session.csrf_token)
+        self.recover_csrf_from(Origin::of(ticket), &ticket.session.csrf_token)
             .await
     }
 
@@ -82,10 +88,7 @@ impl SessionManager {
         &self,
         ticket: &Ticket,
     ) -> Result<SessionSnapshot, ClientError> {
-        let origin = Origin::Request {
-            epoch: ticket.epoch,
-        };
-        self.recover_session_from(origin, &ticket.session.csrf_token)
+        self.recover_session_from(Origin::of(ticket), &ticket.session.csrf_token)
             .await
     }
 

@@ -15,17 +15,12 @@ const LEADING: f32 = 14.0;
 /// Characters per line at 11 pt Helvetica within the margins (conservative).
 const LINE_CHARS: usize = 90;
 
+/// An image PDF, built with lopdf (one page, so the whole document in memory is fine).
 struct PdfBuilder {
     document: Document,
     pages_id: ObjectId,
     pages: Vec<Object>,
-    /// Bytes the finished file will take, about (compressed content plus overhead):
-    /// checked against the output limit page by page, not only at the end.
-    approximate_size: u64,
 }
-
-/// What a page object costs in the file besides its content.
-const PAGE_OVERHEAD: u64 = 200;
 
 impl PdfBuilder {
     fn new() -> Self {
@@ -35,27 +30,21 @@ impl PdfBuilder {
             document,
             pages_id,
             pages: Vec::new(),
-            approximate_size: 0,
         }
     }
 
-    /// Adds a page; its content is compressed at once so the document never holds the
-    /// uncompressed text of every page.
     fn add_page(
         &mut self,
         size: (f32, f32),
         resources: lopdf::Dictionary,
         operations: Vec<Operation>,
-        budget: &Budget,
     ) -> Result<(), ConversionError> {
         let content = Content { operations }
             .encode()
             .map_err(|e| ConversionError::Failed(format!("pdf content: {e}")))?;
-        let mut stream = Stream::new(dictionary! {}, content);
-        let _ = stream.compress();
-        self.approximate_size += stream.content.len() as u64 + PAGE_OVERHEAD;
-        budget.check_output(self.approximate_size)?;
-        let content_id = self.document.add_object(stream);
+        let content_id = self
+            .document
+            .add_object(Stream::new(dictionary! {}, content));
         let page_id = self.document.add_object(dictionary! {
             "Type" => "Page",
             "Parent" => self.pages_id,
@@ -117,7 +106,7 @@ pub fn from_image(image: &DynamicImage, budget: &Budget) -> Result<Vec<u8>, Conv
         Operation::new("Do", vec!["Im1".into()]),
         Operation::new("Q", vec![]),
     ];
-    builder.add_page((w, h), resources, operations, budget)?;
+    builder.add_page((w, h), resources, operations)?;
     builder.finish(budget)
 }
 
