@@ -2,62 +2,59 @@
 // an AbortController that fires when the conversion's future is dropped).
 
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
+import { describe } from 'node:test';
 
 import {
-  HOOK_TIMEOUT_MS,
+  browserAndServer,
   chooseFile,
   counters,
   sessionStatus,
-  launchBrowser,
   openApp,
   pickTarget,
   sleep,
-  startServer,
   uiTest,
   visibleError,
   waitUntil,
 } from './harness.mjs';
 
+/**
+ * Opens the app on a page whose uplink is slowed to 64 KiB/s, and starts converting a
+ * 4 MiB text file, so its upload is still under way for about a minute. Returns the
+ * page and the error texts of `/api/upload` requests that fail, as they happen.
+ */
+async function startSlowUpload(context, base) {
+  const page = await context.newPage();
+  await openApp(page, base);
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: 64 * 1024,
+  });
+  const failed = [];
+  page.on('requestfailed', (request) => {
+    if (request.url().includes('/api/upload')) failed.push(request.failure()?.errorText ?? '');
+  });
+  const big = { name: 'big.txt', mimeType: 'text/plain', buffer: Buffer.alloc(4 * 1024 * 1024, 'lorem ipsum\n') };
+  await chooseFile(page, big);
+  await pickTarget(page, 'pdf');
+  await page.getByTestId('convert-button').click();
+  await page.getByTestId('cancel-button').waitFor({ state: 'visible' });
+  return { page, failed };
+}
+
 describe('cancelling', () => {
-  let browser;
-  let server;
-  before(async () => {
-    browser = await launchBrowser();
-    server = await startServer();
-  }, { timeout: HOOK_TIMEOUT_MS });
-  after(async () => {
-    await server?.stop();
-    await browser?.close();
-  }, { timeout: HOOK_TIMEOUT_MS });
-  const opts = { browser: () => browser, servers: () => [server] };
+  const suite = browserAndServer();
+  const { opts } = suite;
 
   uiTest('cancelling an upload aborts its request in the browser', opts, async ({ context, shot }) => {
-    const page = await context.newPage();
-    await openApp(page, server.base);
-    // A slow uplink (64 KiB/s), so the 4 MiB upload is still under way when cancelled.
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: 64 * 1024,
-    });
-    const failed = [];
+    const { page, failed } = await startSlowUpload(context, suite.server.base);
     const finished = [];
-    page.on('requestfailed', (request) => {
-      if (request.url().includes('/api/upload')) failed.push(request.failure()?.errorText ?? '');
-    });
     page.on('requestfinished', (request) => {
       if (request.url().includes('/api/upload')) finished.push(request.url());
     });
-
-    const big = { name: 'big.txt', mimeType: 'text/plain', buffer: Buffer.alloc(4 * 1024 * 1024, 'lorem ipsum\n') };
-    await chooseFile(page, big);
-    await pickTarget(page, 'pdf');
-    await page.getByTestId('convert-button').click();
-    await page.getByTestId('cancel-button').waitFor({ state: 'visible' });
     await sleep(500);
     await shot(page, 'uploading');
     await page.getByTestId('cancel-button').click();
@@ -74,27 +71,9 @@ describe('cancelling', () => {
   });
 
   uiTest('ending the session during a conversion stops it and starts no other session', opts, async ({ context, shot }) => {
-    const page = await context.newPage();
-    await openApp(page, server.base);
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: 64 * 1024,
-    });
-    const failed = [];
-    page.on('requestfailed', (request) => {
-      if (request.url().includes('/api/upload')) failed.push(request.failure()?.errorText ?? '');
-    });
-    const big = { name: 'big.txt', mimeType: 'text/plain', buffer: Buffer.alloc(4 * 1024 * 1024, 'lorem ipsum\n') };
-    await chooseFile(page, big);
-    await pickTarget(page, 'pdf');
-    await page.getByTestId('convert-button').click();
-    await page.getByTestId('cancel-button').waitFor({ state: 'visible' });
+    const { page, failed } = await startSlowUpload(context, suite.server.base);
     await sleep(300);
-    const before = await counters(server.base);
+    const before = await counters(suite.server.base);
 
     await page.getByTestId('close-session').click();
     const message = await waitUntil(visibleError.bind(null, page), { message: 'error-message after closing' });
@@ -102,7 +81,7 @@ describe('cancelling', () => {
     await waitUntil(() => failed.length > 0, { message: 'the upload request to be aborted' });
     await sleep(1_000);
     await shot(page, 'closed-mid-conversion');
-    const after = await counters(server.base);
+    const after = await counters(suite.server.base);
     assert.equal(after.closed - before.closed, 1, 'the session was closed');
     assert.equal(after.created, before.created, 'no session was started behind the user');
     assert.equal((await sessionStatus(page)).state, 'none');

@@ -4,18 +4,16 @@
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { after, before, describe } from 'node:test';
+import { describe } from 'node:test';
 
 import {
-  HOOK_TIMEOUT_MS,
+  browserAndServer,
   chooseFile,
   convertInPage,
   csvFile,
   formats,
-  launchBrowser,
   openApp,
   pngFile,
-  startServer,
   targetOptions,
   trackApi,
   uiTest,
@@ -33,27 +31,18 @@ function checkProgress(t, values) {
 }
 
 describe('conversion flow', () => {
-  let browser;
-  let server;
-  before(async () => {
-    browser = await launchBrowser();
-    server = await startServer();
-  }, { timeout: HOOK_TIMEOUT_MS });
-  after(async () => {
-    await server?.stop();
-    await browser?.close();
-  }, { timeout: HOOK_TIMEOUT_MS });
-  const opts = { browser: () => browser, servers: () => [server] };
+  const suite = browserAndServer();
+  const { opts } = suite;
 
   uiTest('png converts to a webp of the same size and csv to json rows', opts, async ({ t, context, shot }) => {
-    const groups = await formats(server.base);
+    const groups = await formats(suite.server.base);
     // The formats envelope is camelCase (inputFormats, outputFormats).
     const offered = (input) => groups.find((g) => g.inputFormats.includes(input))?.outputFormats ?? [];
     assert.ok(offered('png').includes('webp') && offered('csv').includes('json'), 'the server offers png → webp and csv → json');
 
     const page = await context.newPage();
     const api = trackApi(page);
-    await openApp(page, server.base);
+    await openApp(page, suite.server.base);
     await shot(page, 'loaded');
 
     // png → webp, downloaded by clicking the link.
@@ -136,7 +125,7 @@ describe('conversion flow', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const scrollWidth = () => page.evaluate(() => document.documentElement.scrollWidth);
 
-    await openApp(page, server.base);
+    await openApp(page, suite.server.base);
     await shot(page, 'loaded');
     assert.ok((await scrollWidth()) <= 390, `loaded page scrollWidth ${await scrollWidth()} <= 390`);
 

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 
@@ -334,6 +334,25 @@ export async function screenshot(page, testName, step) {
 /** `t.diagnostic` line by line (the TAP reporter escapes newlines inside one). */
 export function diagnose(t, text) {
   for (const line of String(text).split('\n')) t.diagnostic(line);
+}
+
+/**
+ * For the `describe` it is called in: a browser and one server started with `flags`,
+ * stopped after its tests. `suite.server` is the server once started; `suite.opts` is
+ * what `uiTest` takes.
+ */
+export function browserAndServer({ flags = [] } = {}) {
+  const suite = { browser: undefined, server: undefined };
+  before(async () => {
+    suite.browser = await launchBrowser();
+    suite.server = await startServer({ flags });
+  }, { timeout: HOOK_TIMEOUT_MS });
+  after(async () => {
+    await suite.server?.stop();
+    await suite.browser?.close();
+  }, { timeout: HOOK_TIMEOUT_MS });
+  suite.opts = { browser: () => suite.browser, servers: () => [suite.server] };
+  return suite;
 }
 
 /**

@@ -3,79 +3,68 @@
 // exactly one new session. Either way the person's next action just works.
 
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
+import { describe } from 'node:test';
 
 import {
-  HOOK_TIMEOUT_MS,
+  browserAndServer,
   closeSessionBehindPage,
   convertInPage,
   counters,
   csvFile,
-  launchBrowser,
   openApp,
   pngFile,
   rotateCsrfBehindPage,
   serverSession,
   sleep,
-  startServer,
   uiTest,
   waitForReady,
   waitUntil,
 } from './harness.mjs';
 
 describe('recovery behind the page', () => {
-  let browser;
-  let server;
-  before(async () => {
-    browser = await launchBrowser();
     // No grace: the page's rotated-away token is refused at once.
-    server = await startServer({ flags: ['--csrf-grace', '0s'] });
-  }, { timeout: HOOK_TIMEOUT_MS });
-  after(async () => {
-    await server?.stop();
-    await browser?.close();
-  }, { timeout: HOOK_TIMEOUT_MS });
-  const opts = { browser: () => browser, servers: () => [server] };
+  const suite = browserAndServer({ flags: ['--csrf-grace', '0s'] });
+  const { opts } = suite;
 
   uiTest('a token rotated behind the page costs one refusal and no new session', opts, async ({ context, shot }) => {
     const page = await context.newPage();
-    const id = await openApp(page, server.base);
-    const oldCsrf = (await context.cookies(server.base)).find((c) => c.name === 'csrftoken')?.value;
+    const id = await openApp(page, suite.server.base);
+    const oldCsrf = (await context.cookies(suite.server.base)).find((c) => c.name === 'csrftoken')?.value;
 
-    await rotateCsrfBehindPage(context, server.base);
-    const before = await counters(server.base);
+    await rotateCsrfBehindPage(context, suite.server.base);
+    const before = await counters(suite.server.base);
 
     await convertInPage(page, { file: csvFile(), target: 'json', shot: (step) => shot(page, step) });
     await shot(page, 'done');
     await sleep(500);
 
-    const now = await counters(server.base);
+    const now = await counters(suite.server.base);
     assert.equal(now.csrfRejections - before.csrfRejections, 1, 'exactly one CSRF rejection');
     assert.equal(now.created - before.created, 0, 'no session created');
-    assert.equal((await serverSession(context, server.base))?.id, id, 'the same session goes on');
-    const newCsrf = (await context.cookies(server.base)).find((c) => c.name === 'csrftoken')?.value;
+    assert.equal((await serverSession(context, suite.server.base))?.id, id, 'the same session goes on');
+    const newCsrf = (await context.cookies(suite.server.base)).find((c) => c.name === 'csrftoken')?.value;
     assert.notEqual(newCsrf, oldCsrf, 'the browser resynchronised its CSRF cookie');
     assert.equal(await page.getByTestId('session-status').getAttribute('data-session-id'), id);
   });
 
   uiTest('a session closed behind the page is replaced by exactly one new session', opts, async ({ context, shot }) => {
     const page = await context.newPage();
-    const id = await openApp(page, server.base);
+    const id = await openApp(page, suite.server.base);
     // A first conversion, so the next one starts from "convert another" as a person would.
     await convertInPage(page, { file: pngFile(), target: 'webp' });
     await page.getByTestId('convert-another').click();
 
-    await closeSessionBehindPage(context, server.base);
-    assert.equal(await serverSession(context, server.base), null, 'the server forgot the session');
-    const before = await counters(server.base);
+    await closeSessionBehindPage(context, suite.server.base);
+    assert.equal(await serverSession(context, suite.server.base), null, 'the server forgot the session');
+    const before = await counters(suite.server.base);
 
     await convertInPage(page, { file: csvFile(), target: 'json', shot: (step) => shot(page, step) });
     await shot(page, 'done');
     await sleep(500);
 
-    const now = await counters(server.base);
+    const now = await counters(suite.server.base);
     assert.equal(now.created - before.created, 1, 'exactly one session created');
-    const session = await serverSession(context, server.base);
+    const session = await serverSession(context, suite.server.base);
     assert.ok(session, 'the browser holds a live session again');
     assert.notEqual(session.id, id, 'a new session');
     const shown = await waitForReady(page, { notId: id });
@@ -84,13 +73,13 @@ describe('recovery behind the page', () => {
 
   uiTest('rotating twice behind the page still costs one refusal per action', opts, async ({ context }) => {
     const page = await context.newPage();
-    await openApp(page, server.base);
+    await openApp(page, suite.server.base);
     for (let round = 0; round < 2; round += 1) {
-      await rotateCsrfBehindPage(context, server.base);
-      const before = await counters(server.base);
+      await rotateCsrfBehindPage(context, suite.server.base);
+      const before = await counters(suite.server.base);
       await convertInPage(page, { file: csvFile(`round-${round}.csv`), target: 'json' });
       await sleep(300);
-      const now = await counters(server.base);
+      const now = await counters(suite.server.base);
       assert.equal(now.csrfRejections - before.csrfRejections, 1, `round ${round}: exactly one CSRF rejection`);
       assert.equal(now.created - before.created, 0, `round ${round}: no session created`);
       await page.getByTestId('convert-another').click();

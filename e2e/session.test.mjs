@@ -2,64 +2,53 @@
 // reload or a second tab, and on becoming visible only when the token is stale.
 
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
+import { describe } from 'node:test';
 
 import {
-  HOOK_TIMEOUT_MS,
+  browserAndServer,
   counters,
-  launchBrowser,
   openApp,
   serverSession,
   sessionStatus,
   setVisibility,
   sleep,
-  startServer,
   trackApi,
   uiTest,
   waitForReady,
   waitUntil,
 } from './harness.mjs';
 
-/** Long enough for a duplicate or late initialization to have reached the server. */
+/** Long enough for a duplicate or late initialization to have reached the suite.server. */
 const SETTLE_MS = 1_000;
 
 describe('session start-up', () => {
-  let browser;
-  let server;
-  before(async () => {
-    browser = await launchBrowser();
-    server = await startServer();
-  }, { timeout: HOOK_TIMEOUT_MS });
-  after(async () => {
-    await server?.stop();
-    await browser?.close();
-  }, { timeout: HOOK_TIMEOUT_MS });
-  const opts = { browser: () => browser, servers: () => [server] };
+  const suite = browserAndServer();
+  const { opts } = suite;
 
   uiTest('page load makes exactly one session init', opts, async ({ context, shot }) => {
     const page = await context.newPage();
     const api = trackApi(page);
-    const before = await counters(server.base);
+    const before = await counters(suite.server.base);
 
-    const id = await openApp(page, server.base);
+    const id = await openApp(page, suite.server.base);
     await shot(page, 'ready');
     await sleep(SETTLE_MS);
 
-    const now = await counters(server.base);
+    const now = await counters(suite.server.base);
     assert.equal(now.init - before.init, 1, 'GET /api/session/init requests counted by the server');
     assert.equal(now.created - before.created, 1, 'sessions created');
     assert.equal(api.inits(), 1, 'GET /api/session/init requests sent by the page');
 
-    const session = await serverSession(context, server.base);
+    const session = await serverSession(context, suite.server.base);
     assert.ok(session, 'the browser cookies name a live session');
     assert.equal(id, session.id, 'data-session-id is the id of the session the cookies hold');
   });
 
   uiTest('reload and a second tab adopt the live session without a new one', opts, async ({ context, shot }) => {
     const first = await context.newPage();
-    const id = await openApp(first, server.base);
+    const id = await openApp(first, suite.server.base);
     await sleep(SETTLE_MS);
-    const before = await counters(server.base);
+    const before = await counters(suite.server.base);
 
     await first.reload();
     const afterReload = await waitForReady(first);
@@ -68,62 +57,53 @@ describe('session start-up', () => {
 
     const second = await context.newPage();
     const secondApi = trackApi(second);
-    const secondId = await openApp(second, server.base);
+    const secondId = await openApp(second, suite.server.base);
     await shot(second, 'second-tab');
     assert.equal(secondId, id, 'the second tab shows the same session id');
     await sleep(SETTLE_MS);
 
-    const now = await counters(server.base);
+    const now = await counters(suite.server.base);
     assert.equal(now.created - before.created, 0, 'no session was created');
     assert.equal(now.init - before.init, 0, 'no GET /api/session/init after the first load');
     assert.equal(secondApi.inits(), 0, 'the second tab sent no GET /api/session/init');
-    assert.equal((await serverSession(context, server.base))?.id, id, 'the server still holds that session');
+    assert.equal((await serverSession(context, suite.server.base))?.id, id, 'the server still holds that session');
   });
 });
 
 describe('session freshness on becoming visible', () => {
-  let browser;
-  let server;
-  before(async () => {
-    browser = await launchBrowser();
     // A 6 s lifetime: the token is stale (older than half of it) after 3 s.
-    server = await startServer({ flags: ['--idle-timeout', '6s'] });
-  }, { timeout: HOOK_TIMEOUT_MS });
-  after(async () => {
-    await server?.stop();
-    await browser?.close();
-  }, { timeout: HOOK_TIMEOUT_MS });
-  const opts = { browser: () => browser, servers: () => [server] };
+  const suite = browserAndServer({ flags: ['--idle-timeout', '6s'] });
+  const { opts } = suite;
 
   uiTest('becoming visible re-initializes only a stale token', opts, async ({ context, shot }) => {
     const page = await context.newPage();
     const api = trackApi(page);
-    const id = await openApp(page, server.base);
+    const id = await openApp(page, suite.server.base);
     await sleep(300);
 
     // Fresh token: hidden → visible at once makes no request at all.
-    const fresh = await counters(server.base);
+    const fresh = await counters(suite.server.base);
     const sentBefore = api.requests.length;
     await setVisibility(page, 'hidden');
     await setVisibility(page, 'visible');
     await sleep(SETTLE_MS);
     await shot(page, 'visible-fresh');
-    assert.equal((await counters(server.base)).init - fresh.init, 0, 'no session init for a fresh token');
+    assert.equal((await counters(suite.server.base)).init - fresh.init, 0, 'no session init for a fresh token');
     assert.deepEqual(api.requests.slice(sentBefore), [], 'no /api/ request for a fresh token');
 
     // Stale token: hidden for 3.5 s (more than half the 6 s lifetime), then visible.
-    const stale = await counters(server.base);
+    const stale = await counters(suite.server.base);
     const initsBefore = api.inits();
     await setVisibility(page, 'hidden');
     await sleep(3_500);
     await setVisibility(page, 'visible');
-    await waitUntil(async () => (await counters(server.base)).init > stale.init, {
+    await waitUntil(async () => (await counters(suite.server.base)).init > stale.init, {
       timeout: 5_000,
       message: 'a session init after becoming visible with a stale token',
     });
     await sleep(SETTLE_MS);
     await shot(page, 'visible-stale');
-    const now = await counters(server.base);
+    const now = await counters(suite.server.base);
     assert.equal(now.init - stale.init, 1, 'exactly one session init for a stale token');
     assert.equal(api.inits() - initsBefore, 1, 'the page sent exactly one GET /api/session/init');
     assert.equal(now.created - stale.created, 0, 'the live session was kept, not replaced');

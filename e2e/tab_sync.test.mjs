@@ -3,19 +3,17 @@
 // the other before it sends anything (the BroadcastChannel).
 
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
+import { describe } from 'node:test';
 
 import {
-  HOOK_TIMEOUT_MS,
+  browserAndServer,
   convertInPage,
   counters,
   csvFile,
-  launchBrowser,
   openApp,
   rotateCsrfBehindPage,
   serverSession,
   sleep,
-  startServer,
   trackApi,
   uiTest,
   waitForReady,
@@ -27,20 +25,11 @@ const pageToken = (page) =>
   page.evaluate(() => (document.cookie.match(/(?:^|; )csrftoken=([^;]*)/) || [])[1] ?? null);
 
 describe('tabs in step', () => {
-  let browser;
-  let server;
-  before(async () => {
-    browser = await launchBrowser();
-    server = await startServer({ flags: ['--csrf-grace', '0s'] });
-  }, { timeout: HOOK_TIMEOUT_MS });
-  after(async () => {
-    await server?.stop();
-    await browser?.close();
-  }, { timeout: HOOK_TIMEOUT_MS });
-  const opts = { browser: () => browser, servers: () => [server] };
+  const suite = browserAndServer({ flags: ['--csrf-grace', '0s'] });
+  const { opts } = suite;
 
   uiTest('two tabs opened together make one session', opts, async ({ context, shot }) => {
-    const before = await counters(server.base);
+    const before = await counters(suite.server.base);
     // Initializations are held back until two are waiting (or 3 s passed), then sent
     // together from outside the page with the context's cookies at that moment: a tab
     // that skipped the lock would make a second session. (Sent by the browser itself,
@@ -58,33 +47,33 @@ describe('tabs in step', () => {
       await route.fulfill({ response: await route.fetch() });
     });
     const [tabA, tabB] = await Promise.all([context.newPage(), context.newPage()]);
-    const [idA, idB] = await Promise.all([openApp(tabA, server.base), openApp(tabB, server.base)]);
+    const [idA, idB] = await Promise.all([openApp(tabA, suite.server.base), openApp(tabB, suite.server.base)]);
     await shot(tabA, 'a');
     await shot(tabB, 'b');
-    const after = await counters(server.base);
+    const after = await counters(suite.server.base);
     assert.equal(after.created - before.created, 1, 'one session for both tabs');
     assert.equal(idA, idB, 'both tabs show it');
-    assert.equal(idA, (await serverSession(context, server.base))?.id);
+    assert.equal(idA, (await serverSession(context, suite.server.base))?.id);
   });
 
   uiTest('a rotation repaired in one tab reaches the other before it sends anything', opts, async ({ context, shot }) => {
     const tabA = await context.newPage();
     const tabB = await context.newPage();
     const apiB = trackApi(tabB);
-    const id = await openApp(tabA, server.base);
-    assert.equal(await openApp(tabB, server.base), id);
+    const id = await openApp(tabA, suite.server.base);
+    assert.equal(await openApp(tabB, suite.server.base), id);
     await sleep(300);
 
-    await rotateCsrfBehindPage(context, server.base);
-    const before = await counters(server.base);
+    await rotateCsrfBehindPage(context, suite.server.base);
+    const before = await counters(suite.server.base);
     await convertInPage(tabA, { file: csvFile(), target: 'json', shot: (step) => shot(tabA, `a-${step}`) });
-    const afterA = await counters(server.base);
+    const afterA = await counters(suite.server.base);
     assert.equal(afterA.csrfRejections - before.csrfRejections, 1, 'tab A met the stale token once');
 
     // Tab B was told; its next action is refused nowhere.
     const sentByB = apiB.requests.length;
     await convertInPage(tabB, { file: csvFile('second.csv'), target: 'json', shot: (step) => shot(tabB, `b-${step}`) });
-    const afterB = await counters(server.base);
+    const afterB = await counters(suite.server.base);
     assert.equal(afterB.csrfRejections, afterA.csrfRejections, 'no refusal in tab B');
     assert.deepEqual(apiB.authFailures(), [], 'no 401/403 in tab B');
     assert.ok(
@@ -98,7 +87,7 @@ describe('tabs in step', () => {
   uiTest('a csrf:error event repairs only the token still held', opts, async ({ context, shot }) => {
     const page = await context.newPage();
     const api = trackApi(page);
-    await openApp(page, server.base);
+    await openApp(page, suite.server.base);
     const dispatch = (token) =>
       page.evaluate((t) => window.dispatchEvent(new CustomEvent('csrf:error', { detail: { token: t } })), token);
 
@@ -110,8 +99,8 @@ describe('tabs in step', () => {
 
     // The current one, really stale (rotated behind the page): one repair.
     const held = await pageToken(page);
-    await rotateCsrfBehindPage(context, server.base);
-    const fresh = (await serverSession(context, server.base)).csrf_token;
+    await rotateCsrfBehindPage(context, suite.server.base);
+    const fresh = (await serverSession(context, suite.server.base)).csrf_token;
     assert.notEqual(fresh, held);
     await dispatch(held);
     await waitUntil(async () => (await pageToken(page)) === fresh, {

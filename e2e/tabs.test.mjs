@@ -1,21 +1,19 @@
 // Two tabs of one browser share one session and stay in step: a close in one is seen by
-// the other at once without asking the server, the other's next action starts a new
+// the other at once without asking the suite.server, the other's next action starts a new
 // session without a refused request, and the first tab then joins that session.
 
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
+import { describe } from 'node:test';
 
 import {
-  HOOK_TIMEOUT_MS,
+  browserAndServer,
   convertInPage,
   counters,
   csvFile,
-  launchBrowser,
   openApp,
   serverSession,
   sessionStatus,
   sleep,
-  startServer,
   trackApi,
   uiTest,
   waitForReady,
@@ -23,26 +21,17 @@ import {
 } from './harness.mjs';
 
 describe('two tabs', () => {
-  let browser;
-  let server;
-  before(async () => {
-    browser = await launchBrowser();
-    server = await startServer();
-  }, { timeout: HOOK_TIMEOUT_MS });
-  after(async () => {
-    await server?.stop();
-    await browser?.close();
-  }, { timeout: HOOK_TIMEOUT_MS });
-  const opts = { browser: () => browser, servers: () => [server] };
+  const suite = browserAndServer();
+  const { opts } = suite;
 
   uiTest('closing in one tab is seen by the other and its next action starts a session both share', opts, async ({ t, context, shot }) => {
     const tabA = await context.newPage();
     const tabB = await context.newPage();
     const apiB = trackApi(tabB);
-    const oldId = await openApp(tabA, server.base);
-    assert.equal(await openApp(tabB, server.base), oldId, 'both tabs show one session');
+    const oldId = await openApp(tabA, suite.server.base);
+    assert.equal(await openApp(tabB, suite.server.base), oldId, 'both tabs show one session');
     await sleep(300);
-    const before = await counters(server.base);
+    const before = await counters(suite.server.base);
 
     // Close in A: B shows it at once, asking the server nothing.
     const sentByB = apiB.requests.length;
@@ -63,16 +52,16 @@ describe('two tabs', () => {
     t.diagnostic(`tab B showed the close after ${seenAfterMs} ms: ${JSON.stringify(statusB)}`);
     const statusA = await sessionStatus(tabA);
     assert.ok(!(statusA.state === 'ready' && statusA.id === oldId), 'tab A no longer shows the closed session');
-    assert.equal((await counters(server.base)).closed - before.closed, 1, 'the server closed one session');
+    assert.equal((await counters(suite.server.base)).closed - before.closed, 1, 'the server closed one session');
 
     // B's next action succeeds without a single refused request.
     await convertInPage(tabB, { file: csvFile(), target: 'json', shot: (step) => shot(tabB, `b-${step}`) });
     await shot(tabB, 'b-done');
     assert.deepEqual(apiB.authFailures(), [], 'no 401/403 in tab B');
     const newId = await waitForReady(tabB, { notId: oldId });
-    const session = await serverSession(context, server.base);
+    const session = await serverSession(context, suite.server.base);
     assert.equal(newId, session?.id, "tab B shows the cookies' new session");
-    assert.equal((await counters(server.base)).created - before.created, 1, 'exactly one new session');
+    assert.equal((await counters(suite.server.base)).created - before.created, 1, 'exactly one new session');
 
     // And A joins it.
     assert.equal(await waitForReady(tabA, { notId: oldId, timeout: 5_000 }), newId, 'tab A shows B\'s new session id');
