@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use trustyconvert_client::protocol::{Format, JobStatus};
 use trustyconvert_client::{ApiClient, ClientError, FileBody, Progress};
 
 use crate::session_cmd::describe;
@@ -15,9 +16,9 @@ use crate::target::{OptionalServerArg, Target};
 pub struct ConvertArgs {
     /// The file to convert.
     file: PathBuf,
-    /// Target format: png, jpeg/jpg, gif, bmp, tiff, webp, pdf, html, json, csv.
+    /// Target format: png, jpeg (jpg), gif, bmp, tiff (tif), webp, pdf, html, json, csv.
     #[arg(long = "to")]
-    to: String,
+    to: Format,
     /// Where to write the result (default: next to FILE with the new extension).
     #[arg(short = 'o', long = "output")]
     output: Option<PathBuf>,
@@ -28,22 +29,14 @@ pub struct ConvertArgs {
 /// How often the job status is polled.
 const POLL_INTERVAL: Duration = Duration::from_millis(150);
 
-fn extension_for(target: &str) -> String {
-    match target.to_ascii_lowercase().as_str() {
-        "jpeg" => "jpg".to_owned(),
-        "markdown" => "md".to_owned(),
-        other => other.to_owned(),
-    }
-}
-
-fn default_output(file: &Path, target: &str) -> PathBuf {
-    let candidate = file.with_extension(extension_for(target));
+fn default_output(file: &Path, target: Format) -> PathBuf {
+    let candidate = file.with_extension(target.extension());
     if candidate == file {
         let stem = file
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("output");
-        return file.with_file_name(format!("{stem}-converted.{}", extension_for(target)));
+        return file.with_file_name(format!("{stem}-converted.{}", target.extension()));
     }
     candidate
 }
@@ -75,7 +68,7 @@ pub async fn run(args: ConvertArgs) -> Result<(), String> {
     let output = args
         .output
         .clone()
-        .unwrap_or_else(|| default_output(&args.file, &args.to));
+        .unwrap_or_else(|| default_output(&args.file, args.to));
     if output == args.file {
         return Err(format!(
             "the output {} would overwrite the input; choose another -o",
@@ -84,7 +77,7 @@ pub async fn run(args: ConvertArgs) -> Result<(), String> {
     }
 
     let target = Target::connect(&args.server).await?;
-    let outcome = convert(&target.manager.api(), &filename, bytes, &args.to).await;
+    let outcome = convert(&target.manager.api(), &filename, bytes, args.to).await;
     let label = target.label.clone();
     target.finish().await?;
     let converted = outcome.map_err(|error| match error {
@@ -113,7 +106,7 @@ async fn convert(
     api: &ApiClient,
     filename: &str,
     bytes: Vec<u8>,
-    to: &str,
+    to: Format,
 ) -> Result<Vec<u8>, Failure> {
     let progress = MultiProgress::new();
     let job_id = uuid::Uuid::new_v4().to_string();
@@ -131,9 +124,9 @@ async fn convert(
     loop {
         let status = api.job_status(&job_id).await?;
         conversion.set_position(u64::from(status.progress));
-        match status.status.as_str() {
-            "completed" => break,
-            "failed" => {
+        match status.status {
+            JobStatus::Completed => break,
+            JobStatus::Failed => {
                 conversion.abandon_with_message("failed");
                 let reason = status.error.unwrap_or_else(|| "no reason given".to_owned());
                 return Err(Failure::Job(reason));

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{ServeProcess, BIN};
+use trustyconvert_client::protocol::{Format, JobStatus};
 use trustyconvert_client::transport::ReqwestTransport;
 use trustyconvert_client::{ManagerConfig, SessionManager};
 
@@ -175,9 +176,9 @@ async fn after_a_crash_finished_jobs_survive_and_the_job_in_flight_is_marked_fai
     api.upload(&done, "note.txt", b"kept across restarts")
         .await
         .unwrap();
-    api.convert(&done, "pdf").await.unwrap();
+    api.convert(&done, Format::Pdf).await.unwrap();
     for _ in 0..300 {
-        if api.job_status(&done).await.unwrap().status == "completed" {
+        if api.job_status(&done).await.unwrap().status == JobStatus::Completed {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -189,16 +190,17 @@ async fn after_a_crash_finished_jobs_survive_and_the_job_in_flight_is_marked_fai
     api.upload(&job_id, "big.png", &std::fs::read(&input).unwrap())
         .await
         .unwrap();
-    api.convert(&job_id, "webp").await.unwrap();
+    api.convert(&job_id, Format::Webp).await.unwrap();
     let mut seen_processing = false;
     for _ in 0..200 {
         let status = api.job_status(&job_id).await.unwrap();
-        if status.status == "processing" {
+        if status.status == JobStatus::Processing {
             seen_processing = true;
             break;
         }
         assert_ne!(
-            status.status, "completed",
+            status.status,
+            JobStatus::Completed,
             "the conversion finished too fast to test a crash"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -212,10 +214,13 @@ async fn after_a_crash_finished_jobs_survive_and_the_job_in_flight_is_marked_fai
     let manager = SessionManager::new(Arc::new(transport), ManagerConfig::default());
     let api = manager.api();
     let status = api.job_status(&job_id).await.unwrap();
-    assert_eq!(status.status, "failed", "{status:?}");
+    assert_eq!(status.status, JobStatus::Failed, "{status:?}");
     assert!(status.error_message.unwrap().contains("restarted"));
 
-    assert_eq!(api.job_status(&done).await.unwrap().status, "completed");
+    assert_eq!(
+        api.job_status(&done).await.unwrap().status,
+        JobStatus::Completed
+    );
     let token = api.download_token(&done).await.unwrap();
     let pdf = api.download(&token.download_token).await.unwrap();
     assert!(pdf.starts_with(b"%PDF-"));

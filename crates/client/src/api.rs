@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use trustyconvert_protocol::{
     CloseResponse, ConvertRequest, ConvertResponse, CsrfTokenResponse, DownloadTokenRequest,
-    DownloadTokenResponse, Envelope, ErrorType, FormatGroup, HealthReport, JobStatusResponse,
-    SessionInfo, UploadResponse, CSRF_HEADER,
+    DownloadTokenResponse, Envelope, ErrorType, Format, FormatGroup, HealthReport,
+    JobStatusResponse, SessionInfo, UploadResponse, CSRF_HEADER,
 };
 
 use crate::counters::Counters;
@@ -234,15 +234,15 @@ impl ApiClient {
         self.call(request).await
     }
 
-    /// `POST /api/convert`.
+    /// `POST /api/convert`: converts the uploaded job to `target`.
     pub async fn convert(
         &self,
         job_id: &str,
-        target_format: &str,
+        target: Format,
     ) -> Result<ConvertResponse, ClientError> {
         let request = ConvertRequest {
             job_id: job_id.to_owned(),
-            target_format: target_format.to_owned(),
+            target_format: target.name().to_owned(),
             source_format: None,
         };
         self.call(ApiRequest::post("/api/convert").json(&request)?)

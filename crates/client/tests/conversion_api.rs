@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
+use trustyconvert_client::protocol::{Format, JobStatus};
 use trustyconvert_client::{FileBody, Progress};
 
 /// Every `(done, total)` a progress callback was given.
@@ -40,7 +41,7 @@ async fn upload_convert_download_with_progress() {
         )
         .await
         .unwrap();
-    assert_eq!(uploaded.status, "uploaded");
+    assert_eq!(uploaded.status, JobStatus::Uploaded);
     let sent = sent.lock().unwrap().clone();
     assert!(
         sent.len() > 1,
@@ -54,16 +55,16 @@ async fn upload_convert_download_with_progress() {
     let (last, total) = *sent.last().unwrap();
     assert_eq!(Some(last), total, "ends at the total");
 
-    api.convert(job_id, "pdf").await.unwrap();
+    api.convert(job_id, Format::Pdf).await.unwrap();
     let mut status = api.job_status(job_id).await.unwrap();
     for _ in 0..400 {
-        if status.status == "completed" || status.status == "failed" {
+        if status.status.is_finished() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
         status = api.job_status(job_id).await.unwrap();
     }
-    assert_eq!(status.status, "completed", "{status:?}");
+    assert_eq!(status.status, JobStatus::Completed, "{status:?}");
 
     let token = api.download_token(job_id).await.unwrap();
     let (download_progress, received) = recorder();

@@ -2,8 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::{Format, JobStatus};
+
 /// One group of `GET /api/convert/formats`: every input converts to every output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FormatGroup {
     /// Stable id of the group.
     pub id: String,
@@ -26,19 +29,23 @@ pub struct FormatGroup {
 
 /// The `data` of `POST /api/upload` (201).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadResponse {
     /// The client-generated job id.
     pub job_id: String,
     /// Always `uploaded`.
-    pub status: String,
+    pub status: JobStatus,
 }
 
 /// The body of `POST /api/convert`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConvertRequest {
     /// The uploaded job.
     pub job_id: String,
-    /// Wanted output format (`png`, `jpg`, `pdf`, …).
+    /// Wanted output format (`png`, `jpg`, `pdf`, …): a name or alias that
+    /// [`Format::parse`] reads. Kept as text so that an unknown name reaches the server
+    /// and is answered with `UnsupportedFormatError`, not a generic validation error.
     pub target_format: String,
     /// Optional: the format the client believes the upload is; checked if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,22 +54,24 @@ pub struct ConvertRequest {
 
 /// The `data` of `POST /api/convert` (202).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConvertResponse {
     /// The job.
     pub job_id: String,
     /// Id of the queued conversion task.
     pub task_id: String,
     /// Always `queued`.
-    pub status: String,
+    pub status: JobStatus,
 }
 
 /// The `data` of `GET /api/job_status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobStatusResponse {
     /// The job.
     pub job_id: String,
-    /// uploaded, queued, processing, completed or failed.
-    pub status: String,
+    /// Where the job is in its life.
+    pub status: JobStatus,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.
@@ -70,9 +79,9 @@ pub struct JobStatusResponse {
     /// The uploaded file's name.
     pub original_filename: String,
     /// Verified input format.
-    pub source_format: String,
+    pub source_format: Format,
     /// Requested output format, once asked.
-    pub target_format: Option<String>,
+    pub target_format: Option<Format>,
     /// Input size in bytes.
     pub file_size: u64,
     /// Output size in bytes, once completed.
@@ -91,6 +100,7 @@ pub struct JobStatusResponse {
 
 /// The body of `POST /api/download_token`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DownloadTokenRequest {
     /// A completed job.
     pub job_id: String,
@@ -98,6 +108,7 @@ pub struct DownloadTokenRequest {
 
 /// The `data` of `POST /api/download_token` (201).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DownloadTokenResponse {
     /// Single-use token for `GET /api/download?token=`.
     pub download_token: String,

@@ -56,6 +56,7 @@ impl<T> Envelope<T> {
 
 /// The `error` object of a failed envelope.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// A message a person can read. Never carries internals (paths, SQL, traces).
     pub message: String,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// ```
 #[allow(clippy::upper_case_acronyms)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ErrorType {
     /// The request is malformed (bad query, bad JSON, bad field).
     ValidationError,

@@ -19,6 +19,8 @@
 mod conversion;
 mod envelope;
 mod error_type;
+mod format;
+mod job_status;
 mod names;
 mod session;
 mod size;
@@ -29,6 +31,8 @@ pub use conversion::{
 };
 pub use envelope::{Envelope, ErrorBody};
 pub use error_type::ErrorType;
+pub use format::{Format, UnknownFormat, RASTER_FORMATS};
+pub use job_status::JobStatus;
 pub use names::{
     CORRELATION_ID_HEADER, CSRF_HEADER, DEFAULT_CSRF_COOKIE, DEFAULT_SESSION_COOKIE,
     HOST_COOKIE_PREFIX,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// `id` is a public handle of the session, never the secret cookie value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     /// Public handle of the session (safe to log and show).
     pub id: String,
@@ -20,6 +21,7 @@ pub struct SessionInfo {
 
 /// The `data` of `POST /api/session/csrf`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CsrfTokenResponse {
     /// The new CSRF token.
     pub csrf_token: String,
@@ -31,6 +33,7 @@ pub struct CsrfTokenResponse {
 
 /// The `data` of `POST /api/session/close`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CloseResponse {
     /// A human-readable confirmation.
     pub message: String,
@@ -38,6 +41,7 @@ pub struct CloseResponse {
 
 /// The `data` of `GET /api/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthReport {
     /// `healthy`, `degraded` or `unhealthy`.
     pub status: String,
@@ -51,6 +55,7 @@ pub struct HealthReport {
 
 /// The health of one dependency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceHealth {
     /// `healthy` or `unhealthy`.
     pub status: String,

@@ -1,7 +1,8 @@
 //! The TrustyConvert HTTP service.
 //!
 //! Layers, outermost first: correlation id → panic catcher → CORS → (API routes only)
-//! the session guard (one store read, CSRF on unsafe methods) → handlers. See
+//! the session guard (one store read, CSRF on unsafe methods) → rate limits →
+//! handlers ([`http`]) → services ([`session`], [`jobs`]) → [`storage`]. See
 //! `ARCHITECTURE.md` at the workspace root for the invariants.
 //!
 //! ```no_run
@@ -15,29 +16,21 @@
 
 #![warn(missing_docs)]
 
-mod app;
-mod client_addr;
-mod config;
-mod connections;
+pub mod config;
 pub mod convert;
 mod cookies;
-mod correlation;
 pub mod crypto;
 pub mod csrf;
-mod downloads;
-mod error;
+pub mod http;
 pub mod jobs;
 mod keys;
-mod metrics;
+mod maintenance;
 mod private_fs;
 #[cfg(test)]
 mod properties;
-mod ratelimit;
-mod routes;
-mod session;
-pub mod store;
+pub mod session;
+pub mod storage;
 mod time;
-mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -46,12 +39,11 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub use config::{
-    ConfigError, CookieConfig, HttpLimits, SameSite, ServerConfig, StoreKind, Timeouts,
+    ConfigError, CookieConfig, HttpLimits, JobLimits, RateLimitConfig, SameSite, ServerConfig,
+    StoreKind, Timeouts,
 };
-pub use error::{ApiError, ApiJson, ApiResult};
-pub use jobs::JobLimits;
+pub use http::{ApiError, ApiJson, ApiResult};
 pub use keys::{KeyError, GENERATED_KEY_FILE};
-pub use ratelimit::RateLimitConfig;
 pub use time::Timestamp;
 pub use trustyconvert_protocol::{DEFAULT_CSRF_COOKIE, DEFAULT_SESSION_COOKIE};
 
@@ -66,7 +58,7 @@ pub enum StartError {
     Keys(#[from] KeyError),
     /// The store could not be opened.
     #[error(transparent)]
-    Store(#[from] store::OpenError),
+    Store(#[from] storage::OpenError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -86,55 +78,60 @@ pub struct Server {
 }
 
 impl Server {
-    /// Validates `config`, loads keys, opens the store and binds the address.
+    /// Validates `config`, loads keys, opens the storage and binds the address.
     pub async fn bind(config: ServerConfig) -> Result<Self, StartError> {
         config.validate()?;
-        let store = store::open(&config).await?;
-        Self::bind_with_store(config, store).await
+        let storage = storage::open(&config.store, &config.data_dir).await?;
+        Self::bind_with_storage(config, storage).await
     }
 
-    /// Like [`Server::bind`], but with a store the caller built: another implementation
-    /// of [`store::SessionStore`], or a wrapper around one (tests use this to inject
-    /// store outages). `config.store` is ignored.
-    pub async fn bind_with_store(
+    /// Like [`Server::bind`], but over a storage backend the caller built: another
+    /// implementation of [`storage::Storage`], or a wrapper around one (tests use this
+    /// to inject outages). `config.store` is ignored.
+    pub async fn bind_with_storage(
         config: ServerConfig,
-        store: Arc<dyn store::SessionStore>,
+        storage: Arc<dyn storage::Storage>,
     ) -> Result<Self, StartError> {
         config.validate()?;
         let keyring = keys::load_or_generate(config.secret_key_file.as_deref(), &config.data_dir)?;
-        let allowed_origins: Arc<[csrf::Origin]> = config
-            .allowed_origins
-            .iter()
-            .filter_map(|o| csrf::Origin::parse(o))
-            .collect();
-        let sweeper = store::spawn_sweeper(Arc::clone(&store), config.timeouts.sweep_interval);
-        let job_store = jobs::open_job_store(&config)
-            .await
-            .map_err(store::OpenError::Store)?;
         let jobs = jobs::JobService::new(
-            job_store,
+            Arc::clone(&storage),
             jobs::JobFiles::new(&config.data_dir),
             config.jobs,
         );
         let interrupted = jobs
             .fail_interrupted()
             .await
-            .map_err(store::OpenError::Store)?;
+            .map_err(storage::OpenError::Store)?;
         if interrupted > 0 {
             tracing::warn!(
                 interrupted,
                 "jobs interrupted by the last shutdown were marked failed"
             );
         }
-        let limits = Arc::new(ratelimit::RateLimits::new(config.rate_limits));
-        let maintenance = spawn_maintenance(
+        let cookies = cookies::CookieWriter::new(config.cookies.clone());
+        let csrf = csrf::CsrfPolicy::new(
+            config
+                .allowed_origins
+                .iter()
+                .filter_map(|origin| csrf::Origin::parse(origin))
+                .collect(),
+            cookies.csrf_name().to_owned(),
+            keyring.clone(),
+        );
+        let sessions = session::SessionService::new(
+            Arc::clone(&storage),
             jobs.clone(),
-            Arc::clone(&store),
-            Arc::clone(&limits),
+            keyring,
+            config.timeouts,
+            cookies,
+        );
+        let maintenance = maintenance::spawn(
+            sessions.clone(),
+            jobs.clone(),
+            Arc::clone(&storage),
             config.timeouts.sweep_interval,
         );
-        let cookies = cookies::CookieWriter::new(config.cookies.clone());
-        let sessions = session::SessionService::new(store, keyring, config.timeouts, cookies);
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| StartError::Bind {
@@ -142,21 +139,20 @@ impl Server {
                 source,
             })?;
         let http_limits = config.http;
-        let state = app::AppState {
+        let state = http::AppState {
             sessions,
+            jobs,
+            rate_limits: http::RateLimits::new(Arc::clone(&storage), config.rate_limits),
+            storage,
+            csrf: Arc::new(csrf),
             metrics: Arc::default(),
             config: Arc::new(config),
-            allowed_origins,
-            jobs,
-            downloads: Arc::default(),
-            limits,
         };
-        let background = vec![sweeper, maintenance];
         Ok(Self {
             listener,
-            router: app::router(state),
+            router: http::router(state),
             http_limits,
-            background,
+            background: vec![maintenance],
         })
     }
 
@@ -173,31 +169,10 @@ impl Server {
         F: Future<Output = ()> + Send + 'static,
     {
         let result =
-            connections::serve(self.listener, self.router, self.http_limits, shutdown).await;
+            http::connections::serve(self.listener, self.router, self.http_limits, shutdown).await;
         for task in &self.background {
             task.abort();
         }
         result
     }
-}
-
-/// Every `interval`: removes the jobs and files of expired sessions and forgets idle
-/// rate-limit state, so disk and memory stay bounded.
-fn spawn_maintenance(
-    jobs: jobs::JobService,
-    sessions: Arc<dyn store::SessionStore>,
-    limits: Arc<ratelimit::RateLimits>,
-    interval: std::time::Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            if let Err(error) = jobs.sweep_orphans(sessions.as_ref()).await {
-                tracing::warn!(%error, "sweeping the jobs of expired sessions failed");
-            }
-            limits.forget_idle();
-        }
-    })
 }

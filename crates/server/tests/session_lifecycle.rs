@@ -375,7 +375,7 @@ async fn expired_sessions_are_swept_from_the_store() {
     }
     let db = dir
         .path()
-        .join(trustyconvert_server::store::EMBEDDED_DB_FILE);
+        .join(trustyconvert_server::storage::EMBEDDED_DB_FILE);
     assert_eq!(rusqlite_count(&db), 5);
     tokio::time::sleep(Duration::from_millis(2000)).await;
     assert_eq!(rusqlite_count(&db), 0, "expired sessions must be purged");
@@ -405,7 +405,7 @@ async fn an_unknown_id_writes_nothing_to_the_store() {
     );
     let db = dir
         .path()
-        .join(trustyconvert_server::store::EMBEDDED_DB_FILE);
+        .join(trustyconvert_server::storage::EMBEDDED_DB_FILE);
     assert_eq!(rusqlite_count(&db), 0);
     server.stop().await;
 }

@@ -1,5 +1,5 @@
-//! Item 25: a store outage answers 503 in the envelope and never fails open; the
-//! service recovers by itself. The outage comes from a switchable wrapper around the
+//! A store outage answers 503 in the envelope and never fails open; the service
+//! recovers by itself. The outage comes from a switchable wrapper around the
 //! real memory store. Also: validating a session costs one read and (mostly) no write.
 
 mod common;
@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode};
 #[tokio::test]
 async fn store_outage_is_503_never_fail_open_and_recovers() {
     let store = Arc::new(InstrumentedStore::default());
-    let server = TestServer::start_with_store(store.clone()).await;
+    let server = TestServer::start_with_storage(store.clone()).await;
     let creds = new_session(&server).await;
 
     store.down.store(true, Ordering::SeqCst);
@@ -80,7 +80,7 @@ async fn health_reports_store_and_storage() {
 #[tokio::test]
 async fn validating_a_session_costs_one_read_and_almost_never_a_write() {
     let store = Arc::new(InstrumentedStore::default());
-    let server = TestServer::start_with_store(store.clone()).await;
+    let server = TestServer::start_with_storage(store.clone()).await;
     let creds = new_session(&server).await;
     let (loads, writes) = (
         store.loads.load(Ordering::SeqCst),

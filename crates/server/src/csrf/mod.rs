@@ -9,7 +9,7 @@ pub use origin::{check_origin, Origin};
 
 use crate::cookies::find_cookie;
 use crate::crypto::{constant_time_eq, Keyring, TokenFault};
-use crate::store::SessionRecord;
+use crate::storage::SessionRecord;
 use crate::time::Timestamp;
 use trustyconvert_protocol::CSRF_HEADER;
 
@@ -103,17 +103,30 @@ pub fn is_unsafe(method: &Method) -> bool {
     )
 }
 
-/// What the CSRF check needs to know about the server.
-pub struct CsrfPolicy<'a> {
-    /// Origins allowed besides the host itself.
-    pub allowed_origins: &'a [Origin],
-    /// Name of the CSRF cookie on the wire.
-    pub cookie_name: &'a str,
-    /// Keys that verify tokens.
-    pub keyring: &'a Keyring,
+/// What the CSRF check needs to know about the server; built once at startup.
+#[derive(Clone)]
+pub struct CsrfPolicy {
+    allowed_origins: Vec<Origin>,
+    cookie_name: String,
+    keyring: Keyring,
 }
 
-impl CsrfPolicy<'_> {
+impl CsrfPolicy {
+    /// A policy accepting `allowed_origins` besides the host itself, reading the token
+    /// cookie `cookie_name` and verifying tokens with `keyring`.
+    pub fn new(allowed_origins: Vec<Origin>, cookie_name: String, keyring: Keyring) -> Self {
+        Self {
+            allowed_origins,
+            cookie_name,
+            keyring,
+        }
+    }
+
+    /// The origins allowed besides the host itself.
+    pub fn allowed_origins(&self) -> &[Origin] {
+        &self.allowed_origins
+    }
+
     /// Runs every check, cheapest first, on an unsafe request.
     pub fn check(
         &self,
@@ -121,7 +134,7 @@ impl CsrfPolicy<'_> {
         session: Option<&SessionRecord>,
         now: Timestamp,
     ) -> Result<(), CsrfFailure> {
-        check_origin(headers, self.allowed_origins)?;
+        check_origin(headers, &self.allowed_origins)?;
         if has_form_content_type(headers) {
             return Err(CsrfReason::FormContentType.into());
         }
@@ -130,7 +143,7 @@ impl CsrfPolicy<'_> {
             .map(|value| value.as_bytes())
             .filter(|value| !value.is_empty())
             .ok_or(CsrfReason::MissingToken)?;
-        let cookie = find_cookie(headers, self.cookie_name).ok_or(CsrfReason::TokenMismatch)?;
+        let cookie = find_cookie(headers, &self.cookie_name).ok_or(CsrfReason::TokenMismatch)?;
         if !constant_time_eq(token, cookie) {
             return Err(CsrfReason::TokenMismatch.into());
         }
@@ -154,7 +167,7 @@ impl CsrfPolicy<'_> {
     }
 }
 
-/// Item 17: content types a cross-site `<form>` can send without a preflight.
+/// Content types a cross-site `<form>` can send without a preflight.
 fn has_form_content_type(headers: &HeaderMap) -> bool {
     headers.get_all(header::CONTENT_TYPE).iter().any(|value| {
         let essence = value

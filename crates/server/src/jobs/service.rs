@@ -1,5 +1,6 @@
-//! Admitting, running and cleaning up jobs. Conversions run on tokio's blocking pool,
-//! at most `workers` at a time, so they never block the async runtime.
+//! The job lifecycle: accept an upload, admit and run its conversion, look it up,
+//! hand out its download, remove a session's jobs. Conversions run on tokio's
+//! blocking pool, at most `workers` at a time, so they never block the async runtime.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,13 +9,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
 use uuid::Uuid;
 
-use super::{JobFiles, JobRecord, JobStatus, JobStore};
-use crate::convert::{convert, Budget, ConversionError, Format};
+use super::upload::{storage_failure, IncomingUpload, SizeBound};
+use super::{downloads, JobFiles};
+use crate::config::JobLimits;
+use crate::convert::{check_dimensions, convert, targets, Budget, ConversionError, Format};
 use crate::crypto::SessionKey;
-use crate::error::ApiError;
-use crate::store::{SessionStore, StoreError};
+use crate::http::ApiError;
+use crate::storage::{DownloadGrant, JobRecord, Storage, StoreError};
 use crate::time::Timestamp;
-use trustyconvert_protocol::{human_size, ErrorType};
+use trustyconvert_protocol::{human_size, ErrorType, JobStatus};
 
 /// How long past its deadline a conversion step may take before its job is failed
 /// regardless (the budget normally stops it at its next write or step).
@@ -24,41 +27,8 @@ const STEP_GRACE: Duration = Duration::from_secs(2);
 const INTERRUPTED: &str =
     "The server restarted during the conversion. Please convert the file again.";
 
-/// Limits on uploads and jobs.
-#[derive(Debug, Clone, Copy)]
-pub struct JobLimits {
-    /// Largest upload in bytes.
-    pub max_upload_bytes: u64,
-    /// Most queued-or-processing jobs per session.
-    pub max_active_jobs: u64,
-    /// Conversions running at once.
-    pub workers: usize,
-    /// Bytes one session's uploads and outputs may take together.
-    pub max_session_storage: u64,
-    /// Largest output of one conversion.
-    pub max_output_bytes: u64,
-    /// Longest one conversion may run; then its job fails and its worker is free.
-    pub conversion_timeout: Duration,
-}
-
-impl Default for JobLimits {
-    fn default() -> Self {
-        Self {
-            max_upload_bytes: 100 * 1024 * 1024,
-            max_active_jobs: 2,
-            max_session_storage: 1024 * 1024 * 1024,
-            // The largest legitimate result: an image at the pixel cap (50 Mpx) as a
-            // 4-byte-per-pixel BMP or TIFF is 200 MB; text and data outputs of a 100 MiB
-            // upload stay well below that.
-            max_output_bytes: 256 * 1024 * 1024,
-            conversion_timeout: Duration::from_secs(60),
-            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
-        }
-    }
-}
-
 struct Inner {
-    store: Arc<dyn JobStore>,
+    store: Arc<dyn Storage>,
     files: JobFiles,
     limits: JobLimits,
     workers: Semaphore,
@@ -74,7 +44,7 @@ pub struct JobService {
 
 impl JobService {
     /// A service over `store` with files under `files`.
-    pub fn new(store: Arc<dyn JobStore>, files: JobFiles, limits: JobLimits) -> Self {
+    pub fn new(store: Arc<dyn Storage>, files: JobFiles, limits: JobLimits) -> Self {
         let workers = Semaphore::new(limits.workers.max(1));
         Self {
             inner: Arc::new(Inner {
@@ -85,16 +55,6 @@ impl JobService {
                 admission: Mutex::new(()),
             }),
         }
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn JobStore> {
-        &self.inner.store
-    }
-
-    /// The file layout.
-    pub fn files(&self) -> &JobFiles {
-        &self.inner.files
     }
 
     /// The limits.
@@ -120,22 +80,31 @@ impl JobService {
             .ok_or_else(ApiError::not_found)
     }
 
-    /// Queues a conversion of an uploaded job to `target`.
+    /// Queues a conversion of an uploaded job to `target`. `claimed_source`, if the
+    /// client named one, must be what the upload turned out to be.
     pub async fn enqueue(
         &self,
         session: &SessionKey,
         job_id: &Uuid,
         target: Format,
+        claimed_source: Option<Format>,
     ) -> Result<JobRecord, ApiError> {
         let _admission = self.inner.admission.lock().await;
         let mut job = self.find(session, job_id).await?;
+        if let Some(claimed) = claimed_source.filter(|claimed| *claimed != job.source_format) {
+            return Err(ApiError::validation(format!(
+                "source_format {} does not match the uploaded file, which is {}.",
+                claimed.name(),
+                job.source_format.name()
+            )));
+        }
         if job.status != JobStatus::Uploaded {
             return Err(ApiError::validation(format!(
                 "This job is already {}. Upload the file again to convert it once more.",
-                job.status.as_str()
+                job.status
             )));
         }
-        if !crate::convert::targets(job.source_format).contains(&target) {
+        if !targets(job.source_format).contains(&target) {
             return Err(ApiError::new(
                 ErrorType::UnsupportedFormatError,
                 format!(
@@ -285,30 +254,29 @@ impl JobService {
         })
     }
 
-    /// Deletes every job and file of a session.
-    pub async fn remove_session(&self, session: &SessionKey) -> Result<(), StoreError> {
-        self.inner.store.delete_session_jobs(session).await?;
+    /// Removes every file of a session whose records the storage already deleted.
+    pub async fn remove_session_files(&self, session: &SessionKey) {
         self.inner.files.remove_session(session).await;
-        Ok(())
     }
 
     /// Removes the jobs and files of sessions that expired or vanished — found both in
     /// the store and on disk, so files whose records are gone are not left behind —
-    /// and partial uploads a crash left.
-    pub async fn sweep_orphans(&self, sessions: &dyn SessionStore) -> Result<u64, StoreError> {
-        let now = Timestamp::now();
-        let mut candidates = self.inner.store.sessions_with_jobs().await?;
+    /// and partial uploads a crash left. Returns how many sessions were cleaned.
+    pub async fn sweep_orphans(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let store = &self.inner.store;
+        let mut candidates = store.sessions_with_jobs().await?;
         candidates.extend(self.inner.files.sessions_on_disk().await);
         candidates.sort_by_key(|s| s.0);
         candidates.dedup();
         let mut removed = 0;
         for session in candidates {
-            let live = sessions
-                .load(&session)
+            let live = store
+                .load_session(&session)
                 .await?
                 .is_some_and(|record| record.is_live(now));
             if !live {
-                self.remove_session(&session).await?;
+                store.delete_session_jobs(&session).await?;
+                self.inner.files.remove_session(&session).await;
                 removed += 1;
             }
         }
@@ -316,11 +284,70 @@ impl JobService {
         Ok(removed)
     }
 
-    /// Stores an upload as a new job: the record first (so a duplicate id is refused
-    /// before any file moves), then the file; if the file cannot be placed, the record
-    /// is removed again.
-    pub async fn accept_upload(&self, job: &JobRecord, incoming: &Path) -> Result<(), ApiError> {
-        match self.inner.store.insert_job(job).await {
+    /// Starts receiving a file for `session`: bounded by the upload limit and by the
+    /// room left in the session's storage quota.
+    pub async fn begin_upload(
+        &self,
+        session: &SessionKey,
+        file_name: &str,
+        declared_type: Option<&str>,
+    ) -> Result<IncomingUpload, ApiError> {
+        let limits = &self.inner.limits;
+        let used = self.inner.store.session_storage(session).await?;
+        let bound = SizeBound {
+            max: limits.max_upload_bytes,
+            room: limits.max_session_storage.saturating_sub(used),
+            quota: limits.max_session_storage,
+        };
+        IncomingUpload::create(
+            &self.inner.files.incoming_dir(),
+            file_name,
+            declared_type,
+            bound,
+        )
+        .await
+    }
+
+    /// Verifies a received file (type by name and magic bytes, image dimensions) and
+    /// stores it as job `job_id` of `session`: the record first (so a duplicate id is
+    /// refused before any file moves), then the file; if the file cannot be placed,
+    /// the record is removed again.
+    pub async fn accept_upload(
+        &self,
+        session: &SessionKey,
+        job_id: Uuid,
+        mut upload: IncomingUpload,
+    ) -> Result<JobRecord, ApiError> {
+        let format = upload.finish().await?;
+        if format.is_raster() {
+            let path = upload.path().to_owned();
+            tokio::task::spawn_blocking(move || check_dimensions(&path, format))
+                .await
+                .map_err(|_| ApiError::internal())?
+                .map_err(|error| match error {
+                    ConversionError::Io(cause) => storage_failure(cause),
+                    other => ApiError::new(ErrorType::FileValidationError, other.to_string()),
+                })?;
+        }
+        let now = Timestamp::now();
+        let job = JobRecord {
+            session: *session,
+            job_id,
+            task_id: None,
+            status: JobStatus::Uploaded,
+            original_filename: upload.name().to_owned(),
+            source_format: format,
+            target_format: None,
+            file_size: upload.size(),
+            output_size: None,
+            progress: 0,
+            error: None,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+            conversion_time: None,
+        };
+        match self.inner.store.insert_job(&job).await {
             Ok(()) => {}
             Err(StoreError::Duplicate) => {
                 return Err(ApiError::validation(
@@ -331,15 +358,119 @@ impl JobService {
         }
         let files = &self.inner.files;
         let placed = async {
-            crate::private_fs::create_dir_all_async(&files.job_dir(&job.session, &job.job_id))
-                .await?;
-            tokio::fs::rename(incoming, files.input(&job.session, &job.job_id)).await
+            crate::private_fs::create_dir_all_async(&files.job_dir(session, &job_id)).await?;
+            tokio::fs::rename(upload.path(), files.input(session, &job_id)).await
         };
         if let Err(error) = placed.await {
-            let _ = self.inner.store.delete_job(&job.session, &job.job_id).await;
-            tracing::error!(%error, "placing an upload failed");
-            return Err(ApiError::internal());
+            let _ = self.inner.store.delete_job(session, &job_id).await;
+            return Err(storage_failure(error));
         }
-        Ok(())
+        upload.keep();
+        Ok(job)
     }
+
+    /// A single-use download token for a completed job of `session`, and its expiry.
+    pub async fn issue_download(
+        &self,
+        session: &SessionKey,
+        job_id: &Uuid,
+    ) -> Result<(String, Timestamp), ApiError> {
+        let job = self.find(session, job_id).await?;
+        if job.status != JobStatus::Completed {
+            return Err(ApiError::validation(format!(
+                "The job is {}; only completed jobs can be downloaded.",
+                job.status
+            )));
+        }
+        let (token, hash) = downloads::mint();
+        let grant = DownloadGrant {
+            session: *session,
+            job_id: *job_id,
+            expires_at: Timestamp::now().plus(downloads::DOWNLOAD_TOKEN_TTL),
+        };
+        self.inner
+            .store
+            .insert_grant(&hash, &grant, downloads::MAX_TOKENS_PER_JOB)
+            .await?;
+        Ok((token, grant.expires_at))
+    }
+
+    /// Spends `token` and opens the output it grants.
+    pub async fn redeem_download(&self, token: &str) -> Result<OutputFile, ApiError> {
+        let hash = downloads::parse(token).ok_or_else(gone)?;
+        let grant = self
+            .inner
+            .store
+            .take_grant(&hash, Timestamp::now())
+            .await?
+            .ok_or_else(gone)?;
+        self.output_of(&grant, true).await
+    }
+
+    /// What `token` would download, without spending it (for `HEAD`).
+    pub async fn inspect_download(&self, token: &str) -> Result<OutputFile, ApiError> {
+        let hash = downloads::parse(token).ok_or_else(gone)?;
+        let grant = self
+            .inner
+            .store
+            .peek_grant(&hash, Timestamp::now())
+            .await?
+            .ok_or_else(gone)?;
+        self.output_of(&grant, false).await
+    }
+
+    async fn output_of(&self, grant: &DownloadGrant, open: bool) -> Result<OutputFile, ApiError> {
+        let job = self
+            .inner
+            .store
+            .load_job(&grant.session, &grant.job_id)
+            .await?
+            .ok_or_else(gone)?;
+        let target = job
+            .target_format
+            .filter(|_| job.status == JobStatus::Completed)
+            .ok_or_else(gone)?;
+        let path = self.inner.files.output(&job.session, &job.job_id);
+        let (file, length) = if open {
+            let file = tokio::fs::File::open(&path).await.map_err(|_| gone())?;
+            let length = file.metadata().await.map_err(storage_failure)?.len();
+            (Some(file), length)
+        } else {
+            let length = tokio::fs::metadata(&path).await.map_err(|_| gone())?.len();
+            (None, length)
+        };
+        let stem = job
+            .original_filename
+            .rsplit_once('.')
+            .map_or(job.original_filename.as_str(), |(stem, _)| stem);
+        Ok(OutputFile {
+            job_id: job.job_id,
+            file,
+            length,
+            filename: format!("{stem}.{}", target.extension()),
+            format: target,
+        })
+    }
+}
+
+/// A completed job's output, ready to send.
+#[derive(Debug)]
+pub struct OutputFile {
+    /// The job.
+    pub job_id: Uuid,
+    /// The open file (`None` when only inspected).
+    pub file: Option<tokio::fs::File>,
+    /// Its size in bytes.
+    pub length: u64,
+    /// The name to save it under: the upload's stem with the target's extension.
+    pub filename: String,
+    /// Its format.
+    pub format: Format,
+}
+
+fn gone() -> ApiError {
+    ApiError::new(
+        ErrorType::ResourceNotFound,
+        "This download link is invalid, used or expired.",
+    )
 }

@@ -1,22 +1,20 @@
 //! Session lifecycle: create, resolve from a cookie, extend, rotate CSRF, close.
 //!
 //! [`SessionService`] is the only place that turns store records into sessions and
-//! back; handlers and the guard never touch the store directly.
-
-mod guard;
+//! back; handlers and the guard never touch the store directly. Closing a session is
+//! one operation: the record, its jobs, its download grants and its files go together.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
 
-pub use guard::{session_guard, CurrentSession, RequireSession};
-
 use crate::config::Timeouts;
 use crate::cookies::{find_cookie, CookieWriter};
-use crate::crypto::{generate_csrf_nonce, generate_public_id, Keyring, SessionSecret};
-use crate::error::ApiError;
-use crate::store::{CsrfState, PreviousNonce, SessionRecord, SessionStore, StoreError};
+use crate::crypto::{generate_csrf_nonce, generate_public_id, Keyring, SessionKey, SessionSecret};
+use crate::http::ApiError;
+use crate::jobs::JobService;
+use crate::storage::{CsrfState, PreviousNonce, SessionRecord, Storage, StoreError};
 use crate::time::Timestamp;
 use trustyconvert_protocol::SessionInfo;
 
@@ -36,36 +34,29 @@ pub struct ActiveSession {
 /// Creates, finds, extends, rotates and deletes sessions.
 #[derive(Clone)]
 pub struct SessionService {
-    store: Arc<dyn SessionStore>,
+    store: Arc<dyn Storage>,
+    jobs: JobService,
     keyring: Keyring,
     timeouts: Timeouts,
     cookies: CookieWriter,
 }
 
 impl SessionService {
-    /// A service over `store`.
+    /// A service over `store`; closing a session also ends its `jobs`.
     pub fn new(
-        store: Arc<dyn SessionStore>,
+        store: Arc<dyn Storage>,
+        jobs: JobService,
         keyring: Keyring,
         timeouts: Timeouts,
         cookies: CookieWriter,
     ) -> Self {
         Self {
             store,
+            jobs,
             keyring,
             timeouts,
             cookies,
         }
-    }
-
-    /// The store behind the service.
-    pub fn store(&self) -> &Arc<dyn SessionStore> {
-        &self.store
-    }
-
-    /// The server's keys.
-    pub fn keyring(&self) -> &Keyring {
-        &self.keyring
     }
 
     /// The cookie writer (names and attributes).
@@ -85,7 +76,7 @@ impl SessionService {
         else {
             return Ok(None);
         };
-        let record = self.store.load(&secret.store_key()).await?;
+        let record = self.store.load_session(&secret.store_key()).await?;
         Ok(record
             .filter(|record| record.is_live(now))
             .map(|record| ActiveSession { secret, record }))
@@ -120,7 +111,10 @@ impl SessionService {
         session: &mut ActiveSession,
         target: Timestamp,
     ) -> Result<bool, ApiError> {
-        let alive = self.store.touch(&session.record.key, target).await?;
+        let alive = self
+            .store
+            .touch_session(&session.record.key, target)
+            .await?;
         session.record.idle_expires_at = target;
         Ok(alive)
     }
@@ -141,7 +135,7 @@ impl SessionService {
                     previous: None,
                 },
             };
-            match self.store.insert(&record).await {
+            match self.store.insert_session(&record).await {
                 Ok(()) => return Ok(ActiveSession { secret, record }),
                 Err(StoreError::Duplicate) => continue,
                 Err(error) => return Err(error.into()),
@@ -170,9 +164,22 @@ impl SessionService {
         Ok(alive)
     }
 
-    /// Deletes a session from the store.
-    pub async fn delete(&self, session: &ActiveSession) -> Result<bool, ApiError> {
-        Ok(self.store.delete(&session.record.key).await?)
+    /// Ends a session: its record, jobs and download grants leave the store in one
+    /// operation, then its files leave the disk. Returns whether it still existed.
+    pub async fn close(&self, key: &SessionKey) -> Result<bool, ApiError> {
+        let existed = self.store.delete_session(key).await?;
+        self.jobs.remove_session_files(key).await;
+        Ok(existed)
+    }
+
+    /// Removes every session expired at `now`, with everything it owned. Returns how
+    /// many were removed.
+    pub async fn sweep_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let swept = self.store.sweep_expired(now).await?;
+        for key in &swept {
+            self.jobs.remove_session_files(key).await;
+        }
+        Ok(swept.len())
     }
 
     /// The current CSRF token of a session.

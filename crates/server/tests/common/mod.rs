@@ -14,10 +14,12 @@ use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
 use trustyconvert_server::crypto::SessionKey;
-use trustyconvert_server::store::{
-    CsrfState, MemoryStore, SessionRecord, SessionStore, StoreError,
+use trustyconvert_server::storage::{
+    CsrfState, DownloadGrant, DownloadStore, JobRecord, JobStore, MemoryStorage, RateAction,
+    RateLimitStore, RateVerdict, SessionRecord, SessionStore, Storage, StoreError, TokenHash,
 };
 use trustyconvert_server::{Server, ServerConfig, StoreKind, Timestamp};
+use uuid::Uuid;
 
 pub const SESSION_COOKIE: &str = "trustyconvert_session";
 pub const CSRF_COOKIE: &str = "csrftoken";
@@ -48,11 +50,11 @@ impl TestServer {
         Self::run(server, config)
     }
 
-    /// A server over a caller-built store (for fault injection).
-    pub async fn start_with_store(store: Arc<dyn SessionStore>) -> Self {
+    /// A server over a caller-built storage backend (for fault injection).
+    pub async fn start_with_storage(storage: Arc<dyn Storage>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = base_config(dir.path());
-        let server = Server::bind_with_store(config.clone(), store)
+        let server = Server::bind_with_storage(config.clone(), storage)
             .await
             .expect("server starts");
         let mut server = Self::run(server, config);
@@ -283,10 +285,11 @@ pub async fn metric(server: &TestServer, series: &str) -> u64 {
         .unwrap()
 }
 
-/// The real memory store behind a switch that injects outages, counting every call.
+/// The real memory backend behind a switch that injects outages, counting every
+/// session read and write.
 #[derive(Default)]
 pub struct InstrumentedStore {
-    inner: MemoryStore,
+    inner: MemoryStorage,
     pub down: AtomicBool,
     pub loads: AtomicU64,
     pub writes: AtomicU64,
@@ -311,36 +314,126 @@ impl InstrumentedStore {
 
 #[async_trait]
 impl SessionStore for InstrumentedStore {
-    async fn insert(&self, record: &SessionRecord) -> Result<(), StoreError> {
+    async fn insert_session(&self, record: &SessionRecord) -> Result<(), StoreError> {
         self.write()?;
-        self.inner.insert(record).await
+        self.inner.insert_session(record).await
     }
-    async fn load(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
+    async fn load_session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         self.check()?;
-        self.inner.load(key).await
+        self.inner.load_session(key).await
     }
-    async fn touch(
+    async fn touch_session(
         &self,
         key: &SessionKey,
         idle_expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
         self.write()?;
-        self.inner.touch(key, idle_expires_at).await
+        self.inner.touch_session(key, idle_expires_at).await
     }
     async fn set_csrf(&self, key: &SessionKey, csrf: &CsrfState) -> Result<bool, StoreError> {
         self.write()?;
         self.inner.set_csrf(key, csrf).await
     }
-    async fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
+    async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
         self.write()?;
-        self.inner.delete(key).await
+        self.inner.delete_session(key).await
     }
-    async fn sweep_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+    async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {
         self.check()?;
         self.inner.sweep_expired(now).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.check()
+    }
+}
+
+#[async_trait]
+impl JobStore for InstrumentedStore {
+    async fn insert_job(&self, job: &JobRecord) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.insert_job(job).await
+    }
+    async fn load_job(
+        &self,
+        session: &SessionKey,
+        job_id: &Uuid,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        self.check()?;
+        self.inner.load_job(session, job_id).await
+    }
+    async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.update_job(job).await
+    }
+    async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.count_active_jobs(session).await
+    }
+    async fn session_storage(&self, session: &SessionKey) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.session_storage(session).await
+    }
+    async fn delete_job(&self, session: &SessionKey, job_id: &Uuid) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.delete_job(session, job_id).await
+    }
+    async fn delete_session_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.delete_session_jobs(session).await
+    }
+    async fn sessions_with_jobs(&self) -> Result<Vec<SessionKey>, StoreError> {
+        self.check()?;
+        self.inner.sessions_with_jobs().await
+    }
+    async fn fail_unfinished_jobs(&self, reason: &str, now: Timestamp) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.fail_unfinished_jobs(reason, now).await
+    }
+}
+
+#[async_trait]
+impl DownloadStore for InstrumentedStore {
+    async fn insert_grant(
+        &self,
+        token: &TokenHash,
+        grant: &DownloadGrant,
+        max_per_job: usize,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.insert_grant(token, grant, max_per_job).await
+    }
+    async fn take_grant(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<DownloadGrant>, StoreError> {
+        self.check()?;
+        self.inner.take_grant(token, now).await
+    }
+    async fn peek_grant(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<DownloadGrant>, StoreError> {
+        self.check()?;
+        self.inner.peek_grant(token, now).await
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for InstrumentedStore {
+    async fn check_rate(
+        &self,
+        action: RateAction,
+        client: std::net::IpAddr,
+        per_minute: std::num::NonZeroU32,
+    ) -> Result<RateVerdict, StoreError> {
+        self.check()?;
+        self.inner.check_rate(action, client, per_minute).await
+    }
+    async fn forget_idle_rates(&self) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.forget_idle_rates().await
     }
 }

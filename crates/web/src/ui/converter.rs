@@ -3,7 +3,7 @@
 use futures::future::AbortHandle;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use trustyconvert_client::protocol::FormatGroup;
+use trustyconvert_client::protocol::{Format, FormatGroup, JobStatus};
 use trustyconvert_client::{human_size, too_large_message, ApiClient, ClientError, FileBody};
 use wasm_bindgen::JsCast as _;
 use web_sys::{File, HtmlInputElement};
@@ -135,7 +135,7 @@ pub fn Converter() -> impl IntoView {
             ));
             return;
         };
-        let found = source_format(&name).and_then(|source| offer(&list, &source));
+        let found = source_format(&name).and_then(|source| offer(&list, source));
         let Some(found) = found.filter(|o| !o.targets.is_empty()) else {
             chosen.set_value(None);
             targets.set(Vec::new());
@@ -153,8 +153,9 @@ pub fn Converter() -> impl IntoView {
             error.set(Some(too_large_message(found.max_size)));
             return;
         }
-        target.set(found.targets[0].clone());
-        targets.set(found.targets.clone());
+        let names: Vec<String> = found.targets.iter().map(|f| f.name().to_owned()).collect();
+        target.set(names[0].clone());
+        targets.set(names);
         chosen.set_value(Some(Chosen {
             file,
             name,
@@ -192,10 +193,11 @@ pub fn Converter() -> impl IntoView {
             let Some(picked) = chosen.get_value() else {
                 return;
             };
-            let target = target.get_untracked();
-            if !picked.offer.targets.contains(&target) {
+            let Some(target) = Format::parse(&target.get_untracked())
+                .filter(|target| picked.offer.targets.contains(target))
+            else {
                 return;
-            }
+            };
             error.set(None);
             phase.set(Phase::Uploading);
             stop_run();
@@ -203,7 +205,7 @@ pub fn Converter() -> impl IntoView {
             let (session, api) = (session.clone(), api.clone());
             let (work, handle) = futures::future::abortable(async move {
                 match session.ensured().await {
-                    Ok(_) => run_conversion(&api, &picked, &target, phase).await,
+                    Ok(_) => run_conversion(&api, &picked, target, phase).await,
                     Err(failure) => Err(Failure::Client(failure)),
                 }
             });
@@ -443,7 +445,7 @@ async fn fresh_link(api: &ApiClient, job_id: &str) -> Result<String, ClientError
 async fn run_conversion(
     api: &ApiClient,
     picked: &Chosen,
-    target: &str,
+    target: Format,
     phase: RwSignal<Phase>,
 ) -> Result<Phase, Failure> {
     let job_id =
@@ -454,9 +456,9 @@ async fn run_conversion(
     api.convert(&job_id, target).await?;
     loop {
         let status = api.job_status(&job_id).await?;
-        match status.status.as_str() {
-            "completed" => break,
-            "failed" => {
+        match status.status {
+            JobStatus::Completed => break,
+            JobStatus::Failed => {
                 let reason = status
                     .error_message
                     .or(status.error)
@@ -478,12 +480,7 @@ async fn run_conversion(
 }
 
 /// `photo.png` + `webp` → `photo.webp`.
-fn output_name(input: &str, target: &str) -> String {
+fn output_name(input: &str, target: Format) -> String {
     let stem = input.rsplit_once('.').map_or(input, |(stem, _)| stem);
-    let extension = match target {
-        "jpeg" => "jpg",
-        "markdown" => "md",
-        other => other,
-    };
-    format!("{stem}.{extension}")
+    format!("{stem}.{}", target.extension())
 }

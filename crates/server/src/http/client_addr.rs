@@ -13,8 +13,8 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use ipnet::IpNet;
 
-use crate::app::AppState;
-use crate::error::ApiError;
+use crate::http::ApiError;
+use crate::http::AppState;
 
 /// The address rate limits count against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use axum::Json;
 use serde_json::{Map, Value};
 use trustyconvert_protocol::{Envelope, ErrorBody, ErrorType};
 
-use crate::store::StoreError;
+use crate::storage::StoreError;
 
 /// An error answered to the client in the JSON envelope with its type's status.
 ///
@@ -85,7 +85,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         // Logged here, inside the request span, so the cause is tied to the correlation id;
         // the client only learns that the service is unavailable (never fail open).
-        tracing::error!(%error, "session store failure");
+        tracing::error!(%error, "storage failure");
         Self::unavailable()
     }
 }
@@ -99,7 +99,7 @@ impl IntoResponse for ApiError {
             kind: self.kind,
             details: self.details,
         };
-        let envelope: Envelope<()> = Envelope::failure(body, crate::correlation::current());
+        let envelope: Envelope<()> = Envelope::failure(body, crate::http::correlation::current());
         let mut response = (status, Json(envelope)).into_response();
         if let Some(seconds) = self.retry_after_secs {
             response
@@ -150,7 +150,10 @@ impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(Envelope::success(self.data, crate::correlation::current())),
+            Json(Envelope::success(
+                self.data,
+                crate::http::correlation::current(),
+            )),
         )
             .into_response()
     }

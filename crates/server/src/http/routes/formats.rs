@@ -3,9 +3,9 @@
 use axum::extract::State;
 use trustyconvert_protocol::FormatGroup;
 
-use crate::app::AppState;
 use crate::convert::{targets, Format, RASTER};
-use crate::error::ApiJson;
+use crate::http::ApiJson;
+use crate::http::AppState;
 
 fn names(formats: &[Format]) -> Vec<String> {
     let mut names: Vec<String> = formats.iter().map(|f| f.name().to_owned()).collect();

@@ -1,4 +1,7 @@
-//! Server configuration: everything `trustyconvert serve` can be told, validated once.
+//! Server configuration: everything `trustyconvert serve` can be told, as plain data,
+//! validated once. Defaults are named in [`defaults`].
+
+pub mod defaults;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,10 +9,7 @@ use std::time::Duration;
 
 use trustyconvert_protocol::{DEFAULT_CSRF_COOKIE, DEFAULT_SESSION_COOKIE, HOST_COOKIE_PREFIX};
 
-use crate::jobs::JobLimits;
-use crate::ratelimit::RateLimitConfig;
-
-/// Which session store backs the server.
+/// Which storage backend keeps sessions, jobs, download grants and rate counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreKind {
     /// In-process, lost on restart; for tests and throw-away runs.
@@ -103,10 +103,74 @@ pub struct Timeouts {
 impl Default for Timeouts {
     fn default() -> Self {
         Self {
-            idle: Duration::from_secs(3600),
-            absolute: Duration::from_secs(24 * 3600),
-            csrf_grace: Duration::from_secs(60),
-            sweep_interval: Duration::from_secs(60),
+            idle: defaults::IDLE_TIMEOUT,
+            absolute: defaults::ABSOLUTE_TIMEOUT,
+            csrf_grace: defaults::CSRF_GRACE,
+            sweep_interval: defaults::SWEEP_INTERVAL,
+        }
+    }
+}
+
+/// Limits on uploads and jobs.
+#[derive(Debug, Clone, Copy)]
+pub struct JobLimits {
+    /// Largest upload in bytes.
+    pub max_upload_bytes: u64,
+    /// Most queued-or-processing jobs per session.
+    pub max_active_jobs: u64,
+    /// Conversions running at once.
+    pub workers: usize,
+    /// Bytes one session's uploads and outputs may take together.
+    pub max_session_storage: u64,
+    /// Largest output of one conversion.
+    pub max_output_bytes: u64,
+    /// Longest one conversion may run; then its job fails and its worker is free.
+    pub conversion_timeout: Duration,
+}
+
+impl Default for JobLimits {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: defaults::MAX_UPLOAD_BYTES,
+            max_active_jobs: defaults::MAX_ACTIVE_JOBS,
+            max_session_storage: defaults::MAX_SESSION_STORAGE,
+            max_output_bytes: defaults::MAX_OUTPUT_BYTES,
+            conversion_timeout: defaults::CONVERSION_TIMEOUT,
+            workers: defaults::workers(),
+        }
+    }
+}
+
+/// Requests per minute per client address; `0` disables a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// New sessions (`GET /api/session/init` without a live session, or forced).
+    pub init_per_minute: u32,
+    /// `POST /api/upload`.
+    pub upload_per_minute: u32,
+    /// `POST /api/convert`.
+    pub convert_per_minute: u32,
+    /// `POST /api/download_token` and `GET /api/download`.
+    pub download_per_minute: u32,
+}
+
+impl RateLimitConfig {
+    /// No limits at all (the CLI's private converter).
+    pub const UNLIMITED: Self = Self {
+        init_per_minute: 0,
+        upload_per_minute: 0,
+        convert_per_minute: 0,
+        download_per_minute: 0,
+    };
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            init_per_minute: defaults::RATE_LIMIT_INIT,
+            upload_per_minute: defaults::RATE_LIMIT_UPLOAD,
+            convert_per_minute: defaults::RATE_LIMIT_CONVERT,
+            download_per_minute: defaults::RATE_LIMIT_DOWNLOAD,
         }
     }
 }
@@ -152,9 +216,9 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            bind: defaults::BIND.parse().expect("the default address parses"),
             store: StoreKind::Embedded,
-            data_dir: PathBuf::from("./data"),
+            data_dir: PathBuf::from(defaults::DATA_DIR),
             cookies: CookieConfig::default(),
             allowed_origins: Vec::new(),
             timeouts: Timeouts::default(),
@@ -185,10 +249,10 @@ pub struct HttpLimits {
 impl Default for HttpLimits {
     fn default() -> Self {
         Self {
-            header_read_timeout: Duration::from_secs(10),
-            body_idle_timeout: Duration::from_secs(30),
-            max_connections: 1024,
-            max_header_bytes: 64 * 1024,
+            header_read_timeout: defaults::HEADER_READ_TIMEOUT,
+            body_idle_timeout: defaults::BODY_IDLE_TIMEOUT,
+            max_connections: defaults::MAX_CONNECTIONS,
+            max_header_bytes: defaults::MAX_HEADER_BYTES,
         }
     }
 }

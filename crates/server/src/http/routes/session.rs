@@ -1,17 +1,17 @@
 //! `/api/session/*`: init, status, CSRF rotation, close.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use serde::Deserialize;
 use trustyconvert_protocol::{CloseResponse, CsrfTokenResponse, SessionInfo};
 
-use super::ValidQuery;
-use crate::app::AppState;
-use crate::client_addr::ClientAddr;
 use crate::csrf::check_origin;
-use crate::error::{ApiError, ApiJson, ApiResult};
-use crate::session::{ActiveSession, CurrentSession, RequireSession};
+use crate::http::{
+    ApiError, ApiJson, ApiResult, AppState, CurrentSession, RequireSession, ValidQuery,
+};
+use crate::session::ActiveSession;
 use crate::time::Timestamp;
 
 /// Query of `GET /api/session/init`.
@@ -31,6 +31,25 @@ fn set_cookies(values: impl IntoIterator<Item = axum::http::HeaderValue>) -> Hea
     headers
 }
 
+/// Whether `?force=true` may replace the session: only from this site (a plain link
+/// elsewhere must not be able to destroy a visitor's session and files).
+fn force_honoured(params: &InitParams, headers: &HeaderMap, state: &AppState) -> bool {
+    params.force && check_origin(headers, state.csrf.allowed_origins()).is_ok()
+}
+
+/// Whether an init request creates a session (and so counts against the init rate
+/// limit): it has no live session, or it may force a new one. Joining is free.
+pub fn init_creates_session(parts: &Parts, state: &AppState) -> bool {
+    let Ok(Query(params)) = Query::<InitParams>::try_from_uri(&parts.uri) else {
+        return false; // refused as a validation error by the handler
+    };
+    let has_session = parts
+        .extensions
+        .get::<CurrentSession>()
+        .is_some_and(|current| current.0.is_some());
+    !has_session || force_honoured(&params, &parts.headers, state)
+}
+
 /// `GET /api/session/init`: returns the request's live session (extending it and
 /// re-sending both cookies) or creates one; `?force=true` replaces it, unless the
 /// request comes from another site (a plain link elsewhere must not be able to destroy
@@ -38,31 +57,21 @@ fn set_cookies(values: impl IntoIterator<Item = axum::http::HeaderValue>) -> Hea
 pub async fn init(
     State(state): State<AppState>,
     CurrentSession(current): CurrentSession,
-    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     ValidQuery(params): ValidQuery<InitParams>,
 ) -> ApiResult<(HeaderMap, ApiJson<SessionInfo>)> {
     state.metrics.session_init_request();
     let now = Timestamp::now();
-    let force = params.force && {
-        let same_site = check_origin(&headers, &state.allowed_origins).is_ok();
-        if !same_site {
-            tracing::warn!(
-                event = "force_ignored",
-                "a cross-site request asked to replace the session; treated as a plain init"
-            );
-        }
-        same_site
-    };
-    if force || current.is_none() {
-        // Only creating a session counts: joining a live one is free.
-        state.limits.init.check(client)?;
+    let force = force_honoured(&params, &headers, &state);
+    if params.force && !force {
+        tracing::warn!(
+            event = "force_ignored",
+            "a cross-site request asked to replace the session; treated as a plain init"
+        );
     }
     let session = match current {
         Some(old) if force => {
-            state.sessions.delete(&old).await?;
-            state.jobs.remove_session(&old.record.key).await?;
-            state.downloads.forget_session(&old.record.key);
+            state.sessions.close(&old.record.key).await?;
             tracing::info!(event = "session_replaced", old = %old.record.public_id, "forced re-initialization");
             create(&state, now).await?
         }
@@ -137,9 +146,7 @@ pub async fn close(
     State(state): State<AppState>,
     RequireSession(session): RequireSession,
 ) -> ApiResult<(HeaderMap, ApiJson<CloseResponse>)> {
-    state.sessions.delete(&session).await?;
-    state.jobs.remove_session(&session.record.key).await?;
-    state.downloads.forget_session(&session.record.key);
+    state.sessions.close(&session.record.key).await?;
     state.metrics.session_closed();
     tracing::info!(event = "session_closed", session = %session.record.public_id, "session closed");
     let body = CloseResponse {

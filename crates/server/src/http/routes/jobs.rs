@@ -3,15 +3,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use trustyconvert_protocol::{ConvertRequest, ConvertResponse, ErrorType, JobStatusResponse};
+use trustyconvert_protocol::{
+    ConvertRequest, ConvertResponse, ErrorType, JobStatus, JobStatusResponse,
+};
 
-use super::{parse_job_id, ValidJson, ValidQuery};
-use crate::app::AppState;
-use crate::client_addr::ClientAddr;
+use super::parse_job_id;
 use crate::convert::Format;
-use crate::error::{ApiError, ApiJson, ApiResult};
-use crate::jobs::{JobRecord, JobStatus};
-use crate::session::RequireSession;
+use crate::http::{ApiError, ApiJson, ApiResult, AppState, RequireSession, ValidJson, ValidQuery};
+use crate::storage::JobRecord;
 use crate::time::Timestamp;
 
 fn parse_format(name: &str, field: &str) -> Result<Format, ApiError> {
@@ -26,31 +25,25 @@ fn parse_format(name: &str, field: &str) -> Result<Format, ApiError> {
 /// `POST /api/convert`: queues a conversion of an uploaded job.
 pub async fn convert(
     State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
     RequireSession(session): RequireSession,
     ValidJson(request): ValidJson<ConvertRequest>,
 ) -> ApiResult<ApiJson<ConvertResponse>> {
-    state.limits.convert.check(client)?;
     let job_id = parse_job_id(&request.job_id)?;
     let target = parse_format(&request.target_format, "target_format")?;
-    let key = session.record.key;
-    if let Some(source) = &request.source_format {
-        let claimed = parse_format(source, "source_format")?;
-        let job = state.jobs.find(&key, &job_id).await?;
-        if claimed != job.source_format {
-            return Err(ApiError::validation(format!(
-                "source_format {} does not match the uploaded file, which is {}.",
-                claimed.name(),
-                job.source_format.name()
-            )));
-        }
-    }
-    let job = state.jobs.enqueue(&key, &job_id, target).await?;
+    let claimed_source = request
+        .source_format
+        .as_deref()
+        .map(|source| parse_format(source, "source_format"))
+        .transpose()?;
+    let job = state
+        .jobs
+        .enqueue(&session.record.key, &job_id, target, claimed_source)
+        .await?;
     let task_id = job.task_id.map(|t| t.to_string()).unwrap_or_default();
     let body = ConvertResponse {
         job_id: job_id.to_string(),
         task_id,
-        status: JobStatus::Queued.as_str().to_owned(),
+        status: JobStatus::Queued,
     };
     Ok(ApiJson::with_status(StatusCode::ACCEPTED, body))
 }
@@ -77,12 +70,12 @@ pub async fn job_status(
 fn status_of(job: &JobRecord) -> JobStatusResponse {
     JobStatusResponse {
         job_id: job.job_id.to_string(),
-        status: job.status.as_str().to_owned(),
+        status: job.status,
         created_at: job.created_at.to_rfc3339(),
         updated_at: job.updated_at.to_rfc3339(),
         original_filename: job.original_filename.clone(),
-        source_format: job.source_format.name().to_owned(),
-        target_format: job.target_format.map(|f| f.name().to_owned()),
+        source_format: job.source_format,
+        target_format: job.target_format,
         file_size: job.file_size,
         output_size: job.output_size,
         progress: job.progress,

@@ -1,6 +1,5 @@
-//! The router: which routes exist, which layers wrap them, and the shared state.
+//! The router: which routes exist and which layers wrap them.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -14,34 +13,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use trustyconvert_protocol::{CORRELATION_ID_HEADER, CSRF_HEADER};
 
-use crate::config::ServerConfig;
-use crate::csrf::Origin;
-use crate::downloads::DownloadTokens;
-use crate::error::ApiError;
-use crate::jobs::JobService;
-use crate::metrics::Metrics;
-use crate::ratelimit::RateLimits;
-use crate::routes::{download, formats, health, jobs, session, upload};
-use crate::session::{session_guard, SessionService};
-
-/// State shared by every handler; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// Session lifecycle.
-    pub sessions: SessionService,
-    /// Counters for `/metrics`.
-    pub metrics: Arc<Metrics>,
-    /// The validated configuration.
-    pub config: Arc<ServerConfig>,
-    /// Parsed allow-listed origins.
-    pub allowed_origins: Arc<[Origin]>,
-    /// Conversion jobs.
-    pub jobs: JobService,
-    /// Live download tokens.
-    pub downloads: Arc<DownloadTokens>,
-    /// Per-IP rate limits.
-    pub limits: Arc<RateLimits>,
-}
+use super::guard::session_guard;
+use super::rate_limit::{enforce, Limited};
+use super::routes::{download, formats, health, jobs, session, upload};
+use super::{ApiError, AppState};
+use crate::storage::RateAction;
 
 /// Builds the whole application.
 pub fn router(state: AppState) -> Router {
@@ -50,37 +26,58 @@ pub fn router(state: AppState) -> Router {
             .unwrap_or(usize::MAX);
     // The guard wraps every /api request, matched or not, so no unsafe method on any
     // path (unknown routes and wrong methods included) skips the CSRF check.
+    let limit = |action| from_fn_with_state(Limited::every(&state, action), enforce);
     let api = Router::new()
-        .route("/session/init", get(session::init))
+        .route(
+            "/session/init",
+            get(session::init).layer(from_fn_with_state(
+                Limited::when(&state, RateAction::Init, session::init_creates_session),
+                enforce,
+            )),
+        )
         .route("/session", get(session::status))
         .route("/session/csrf", post(session::rotate_csrf))
         .route("/session/close", post(session::close))
         .route("/health", get(health::health))
         .route("/convert/formats", get(formats::formats))
+        .route("/openapi.json", get(super::openapi::serve))
         .route(
             "/upload",
-            post(upload::upload).layer(DefaultBodyLimit::max(upload_body_limit)),
+            post(upload::upload)
+                .layer(DefaultBodyLimit::max(upload_body_limit))
+                .layer(limit(RateAction::Upload)),
         )
-        .route("/convert", post(jobs::convert))
+        .route(
+            "/convert",
+            post(jobs::convert).layer(limit(RateAction::Convert)),
+        )
         .route("/job_status", get(jobs::job_status))
-        .route("/download_token", post(download::download_token))
+        .route(
+            "/download_token",
+            post(download::download_token).layer(limit(RateAction::Download)),
+        )
+        // HEAD is registered after the layer: asking what a token downloads spends
+        // neither the token nor the rate limit.
         .route(
             "/download",
-            get(download::download).head(download::download_head),
+            get(download::download)
+                .layer(limit(RateAction::Download))
+                .head(download::download_head),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), session_guard));
 
     let cors = cors_layer(&state.config.allowed_origins);
+    let web_dir = state.config.web_dir.clone();
     let routes = Router::new()
         .nest("/api", api)
         .route("/metrics", get(metrics));
-    crate::web::serve_ui(routes, state.config.web_dir.as_deref())
+    super::web::serve_ui(routes, web_dir.as_deref())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
             ServiceBuilder::new()
-                .layer(from_fn(crate::correlation::layer))
+                .layer(from_fn(super::correlation::layer))
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::internal().into_response()
                 }))

@@ -8,10 +8,9 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::ActiveSession;
-use crate::app::AppState;
-use crate::csrf::{is_unsafe, CsrfFailure, CsrfPolicy};
-use crate::error::ApiError;
+use super::{ApiError, AppState};
+use crate::csrf::{is_unsafe, CsrfFailure};
+use crate::session::ActiveSession;
 use crate::time::Timestamp;
 use trustyconvert_protocol::ErrorType;
 
@@ -67,12 +66,10 @@ pub async fn session_guard(
         Err(error) => return error.into_response(),
     };
     if is_unsafe(request.method()) {
-        let policy = CsrfPolicy {
-            allowed_origins: &state.allowed_origins,
-            cookie_name: state.sessions.cookies().csrf_name(),
-            keyring: state.sessions.keyring(),
-        };
-        match policy.check(request.headers(), session.as_ref().map(|s| &s.record), now) {
+        match state
+            .csrf
+            .check(request.headers(), session.as_ref().map(|s| &s.record), now)
+        {
             Ok(()) => {}
             Err(CsrfFailure::NoSession) => {
                 tracing::warn!(

@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use trustyconvert_protocol::{HealthReport, ServiceHealth};
 
-use crate::app::AppState;
-use crate::error::ApiJson;
+use crate::http::ApiJson;
+use crate::http::AppState;
 use crate::time::Timestamp;
 
 const HEALTHY: &str = "healthy";
@@ -18,7 +18,7 @@ const UNHEALTHY: &str = "unhealthy";
 /// makes the service `unhealthy` (503); a dead data directory makes it `degraded`.
 pub async fn health(State(state): State<AppState>) -> ApiJson<HealthReport> {
     let started = Instant::now();
-    let store_ok = state.sessions.store().ping().await.is_ok();
+    let store_ok = state.storage.ping().await.is_ok();
     let store = probe(store_ok, started);
 
     let started = Instant::now();

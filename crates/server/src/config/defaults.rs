@@ -1,0 +1,55 @@
+//! Every default of the configuration, named once. The `Default` impls, the CLI's
+//! flags (`trustyconvert serve --help`) and the README's flag table all come from
+//! here; a test keeps the README and `--help` in step.
+
+use std::time::Duration;
+
+/// `--bind`: loopback only, so a first run exposes nothing.
+pub const BIND: &str = "127.0.0.1:8080";
+/// `--data-dir`.
+pub const DATA_DIR: &str = "./data";
+
+/// `--idle-timeout`: a session unused this long ends.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// `--absolute-timeout`: a session ends this long after its creation, used or not.
+pub const ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+/// `--csrf-grace`: the previous CSRF token stays valid this long after a rotation.
+pub const CSRF_GRACE: Duration = Duration::from_secs(60);
+/// `--sweep-interval`: how often expired sessions, their jobs and files are removed.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// `--max-upload-size`: 100 MiB.
+pub const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
+/// `--max-active-jobs`: queued or running conversions per session.
+pub const MAX_ACTIVE_JOBS: u64 = 2;
+/// `--max-session-storage`: 1 GiB of uploads and outputs per session.
+pub const MAX_SESSION_STORAGE: u64 = 1024 * 1024 * 1024;
+/// `--max-output-size`: 256 MiB. The largest legitimate result is an image at the
+/// pixel cap (50 Mpx) as a 4-byte-per-pixel BMP or TIFF, 200 MB; text and data
+/// outputs of a 100 MiB upload stay well below that.
+pub const MAX_OUTPUT_BYTES: u64 = 256 * 1024 * 1024;
+/// `--conversion-timeout`.
+pub const CONVERSION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `--rate-limit-init`: new sessions per minute per client address.
+pub const RATE_LIMIT_INIT: u32 = 120;
+/// `--rate-limit-upload`: uploads per minute per client address.
+pub const RATE_LIMIT_UPLOAD: u32 = 300;
+/// `--rate-limit-convert`: conversion requests per minute per client address.
+pub const RATE_LIMIT_CONVERT: u32 = 300;
+/// `--rate-limit-download`: download tokens and downloads per minute per client address.
+pub const RATE_LIMIT_DOWNLOAD: u32 = 600;
+
+/// Time allowed to send a request's head.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest pause while sending a request body.
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Largest request head; larger gets 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// `--workers`: conversions running at once, one per CPU.
+pub fn workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}

@@ -1,0 +1,28 @@
+//! Everything HTTP: connections, the router and its layers, the session guard,
+//! extractors, the error envelope, rate limits, handlers and the OpenAPI document.
+//! Handlers parse, call a service ([`SessionService`](crate::session::SessionService),
+//! [`JobService`](crate::jobs::JobService)), and render; rules live in the services.
+
+mod client_addr;
+pub(crate) mod connections;
+pub(crate) mod correlation;
+mod error;
+mod guard;
+mod json;
+mod metrics;
+pub mod openapi;
+mod query;
+mod rate_limit;
+mod router;
+mod routes;
+mod state;
+mod web;
+
+pub use client_addr::{client_ip, ClientAddr};
+pub use error::{ApiError, ApiJson, ApiResult};
+pub use guard::{CurrentSession, RequireSession};
+pub use json::ValidJson;
+pub use query::ValidQuery;
+pub use rate_limit::RateLimits;
+pub use router::router;
+pub use state::AppState;

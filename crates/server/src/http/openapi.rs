@@ -1,0 +1,7 @@
+//! placeholder
+use axum::response::IntoResponse;
+use axum::response::Response;
+/// placeholder
+pub async fn serve() -> Response {
+    ().into_response()
+}

@@ -1,0 +1,119 @@
+//! `POST /api/download_token` and `GET /api/download?token=`.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use trustyconvert_protocol::{DownloadTokenRequest, DownloadTokenResponse};
+
+use super::parse_job_id;
+use crate::http::{ApiJson, ApiResult, AppState, RequireSession, ValidJson, ValidQuery};
+use crate::jobs::OutputFile;
+
+/// `POST /api/download_token`: a single-use, ten-minute token for a completed job.
+/// Issuing counts against the download rate limit.
+pub async fn download_token(
+    State(state): State<AppState>,
+    RequireSession(session): RequireSession,
+    ValidJson(request): ValidJson<DownloadTokenRequest>,
+) -> ApiResult<ApiJson<DownloadTokenResponse>> {
+    let job_id = parse_job_id(&request.job_id)?;
+    let (token, expires_at) = state
+        .jobs
+        .issue_download(&session.record.key, &job_id)
+        .await?;
+    tracing::debug!(event = "download_token_issued", job = %job_id, "download token issued");
+    let body = DownloadTokenResponse {
+        download_token: token,
+        expires_at: expires_at.to_rfc3339(),
+    };
+    Ok(ApiJson::created(body))
+}
+
+/// Query of `GET /api/download`.
+#[derive(Debug, Deserialize)]
+pub struct DownloadQuery {
+    token: String,
+}
+
+/// `GET /api/download?token=`: streams the output; the token is consumed.
+pub async fn download(
+    State(state): State<AppState>,
+    ValidQuery(query): ValidQuery<DownloadQuery>,
+) -> ApiResult<Response> {
+    let mut output = state.jobs.redeem_download(&query.token).await?;
+    let body = match output.file.take() {
+        Some(file) => Body::from_stream(tokio_util::io::ReaderStream::new(file)),
+        None => Body::empty(),
+    };
+    tracing::info!(event = "downloaded", job = %output.job_id, "output downloaded");
+    Ok(response(&output, body))
+}
+
+/// `HEAD /api/download?token=`: what `GET` would send, without the body and without
+/// spending the token (a link checker or a browser's pre-flight must not burn it).
+pub async fn download_head(
+    State(state): State<AppState>,
+    ValidQuery(query): ValidQuery<DownloadQuery>,
+) -> ApiResult<Response> {
+    let output = state.jobs.inspect_download(&query.token).await?;
+    Ok(response(&output, Body::empty()))
+}
+
+fn response(output: &OutputFile, body: Body) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(output.format.mime()),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(output.length));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        content_disposition(&output.filename),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// RFC 6266 / RFC 8187: an ASCII fallback plus the exact UTF-8 name.
+fn content_disposition(filename: &str) -> HeaderValue {
+    let fallback: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded =
+        percent_encoding::utf8_percent_encode(filename, percent_encoding::NON_ALPHANUMERIC);
+    let value = format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}");
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_disposition;
+
+    #[test]
+    fn content_disposition_carries_non_ascii_names() {
+        let value = content_disposition("résumé \"final\".pdf");
+        let text = value.to_str().unwrap();
+        assert!(
+            text.starts_with("attachment; filename=\"r_sum_ _final_.pdf\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22%2Epdf"),
+            "{text}"
+        );
+    }
+}

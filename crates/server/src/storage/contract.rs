@@ -1,0 +1,373 @@
+//! The behaviour every storage backend must show. Each backend's tests call
+//! [`check_all`]; a new backend is done when it passes.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use trustyconvert_protocol::{Format, JobStatus};
+use uuid::Uuid;
+
+use super::*;
+use crate::crypto::{generate_csrf_nonce, generate_public_id, SessionSecret};
+
+/// Runs every part of the contract against `store`.
+pub async fn check_all(store: &dyn Storage) {
+    sessions(store).await;
+    deleting_a_session_deletes_its_jobs_and_grants(store).await;
+    sweeping_removes_expired_sessions_with_what_they_own(store).await;
+    jobs(store).await;
+    download_grants(store).await;
+    rate_limits(store).await;
+}
+
+pub fn record(now: Timestamp, idle: Duration) -> SessionRecord {
+    SessionRecord {
+        key: SessionSecret::generate().store_key(),
+        public_id: generate_public_id(),
+        created_at: now,
+        idle_expires_at: now.plus(idle),
+        absolute_expires_at: now.plus(idle * 10),
+        csrf: CsrfState {
+            current: generate_csrf_nonce(),
+            previous: None,
+        },
+    }
+}
+
+fn job(session: SessionKey, now: Timestamp) -> JobRecord {
+    JobRecord {
+        session,
+        job_id: Uuid::new_v4(),
+        task_id: None,
+        status: JobStatus::Uploaded,
+        original_filename: "photo.png".to_owned(),
+        source_format: Format::Png,
+        target_format: None,
+        file_size: 1000,
+        output_size: None,
+        progress: 0,
+        error: None,
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+        conversion_time: None,
+    }
+}
+
+fn grant(job: &JobRecord, expires_at: Timestamp) -> DownloadGrant {
+    DownloadGrant {
+        session: job.session,
+        job_id: job.job_id,
+        expires_at,
+    }
+}
+
+fn token() -> TokenHash {
+    TokenHash(crate::crypto::random_bytes::<32>())
+}
+
+async fn sessions(store: &dyn Storage) {
+    let now = Timestamp::now();
+    let live = record(now, Duration::from_secs(60));
+    store.insert_session(&live).await.unwrap();
+    assert!(matches!(
+        store.insert_session(&live).await,
+        Err(StoreError::Duplicate)
+    ));
+    assert_eq!(
+        store.load_session(&live.key).await.unwrap(),
+        Some(live.clone())
+    );
+
+    let later = now.plus(Duration::from_secs(120));
+    assert!(store.touch_session(&live.key, later).await.unwrap());
+    let loaded = store.load_session(&live.key).await.unwrap().unwrap();
+    assert_eq!(loaded.idle_expires_at, later);
+
+    let csrf = CsrfState {
+        current: generate_csrf_nonce(),
+        previous: Some(PreviousNonce {
+            nonce: live.csrf.current,
+            valid_until: later,
+        }),
+    };
+    assert!(store.set_csrf(&live.key, &csrf).await.unwrap());
+    assert_eq!(
+        store.load_session(&live.key).await.unwrap().unwrap().csrf,
+        csrf
+    );
+
+    assert!(store.delete_session(&live.key).await.unwrap());
+    assert!(!store.delete_session(&live.key).await.unwrap());
+    // Updates never resurrect a deleted session.
+    assert!(!store.touch_session(&live.key, later).await.unwrap());
+    assert!(!store.set_csrf(&live.key, &csrf).await.unwrap());
+    assert_eq!(store.load_session(&live.key).await.unwrap(), None);
+    store.ping().await.unwrap();
+}
+
+async fn deleting_a_session_deletes_its_jobs_and_grants(store: &dyn Storage) {
+    let now = Timestamp::now();
+    let (closed, kept) = (
+        record(now, Duration::from_secs(60)),
+        record(now, Duration::from_secs(60)),
+    );
+    store.insert_session(&closed).await.unwrap();
+    store.insert_session(&kept).await.unwrap();
+    let (closed_job, kept_job) = (job(closed.key, now), job(kept.key, now));
+    store.insert_job(&closed_job).await.unwrap();
+    store.insert_job(&kept_job).await.unwrap();
+    let (closed_token, kept_token) = (token(), token());
+    let until = now.plus(Duration::from_secs(600));
+    store
+        .insert_grant(&closed_token, &grant(&closed_job, until), 16)
+        .await
+        .unwrap();
+    store
+        .insert_grant(&kept_token, &grant(&kept_job, until), 16)
+        .await
+        .unwrap();
+
+    assert!(store.delete_session(&closed.key).await.unwrap());
+    assert_eq!(
+        store
+            .load_job(&closed.key, &closed_job.job_id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.peek_grant(&closed_token, now).await.unwrap(), None);
+    assert!(store
+        .load_job(&kept.key, &kept_job.job_id)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store.peek_grant(&kept_token, now).await.unwrap().is_some());
+    store.delete_session(&kept.key).await.unwrap();
+}
+
+async fn sweeping_removes_expired_sessions_with_what_they_own(store: &dyn Storage) {
+    let now = Timestamp::now();
+    let expired = record(now, Duration::from_millis(1));
+    let live = record(now, Duration::from_secs(60));
+    store.insert_session(&expired).await.unwrap();
+    store.insert_session(&live).await.unwrap();
+    let expired_job = job(expired.key, now);
+    store.insert_job(&expired_job).await.unwrap();
+    let live_job = job(live.key, now);
+    store.insert_job(&live_job).await.unwrap();
+    let (stale_token, fresh_token) = (token(), token());
+    store
+        .insert_grant(
+            &stale_token,
+            &grant(&live_job, now.plus(Duration::from_millis(1))),
+            16,
+        )
+        .await
+        .unwrap();
+    store
+        .insert_grant(
+            &fresh_token,
+            &grant(&live_job, now.plus(Duration::from_secs(600))),
+            16,
+        )
+        .await
+        .unwrap();
+
+    let sweep_time = now.plus(Duration::from_secs(1));
+    let swept = store.sweep_expired(sweep_time).await.unwrap();
+    assert_eq!(swept, vec![expired.key]);
+    assert_eq!(store.load_session(&expired.key).await.unwrap(), None);
+    assert_eq!(
+        store
+            .load_job(&expired.key, &expired_job.job_id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store.load_session(&live.key).await.unwrap().is_some());
+    assert_eq!(
+        store.take_grant(&stale_token, now).await.unwrap(),
+        None,
+        "expired grants are swept"
+    );
+    assert!(store
+        .peek_grant(&fresh_token, sweep_time)
+        .await
+        .unwrap()
+        .is_some());
+    store.delete_session(&live.key).await.unwrap();
+}
+
+async fn jobs(store: &dyn Storage) {
+    let now = Timestamp::now();
+    let owner = record(now, Duration::from_secs(60));
+    store.insert_session(&owner).await.unwrap();
+    let mut first = job(owner.key, now);
+    store.insert_job(&first).await.unwrap();
+    assert!(matches!(
+        store.insert_job(&first).await,
+        Err(StoreError::Duplicate)
+    ));
+    let other_session = SessionSecret::generate().store_key();
+    assert_eq!(
+        store.load_job(&other_session, &first.job_id).await.unwrap(),
+        None,
+        "a job is found only through its own session"
+    );
+    assert_eq!(
+        store.load_job(&owner.key, &first.job_id).await.unwrap(),
+        Some(first.clone())
+    );
+
+    first.status = JobStatus::Processing;
+    first.target_format = Some(Format::Jpeg);
+    first.task_id = Some(Uuid::new_v4());
+    assert!(store.update_job(&first).await.unwrap());
+    assert_eq!(
+        store.load_job(&owner.key, &first.job_id).await.unwrap(),
+        Some(first.clone())
+    );
+    let mut second = job(owner.key, now);
+    second.status = JobStatus::Completed;
+    second.output_size = Some(500);
+    store.insert_job(&second).await.unwrap();
+    assert_eq!(store.count_active_jobs(&owner.key).await.unwrap(), 1);
+    assert_eq!(store.session_storage(&owner.key).await.unwrap(), 2500);
+    assert_eq!(
+        store.sessions_with_jobs().await.unwrap(),
+        vec![owner.key],
+        "one entry per session"
+    );
+
+    assert_eq!(
+        store
+            .fail_unfinished_jobs("interrupted", now)
+            .await
+            .unwrap(),
+        1
+    );
+    let failed = store
+        .load_job(&owner.key, &first.job_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert_eq!(failed.error.as_deref(), Some("interrupted"));
+    assert_eq!(store.count_active_jobs(&owner.key).await.unwrap(), 0);
+
+    assert!(store.delete_job(&owner.key, &second.job_id).await.unwrap());
+    assert!(!store.delete_job(&owner.key, &second.job_id).await.unwrap());
+    assert!(
+        !store.update_job(&second).await.unwrap(),
+        "updates never create"
+    );
+    assert_eq!(store.delete_session_jobs(&owner.key).await.unwrap(), 1);
+    assert!(store.sessions_with_jobs().await.unwrap().is_empty());
+    store.delete_session(&owner.key).await.unwrap();
+}
+
+async fn download_grants(store: &dyn Storage) {
+    let now = Timestamp::now();
+    let owner = record(now, Duration::from_secs(60));
+    store.insert_session(&owner).await.unwrap();
+    let done = job(owner.key, now);
+    store.insert_job(&done).await.unwrap();
+
+    let single = token();
+    let until = now.plus(Duration::from_secs(600));
+    store
+        .insert_grant(&single, &grant(&done, until), 16)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.peek_grant(&single, now).await.unwrap(),
+        Some(grant(&done, until)),
+        "peeking does not spend"
+    );
+    assert_eq!(
+        store.take_grant(&single, now).await.unwrap(),
+        Some(grant(&done, until))
+    );
+    assert_eq!(
+        store.take_grant(&single, now).await.unwrap(),
+        None,
+        "single use"
+    );
+
+    let late = token();
+    store
+        .insert_grant(&late, &grant(&done, now.plus(Duration::from_secs(1))), 16)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .take_grant(&late, now.plus(Duration::from_secs(2)))
+            .await
+            .unwrap(),
+        None,
+        "an expired grant is refused"
+    );
+
+    let tokens: Vec<TokenHash> = (0..5).map(|_| token()).collect();
+    for (i, hash) in tokens.iter().enumerate() {
+        let expires = now.plus(Duration::from_secs(600 + i as u64));
+        store
+            .insert_grant(hash, &grant(&done, expires), 3)
+            .await
+            .unwrap();
+    }
+    let mut alive = Vec::new();
+    for hash in &tokens {
+        alive.push(store.peek_grant(hash, now).await.unwrap().is_some());
+    }
+    assert_eq!(
+        alive,
+        [false, false, true, true, true],
+        "only the newest grants of a job are kept"
+    );
+    store.delete_session(&owner.key).await.unwrap();
+}
+
+async fn rate_limits(store: &dyn Storage) {
+    let client: IpAddr = "192.0.2.7".parse().unwrap();
+    let other: IpAddr = "192.0.2.8".parse().unwrap();
+    let quota = NonZeroU32::new(3).unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            store
+                .check_rate(RateAction::Upload, client, quota)
+                .await
+                .unwrap(),
+            RateVerdict::Allowed
+        );
+    }
+    match store
+        .check_rate(RateAction::Upload, client, quota)
+        .await
+        .unwrap()
+    {
+        RateVerdict::Limited { retry_after } => {
+            assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(60));
+        }
+        RateVerdict::Allowed => panic!("the fourth request in a minute must be limited"),
+    }
+    assert_eq!(
+        store
+            .check_rate(RateAction::Upload, other, quota)
+            .await
+            .unwrap(),
+        RateVerdict::Allowed,
+        "clients are counted apart"
+    );
+    assert_eq!(
+        store
+            .check_rate(RateAction::Convert, client, quota)
+            .await
+            .unwrap(),
+        RateVerdict::Allowed,
+        "actions are counted apart"
+    );
+    store.forget_idle_rates().await.unwrap();
+}

@@ -1,0 +1,189 @@
+//! The storage layer: everything the service keeps between requests — sessions and
+//! their CSRF state, conversion jobs, download grants and rate-limit counters — behind
+//! one set of traits, with one implementation per backend.
+//!
+//! Handlers never see a backend: [`SessionService`](crate::session::SessionService)
+//! and [`JobService`](crate::jobs::JobService) use an `Arc<dyn Storage>` chosen by
+//! [`open`]. Every method is one round trip; updates only change existing records, so
+//! nothing a request deleted can come back; deleting a session deletes its jobs and
+//! download grants with it. A new backend implements the four traits in one file and
+//! passes the contract suite in `contract.rs`.
+
+#[cfg(test)]
+pub(crate) mod contract;
+mod local_rates;
+mod memory;
+mod records;
+mod sqlite;
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::config::StoreKind;
+use crate::crypto::SessionKey;
+use crate::time::Timestamp;
+
+pub use memory::MemoryStorage;
+pub use records::{
+    CsrfState, DownloadGrant, JobRecord, PreviousNonce, RateAction, RateVerdict, SessionRecord,
+    TokenHash,
+};
+pub use sqlite::SqliteStorage;
+
+/// File name of the embedded database inside the data directory.
+pub const EMBEDDED_DB_FILE: &str = "trustyconvert.sqlite3";
+
+/// A storage failure. The HTTP layer answers every one with 503, never fails open.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or did not answer.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A record could not be decoded.
+    #[error("store returned a corrupt record: {0}")]
+    Corrupt(String),
+    /// A new record collided with an existing key.
+    #[error("key already exists")]
+    Duplicate,
+}
+
+/// Sessions and their CSRF state.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Adds a new session; fails with [`StoreError::Duplicate`] if the key exists.
+    async fn insert_session(&self, record: &SessionRecord) -> Result<(), StoreError>;
+
+    /// Reads one session. Expired records may be returned; callers check
+    /// [`SessionRecord::is_live`].
+    async fn load_session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Moves the idle expiry of an existing session. Returns `false` if it is gone.
+    async fn touch_session(
+        &self,
+        key: &SessionKey,
+        idle_expires_at: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces the CSRF state of an existing session. Returns `false` if it is gone.
+    async fn set_csrf(&self, key: &SessionKey, csrf: &CsrfState) -> Result<bool, StoreError>;
+
+    /// Deletes a session with its jobs and download grants. Returns whether the
+    /// session existed.
+    async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError>;
+
+    /// Deletes every session expired at `now` (with its jobs and grants) and every
+    /// expired download grant; returns the keys of the deleted sessions.
+    async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError>;
+
+    /// A cheap round trip proving the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Conversion jobs, keyed by (session, job id).
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// Adds a job; [`StoreError::Duplicate`] if the session already has this job id.
+    async fn insert_job(&self, job: &JobRecord) -> Result<(), StoreError>;
+    /// One job of one session.
+    async fn load_job(
+        &self,
+        session: &SessionKey,
+        job_id: &Uuid,
+    ) -> Result<Option<JobRecord>, StoreError>;
+    /// Replaces an existing job; `false` if it is gone (its session was closed).
+    async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError>;
+    /// How many jobs of the session are queued or processing.
+    async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError>;
+    /// Bytes the session's files take: every upload and every output.
+    async fn session_storage(&self, session: &SessionKey) -> Result<u64, StoreError>;
+    /// Deletes one job; returns whether it existed.
+    async fn delete_job(&self, session: &SessionKey, job_id: &Uuid) -> Result<bool, StoreError>;
+    /// Deletes every job of a session whose record is already gone; returns how many.
+    async fn delete_session_jobs(&self, session: &SessionKey) -> Result<u64, StoreError>;
+    /// Every session that owns at least one job (for the orphan sweep).
+    async fn sessions_with_jobs(&self) -> Result<Vec<SessionKey>, StoreError>;
+    /// Marks every queued or processing job failed with `reason` (after a restart).
+    async fn fail_unfinished_jobs(&self, reason: &str, now: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Single-use download grants, keyed by a hash of their token.
+#[async_trait]
+pub trait DownloadStore: Send + Sync + 'static {
+    /// Stores a grant; if its job then has more than `max_per_job` live grants, the
+    /// oldest are retired.
+    async fn insert_grant(
+        &self,
+        token: &TokenHash,
+        grant: &DownloadGrant,
+        max_per_job: usize,
+    ) -> Result<(), StoreError>;
+    /// Removes and returns the grant if it is valid at `now`: a token works once, even
+    /// when two requests race for it.
+    async fn take_grant(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<DownloadGrant>, StoreError>;
+    /// The grant if it is valid at `now`, leaving it in place.
+    async fn peek_grant(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<DownloadGrant>, StoreError>;
+}
+
+/// Per-client rate-limit counters.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync + 'static {
+    /// Counts one `action` by `client` against `per_minute`.
+    async fn check_rate(
+        &self,
+        action: RateAction,
+        client: IpAddr,
+        per_minute: NonZeroU32,
+    ) -> Result<RateVerdict, StoreError>;
+    /// Forgets counters of clients that are back under their limits.
+    async fn forget_idle_rates(&self) -> Result<(), StoreError>;
+}
+
+/// Everything a backend provides. Implemented for every type implementing the four
+/// traits; services hold an `Arc<dyn Storage>`.
+pub trait Storage: SessionStore + JobStore + DownloadStore + RateLimitStore {}
+
+impl<T: SessionStore + JobStore + DownloadStore + RateLimitStore> Storage for T {}
+
+/// Why the storage could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The store itself failed to open.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Opens the backend `kind`; the embedded one lives in `data_dir`.
+pub async fn open(kind: &StoreKind, data_dir: &Path) -> Result<Arc<dyn Storage>, OpenError> {
+    match kind {
+        StoreKind::Memory => Ok(Arc::new(MemoryStorage::default())),
+        StoreKind::Embedded => {
+            crate::private_fs::create_dir_all(data_dir).map_err(|source| OpenError::DataDir {
+                path: data_dir.to_owned(),
+                source,
+            })?;
+            let store = SqliteStorage::open(data_dir.join(EMBEDDED_DB_FILE)).await?;
+            Ok(Arc::new(store))
+        }
+    }
+}

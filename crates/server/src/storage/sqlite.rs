@@ -1,0 +1,684 @@
+//! The embedded backend: SQLite in WAL mode in the data directory, one database and
+//! one connection pool for sessions, jobs and download grants. Rate-limit counters
+//! stay in this process ([`LocalRates`]): the database file is served by one process.
+//!
+//! Durability: every write is its own committed transaction before the HTTP response is
+//! sent. With WAL and `synchronous=NORMAL` a committed transaction survives the process
+//! being killed (SIGKILL); only an OS crash or power loss can drop the last commits.
+//!
+//! SQLite calls block, so each runs on tokio's blocking pool with a connection taken
+//! from a small pool (readers proceed in parallel under WAL; writers serialize inside
+//! SQLite with a busy timeout).
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use trustyconvert_protocol::{Format, JobStatus};
+use uuid::Uuid;
+
+use super::local_rates::LocalRates;
+use super::{
+    CsrfState, DownloadGrant, DownloadStore, JobRecord, JobStore, PreviousNonce, RateAction,
+    RateLimitStore, RateVerdict, SessionRecord, SessionStore, StoreError, TokenHash,
+};
+use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
+use crate::time::Timestamp;
+
+/// How many idle connections the pool keeps.
+const MAX_IDLE_CONNECTIONS: usize = 8;
+/// Most operations (and so connections) in flight at once; more wait their turn
+/// instead of piling up threads and connections contending for SQLite's write lock.
+const MAX_CONCURRENT_OPERATIONS: usize = 16;
+/// How long a writer waits for another writer before giving up (then 503).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sessions (
+    key                   BLOB PRIMARY KEY NOT NULL,
+    public_id             TEXT NOT NULL,
+    created_at            INTEGER NOT NULL,
+    idle_expires_at       INTEGER NOT NULL,
+    absolute_expires_at   INTEGER NOT NULL,
+    csrf_nonce            BLOB NOT NULL,
+    prev_csrf_nonce       BLOB,
+    prev_csrf_valid_until INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_idle_expiry ON sessions (idle_expires_at);
+CREATE INDEX IF NOT EXISTS sessions_absolute_expiry ON sessions (absolute_expires_at);
+CREATE TABLE IF NOT EXISTS jobs (
+    session_key       BLOB NOT NULL,
+    job_id            BLOB NOT NULL,
+    task_id           BLOB,
+    status            TEXT NOT NULL,
+    original_filename TEXT NOT NULL,
+    source_format     TEXT NOT NULL,
+    target_format     TEXT,
+    file_size         INTEGER NOT NULL,
+    output_size       INTEGER,
+    progress          INTEGER NOT NULL,
+    error             TEXT,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    completed_at      INTEGER,
+    conversion_time   REAL,
+    PRIMARY KEY (session_key, job_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
+CREATE TABLE IF NOT EXISTS download_grants (
+    token_hash  BLOB PRIMARY KEY NOT NULL,
+    session_key BLOB NOT NULL,
+    job_id      BLOB NOT NULL,
+    expires_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS download_grants_job ON download_grants (session_key, job_id);
+CREATE INDEX IF NOT EXISTS download_grants_expiry ON download_grants (expires_at);
+";
+
+const SESSION_COLUMNS: &str = "key, public_id, created_at, idle_expires_at, absolute_expires_at, \
+                              csrf_nonce, prev_csrf_nonce, prev_csrf_valid_until";
+
+/// Sessions, jobs and download grants in one SQLite database file.
+#[derive(Clone)]
+pub struct SqliteStorage {
+    pool: Arc<Pool>,
+    rates: Arc<LocalRates>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage")
+            .field("path", &self.pool.path)
+            .finish()
+    }
+}
+
+struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: tokio::sync::Semaphore,
+}
+
+impl Pool {
+    fn connect(&self) -> rusqlite::Result<Connection> {
+        let connection = Connection::open(&self.path)?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(connection)
+    }
+
+    fn take(&self) -> rusqlite::Result<Connection> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match pooled {
+            Some(connection) => Ok(connection),
+            None => self.connect(),
+        }
+    }
+
+    fn give_back(&self, connection: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_CONNECTIONS {
+            idle.push(connection);
+        }
+    }
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database at `path` and its tables.
+    pub async fn open(path: PathBuf) -> Result<Self, StoreError> {
+        crate::private_fs::touch(&path)
+            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
+        let store = Self {
+            pool: Arc::new(Pool {
+                path,
+                idle: Mutex::new(Vec::new()),
+                permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_OPERATIONS),
+            }),
+            rates: Arc::default(),
+        };
+        store
+            .run(|connection| connection.execute_batch(SCHEMA))
+            .await?;
+        Ok(store)
+    }
+
+    /// Runs `work` on a pooled connection on the blocking thread pool.
+    async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let _permit = self
+            .pool
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is shutting down".to_owned()))?;
+        let pool = Arc::clone(&self.pool);
+        let outcome = tokio::task::spawn_blocking(move || {
+            let connection = pool.take()?;
+            let result = work(&connection);
+            pool.give_back(connection);
+            result
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(format!("store task failed: {error}")))?;
+        outcome.map_err(map_error)
+    }
+}
+
+fn map_error(error: rusqlite::Error) -> StoreError {
+    match error {
+        rusqlite::Error::SqliteFailure(code, _)
+            if code.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Duplicate
+        }
+        rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) => {
+            StoreError::Corrupt(error.to_string())
+        }
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+fn nonce_from(bytes: Vec<u8>, column: usize) -> rusqlite::Result<[u8; CSRF_NONCE_BYTES]> {
+    bytes.try_into().map_err(|bytes: Vec<u8>| {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Blob,
+            format!("nonce of {} bytes", bytes.len()).into(),
+        )
+    })
+}
+
+fn record_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+    let key: Vec<u8> = row.get(0)?;
+    let key: [u8; 32] = key.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, "key size".into())
+    })?;
+    let previous_nonce: Option<Vec<u8>> = row.get(6)?;
+    let previous_until: Option<i64> = row.get(7)?;
+    let previous = match (previous_nonce, previous_until) {
+        (Some(nonce), Some(until)) => Some(PreviousNonce {
+            nonce: nonce_from(nonce, 6)?,
+            valid_until: Timestamp::from_millis(until),
+        }),
+        _ => None,
+    };
+    Ok(SessionRecord {
+        key: SessionKey(key),
+        public_id: row.get(1)?,
+        created_at: Timestamp::from_millis(row.get(2)?),
+        idle_expires_at: Timestamp::from_millis(row.get(3)?),
+        absolute_expires_at: Timestamp::from_millis(row.get(4)?),
+        csrf: CsrfState {
+            current: nonce_from(row.get(5)?, 5)?,
+            previous,
+        },
+    })
+}
+
+fn previous_columns(csrf: &CsrfState) -> (Option<Vec<u8>>, Option<i64>) {
+    match csrf.previous {
+        Some(previous) => (
+            Some(previous.nonce.to_vec()),
+            Some(previous.valid_until.as_millis()),
+        ),
+        None => (None, None),
+    }
+}
+
+fn session_key(row: &Row<'_>, column: usize) -> rusqlite::Result<SessionKey> {
+    let bytes: Vec<u8> = row.get(column)?;
+    bytes
+        .try_into()
+        .map(SessionKey)
+        .map_err(|_| corrupt(column, "session key"))
+}
+
+/// Deletes what belongs to a deleted session: its jobs and download grants.
+fn forget_session(connection: &Connection, key: &SessionKey) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached("DELETE FROM jobs WHERE session_key = ?1")?
+        .execute(params![key.0.as_slice()])?;
+    connection
+        .prepare_cached("DELETE FROM download_grants WHERE session_key = ?1")?
+        .execute(params![key.0.as_slice()])?;
+    Ok(())
+}
+
+fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<DownloadGrant> {
+    Ok(DownloadGrant {
+        session: session_key(row, 0)?,
+        job_id: Uuid::from_slice(&row.get::<_, Vec<u8>>(1)?).map_err(|_| corrupt(1, "uuid"))?,
+        expires_at: Timestamp::from_millis(row.get(2)?),
+    })
+}
+
+const JOB_COLUMNS: &str = "session_key, job_id, task_id, status, original_filename, source_format, \
+    target_format, file_size, output_size, progress, error, created_at, updated_at, completed_at, conversion_time";
+
+fn corrupt(column: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Text,
+        what.to_owned().into(),
+    )
+}
+
+fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
+    let uuid = |column: usize, bytes: Vec<u8>| {
+        Uuid::from_slice(&bytes).map_err(|_| corrupt(column, "uuid"))
+    };
+    let format =
+        |column: usize, name: String| Format::parse(&name).ok_or_else(|| corrupt(column, "format"));
+    Ok(JobRecord {
+        session: session_key(row, 0)?,
+        job_id: uuid(1, row.get(1)?)?,
+        task_id: row
+            .get::<_, Option<Vec<u8>>>(2)?
+            .map(|b| uuid(2, b))
+            .transpose()?,
+        status: JobStatus::parse(&row.get::<_, String>(3)?).ok_or_else(|| corrupt(3, "status"))?,
+        original_filename: row.get(4)?,
+        source_format: format(5, row.get(5)?)?,
+        target_format: row
+            .get::<_, Option<String>>(6)?
+            .map(|n| format(6, n))
+            .transpose()?,
+        file_size: row.get::<_, i64>(7)? as u64,
+        output_size: row.get::<_, Option<i64>>(8)?.map(|v| v as u64),
+        progress: row.get::<_, i64>(9)?.clamp(0, 100) as u8,
+        error: row.get(10)?,
+        created_at: Timestamp::from_millis(row.get(11)?),
+        updated_at: Timestamp::from_millis(row.get(12)?),
+        completed_at: row.get::<_, Option<i64>>(13)?.map(Timestamp::from_millis),
+        conversion_time: row.get(14)?,
+    })
+}
+
+impl SqliteStorage {
+    async fn write_job(&self, sql: &'static str, job: &JobRecord) -> Result<usize, StoreError> {
+        let job = job.clone();
+        self.run(move |connection| {
+            connection.prepare_cached(sql)?.execute(params![
+                job.session.0.as_slice(),
+                job.job_id.as_bytes().as_slice(),
+                job.task_id.map(|t| t.as_bytes().to_vec()),
+                job.status.as_str(),
+                job.original_filename,
+                job.source_format.name(),
+                job.target_format.map(Format::name),
+                job.file_size as i64,
+                job.output_size.map(|v| v as i64),
+                i64::from(job.progress),
+                job.error,
+                job.created_at.as_millis(),
+                job.updated_at.as_millis(),
+                job.completed_at.map(Timestamp::as_millis),
+                job.conversion_time,
+            ])
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStorage {
+    async fn insert_session(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        let record = record.clone();
+        self.run(move |connection| {
+            let (previous_nonce, previous_until) = previous_columns(&record.csrf);
+            connection
+                .prepare_cached(
+                    "INSERT INTO sessions (key, public_id, created_at, idle_expires_at, \
+                     absolute_expires_at, csrf_nonce, prev_csrf_nonce, prev_csrf_valid_until) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    record.key.0.as_slice(),
+                    record.public_id,
+                    record.created_at.as_millis(),
+                    record.idle_expires_at.as_millis(),
+                    record.absolute_expires_at.as_millis(),
+                    record.csrf.current.as_slice(),
+                    previous_nonce,
+                    previous_until,
+                ])
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn load_session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
+        let key = *key;
+        self.run(move |connection| {
+            connection
+                .prepare_cached(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE key = ?1"
+                ))?
+                .query_row(params![key.0.as_slice()], record_from_row)
+                .optional()
+        })
+        .await
+    }
+
+    async fn touch_session(
+        &self,
+        key: &SessionKey,
+        idle_expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let key = *key;
+        self.run(move |connection| {
+            connection
+                .prepare_cached("UPDATE sessions SET idle_expires_at = ?2 WHERE key = ?1")?
+                .execute(params![key.0.as_slice(), idle_expires_at.as_millis()])
+                .map(|changed| changed > 0)
+        })
+        .await
+    }
+
+    async fn set_csrf(&self, key: &SessionKey, csrf: &CsrfState) -> Result<bool, StoreError> {
+        let (key, csrf) = (*key, *csrf);
+        self.run(move |connection| {
+            let (previous_nonce, previous_until) = previous_columns(&csrf);
+            connection
+                .prepare_cached(
+                    "UPDATE sessions SET csrf_nonce = ?2, prev_csrf_nonce = ?3, \
+                     prev_csrf_valid_until = ?4 WHERE key = ?1",
+                )?
+                .execute(params![
+                    key.0.as_slice(),
+                    csrf.current.as_slice(),
+                    previous_nonce,
+                    previous_until
+                ])
+                .map(|changed| changed > 0)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
+        let key = *key;
+        self.run(move |connection| {
+            let transaction = connection.unchecked_transaction()?;
+            let existed = transaction
+                .prepare_cached("DELETE FROM sessions WHERE key = ?1")?
+                .execute(params![key.0.as_slice()])?
+                > 0;
+            forget_session(&transaction, &key)?;
+            transaction.commit()?;
+            Ok(existed)
+        })
+        .await
+    }
+
+    async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {
+        self.run(move |connection| {
+            let transaction = connection.unchecked_transaction()?;
+            let swept = transaction
+                .prepare_cached(
+                    "DELETE FROM sessions WHERE idle_expires_at <= ?1 OR absolute_expires_at <= ?1 \
+                     RETURNING key",
+                )?
+                .query_map(params![now.as_millis()], |row| session_key(row, 0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for key in &swept {
+                forget_session(&transaction, key)?;
+            }
+            transaction
+                .prepare_cached("DELETE FROM download_grants WHERE expires_at <= ?1")?
+                .execute(params![now.as_millis()])?;
+            transaction.commit()?;
+            Ok(swept)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|connection| connection.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+}
+
+#[async_trait]
+impl JobStore for SqliteStorage {
+    async fn insert_job(&self, job: &JobRecord) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO jobs (session_key, job_id, task_id, status, original_filename, \
+            source_format, target_format, file_size, output_size, progress, error, created_at, updated_at, \
+            completed_at, conversion_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+        self.write_job(SQL, job).await.map(drop)
+    }
+
+    async fn load_job(
+        &self,
+        session: &SessionKey,
+        job_id: &Uuid,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        let (session, job_id) = (*session, *job_id);
+        self.run(move |connection| {
+            connection
+                .prepare_cached(&format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE session_key = ?1 AND job_id = ?2"
+                ))?
+                .query_row(
+                    params![session.0.as_slice(), job_id.as_bytes().as_slice()],
+                    job_from_row,
+                )
+                .optional()
+        })
+        .await
+    }
+
+    async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE jobs SET task_id = ?3, status = ?4, original_filename = ?5, \
+            source_format = ?6, target_format = ?7, file_size = ?8, output_size = ?9, progress = ?10, \
+            error = ?11, created_at = ?12, updated_at = ?13, completed_at = ?14, conversion_time = ?15 \
+            WHERE session_key = ?1 AND job_id = ?2";
+        self.write_job(SQL, job).await.map(|changed| changed > 0)
+    }
+
+    async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
+        let session = *session;
+        self.run(move |connection| {
+                connection
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM jobs WHERE session_key = ?1 AND status IN ('queued', 'processing')",
+                    )?
+                    .query_row(params![session.0.as_slice()], |row| row.get::<_, i64>(0))
+                    .map(|n| n as u64)
+            })
+            .await
+    }
+
+    async fn session_storage(&self, session: &SessionKey) -> Result<u64, StoreError> {
+        let session = *session;
+        self.run(move |connection| {
+            connection
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(file_size + COALESCE(output_size, 0)), 0) FROM jobs \
+                         WHERE session_key = ?1",
+                )?
+                .query_row(params![session.0.as_slice()], |row| row.get::<_, i64>(0))
+                .map(|n| n.max(0) as u64)
+        })
+        .await
+    }
+
+    async fn delete_job(&self, session: &SessionKey, job_id: &Uuid) -> Result<bool, StoreError> {
+        let (session, job_id) = (*session, *job_id);
+        self.run(move |connection| {
+            connection
+                .prepare_cached("DELETE FROM jobs WHERE session_key = ?1 AND job_id = ?2")?
+                .execute(params![session.0.as_slice(), job_id.as_bytes().as_slice()])
+                .map(|n| n > 0)
+        })
+        .await
+    }
+
+    async fn delete_session_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
+        let session = *session;
+        self.run(move |connection| {
+            connection
+                .prepare_cached("DELETE FROM jobs WHERE session_key = ?1")?
+                .execute(params![session.0.as_slice()])
+                .map(|n| n as u64)
+        })
+        .await
+    }
+
+    async fn sessions_with_jobs(&self) -> Result<Vec<SessionKey>, StoreError> {
+        self.run(|connection| {
+            let mut statement =
+                connection.prepare_cached("SELECT DISTINCT session_key FROM jobs")?;
+            let rows = statement.query_map([], |row| session_key(row, 0))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn fail_unfinished_jobs(&self, reason: &str, now: Timestamp) -> Result<u64, StoreError> {
+        let reason = reason.to_owned();
+        self.run(move |connection| {
+                connection
+                    .prepare_cached(
+                        "UPDATE jobs SET status = 'failed', error = ?1, updated_at = ?2, completed_at = ?2 \
+                         WHERE status IN ('queued', 'processing')",
+                    )?
+                    .execute(params![reason, now.as_millis()])
+                    .map(|n| n as u64)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl DownloadStore for SqliteStorage {
+    async fn insert_grant(
+        &self,
+        token: &TokenHash,
+        grant: &DownloadGrant,
+        max_per_job: usize,
+    ) -> Result<(), StoreError> {
+        let (token, grant) = (*token, *grant);
+        let keep = i64::try_from(max_per_job).unwrap_or(i64::MAX);
+        self.run(move |connection| {
+            let transaction = connection.unchecked_transaction()?;
+            let (session, job) = (grant.session.0, *grant.job_id.as_bytes());
+            transaction
+                .prepare_cached(
+                    "INSERT INTO download_grants (token_hash, session_key, job_id, expires_at) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![
+                    token.0.as_slice(),
+                    session.as_slice(),
+                    job.as_slice(),
+                    grant.expires_at.as_millis()
+                ])?;
+            transaction
+                .prepare_cached(
+                    "DELETE FROM download_grants WHERE session_key = ?1 AND job_id = ?2 \
+                     AND token_hash NOT IN (SELECT token_hash FROM download_grants \
+                     WHERE session_key = ?1 AND job_id = ?2 ORDER BY expires_at DESC LIMIT ?3)",
+                )?
+                .execute(params![session.as_slice(), job.as_slice(), keep])?;
+            transaction.commit()
+        })
+        .await
+    }
+
+    async fn take_grant(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<DownloadGrant>, StoreError> {
+        let token = *token;
+        let grant = self
+            .run(move |connection| {
+                connection
+                    .prepare_cached(
+                        "DELETE FROM download_grants WHERE token_hash = ?1 \
+                         RETURNING session_key, job_id, expires_at",
+                    )?
+                    .query_row(params![token.0.as_slice()], grant_from_row)
+                    .optional()
+            })
+            .await?;
+        Ok(grant.filter(|grant| grant.expires_at > now))
+    }
+
+    async fn peek_grant(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<DownloadGrant>, StoreError> {
+        let token = *token;
+        let grant = self
+            .run(move |connection| {
+                connection
+                    .prepare_cached(
+                        "SELECT session_key, job_id, expires_at FROM download_grants \
+                         WHERE token_hash = ?1",
+                    )?
+                    .query_row(params![token.0.as_slice()], grant_from_row)
+                    .optional()
+            })
+            .await?;
+        Ok(grant.filter(|grant| grant.expires_at > now))
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for SqliteStorage {
+    async fn check_rate(
+        &self,
+        action: RateAction,
+        client: IpAddr,
+        per_minute: NonZeroU32,
+    ) -> Result<RateVerdict, StoreError> {
+        Ok(self.rates.check(action, client, per_minute))
+    }
+
+    async fn forget_idle_rates(&self) -> Result<(), StoreError> {
+        self.rates.forget_idle();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_storage_meets_the_storage_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStorage::open(dir.path().join("test.sqlite3"))
+            .await
+            .unwrap();
+        super::super::contract::check_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn sessions_survive_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.sqlite3");
+        let record = super::super::contract::record(Timestamp::now(), Duration::from_secs(60));
+        SqliteStorage::open(path.clone())
+            .await
+            .unwrap()
+            .insert_session(&record)
+            .await
+            .unwrap();
+        let reopened = SqliteStorage::open(path).await.unwrap();
+        assert_eq!(
+            reopened.load_session(&record.key).await.unwrap(),
+            Some(record)
+        );
+    }
+}
