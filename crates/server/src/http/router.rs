@@ -108,7 +108,16 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    description = "Prometheus counters (sessions, CSRF rejections by reason).",
+    responses((status = 200, description = "Prometheus text format.", content_type = "text/plain"))
+)]
+pub(crate) async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Response {
     let content_type = [(
         header::CONTENT_TYPE,
         "text/plain; version=0.0.4; charset=utf-8",

@@ -13,6 +13,23 @@ use crate::jobs::OutputFile;
 
 /// `POST /api/download_token`: a single-use, ten-minute token for a completed job.
 /// Issuing counts against the download rate limit.
+#[utoipa::path(
+    post,
+    path = "/api/download_token",
+    tag = "conversion",
+    description = "A single-use, ten-minute token to download a completed job's output.",
+    request_body = DownloadTokenRequest,
+    responses(
+        (status = 201, description = "The token.", body = crate::http::openapi::Success<DownloadTokenResponse>),
+        (status = 400, description = "ValidationError: bad job_id, or the job is not completed.", body = crate::http::openapi::Failure),
+        (status = 401, description = "SessionValidationError: no live session.", body = crate::http::openapi::Failure),
+        (status = 403, description = "CSRFValidationError.", body = crate::http::openapi::Failure),
+        (status = 404, description = "ResourceNotFound: no such job in this session.", body = crate::http::openapi::Failure),
+        (status = 429, description = "RateLimitExceeded.", body = crate::http::openapi::Failure),
+        (status = 503, description = "ServiceUnavailable.", body = crate::http::openapi::Failure),
+    ),
+    security(("session_cookie" = [], "csrf_token" = []))
+)]
 pub async fn download_token(
     State(state): State<AppState>,
     RequireSession(session): RequireSession,
@@ -38,6 +55,20 @@ pub struct DownloadQuery {
 }
 
 /// `GET /api/download?token=`: streams the output; the token is consumed.
+#[utoipa::path(
+    get,
+    path = "/api/download",
+    tag = "conversion",
+    description = "Streams the output and spends the token. Needs no cookie: the token is the credential.",
+    params(("token" = String, Query, description = "A token from POST /api/download_token.")),
+    responses(
+        (status = 200, description = "The file, as an attachment, with its format's Content-Type.", content_type = "application/octet-stream", headers(("content-disposition" = String, description = "attachment; filename=…"))),
+        (status = 400, description = "ValidationError: no token parameter.", body = crate::http::openapi::Failure),
+        (status = 404, description = "ResourceNotFound: invalid, used or expired token.", body = crate::http::openapi::Failure),
+        (status = 429, description = "RateLimitExceeded.", body = crate::http::openapi::Failure),
+        (status = 503, description = "ServiceUnavailable.", body = crate::http::openapi::Failure),
+    )
+)]
 pub async fn download(
     State(state): State<AppState>,
     ValidQuery(query): ValidQuery<DownloadQuery>,
@@ -53,6 +84,18 @@ pub async fn download(
 
 /// `HEAD /api/download?token=`: what `GET` would send, without the body and without
 /// spending the token (a link checker or a browser's pre-flight must not burn it).
+#[utoipa::path(
+    head,
+    path = "/api/download",
+    tag = "conversion",
+    operation_id = "download_head",
+    description = "The headers GET would send, without the body and without spending the token.",
+    params(("token" = String, Query, description = "A token from POST /api/download_token.")),
+    responses(
+        (status = 200, description = "The file's headers."),
+        (status = 404, description = "Invalid, used or expired token."),
+    )
+)]
 pub async fn download_head(
     State(state): State<AppState>,
     ValidQuery(query): ValidQuery<DownloadQuery>,

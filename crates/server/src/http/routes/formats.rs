@@ -19,6 +19,13 @@ fn names(formats: &[Format]) -> Vec<String> {
 }
 
 /// The handler.
+#[utoipa::path(
+    get,
+    path = "/api/convert/formats",
+    tag = "conversion",
+    description = "Exactly the conversions this server performs: in each group every input converts to every output.",
+    responses((status = 200, description = "The format groups.", body = crate::http::openapi::Success<Vec<FormatGroup>>))
+)]
 pub async fn formats(State(state): State<AppState>) -> ApiJson<Vec<FormatGroup>> {
     let max_size = state.jobs.limits().max_upload_bytes;
     let group = |id: &str, name: &str, description: &str, inputs: &[Format], features: &[&str]| {

@@ -16,6 +16,16 @@ const UNHEALTHY: &str = "unhealthy";
 
 /// Probes the store (a round trip) and the data directory (writable). A dead store
 /// makes the service `unhealthy` (503); a dead data directory makes it `degraded`.
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "meta",
+    description = "Probes the store and the data directory.",
+    responses(
+        (status = 200, description = "`healthy`, or `degraded` when files cannot be written.", body = crate::http::openapi::Success<HealthReport>),
+        (status = 503, description = "`unhealthy`: the store does not answer.", body = crate::http::openapi::Success<HealthReport>),
+    )
+)]
 pub async fn health(State(state): State<AppState>) -> ApiJson<HealthReport> {
     let started = Instant::now();
     let store_ok = state.storage.ping().await.is_ok();

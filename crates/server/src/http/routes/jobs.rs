@@ -23,6 +23,23 @@ fn parse_format(name: &str, field: &str) -> Result<Format, ApiError> {
 }
 
 /// `POST /api/convert`: queues a conversion of an uploaded job.
+#[utoipa::path(
+    post,
+    path = "/api/convert",
+    tag = "conversion",
+    description = "Queues the conversion of an uploaded job.",
+    request_body = ConvertRequest,
+    responses(
+        (status = 202, description = "Queued.", body = crate::http::openapi::Success<ConvertResponse>),
+        (status = 400, description = "ValidationError or UnsupportedFormatError.", body = crate::http::openapi::Failure),
+        (status = 401, description = "SessionValidationError: no live session.", body = crate::http::openapi::Failure),
+        (status = 403, description = "CSRFValidationError.", body = crate::http::openapi::Failure),
+        (status = 404, description = "ResourceNotFound: no such job in this session.", body = crate::http::openapi::Failure),
+        (status = 429, description = "RateLimitExceeded or TaskLimitExceeded.", body = crate::http::openapi::Failure),
+        (status = 503, description = "ServiceUnavailable.", body = crate::http::openapi::Failure),
+    ),
+    security(("session_cookie" = [], "csrf_token" = []))
+)]
 pub async fn convert(
     State(state): State<AppState>,
     RequireSession(session): RequireSession,
@@ -55,6 +72,21 @@ pub struct JobQuery {
 }
 
 /// `GET /api/job_status?job_id=`.
+#[utoipa::path(
+    get,
+    path = "/api/job_status",
+    tag = "conversion",
+    description = "Where a job of the session stands.",
+    params(("job_id" = String, Query, description = "The job's UUID.")),
+    responses(
+        (status = 200, description = "The job.", body = crate::http::openapi::Success<JobStatusResponse>),
+        (status = 400, description = "ValidationError: job_id is not a UUID v4.", body = crate::http::openapi::Failure),
+        (status = 401, description = "SessionValidationError: no live session.", body = crate::http::openapi::Failure),
+        (status = 404, description = "ResourceNotFound: no such job in this session.", body = crate::http::openapi::Failure),
+        (status = 503, description = "ServiceUnavailable.", body = crate::http::openapi::Failure),
+    ),
+    security(("session_cookie" = []))
+)]
 pub async fn job_status(
     State(state): State<AppState>,
     RequireSession(session): RequireSession,

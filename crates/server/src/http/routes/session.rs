@@ -54,6 +54,20 @@ pub fn init_creates_session(parts: &Parts, state: &AppState) -> bool {
 /// re-sending both cookies) or creates one; `?force=true` replaces it, unless the
 /// request comes from another site (a plain link elsewhere must not be able to destroy
 /// a visitor's session and files): then it is a plain init.
+#[utoipa::path(
+    get,
+    path = "/api/session/init",
+    tag = "session",
+    description = "Returns the request's live session (extending it and re-sending both cookies) or creates one. `force=true` replaces it, unless the request comes from another site.",
+    params(("force" = Option<bool>, Query, description = "Replace the current session (same-site requests only).")),
+    responses(
+        (status = 200, description = "The session; both cookies are set.", body = crate::http::openapi::Success<SessionInfo>, headers(("set-cookie" = String, description = "The session and CSRF cookies."))),
+        (status = 400, description = "ValidationError: an unknown or malformed query parameter.", body = crate::http::openapi::Failure),
+        (status = 429, description = "RateLimitExceeded: too many new sessions from this address.", body = crate::http::openapi::Failure),
+        (status = 503, description = "ServiceUnavailable: the store did not answer.", body = crate::http::openapi::Failure),
+    ),
+    security((), ("session_cookie" = []))
+)]
 pub async fn init(
     State(state): State<AppState>,
     CurrentSession(current): CurrentSession,
@@ -104,6 +118,18 @@ async fn create(state: &AppState, now: Timestamp) -> Result<ActiveSession, ApiEr
 /// It re-sends the CSRF cookie with the current token, so a client whose token was
 /// rotated elsewhere can resynchronise header and cookie without a valid token (the
 /// CSRF-recovery path of the client's `SessionManager`).
+#[utoipa::path(
+    get,
+    path = "/api/session",
+    tag = "session",
+    description = "The current session; creates nothing. Re-sends the CSRF cookie with the current token.",
+    responses(
+        (status = 200, description = "The session.", body = crate::http::openapi::Success<SessionInfo>, headers(("set-cookie" = String, description = "The CSRF cookie."))),
+        (status = 401, description = "SessionValidationError: no live session.", body = crate::http::openapi::Failure),
+        (status = 503, description = "ServiceUnavailable: the store did not answer.", body = crate::http::openapi::Failure),
+    ),
+    security(("session_cookie" = []))
+)]
 pub async fn status(
     State(state): State<AppState>,
     RequireSession(session): RequireSession,
@@ -119,6 +145,19 @@ pub async fn status(
 }
 
 /// `POST /api/session/csrf`: a new CSRF token; the old one keeps a grace window.
+#[utoipa::path(
+    post,
+    path = "/api/session/csrf",
+    tag = "session",
+    description = "A new CSRF token; the previous one stays valid for the grace window.",
+    responses(
+        (status = 200, description = "The new token; the CSRF cookie is set.", body = crate::http::openapi::Success<CsrfTokenResponse>, headers(("set-cookie" = String, description = "The CSRF cookie."))),
+        (status = 401, description = "SessionValidationError: no live session.", body = crate::http::openapi::Failure),
+        (status = 403, description = "CSRFValidationError: `details.reason` says which check failed.", body = crate::http::openapi::Failure),
+        (status = 503, description = "ServiceUnavailable: the store did not answer.", body = crate::http::openapi::Failure),
+    ),
+    security(("session_cookie" = [], "csrf_token" = []))
+)]
 pub async fn rotate_csrf(
     State(state): State<AppState>,
     RequireSession(mut session): RequireSession,
@@ -142,6 +181,19 @@ pub async fn rotate_csrf(
 }
 
 /// `POST /api/session/close`: deletes the session and expires both cookies.
+#[utoipa::path(
+    post,
+    path = "/api/session/close",
+    tag = "session",
+    description = "Ends the session with its jobs, files and download links; expires both cookies.",
+    responses(
+        (status = 200, description = "Closed; both cookies are expired.", body = crate::http::openapi::Success<CloseResponse>, headers(("set-cookie" = String, description = "Both cookies, expired."))),
+        (status = 401, description = "SessionValidationError: no live session.", body = crate::http::openapi::Failure),
+        (status = 403, description = "CSRFValidationError: `details.reason` says which check failed.", body = crate::http::openapi::Failure),
+        (status = 503, description = "ServiceUnavailable: the store did not answer.", body = crate::http::openapi::Failure),
+    ),
+    security(("session_cookie" = [], "csrf_token" = []))
+)]
 pub async fn close(
     State(state): State<AppState>,
     RequireSession(session): RequireSession,

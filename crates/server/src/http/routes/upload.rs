@@ -25,6 +25,23 @@ fn multipart_error(error: axum::extract::multipart::MultipartError, max: u64) ->
 
 /// `POST /api/upload`: multipart `file` and `job_id`. Streams the file to disk with a
 /// running size check, verifies its type by magic bytes, refuses oversized images.
+#[utoipa::path(
+    post,
+    path = "/api/upload",
+    tag = "conversion",
+    description = "Stores a file as a new job of the session. The type is taken from the file name (or part type) and checked against the first bytes.",
+    request_body(content = crate::http::openapi::UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored.", body = crate::http::openapi::Success<UploadResponse>),
+        (status = 400, description = "ValidationError (form, job_id), FileValidationError (content) or UnsupportedFormatError (type).", body = crate::http::openapi::Failure),
+        (status = 401, description = "SessionValidationError: no live session.", body = crate::http::openapi::Failure),
+        (status = 403, description = "CSRFValidationError.", body = crate::http::openapi::Failure),
+        (status = 413, description = "MaxFileSizeExceededError: over the upload limit or the session's storage quota.", body = crate::http::openapi::Failure),
+        (status = 429, description = "RateLimitExceeded.", body = crate::http::openapi::Failure),
+        (status = 503, description = "ServiceUnavailable.", body = crate::http::openapi::Failure),
+    ),
+    security(("session_cookie" = [], "csrf_token" = []))
+)]
 pub async fn upload(
     State(state): State<AppState>,
     RequireSession(session): RequireSession,
