@@ -6,6 +6,7 @@ mod formats_cmd;
 mod serve;
 mod session_cmd;
 mod target;
+mod units;
 
 use std::process::ExitCode;
 

@@ -2,27 +2,30 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use trustyconvert_server::config::defaults;
 use trustyconvert_server::{
     CookieConfig, HttpLimits, JobLimits, RateLimitConfig, SameSite, Server, ServerConfig,
     StoreKind, Timeouts,
 };
 
+use crate::units::{ByteSize, HumanDuration};
+
 /// Flags of `serve`. Every flag has a `TRUSTY_*` environment variable.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "TRUSTY_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "TRUSTY_BIND", default_value = defaults::BIND)]
     bind: SocketAddr,
 
-    /// Session store: `memory` or `embedded` (SQLite in the data directory).
-    #[arg(long, env = "TRUSTY_STORE", default_value = "embedded", value_parser = parse_store)]
+    /// Storage backend for sessions, jobs, download links and rate counters: `memory`
+    /// or `embedded` (SQLite in the data directory).
+    #[arg(long, env = "TRUSTY_STORE", default_value_t = defaults::STORE)]
     store: StoreKind,
 
     /// Directory for the embedded database and the generated key.
-    #[arg(long, env = "TRUSTY_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "TRUSTY_DATA_DIR", default_value = defaults::DATA_DIR)]
     data_dir: PathBuf,
 
     /// Drop the Secure cookie attribute: for plain-HTTP development on loopback only.
@@ -38,20 +41,20 @@ pub struct ServeArgs {
     allowed_origins: Vec<String>,
 
     /// Idle timeout of a session, extended by activity (e.g. `30m`, `1h`).
-    #[arg(long, env = "TRUSTY_IDLE_TIMEOUT", default_value = "1h", value_parser = humantime::parse_duration)]
-    idle_timeout: Duration,
+    #[arg(long, env = "TRUSTY_IDLE_TIMEOUT", default_value_t = HumanDuration(defaults::IDLE_TIMEOUT))]
+    idle_timeout: HumanDuration,
 
     /// Absolute timeout of a session from its creation (e.g. `24h`).
-    #[arg(long, env = "TRUSTY_ABSOLUTE_TIMEOUT", default_value = "24h", value_parser = humantime::parse_duration)]
-    absolute_timeout: Duration,
+    #[arg(long, env = "TRUSTY_ABSOLUTE_TIMEOUT", default_value_t = HumanDuration(defaults::ABSOLUTE_TIMEOUT))]
+    absolute_timeout: HumanDuration,
 
     /// How long the previous CSRF token stays valid after a rotation (e.g. `60s`).
-    #[arg(long, env = "TRUSTY_CSRF_GRACE", default_value = "60s", value_parser = humantime::parse_duration)]
-    csrf_grace: Duration,
+    #[arg(long, env = "TRUSTY_CSRF_GRACE", default_value_t = HumanDuration(defaults::CSRF_GRACE))]
+    csrf_grace: HumanDuration,
 
     /// How often expired sessions are purged from the store.
-    #[arg(long, env = "TRUSTY_SWEEP_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
-    sweep_interval: Duration,
+    #[arg(long, env = "TRUSTY_SWEEP_INTERVAL", default_value_t = HumanDuration(defaults::SWEEP_INTERVAL))]
+    sweep_interval: HumanDuration,
 
     /// Key file: one 64-hex-digit key per line, the first signs, all verify.
     /// Without it a key is generated once and kept in the data directory.
@@ -59,7 +62,7 @@ pub struct ServeArgs {
     secret_key_file: Option<PathBuf>,
 
     /// SameSite attribute of both cookies.
-    #[arg(long, env = "TRUSTY_SAME_SITE", default_value = "lax")]
+    #[arg(long, env = "TRUSTY_SAME_SITE", default_value_t = SameSiteArg::from(defaults::SAME_SITE))]
     same_site: SameSiteArg,
 
     /// Prefix both cookie names with `__Host-` (requires Secure).
@@ -71,11 +74,11 @@ pub struct ServeArgs {
     session_cookie: String,
 
     /// Largest accepted upload, human size (e.g. `2MiB`, `500KB`, `100MiB`).
-    #[arg(long, env = "TRUSTY_MAX_UPLOAD_SIZE", default_value = "100MiB", value_parser = parse_size)]
-    max_upload_size: u64,
+    #[arg(long, env = "TRUSTY_MAX_UPLOAD_SIZE", default_value_t = ByteSize(defaults::MAX_UPLOAD_BYTES))]
+    max_upload_size: ByteSize,
 
     /// Most queued or running conversions per session.
-    #[arg(long, env = "TRUSTY_MAX_ACTIVE_JOBS", default_value_t = 2)]
+    #[arg(long, env = "TRUSTY_MAX_ACTIVE_JOBS", default_value_t = defaults::MAX_ACTIVE_JOBS)]
     max_active_jobs: u64,
 
     /// Conversions running at once (default: the number of CPUs).
@@ -85,20 +88,20 @@ pub struct ServeArgs {
     /// Largest result of one conversion; a job past it fails naming the limit. The
     /// default fits the largest legitimate result (an image at the 50-megapixel cap as
     /// an uncompressed BMP or TIFF, 200 MB).
-    #[arg(long, env = "TRUSTY_MAX_OUTPUT_SIZE", default_value = "256MiB", value_parser = parse_size)]
-    max_output_size: u64,
+    #[arg(long, env = "TRUSTY_MAX_OUTPUT_SIZE", default_value_t = ByteSize(defaults::MAX_OUTPUT_BYTES))]
+    max_output_size: ByteSize,
 
     /// Longest one conversion may run; then its job fails and its worker is free.
-    #[arg(long, env = "TRUSTY_CONVERSION_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
-    conversion_timeout: std::time::Duration,
+    #[arg(long, env = "TRUSTY_CONVERSION_TIMEOUT", default_value_t = HumanDuration(defaults::CONVERSION_TIMEOUT))]
+    conversion_timeout: HumanDuration,
 
     /// Bytes one session's uploads and outputs may take together (`1GiB`, `500MB`, …).
-    #[arg(long, env = "TRUSTY_MAX_SESSION_STORAGE", default_value = "1GiB", value_parser = parse_size)]
-    max_session_storage: u64,
+    #[arg(long, env = "TRUSTY_MAX_SESSION_STORAGE", default_value_t = ByteSize(defaults::MAX_SESSION_STORAGE))]
+    max_session_storage: ByteSize,
 
     /// New sessions per minute per client IP (0 = unlimited); joining a live session
     /// is not counted.
-    #[arg(long, env = "TRUSTY_RATE_LIMIT_INIT", default_value_t = RateLimitConfig::default().init_per_minute)]
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_INIT", default_value_t = defaults::RATE_LIMIT_INIT)]
     rate_limit_init: u32,
 
     /// A reverse proxy (address or CIDR, repeatable) whose `X-Forwarded-For` names the
@@ -107,15 +110,15 @@ pub struct ServeArgs {
     trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Uploads per minute per client IP (0 = unlimited).
-    #[arg(long, env = "TRUSTY_RATE_LIMIT_UPLOAD", default_value_t = RateLimitConfig::default().upload_per_minute)]
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_UPLOAD", default_value_t = defaults::RATE_LIMIT_UPLOAD)]
     rate_limit_upload: u32,
 
     /// Conversion requests per minute per client IP (0 = unlimited).
-    #[arg(long, env = "TRUSTY_RATE_LIMIT_CONVERT", default_value_t = RateLimitConfig::default().convert_per_minute)]
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_CONVERT", default_value_t = defaults::RATE_LIMIT_CONVERT)]
     rate_limit_convert: u32,
 
     /// Downloads per minute per client IP (0 = unlimited).
-    #[arg(long, env = "TRUSTY_RATE_LIMIT_DOWNLOAD", default_value_t = RateLimitConfig::default().download_per_minute)]
+    #[arg(long, env = "TRUSTY_RATE_LIMIT_DOWNLOAD", default_value_t = defaults::RATE_LIMIT_DOWNLOAD)]
     rate_limit_download: u32,
 
     /// Directory of the built web UI to serve at `/` (`./scripts/run.sh` builds it into
@@ -136,6 +139,23 @@ enum SameSiteArg {
     None,
 }
 
+impl From<SameSite> for SameSiteArg {
+    fn from(same_site: SameSite) -> Self {
+        match same_site {
+            SameSite::Lax => Self::Lax,
+            SameSite::Strict => Self::Strict,
+            SameSite::None => Self::None,
+        }
+    }
+}
+
+impl std::fmt::Display for SameSiteArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = self.to_possible_value().expect("no variant is skipped");
+        f.write_str(value.get_name())
+    }
+}
+
 /// An address (`10.0.0.5`, a /32 or /128) or a network (`10.0.0.0/8`).
 fn parse_cidr(value: &str) -> Result<ipnet::IpNet, String> {
     let value = value.trim();
@@ -143,48 +163,6 @@ fn parse_cidr(value: &str) -> Result<ipnet::IpNet, String> {
         .parse::<ipnet::IpNet>()
         .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("{value:?} is not an address or CIDR like 10.0.0.0/8"))
-}
-
-fn parse_store(value: &str) -> Result<StoreKind, String> {
-    match value {
-        "memory" => Ok(StoreKind::Memory),
-        "embedded" => Ok(StoreKind::Embedded),
-        other => Err(format!(
-            "unknown store {other:?}; expected `memory` or `embedded`"
-        )),
-    }
-}
-
-/// Parses human sizes: a number with an optional unit (B, KB/MB/GB = 1000ⁿ,
-/// KiB/MiB/GiB = 1024ⁿ), case-insensitive, spaces allowed.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size like 2MiB or 500KB"))?;
-    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        other => {
-            return Err(format!(
-                "unknown size unit {other:?}; use B, KB, KiB, MB, MiB, GB or GiB"
-            ))
-        }
-    };
-    let bytes = number * multiplier as f64;
-    if !(1.0..=u64::MAX as f64).contains(&bytes) {
-        return Err(format!("{text:?} is out of range"));
-    }
-    Ok(bytes as u64)
 }
 
 impl ServeArgs {
@@ -207,19 +185,19 @@ impl ServeArgs {
             },
             allowed_origins: self.allowed_origins,
             timeouts: Timeouts {
-                idle: self.idle_timeout,
-                absolute: self.absolute_timeout,
-                csrf_grace: self.csrf_grace,
-                sweep_interval: self.sweep_interval,
+                idle: self.idle_timeout.0,
+                absolute: self.absolute_timeout.0,
+                csrf_grace: self.csrf_grace.0,
+                sweep_interval: self.sweep_interval.0,
             },
             secret_key_file: self.secret_key_file,
             jobs: JobLimits {
-                max_upload_bytes: self.max_upload_size,
+                max_upload_bytes: self.max_upload_size.0,
                 max_active_jobs: self.max_active_jobs,
-                max_session_storage: self.max_session_storage,
-                max_output_bytes: self.max_output_size,
-                conversion_timeout: self.conversion_timeout,
-                workers: self.workers.unwrap_or(JobLimits::default().workers),
+                max_session_storage: self.max_session_storage.0,
+                max_output_bytes: self.max_output_size.0,
+                conversion_timeout: self.conversion_timeout.0,
+                workers: self.workers.unwrap_or_else(defaults::workers),
             },
             rate_limits: RateLimitConfig {
                 init_per_minute: self.rate_limit_init,
@@ -284,21 +262,5 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => tracing::info!("SIGINT received, shutting down"),
         () = terminate => tracing::info!("SIGTERM received, shutting down"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn human_sizes_parse() {
-        assert_eq!(parse_size("2MiB"), Ok(2 * 1024 * 1024));
-        assert_eq!(parse_size("500KB"), Ok(500_000));
-        assert_eq!(parse_size("1.5 kib"), Ok(1536));
-        assert_eq!(parse_size("42"), Ok(42));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("3 parsecs").is_err());
     }
 }

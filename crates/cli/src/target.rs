@@ -84,12 +84,7 @@ impl Target {
             bind: ([127, 0, 0, 1], 0).into(),
             store: StoreKind::Memory,
             data_dir: dir.path().to_owned(),
-            rate_limits: RateLimitConfig {
-                init_per_minute: 0,
-                upload_per_minute: 0,
-                convert_per_minute: 0,
-                download_per_minute: 0,
-            },
+            rate_limits: RateLimitConfig::UNLIMITED,
             ..ServerConfig::default()
         };
         let server = Server::bind(config)

@@ -4,6 +4,13 @@
 
 use std::time::Duration;
 
+use super::{SameSite, StoreKind};
+
+/// `--store`: SQLite in the data directory, so sessions survive restarts.
+pub const STORE: StoreKind = StoreKind::Embedded;
+/// `--same-site`.
+pub const SAME_SITE: SameSite = SameSite::Lax;
+
 /// `--bind`: loopback only, so a first run exposes nothing.
 pub const BIND: &str = "127.0.0.1:8080";
 /// `--data-dir`.

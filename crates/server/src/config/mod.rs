@@ -18,6 +18,36 @@ pub enum StoreKind {
     Embedded,
 }
 
+impl StoreKind {
+    /// The name `--store` takes.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Embedded => "embedded",
+        }
+    }
+}
+
+impl std::fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for StoreKind {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "memory" => Ok(Self::Memory),
+            "embedded" => Ok(Self::Embedded),
+            other => Err(format!(
+                "unknown store {other:?}; expected `memory` or `embedded`"
+            )),
+        }
+    }
+}
+
 /// The `SameSite` attribute given to both cookies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SameSite {
@@ -61,7 +91,7 @@ impl Default for CookieConfig {
             session_name: DEFAULT_SESSION_COOKIE.to_owned(),
             csrf_name: DEFAULT_CSRF_COOKIE.to_owned(),
             secure: true,
-            same_site: SameSite::Lax,
+            same_site: defaults::SAME_SITE,
             host_prefix: false,
         }
     }
@@ -217,7 +247,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             bind: defaults::BIND.parse().expect("the default address parses"),
-            store: StoreKind::Embedded,
+            store: defaults::STORE,
             data_dir: PathBuf::from(defaults::DATA_DIR),
             cookies: CookieConfig::default(),
             allowed_origins: Vec::new(),
