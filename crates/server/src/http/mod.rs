@@ -20,7 +20,7 @@ mod web;
 
 pub use client_addr::{client_ip, ClientAddr};
 pub use error::{ApiError, ApiJson, ApiResult};
-pub use guard::{CurrentSession, RequireSession};
+pub use guard::{session_guard, CurrentSession, RequireSession};
 pub use json::ValidJson;
 pub use query::ValidQuery;
 pub use rate_limit::RateLimits;
