@@ -19,8 +19,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUSTY_BIND", default_value = defaults::BIND)]
     bind: SocketAddr,
 
-    /// Storage backend for sessions, jobs, download links and rate counters: `memory`
-    /// or `embedded` (SQLite in the data directory).
+    /// Storage backend for sessions, jobs and download links: `memory` or `embedded`
+    /// (SQLite in the data directory).
     #[arg(long, env = "TRUSTY_STORE", default_value_t = defaults::STORE)]
     store: StoreKind,
 
@@ -62,7 +62,7 @@ pub struct ServeArgs {
     secret_key_file: Option<PathBuf>,
 
     /// SameSite attribute of both cookies.
-    #[arg(long, env = "TRUSTY_SAME_SITE", default_value_t = SameSiteArg::from(defaults::SAME_SITE))]
+    #[arg(long, env = "TRUSTY_SAME_SITE", default_value = defaults::SAME_SITE.name())]
     same_site: SameSiteArg,
 
     /// Prefix both cookie names with `__Host-` (requires Secure).
@@ -137,23 +137,6 @@ enum SameSiteArg {
     Lax,
     Strict,
     None,
-}
-
-impl From<SameSite> for SameSiteArg {
-    fn from(same_site: SameSite) -> Self {
-        match same_site {
-            SameSite::Lax => Self::Lax,
-            SameSite::Strict => Self::Strict,
-            SameSite::None => Self::None,
-        }
-    }
-}
-
-impl std::fmt::Display for SameSiteArg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let value = self.to_possible_value().expect("no variant is skipped");
-        f.write_str(value.get_name())
-    }
 }
 
 /// An address (`10.0.0.5`, a /32 or /128) or a network (`10.0.0.0/8`).

@@ -1,6 +1,7 @@
 //! File formats by name: the canonical wire names, their aliases and file extensions,
-//! and their MIME types. The server, the client, the CLI and the web UI all read format
-//! names through [`Format`], so an alias accepted in one place is accepted everywhere.
+//! and their MIME types. The server, the client, the CLI and the web UI all read names
+//! people type through [`Format::parse`] (case-insensitive, aliases and extensions);
+//! serde reads what the server sends (the canonical lowercase names).
 
 use serde::{Deserialize, Serialize};
 
@@ -190,10 +191,25 @@ impl std::fmt::Display for Format {
     }
 }
 
-/// A name that is no known format.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format {0:?}; known formats: png, jpeg (jpg), gif, bmp, tiff (tif), webp, pdf, markdown (md), html (htm), txt (text), csv, json")]
+/// A name that is no known format; its message lists the known ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownFormat(pub String);
+
+impl std::fmt::Display for UnknownFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown format {:?}; known formats:", self.0)?;
+        for (i, format) in Format::ALL.iter().enumerate() {
+            let separator = if i == 0 { " " } else { ", " };
+            write!(f, "{separator}{format}")?;
+            if !format.aliases().is_empty() {
+                write!(f, " ({})", format.aliases().join(", "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnknownFormat {}
 
 impl std::str::FromStr for Format {
     type Err = UnknownFormat;

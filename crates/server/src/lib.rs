@@ -21,6 +21,7 @@ pub mod convert;
 mod cookies;
 pub mod crypto;
 pub mod csrf;
+mod error;
 pub mod http;
 pub mod jobs;
 mod keys;
@@ -42,7 +43,7 @@ pub use config::{
     ConfigError, CookieConfig, HttpLimits, JobLimits, RateLimitConfig, SameSite, ServerConfig,
     StoreKind, Timeouts,
 };
-pub use http::{ApiError, ApiJson, ApiResult};
+pub use error::{ApiError, ApiJson, ApiResult};
 pub use keys::{KeyError, GENERATED_KEY_FILE};
 pub use time::Timestamp;
 pub use trustyconvert_protocol::{DEFAULT_CSRF_COOKIE, DEFAULT_SESSION_COOKIE};

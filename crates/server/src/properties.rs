@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap, HeaderValue};
 use proptest::prelude::*;
 
-use crate::convert::{convert, targets, Budget, ConversionError, Format, RASTER};
+use crate::convert::{convert, targets, Budget, ConversionError, Format, RASTER_FORMATS};
 use crate::cookies::find_cookie;
 use crate::crypto::{generate_csrf_nonce, Keyring, SessionKey, SessionSecret};
 
@@ -60,7 +60,7 @@ proptest! {
 
 /// Every pair the server offers, with arbitrary bytes as input.
 fn every_pair() -> Vec<(Format, Format)> {
-    RASTER
+    RASTER_FORMATS
         .iter()
         .chain(&[Format::Markdown, Format::Txt, Format::Csv, Format::Json])
         .flat_map(|source| {

@@ -60,6 +60,15 @@ pub enum SameSite {
 }
 
 impl SameSite {
+    /// The lowercase name `--same-site` takes.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Lax => "lax",
+            Self::Strict => "strict",
+            Self::None => "none",
+        }
+    }
+
     /// The attribute value as written in `Set-Cookie`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -217,9 +226,9 @@ impl Default for RateLimitConfig {
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free port.
     pub bind: SocketAddr,
-    /// Which store keeps sessions.
+    /// Which backend keeps sessions, jobs, download grants and rate counters.
     pub store: StoreKind,
-    /// Directory for the embedded database, the generated key and (later) files.
+    /// Directory for the embedded database, the generated key and the job files.
     pub data_dir: PathBuf,
     /// Cookie names and attributes.
     pub cookies: CookieConfig,

@@ -2,7 +2,7 @@
 //! targets each source converts to. Names, aliases, extensions and MIME types live in
 //! the protocol crate's [`Format`].
 
-pub use trustyconvert_protocol::{Format, RASTER_FORMATS as RASTER};
+pub use trustyconvert_protocol::{Format, RASTER_FORMATS};
 
 /// Whether `head` (the first bytes of a file) looks like this format. Text formats
 /// must be UTF-8 without NUL bytes; JSON must also start like a document.

@@ -10,7 +10,7 @@ mod text;
 use std::path::Path;
 
 pub use self::budget::Budget;
-pub use self::format::{matches_magic, targets, Format, RASTER};
+pub use self::format::{matches_magic, targets, Format, RASTER_FORMATS};
 pub use self::image::check_dimensions;
 
 /// Why a conversion (or the validation before it) failed. Messages are for people.

@@ -13,7 +13,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use ipnet::IpNet;
 
-use crate::http::ApiError;
+use crate::error::ApiError;
 use crate::http::AppState;
 
 /// The address rate limits count against.

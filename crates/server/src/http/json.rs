@@ -4,7 +4,7 @@ use axum::extract::{FromRequest, Request};
 use axum::Json;
 use serde::de::DeserializeOwned;
 
-use crate::http::ApiError;
+use crate::error::ApiError;
 
 /// Like [`axum::Json`], but a missing or wrong content type, bad JSON or a missing
 /// field is a 400 `ValidationError` in the envelope.

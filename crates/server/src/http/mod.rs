@@ -1,12 +1,13 @@
 //! Everything HTTP: connections, the router and its layers, the session guard,
-//! extractors, the error envelope, rate limits, handlers and the OpenAPI document.
+//! extractors, rate limits, handlers and the OpenAPI document. The error type every
+//! layer answers with, [`ApiError`], lives in `crate::error` because the services
+//! return it too.
 //! Handlers parse, call a service ([`SessionService`](crate::session::SessionService),
 //! [`JobService`](crate::jobs::JobService)), and render; rules live in the services.
 
 mod client_addr;
 pub(crate) mod connections;
 pub(crate) mod correlation;
-mod error;
 mod guard;
 mod json;
 mod metrics;
@@ -18,8 +19,8 @@ mod routes;
 mod state;
 mod web;
 
+pub use crate::error::{ApiError, ApiJson, ApiResult};
 pub use client_addr::{client_ip, ClientAddr};
-pub use error::{ApiError, ApiJson, ApiResult};
 pub use guard::{session_guard, CurrentSession, RequireSession};
 pub use json::ValidJson;
 pub use query::ValidQuery;

@@ -4,7 +4,7 @@ use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::http::ApiError;
+use crate::error::ApiError;
 
 /// Like [`axum::extract::Query`], but a bad query string is a 400 `ValidationError`
 /// in the envelope, with the parser's explanation (it names fields, never internals).

@@ -1,6 +1,7 @@
-//! Per-client rate limits as route layers. The counters live in the storage backend,
-//! so instances sharing a backend share them; a storage failure is a 503, never a
-//! request let through uncounted.
+//! Per-client rate limits as route layers. The counters belong to the storage backend
+//! (`RateLimitStore`; the memory and embedded backends keep them in the process), so a
+//! backend shared by several instances can count across them. A counter that cannot be
+//! read is a 503, never a request let through uncounted.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;

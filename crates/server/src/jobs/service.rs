@@ -14,7 +14,7 @@ use super::{downloads, JobFiles};
 use crate::config::JobLimits;
 use crate::convert::{check_dimensions, convert, targets, Budget, ConversionError, Format};
 use crate::crypto::SessionKey;
-use crate::http::ApiError;
+use crate::error::ApiError;
 use crate::storage::{DownloadGrant, JobRecord, Storage, StoreError};
 use crate::time::Timestamp;
 use trustyconvert_protocol::{human_size, ErrorType, JobStatus};
@@ -396,7 +396,10 @@ impl JobService {
     }
 
     /// Spends `token` and opens the output it grants.
-    pub async fn redeem_download(&self, token: &str) -> Result<OutputFile, ApiError> {
+    pub async fn redeem_download(
+        &self,
+        token: &str,
+    ) -> Result<(OutputFile, tokio::fs::File), ApiError> {
         let hash = downloads::parse(token).ok_or_else(gone)?;
         let grant = self
             .inner
@@ -404,7 +407,12 @@ impl JobService {
             .take_grant(&hash, Timestamp::now())
             .await?
             .ok_or_else(gone)?;
-        self.output_of(&grant, true).await
+        let output = self.output_of(&grant).await?;
+        let file = tokio::fs::File::open(&output.path)
+            .await
+            .map_err(|_| gone())?;
+        let length = file.metadata().await.map_err(storage_failure)?.len();
+        Ok((OutputFile { length, ..output }, file))
     }
 
     /// What `token` would download, without spending it (for `HEAD`).
@@ -416,10 +424,16 @@ impl JobService {
             .peek_grant(&hash, Timestamp::now())
             .await?
             .ok_or_else(gone)?;
-        self.output_of(&grant, false).await
+        let output = self.output_of(&grant).await?;
+        let length = tokio::fs::metadata(&output.path)
+            .await
+            .map_err(|_| gone())?
+            .len();
+        Ok(OutputFile { length, ..output })
     }
 
-    async fn output_of(&self, grant: &DownloadGrant, open: bool) -> Result<OutputFile, ApiError> {
+    /// The completed output a grant names (its length still to be read).
+    async fn output_of(&self, grant: &DownloadGrant) -> Result<OutputFile, ApiError> {
         let job = self
             .inner
             .store
@@ -430,36 +444,27 @@ impl JobService {
             .target_format
             .filter(|_| job.status == JobStatus::Completed)
             .ok_or_else(gone)?;
-        let path = self.inner.files.output(&job.session, &job.job_id);
-        let (file, length) = if open {
-            let file = tokio::fs::File::open(&path).await.map_err(|_| gone())?;
-            let length = file.metadata().await.map_err(storage_failure)?.len();
-            (Some(file), length)
-        } else {
-            let length = tokio::fs::metadata(&path).await.map_err(|_| gone())?.len();
-            (None, length)
-        };
         let stem = job
             .original_filename
             .rsplit_once('.')
             .map_or(job.original_filename.as_str(), |(stem, _)| stem);
         Ok(OutputFile {
             job_id: job.job_id,
-            file,
-            length,
+            path: self.inner.files.output(&job.session, &job.job_id),
+            length: 0,
             filename: format!("{stem}.{}", target.extension()),
             format: target,
         })
     }
 }
 
-/// A completed job's output, ready to send.
-#[derive(Debug)]
+/// A completed job's output, as a download.
+#[derive(Debug, Clone)]
 pub struct OutputFile {
     /// The job.
     pub job_id: Uuid,
-    /// The open file (`None` when only inspected).
-    pub file: Option<tokio::fs::File>,
+    /// Where it is on disk.
+    pub path: std::path::PathBuf,
     /// Its size in bytes.
     pub length: u64,
     /// The name to save it under: the upload's stem with the target's extension.

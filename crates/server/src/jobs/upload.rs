@@ -10,7 +10,7 @@ use trustyconvert_protocol::{human_size, ErrorType};
 use uuid::Uuid;
 
 use crate::convert::{matches_magic, targets, Format};
-use crate::http::ApiError;
+use crate::error::ApiError;
 
 /// How many leading bytes are checked against the claimed type.
 const SNIFF_LEN: usize = 4096;

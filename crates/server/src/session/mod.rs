@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use crate::config::Timeouts;
 use crate::cookies::{find_cookie, CookieWriter};
 use crate::crypto::{generate_csrf_nonce, generate_public_id, Keyring, SessionKey, SessionSecret};
-use crate::http::ApiError;
+use crate::error::ApiError;
 use crate::jobs::JobService;
 use crate::storage::{CsrfState, PreviousNonce, SessionRecord, Storage, StoreError};
 use crate::time::Timestamp;

@@ -327,6 +327,19 @@ async fn download_grants(store: &dyn Storage) {
         [false, false, true, true, true],
         "only the newest grants of a job are kept"
     );
+    // Issued in the same millisecond, the grant just handed out is never the one retired.
+    let same_time = now.plus(Duration::from_secs(700));
+    for _ in 0..5 {
+        let fresh = token();
+        store
+            .insert_grant(&fresh, &grant(&done, same_time), 3)
+            .await
+            .unwrap();
+        assert!(
+            store.peek_grant(&fresh, now).await.unwrap().is_some(),
+            "the newest grant survives a tie"
+        );
+    }
     store.delete_session(&owner.key).await.unwrap();
 }
 

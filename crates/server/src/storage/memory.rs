@@ -202,18 +202,20 @@ impl DownloadStore for MemoryStorage {
         max_per_job: usize,
     ) -> Result<(), StoreError> {
         let mut grants = self.grants();
-        grants.insert(*token, *grant);
-        let mut of_job: Vec<(TokenHash, Timestamp)> = grants
+        // The new grant always stays; the newest others fill the remaining places.
+        let keep_others = max_per_job.saturating_sub(1);
+        let mut others: Vec<(TokenHash, Timestamp)> = grants
             .iter()
             .filter(|(_, g)| g.session == grant.session && g.job_id == grant.job_id)
             .map(|(hash, g)| (*hash, g.expires_at))
             .collect();
-        if of_job.len() > max_per_job {
-            of_job.sort_by_key(|(_, expires_at)| *expires_at);
-            for (hash, _) in &of_job[..of_job.len() - max_per_job] {
+        if others.len() > keep_others {
+            others.sort_by_key(|(_, expires_at)| *expires_at);
+            for (hash, _) in &others[..others.len() - keep_others] {
                 grants.remove(hash);
             }
         }
+        grants.insert(*token, *grant);
         Ok(())
     }
 

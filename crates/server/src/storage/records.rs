@@ -140,9 +140,6 @@ pub enum RateAction {
 }
 
 impl RateAction {
-    /// Every action.
-    pub const ALL: [RateAction; 4] = [Self::Init, Self::Upload, Self::Convert, Self::Download];
-
     /// A short stable name (store keys, logs).
     pub const fn name(self) -> &'static str {
         match self {

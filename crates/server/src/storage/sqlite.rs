@@ -545,15 +545,21 @@ impl JobStore for SqliteStorage {
     async fn fail_unfinished_jobs(&self, reason: &str, now: Timestamp) -> Result<u64, StoreError> {
         let reason = reason.to_owned();
         self.run(move |connection| {
-                connection
-                    .prepare_cached(
-                        "UPDATE jobs SET status = 'failed', error = ?1, updated_at = ?2, completed_at = ?2 \
-                         WHERE status IN ('queued', 'processing')",
-                    )?
-                    .execute(params![reason, now.as_millis()])
-                    .map(|n| n as u64)
-            })
-            .await
+            connection
+                .prepare_cached(
+                    "UPDATE jobs SET status = ?3, error = ?1, updated_at = ?2, completed_at = ?2 \
+                         WHERE status IN (?4, ?5)",
+                )?
+                .execute(params![
+                    reason,
+                    now.as_millis(),
+                    JobStatus::Failed.as_str(),
+                    JobStatus::Queued.as_str(),
+                    JobStatus::Processing.as_str()
+                ])
+                .map(|n| n as u64)
+        })
+        .await
     }
 }
 
@@ -566,7 +572,8 @@ impl DownloadStore for SqliteStorage {
         max_per_job: usize,
     ) -> Result<(), StoreError> {
         let (token, grant) = (*token, *grant);
-        let keep = i64::try_from(max_per_job).unwrap_or(i64::MAX);
+        // The new grant always stays; the newest others fill the remaining places.
+        let keep_others = i64::try_from(max_per_job.saturating_sub(1)).unwrap_or(i64::MAX);
         self.run(move |connection| {
             let transaction = connection.unchecked_transaction()?;
             let (session, job) = (grant.session.0, *grant.job_id.as_bytes());
@@ -584,10 +591,16 @@ impl DownloadStore for SqliteStorage {
             transaction
                 .prepare_cached(
                     "DELETE FROM download_grants WHERE session_key = ?1 AND job_id = ?2 \
-                     AND token_hash NOT IN (SELECT token_hash FROM download_grants \
-                     WHERE session_key = ?1 AND job_id = ?2 ORDER BY expires_at DESC LIMIT ?3)",
+                     AND token_hash != ?3 AND token_hash NOT IN (SELECT token_hash \
+                     FROM download_grants WHERE session_key = ?1 AND job_id = ?2 \
+                     AND token_hash != ?3 ORDER BY expires_at DESC LIMIT ?4)",
                 )?
-                .execute(params![session.as_slice(), job.as_slice(), keep])?;
+                .execute(params![
+                    session.as_slice(),
+                    job.as_slice(),
+                    token.0.as_slice(),
+                    keep_others
+                ])?;
             transaction.commit()
         })
         .await

@@ -62,7 +62,7 @@ pub struct DownloadQuery {
     description = "Streams the output and spends the token. Needs no cookie: the token is the credential.",
     params(("token" = String, Query, description = "A token from POST /api/download_token.")),
     responses(
-        (status = 200, description = "The file, as an attachment, with its format's Content-Type.", content_type = "application/octet-stream", headers(("content-disposition" = String, description = "attachment; filename=…"))),
+        (status = 200, description = "The file, as an attachment. Content-Type is the output format's MIME type (image/png, application/pdf, text/csv; charset=utf-8, …), listed by format in docs/protocol.md.", content_type = "application/octet-stream", headers(("content-disposition" = String, description = "attachment; filename=…"))),
         (status = 400, description = "ValidationError: no token parameter.", body = crate::http::openapi::Failure),
         (status = 404, description = "ResourceNotFound: invalid, used or expired token.", body = crate::http::openapi::Failure),
         (status = 429, description = "RateLimitExceeded.", body = crate::http::openapi::Failure),
@@ -73,11 +73,8 @@ pub async fn download(
     State(state): State<AppState>,
     ValidQuery(query): ValidQuery<DownloadQuery>,
 ) -> ApiResult<Response> {
-    let mut output = state.jobs.redeem_download(&query.token).await?;
-    let body = match output.file.take() {
-        Some(file) => Body::from_stream(tokio_util::io::ReaderStream::new(file)),
-        None => Body::empty(),
-    };
+    let (output, file) = state.jobs.redeem_download(&query.token).await?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     tracing::info!(event = "downloaded", job = %output.job_id, "output downloaded");
     Ok(response(&output, body))
 }

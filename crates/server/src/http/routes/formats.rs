@@ -3,8 +3,8 @@
 use axum::extract::State;
 use trustyconvert_protocol::FormatGroup;
 
-use crate::convert::{targets, Format, RASTER};
-use crate::http::ApiJson;
+use crate::convert::{targets, Format, RASTER_FORMATS};
+use crate::error::ApiJson;
 use crate::http::AppState;
 
 fn names(formats: &[Format]) -> Vec<String> {
@@ -44,7 +44,7 @@ pub async fn formats(State(state): State<AppState>) -> ApiJson<Vec<FormatGroup>>
             "image",
             "Images",
             "Raster images to any other raster format, or to a one-page PDF.",
-            &RASTER,
+            &RASTER_FORMATS,
             &[
                 "dimensions preserved",
                 "metadata stripped",

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use trustyconvert_protocol::{HealthReport, ServiceHealth};
 
-use crate::http::ApiJson;
+use crate::error::ApiJson;
 use crate::http::AppState;
 use crate::time::Timestamp;
 

@@ -38,6 +38,7 @@ fn multipart_error(error: axum::extract::multipart::MultipartError, max: u64) ->
         (status = 403, description = "CSRFValidationError.", body = crate::http::openapi::Failure),
         (status = 413, description = "MaxFileSizeExceededError: over the upload limit or the session's storage quota.", body = crate::http::openapi::Failure),
         (status = 429, description = "RateLimitExceeded.", body = crate::http::openapi::Failure),
+        (status = 500, description = "ServerError: the file could not be stored.", body = crate::http::openapi::Failure),
         (status = 503, description = "ServiceUnavailable.", body = crate::http::openapi::Failure),
     ),
     security(("session_cookie" = [], "csrf_token" = []))

@@ -1,4 +1,6 @@
-//! `ApiError`: every failure the API reports, rendered as the error envelope.
+//! `ApiError`: every failure the API reports, rendered as the error envelope. The
+//! services (`session`, `jobs`) return it, so their rules decide the error type and
+//! message; the HTTP layer only renders it.
 
 use std::borrow::Cow;
 
