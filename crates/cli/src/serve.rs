@@ -19,8 +19,10 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUSTY_BIND", default_value = defaults::BIND)]
     bind: SocketAddr,
 
-    /// Storage backend for sessions, jobs and download links: `memory` or `embedded`
-    /// (SQLite in the data directory).
+    /// Storage backend for sessions, jobs, download links and rate counters: `memory`,
+    /// `embedded` (SQLite in the data directory) or a Redis URL shared by several
+    /// instances (`redis://[:password@]host:port[/db]`, `rediss://…` for TLS,
+    /// `redis+cluster://host:port,host:port…`).
     #[arg(long, env = "TRUSTY_STORE", default_value_t = defaults::STORE)]
     store: StoreKind,
 

@@ -82,7 +82,8 @@ impl Server {
     /// Validates `config`, loads keys, opens the storage and binds the address.
     pub async fn bind(config: ServerConfig) -> Result<Self, StartError> {
         config.validate()?;
-        let storage = storage::open(&config.store, &config.data_dir).await?;
+        let storage =
+            storage::open(&config.store, &config.data_dir, config.timeouts.absolute).await?;
         Self::bind_with_storage(config, storage).await
     }
 

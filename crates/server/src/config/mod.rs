@@ -10,27 +10,48 @@ use std::time::Duration;
 use trustyconvert_protocol::{DEFAULT_CSRF_COOKIE, DEFAULT_SESSION_COOKIE, HOST_COOKIE_PREFIX};
 
 /// Which storage backend keeps sessions, jobs, download grants and rate counters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` and `Display` never show a Redis password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreKind {
     /// In-process, lost on restart; for tests and throw-away runs.
     Memory,
     /// SQLite in the data directory; survives restarts (the default).
     Embedded,
+    /// Redis, shared by several instances: `redis://[user:password@]host:port[/db]`,
+    /// `rediss://…` (TLS) or `redis+cluster://host:port[,host:port…]`.
+    Redis(String),
 }
 
 impl StoreKind {
-    /// The name `--store` takes.
+    /// The backend's name (`memory`, `embedded`, `redis`).
     pub const fn name(&self) -> &'static str {
         match self {
             Self::Memory => "memory",
             Self::Embedded => "embedded",
+            Self::Redis(_) => "redis",
         }
     }
 }
 
 impl std::fmt::Display for StoreKind {
+    /// What `--store` takes; a Redis URL is shown without its password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        match self {
+            Self::Redis(url) => match url.split_once("://") {
+                Some((scheme, rest)) => match rest.rsplit_once('@') {
+                    Some((_, hosts)) => write!(f, "{scheme}://***@{hosts}"),
+                    None => f.write_str(url),
+                },
+                None => f.write_str(url),
+            },
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreKind({self})")
     }
 }
 
@@ -41,9 +62,18 @@ impl std::str::FromStr for StoreKind {
         match value {
             "memory" => Ok(Self::Memory),
             "embedded" => Ok(Self::Embedded),
-            other => Err(format!(
-                "unknown store {other:?}; expected `memory` or `embedded`"
-            )),
+            url if [
+                "redis://",
+                "rediss://",
+                "redis+cluster://",
+                "rediss+cluster://",
+            ]
+            .iter()
+            .any(|scheme| url.starts_with(scheme)) =>
+            {
+                Ok(Self::Redis(url.to_owned()))
+            }
+            _ => Err("unknown store; expected `memory`, `embedded` or a redis:// URL".to_owned()),
         }
     }
 }

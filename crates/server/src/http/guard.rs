@@ -61,7 +61,7 @@ pub async fn session_guard(
     next: Next,
 ) -> Response {
     let now = Timestamp::now();
-    let mut session = match state.sessions.resolve(request.headers(), now).await {
+    let session = match state.sessions.resolve(request.headers(), now).await {
         Ok(session) => session,
         Err(error) => return error.into_response(),
     };
@@ -89,13 +89,6 @@ pub async fn session_guard(
                     .with_detail("reason", reason.label())
                     .into_response();
             }
-        }
-    }
-    if let Some(active) = session.as_mut() {
-        match state.sessions.extend_if_due(active, now).await {
-            Ok(true) => {}
-            Ok(false) => session = None,
-            Err(error) => return error.into_response(),
         }
     }
     request.extensions_mut().insert(CurrentSession(session));

@@ -2,6 +2,7 @@
 //! hand out its download, remove a session's jobs. Conversions run on tokio's
 //! blocking pool, at most `workers` at a time, so they never block the async runtime.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,9 +24,13 @@ use trustyconvert_protocol::{human_size, ErrorType, JobStatus};
 /// regardless (the budget normally stops it at its next write or step).
 const STEP_GRACE: Duration = Duration::from_secs(2);
 
-/// Message given to jobs that a restart interrupted.
+/// Message given to jobs whose server stopped while they were queued or running.
 const INTERRUPTED: &str =
     "The server restarted during the conversion. Please convert the file again.";
+
+/// How long a shared backend believes this process still works on a job without
+/// hearing from it again; leases are renewed every third of it.
+pub const JOB_LEASE: Duration = Duration::from_secs(30);
 
 struct Inner {
     store: Arc<dyn Storage>,
@@ -34,6 +39,8 @@ struct Inner {
     workers: Semaphore,
     /// Serializes "count active jobs, then queue one" so two requests cannot both pass.
     admission: Mutex<()>,
+    /// The jobs this process has queued or is running (their leases are renewed).
+    in_flight: std::sync::Mutex<HashSet<(SessionKey, Uuid)>>,
 }
 
 /// The job lifecycle. Cheap to clone.
@@ -53,6 +60,7 @@ impl JobService {
                 limits,
                 workers,
                 admission: Mutex::new(()),
+                in_flight: std::sync::Mutex::default(),
             }),
         }
     }
@@ -63,7 +71,8 @@ impl JobService {
     }
 
     /// At startup: jobs a previous process left queued or processing are marked failed
-    /// (never left "processing" forever).
+    /// (never left "processing" forever). On a shared backend only those no live
+    /// instance holds a lease on.
     pub async fn fail_interrupted(&self) -> Result<u64, StoreError> {
         self.inner
             .store
@@ -124,6 +133,9 @@ impl JobService {
             )
             .with_detail("max_active_jobs", self.inner.limits.max_active_jobs));
         }
+        // Leased before it is queued, so no other instance takes it for abandoned.
+        let id = (job.session, job.job_id);
+        self.inner.store.renew_job_leases(&[id], JOB_LEASE).await?;
         let now = Timestamp::now();
         job.status = JobStatus::Queued;
         job.target_format = Some(target);
@@ -133,10 +145,40 @@ impl JobService {
         if !self.inner.store.update_job(&job).await? {
             return Err(ApiError::not_found());
         }
+        self.in_flight().insert(id);
         let worker = self.clone();
         let queued = job.clone();
-        tokio::spawn(async move { worker.run(queued).await });
+        tokio::spawn(async move {
+            worker.run(queued).await;
+            worker.in_flight().remove(&id);
+        });
         Ok(job)
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<(SessionKey, Uuid)>> {
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Renews the leases of the jobs this process works on (shared backends; a no-op
+    /// for the others). Runs every third of [`JOB_LEASE`].
+    pub async fn renew_leases(&self) -> Result<(), StoreError> {
+        let jobs: Vec<(SessionKey, Uuid)> = self.in_flight().iter().copied().collect();
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        self.inner.store.renew_job_leases(&jobs, JOB_LEASE).await
+    }
+
+    /// On a shared backend, fails the jobs whose instance stopped (their lease ran
+    /// out); on the others nothing (their only process is this one).
+    pub async fn fail_abandoned(&self) -> Result<u64, StoreError> {
+        if !self.inner.store.is_shared() {
+            return Ok(0);
+        }
+        self.fail_interrupted().await
     }
 
     async fn run(&self, mut job: JobRecord) {

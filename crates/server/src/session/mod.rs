@@ -64,8 +64,10 @@ impl SessionService {
         &self.cookies
     }
 
-    /// Finds the live session named by the request's cookie: at most one store read.
-    /// Unknown, expired, malformed or oversized cookies are "no session" and write nothing.
+    /// Finds the live session named by the request's cookie and extends its idle
+    /// expiry when due (at most one write per touch step): one store round trip.
+    /// Unknown, expired, malformed or oversized cookies are "no session" and write
+    /// nothing.
     pub async fn resolve(
         &self,
         headers: &HeaderMap,
@@ -76,25 +78,14 @@ impl SessionService {
         else {
             return Ok(None);
         };
-        let record = self.store.load_session(&secret.store_key()).await?;
+        let step = (self.timeouts.idle / 10).min(MAX_TOUCH_STEP);
+        let record = self
+            .store
+            .resolve_session(&secret.store_key(), now, self.timeouts.idle, step)
+            .await?;
         Ok(record
             .filter(|record| record.is_live(now))
             .map(|record| ActiveSession { secret, record }))
-    }
-
-    /// Moves the idle expiry forward if it is due, at most one write per touch step.
-    /// Returns `false` if the session was deleted meanwhile.
-    pub async fn extend_if_due(
-        &self,
-        session: &mut ActiveSession,
-        now: Timestamp,
-    ) -> Result<bool, ApiError> {
-        let target = now.plus(self.timeouts.idle);
-        let step = (self.timeouts.idle / 10).min(MAX_TOUCH_STEP);
-        if session.record.idle_expires_at.until(target) < step {
-            return Ok(true);
-        }
-        self.extend(session, target).await
     }
 
     /// Moves the idle expiry to `now + idle` unconditionally (used by init).

@@ -14,12 +14,17 @@ pub(crate) mod contract;
 mod local_rates;
 mod memory;
 mod records;
+mod redis;
+#[cfg(test)]
+#[path = "../../tests/support/redis_server.rs"]
+mod redis_server;
 mod sqlite;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -33,6 +38,7 @@ pub use records::{
     CsrfState, DownloadGrant, JobRecord, PreviousNonce, RateAction, RateVerdict, SessionRecord,
     TokenHash,
 };
+pub use redis::RedisStorage;
 pub use sqlite::SqliteStorage;
 
 /// File name of the embedded database inside the data directory.
@@ -61,6 +67,30 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Reads one session. Expired records may be returned; callers check
     /// [`SessionRecord::is_live`].
     async fn load_session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// The session a request names, with its idle expiry moved to `now + idle` when
+    /// that is at least `touch_step` later than the stored one — the request's one
+    /// store round trip. `None` if it is gone. Backends that can read and slide the
+    /// expiry in one command override this.
+    async fn resolve_session(
+        &self,
+        key: &SessionKey,
+        now: Timestamp,
+        idle: Duration,
+        touch_step: Duration,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let Some(mut record) = self.load_session(key).await? else {
+            return Ok(None);
+        };
+        let target = now.plus(idle);
+        if record.is_live(now) && record.idle_expires_at.until(target) >= touch_step {
+            if !self.touch_session(key, target).await? {
+                return Ok(None);
+            }
+            record.idle_expires_at = target;
+        }
+        Ok(Some(record))
+    }
 
     /// Moves the idle expiry of an existing session. Returns `false` if it is gone.
     async fn touch_session(
@@ -107,8 +137,27 @@ pub trait JobStore: Send + Sync + 'static {
     async fn delete_session_jobs(&self, session: &SessionKey) -> Result<u64, StoreError>;
     /// Every session that owns at least one job (for the orphan sweep).
     async fn sessions_with_jobs(&self) -> Result<Vec<SessionKey>, StoreError>;
-    /// Marks every queued or processing job failed with `reason` (after a restart).
+    /// Marks failed with `reason` the queued or processing jobs no live process works
+    /// on. A backend used by one process fails all of them (called at startup, its
+    /// worker died with the last process); a shared backend fails those whose lease
+    /// expired (see [`JobStore::renew_job_leases`]).
     async fn fail_unfinished_jobs(&self, reason: &str, now: Timestamp) -> Result<u64, StoreError>;
+
+    /// Tells a shared backend that this process still works on `jobs`, for `ttl`.
+    /// Backends used by one process need no leases.
+    async fn renew_job_leases(
+        &self,
+        _jobs: &[(SessionKey, Uuid)],
+        _ttl: Duration,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Whether several server processes may share this backend (then abandoned jobs
+    /// are found by lease, continuously, not only at startup).
+    fn is_shared(&self) -> bool {
+        false
+    }
 }
 
 /// Single-use download grants, keyed by a hash of their token.
@@ -173,9 +222,15 @@ pub enum OpenError {
     Store(#[from] StoreError),
 }
 
-/// Opens the backend `kind`; the embedded one lives in `data_dir`.
-pub async fn open(kind: &StoreKind, data_dir: &Path) -> Result<Arc<dyn Storage>, OpenError> {
+/// Opens the backend `kind`; the embedded one lives in `data_dir`; no session lives
+/// longer than `max_session_life` (Redis expires job records after it).
+pub async fn open(
+    kind: &StoreKind,
+    data_dir: &Path,
+    max_session_life: Duration,
+) -> Result<Arc<dyn Storage>, OpenError> {
     match kind {
+        StoreKind::Redis(url) => Ok(redis::connect(url, max_session_life).await?),
         StoreKind::Memory => Ok(Arc::new(MemoryStorage::default())),
         StoreKind::Embedded => {
             crate::private_fs::create_dir_all(data_dir).map_err(|source| OpenError::DataDir {

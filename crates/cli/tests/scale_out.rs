@@ -1,0 +1,414 @@
+//! Several real `trustyconvert serve` processes sharing one Redis (a single server or a
+//! three-master cluster, both started here) and one data directory: one truth across
+//! instances, faults survived. Redis round trips are counted by Redis itself.
+
+mod common;
+
+#[path = "../../server/tests/support/redis_server.rs"]
+mod redis_server;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::ServeProcess;
+use redis_server::{RedisCluster, RedisServer};
+use reqwest::multipart::{Form, Part};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// An instance on `store`, sharing `data_dir` (files and the signing key).
+fn instance(store: &str, data_dir: &Path, extra: &[&str]) -> ServeProcess {
+    let mut args = vec!["--store", store];
+    args.extend_from_slice(extra);
+    ServeProcess::start(data_dir, &args, &[])
+}
+
+/// A browser's credentials.
+#[derive(Debug, Clone)]
+struct Creds {
+    session: String,
+    csrf: String,
+}
+
+impl Creds {
+    fn cookie(&self) -> String {
+        format!(
+            "trustyconvert_session={}; csrftoken={}",
+            self.session, self.csrf
+        )
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .unwrap()
+}
+
+fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|value| {
+            let first = value.to_str().ok()?.split(';').next()?;
+            let (key, value) = first.split_once('=')?;
+            (key == name).then(|| value.to_owned())
+        })
+}
+
+async fn init(server: &ServeProcess) -> (StatusCode, Option<Creds>) {
+    let response = client()
+        .get(server.url("/api/session/init"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let creds = cookie_of(&response, "trustyconvert_session").map(|session| Creds {
+        session,
+        csrf: cookie_of(&response, "csrftoken").unwrap(),
+    });
+    (status, creds)
+}
+
+async fn get(server: &ServeProcess, path: &str, creds: &Creds) -> (StatusCode, Value) {
+    let response = client()
+        .get(server.url(path))
+        .header("cookie", creds.cookie())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(
+    server: &ServeProcess,
+    path: &str,
+    creds: &Creds,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = client()
+        .post(server.url(path))
+        .header("cookie", creds.cookie())
+        .header("x-csrf-token", &creds.csrf);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn upload(server: &ServeProcess, creds: &Creds, job_id: &str, text: &str) -> StatusCode {
+    let form = Form::new().text("job_id", job_id.to_owned()).part(
+        "file",
+        Part::bytes(text.as_bytes().to_vec()).file_name("notes.csv"),
+    );
+    client()
+        .post(server.url("/api/upload"))
+        .header("cookie", creds.cookie())
+        .header("x-csrf-token", &creds.csrf)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// `GET /api/health` as a monitor asks it: no cookie.
+async fn health(server: &ServeProcess) -> (StatusCode, Value) {
+    let response = client()
+        .get(server.url("/api/health"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Waits until the job is finished, asking `server`; returns its status.
+async fn wait_finished(server: &ServeProcess, creds: &Creds, job_id: &str) -> Value {
+    for _ in 0..200 {
+        let (status, body) = get(server, &format!("/api/job_status?job_id={job_id}"), creds).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if matches!(
+            body["data"]["status"].as_str(),
+            Some("completed" | "failed")
+        ) {
+            return body["data"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {job_id} did not finish");
+}
+
+/// Everything one instance does is seen at once by the other.
+async fn instances_share_one_truth(store: &str) {
+    let data = tempfile::tempdir().unwrap();
+    let limits = ["--rate-limit-init", "4"];
+    // One after the other: the first generates the signing key both use.
+    let a = instance(store, data.path(), &limits);
+    let b = instance(store, data.path(), &limits);
+
+    let (status, creds) = init(&a).await;
+    assert_eq!(status, StatusCode::OK);
+    let creds = creds.unwrap();
+    let (status, on_a) = get(&a, "/api/session", &creds).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, on_b) = get(&b, "/api/session", &creds).await;
+    assert_eq!(status, StatusCode::OK, "a session made on A works on B");
+    assert_eq!(on_a["data"]["id"], on_b["data"]["id"]);
+
+    let (status, rotated) = post(&a, "/api/session/csrf", &creds, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let creds = Creds {
+        csrf: rotated["data"]["csrf_token"].as_str().unwrap().to_owned(),
+        ..creds
+    };
+    let (status, _) = post(&b, "/api/session/csrf", &creds, None).await;
+    assert_eq!(status, StatusCode::OK, "a token rotated on A is valid on B");
+    let (_, rotated) = post(&b, "/api/session/csrf", &creds, None).await;
+    let creds = Creds {
+        csrf: rotated["data"]["csrf_token"].as_str().unwrap().to_owned(),
+        ..creds
+    };
+
+    let job_id = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        upload(&a, &creds, &job_id, "name,size\nphoto,12\n").await,
+        StatusCode::CREATED
+    );
+    let request = json!({"job_id": job_id, "target_format": "json"});
+    let (status, body) = post(&a, "/api/convert", &creds, Some(request)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let finished = wait_finished(&b, &creds, &job_id).await;
+    assert_eq!(
+        finished["status"], "completed",
+        "a job converted by A is done on B"
+    );
+
+    let request = json!({"job_id": job_id});
+    let (status, body) = post(&b, "/api/download_token", &creds, Some(request)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = body["data"]["download_token"].as_str().unwrap().to_owned();
+    let path = format!("/api/download?token={token}");
+    let (first, second) = tokio::join!(
+        client().get(a.url(&path)).send(),
+        client().get(b.url(&path)).send()
+    );
+    let mut statuses = [first.unwrap().status(), second.unwrap().status()];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::NOT_FOUND],
+        "a download token works once across instances, even when raced"
+    );
+
+    // The init limit (4 per minute per client) counts across both instances: one
+    // session so far, three more anywhere, then 429 everywhere.
+    let mut answers = Vec::new();
+    for server in [&a, &b, &a, &b] {
+        answers.push(init(server).await.0);
+    }
+    assert_eq!(
+        answers,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
+        "rate limits count per client across instances"
+    );
+
+    let (status, _) = post(&b, "/api/session/close", &creds, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = get(&a, "/api/session", &creds).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a close on B is seen at once on A"
+    );
+    let (status, _) = get(&a, &format!("/api/job_status?job_id={job_id}"), &creds).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn instances_sharing_redis_see_one_truth() {
+    let redis = RedisServer::start();
+    instances_share_one_truth(&redis.url()).await;
+}
+
+#[tokio::test]
+async fn instances_sharing_a_redis_cluster_see_one_truth() {
+    let cluster = RedisCluster::start();
+    instances_share_one_truth(&cluster.url()).await;
+}
+
+#[tokio::test]
+async fn validating_a_request_is_one_redis_round_trip() {
+    let redis = RedisServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let server = instance(&redis.url(), data.path(), &[]);
+    let (_, creds) = init(&server).await;
+    let creds = creds.unwrap();
+    let before = redis.all_command_calls();
+    const REQUESTS: u64 = 50;
+    for _ in 0..REQUESTS {
+        let (status, _) = get(&server, "/api/session", &creds).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let after = redis.all_command_calls();
+    let grown: Vec<(String, u64)> = after
+        .iter()
+        .map(|(name, calls)| (name.clone(), calls - before.get(name).copied().unwrap_or(0)))
+        .filter(|(name, delta)| *delta > 0 && name != "info")
+        .collect();
+    assert_eq!(
+        grown,
+        [("getex".to_owned(), REQUESTS)],
+        "each validated request is exactly one command: GETEX reads and slides the idle expiry"
+    );
+}
+
+#[tokio::test]
+async fn redis_outage_is_503_and_service_resumes_without_restart() {
+    let mut redis = RedisServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let server = instance(&redis.url(), data.path(), &[]);
+    let (_, creds) = init(&server).await;
+    let creds = creds.unwrap();
+
+    redis.stop();
+    let started = Instant::now();
+    let (status, body) = get(&server, "/api/session", &creds).await;
+    let waited = started.elapsed();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["type"], "ServiceUnavailable");
+    assert!(
+        waited < Duration::from_secs(15),
+        "answered within the client's request timeout, not a hang ({waited:?})"
+    );
+    let (status, _) = init(&server).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no session issued unchecked"
+    );
+    let (status, body) = health(&server).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["data"]["status"], "unhealthy");
+
+    redis.restart();
+    let back = Instant::now();
+    let recovered = loop {
+        if init(&server).await.0 == StatusCode::OK {
+            break back.elapsed();
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(2),
+            "the service must serve again within 2 s of Redis coming back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!("redis outage: first answer {waited:?}, recovered {recovered:?} after restart");
+    let (status, body) = health(&server).await;
+    assert_eq!(
+        (status, &body["data"]["status"]),
+        (StatusCode::OK, &json!("healthy"))
+    );
+}
+
+#[tokio::test]
+async fn killing_an_instance_leaves_its_sessions_to_the_others() {
+    let redis = RedisServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let unlimited = ["--rate-limit-init", "0"];
+    let a = instance(&redis.url(), data.path(), &unlimited);
+    let b = instance(&redis.url(), data.path(), &unlimited);
+    let mut sessions = Vec::new();
+    for _ in 0..20 {
+        sessions.push(init(&a).await.1.unwrap());
+    }
+    // Load on A while it dies.
+    let load = {
+        let base = a.base.clone();
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                let _ = client()
+                    .get(format!("{base}/api/session/init"))
+                    .send()
+                    .await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    a.kill_hard();
+    let _ = load.await;
+    for creds in &sessions {
+        let (status, _) = get(&b, "/api/session", creds).await;
+        assert_eq!(status, StatusCode::OK, "B serves the sessions A created");
+        let (status, _) = post(&b, "/api/session/csrf", creds, None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(init(&b).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn embedded_store_keeps_every_answered_session_after_sigkill() {
+    let data = tempfile::tempdir().unwrap();
+    let unlimited = ["--rate-limit-init", "0"];
+    let server = instance("embedded", data.path(), &unlimited);
+    let base = server.base.clone();
+    let (answered_tx, mut answered_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut burst = Vec::new();
+    for _ in 0..8 {
+        let (base, answered) = (base.clone(), answered_tx.clone());
+        burst.push(tokio::spawn(async move {
+            for _ in 0..200 {
+                let Ok(response) = client()
+                    .get(format!("{base}/api/session/init"))
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                if response.status() == StatusCode::OK {
+                    let session = cookie_of(&response, "trustyconvert_session").unwrap();
+                    let csrf = cookie_of(&response, "csrftoken").unwrap();
+                    let _ = answered.send(Creds { session, csrf });
+                }
+            }
+        }));
+    }
+    drop(answered_tx);
+    // Kill it mid-burst, after some answers are out.
+    let mut answered = Vec::new();
+    while answered.len() < 150 {
+        answered.push(answered_rx.recv().await.expect("the burst answers"));
+    }
+    server.kill_hard();
+    for task in burst {
+        let _ = task.await;
+    }
+    while let Ok(creds) = answered_rx.try_recv() {
+        answered.push(creds);
+    }
+    let restarted = instance("embedded", data.path(), &unlimited);
+    let (status, body) = health(&restarted).await;
+    assert_eq!(status, StatusCode::OK, "the database opens cleanly: {body}");
+    for creds in &answered {
+        let (status, _) = get(&restarted, "/api/session", creds).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "a session whose answer was sent survives"
+        );
+    }
+    println!(
+        "embedded SIGKILL: {} answered sessions all valid after restart",
+        answered.len()
+    );
+}
