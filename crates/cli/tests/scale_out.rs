@@ -130,7 +130,7 @@ async fn health(server: &ServeProcess) -> (StatusCode, Value) {
 
 /// Waits until the job is finished, asking `server`; returns its status.
 async fn wait_finished(server: &ServeProcess, creds: &Creds, job_id: &str) -> Value {
-    for _ in 0..200 {
+    for _ in 0..600 {
         let (status, body) = get(server, &format!("/api/job_status?job_id={job_id}"), creds).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         if matches!(
@@ -410,5 +410,101 @@ async fn embedded_store_keeps_every_answered_session_after_sigkill() {
     println!(
         "embedded SIGKILL: {} answered sessions all valid after restart",
         answered.len()
+    );
+}
+
+/// A text file big enough that converting it to PDF takes a while.
+fn long_text() -> String {
+    "All work and no play makes a long text file for a slow conversion.\n".repeat(150_000)
+}
+
+async fn upload_named(
+    server: &ServeProcess,
+    creds: &Creds,
+    job_id: &str,
+    name: &str,
+    text: &str,
+) -> StatusCode {
+    let form = Form::new().text("job_id", job_id.to_owned()).part(
+        "file",
+        Part::bytes(text.as_bytes().to_vec()).file_name(name.to_owned()),
+    );
+    client()
+        .post(server.url("/api/upload"))
+        .header("cookie", creds.cookie())
+        .header("x-csrf-token", &creds.csrf)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_stopped_instances_jobs_fail_and_no_one_elses() {
+    let redis = RedisServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let fast = [
+        "--sweep-interval",
+        "1s",
+        "--workers",
+        "1",
+        "--max-active-jobs",
+        "4",
+    ];
+    let a = instance(&redis.url(), data.path(), &fast);
+    let b = instance(&redis.url(), data.path(), &fast);
+    let creds = init(&a).await.1.unwrap();
+    let text = long_text();
+
+    // B works on a slow job while A's maintenance runs every second: B's lease keeps
+    // it B's.
+    let on_b = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        upload_named(&b, &creds, &on_b, "b.txt", &text).await,
+        StatusCode::CREATED
+    );
+    let request = json!({"job_id": on_b, "target_format": "pdf"});
+    assert_eq!(
+        post(&b, "/api/convert", &creds, Some(request)).await.0,
+        StatusCode::ACCEPTED
+    );
+
+    // A takes two slow jobs (one runs, one waits for its only worker) and dies.
+    let mut on_a = Vec::new();
+    for _ in 0..2 {
+        let job_id = uuid::Uuid::new_v4().to_string();
+        assert_eq!(
+            upload_named(&a, &creds, &job_id, "a.txt", &text).await,
+            StatusCode::CREATED
+        );
+        let request = json!({"job_id": job_id, "target_format": "pdf"});
+        assert_eq!(
+            post(&a, "/api/convert", &creds, Some(request)).await.0,
+            StatusCode::ACCEPTED
+        );
+        on_a.push(job_id);
+    }
+    a.kill_hard();
+
+    let finished = wait_finished(&b, &creds, &on_b).await;
+    assert_eq!(
+        finished["status"], "completed",
+        "another instance's sweep never fails B's job: {finished}"
+    );
+    let mut abandoned = 0;
+    for job_id in &on_a {
+        let job = wait_finished(&b, &creds, job_id).await;
+        if job["status"] == "failed" {
+            assert!(
+                job["error"].as_str().unwrap().contains("restarted"),
+                "{job}"
+            );
+            abandoned += 1;
+        }
+    }
+    assert!(
+        abandoned >= 1,
+        "the job A queued but never ran is failed by B"
     );
 }

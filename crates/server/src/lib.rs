@@ -100,6 +100,7 @@ impl Server {
             Arc::clone(&storage),
             jobs::JobFiles::new(&config.data_dir),
             config.jobs,
+            config.timeouts.sweep_interval * maintenance::LEASE_INTERVALS,
         );
         let interrupted = jobs
             .fail_interrupted()

@@ -1,18 +1,21 @@
 //! The one background task that keeps disk and memory bounded: every interval it
 //! removes expired sessions with their jobs, grants and files, then jobs and files
 //! whose session vanished some other way, stale partial uploads, and idle rate-limit
-//! counters; on a shared backend it also fails the jobs of stopped instances. More
-//! often (a third of the job lease) it renews the leases of this process's jobs.
+//! counters. On a shared backend it first renews the leases of this process's jobs
+//! (they last three intervals) and fails the jobs of stopped instances.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::jobs::{JobService, JOB_LEASE};
+use crate::jobs::JobService;
 use crate::session::SessionService;
 use crate::storage::Storage;
 use crate::time::Timestamp;
+
+/// How many sweep intervals a job lease lasts: two missed renewals are tolerated.
+pub const LEASE_INTERVALS: u32 = 3;
 
 /// Runs [`sweep_once`] every `interval` until the task is aborted.
 pub fn spawn(
@@ -22,25 +25,20 @@ pub fn spawn(
     interval: Duration,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut sweep = tokio::time::interval(interval);
-        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut leases = tokio::time::interval(JOB_LEASE / 3);
-        leases.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                _ = sweep.tick() => sweep_once(&sessions, &jobs, storage.as_ref()).await,
-                _ = leases.tick() => {
-                    if let Err(error) = jobs.renew_leases().await {
-                        tracing::warn!(%error, "renewing job leases failed");
-                    }
-                }
-            }
+            ticker.tick().await;
+            sweep_once(&sessions, &jobs, storage.as_ref()).await;
         }
     })
 }
 
 /// One maintenance pass; failures are logged and retried on the next pass.
 pub async fn sweep_once(sessions: &SessionService, jobs: &JobService, storage: &dyn Storage) {
+    if let Err(error) = jobs.renew_leases().await {
+        tracing::warn!(%error, "renewing job leases failed");
+    }
     let now = Timestamp::now();
     match sessions.sweep_expired(now).await {
         Ok(0) => {}

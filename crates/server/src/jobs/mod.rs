@@ -10,5 +10,5 @@ mod upload;
 
 pub use downloads::{DOWNLOAD_TOKEN_TTL, MAX_TOKENS_PER_JOB};
 pub use files::JobFiles;
-pub use service::{JobService, OutputFile, JOB_LEASE};
+pub use service::{JobService, OutputFile};
 pub use upload::{too_large, IncomingUpload};

@@ -28,10 +28,6 @@ const STEP_GRACE: Duration = Duration::from_secs(2);
 const INTERRUPTED: &str =
     "The server restarted during the conversion. Please convert the file again.";
 
-/// How long a shared backend believes this process still works on a job without
-/// hearing from it again; leases are renewed every third of it.
-pub const JOB_LEASE: Duration = Duration::from_secs(30);
-
 struct Inner {
     store: Arc<dyn Storage>,
     files: JobFiles,
@@ -41,6 +37,9 @@ struct Inner {
     admission: Mutex<()>,
     /// The jobs this process has queued or is running (their leases are renewed).
     in_flight: std::sync::Mutex<HashSet<(SessionKey, Uuid)>>,
+    /// How long a shared backend believes this process still works on a job without
+    /// hearing from it again.
+    lease: Duration,
 }
 
 /// The job lifecycle. Cheap to clone.
@@ -50,8 +49,15 @@ pub struct JobService {
 }
 
 impl JobService {
-    /// A service over `store` with files under `files`.
-    pub fn new(store: Arc<dyn Storage>, files: JobFiles, limits: JobLimits) -> Self {
+    /// A service over `store` with files under `files`. On a shared backend its jobs
+    /// are leased for `lease` at a time ([`JobService::renew_leases`] must run more
+    /// often than that).
+    pub fn new(
+        store: Arc<dyn Storage>,
+        files: JobFiles,
+        limits: JobLimits,
+        lease: Duration,
+    ) -> Self {
         let workers = Semaphore::new(limits.workers.max(1));
         Self {
             inner: Arc::new(Inner {
@@ -61,6 +67,7 @@ impl JobService {
                 workers,
                 admission: Mutex::new(()),
                 in_flight: std::sync::Mutex::default(),
+                lease,
             }),
         }
     }
@@ -135,7 +142,10 @@ impl JobService {
         }
         // Leased before it is queued, so no other instance takes it for abandoned.
         let id = (job.session, job.job_id);
-        self.inner.store.renew_job_leases(&[id], JOB_LEASE).await?;
+        self.inner
+            .store
+            .renew_job_leases(&[id], self.inner.lease)
+            .await?;
         let now = Timestamp::now();
         job.status = JobStatus::Queued;
         job.target_format = Some(target);
@@ -163,13 +173,16 @@ impl JobService {
     }
 
     /// Renews the leases of the jobs this process works on (shared backends; a no-op
-    /// for the others). Runs every third of [`JOB_LEASE`].
+    /// for the others).
     pub async fn renew_leases(&self) -> Result<(), StoreError> {
         let jobs: Vec<(SessionKey, Uuid)> = self.in_flight().iter().copied().collect();
         if jobs.is_empty() {
             return Ok(());
         }
-        self.inner.store.renew_job_leases(&jobs, JOB_LEASE).await
+        self.inner
+            .store
+            .renew_job_leases(&jobs, self.inner.lease)
+            .await
     }
 
     /// On a shared backend, fails the jobs whose instance stopped (their lease ran
