@@ -12,3 +12,6 @@ done
 
 # The client and the web UI build for the browser.
 ./scripts/setup-web.sh
+
+# The Redis backend's tests start their own redis-server processes and cluster.
+./scripts/setup-redis.sh
