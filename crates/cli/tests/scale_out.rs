@@ -508,3 +508,43 @@ async fn a_stopped_instances_jobs_fail_and_no_one_elses() {
         "the job A queued but never ran is failed by B"
     );
 }
+
+#[tokio::test]
+async fn redis_over_tls_with_a_password_in_the_url() {
+    let redis = RedisServer::start_tls("s3cret-pass");
+    let data = tempfile::tempdir().unwrap();
+    let ca = redis.ca_file().display().to_string();
+    let store = redis.url();
+    let server = ServeProcess::start(
+        data.path(),
+        &["--store", &store],
+        &[("SSL_CERT_FILE", ca.as_str())],
+    );
+    let (status, creds) = init(&server).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = get(&server, "/api/session", &creds.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !server.log_text().contains("s3cret-pass"),
+        "the password is never logged"
+    );
+
+    // A wrong password: the instance refuses to start, without echoing it.
+    let wrong = store.replace("s3cret-pass", "not-the-pass");
+    let output = std::process::Command::new(common::BIN)
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--store",
+            &wrong,
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .env("SSL_CERT_FILE", &ca)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(!stderr.contains("not-the-pass"), "{stderr}");
+}

@@ -28,6 +28,8 @@ pub struct RedisServer {
     pub port: u16,
     dir: tempfile::TempDir,
     cluster: bool,
+    /// TLS only (certificates made by `openssl` in `dir`) with this password.
+    tls_password: Option<String>,
 }
 
 impl RedisServer {
@@ -43,9 +45,32 @@ impl RedisServer {
             port,
             dir,
             cluster,
+            tls_password: None,
         };
         server.launch();
         server
+    }
+
+    /// A server that speaks only TLS and requires `password`. Its certificate is
+    /// signed by a CA made here: [`RedisServer::ca_file`] (give it to clients as
+    /// `SSL_CERT_FILE`).
+    pub fn start_tls(password: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        make_certificates(dir.path());
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            dir,
+            cluster: false,
+            tls_password: Some(password.to_owned()),
+        };
+        server.launch();
+        server
+    }
+
+    /// The CA certificate that signed a TLS server's certificate.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     fn launch(&mut self) {
@@ -61,6 +86,16 @@ impl RedisServer {
         if self.cluster {
             command.args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]);
         }
+        if let Some(password) = &self.tls_password {
+            let file = |name: &str| self.dir.path().join(name).display().to_string();
+            command
+                .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                .args(["--tls-cert-file", &file("server.pem")])
+                .args(["--tls-key-file", &file("server.key")])
+                .args(["--tls-ca-cert-file", &file("ca.pem")])
+                .args(["--tls-auth-clients", "no"])
+                .args(["--requirepass", password]);
+        }
         let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -69,12 +104,22 @@ impl RedisServer {
                 panic!("cannot start redis-server ({error}); run scripts/setup-redis.sh")
             });
         self.child = Some(child);
-        wait_until(Duration::from_secs(10), || self.query(&["PING"]).is_ok());
+        if self.tls_password.is_some() {
+            let port = self.port;
+            wait_until(Duration::from_secs(10), || {
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            });
+        } else {
+            wait_until(Duration::from_secs(10), || self.query(&["PING"]).is_ok());
+        }
     }
 
-    /// `redis://127.0.0.1:PORT`.
+    /// `redis://127.0.0.1:PORT`, or `rediss://:PASSWORD@127.0.0.1:PORT` for TLS.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match &self.tls_password {
+            Some(password) => format!("rediss://:{password}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 
     /// Runs one command on this node.
@@ -191,6 +236,65 @@ impl RedisCluster {
             .collect();
         format!("redis+cluster://{}", hosts.join(","))
     }
+}
+
+/// A CA, and a server certificate for 127.0.0.1 signed by it, made with `openssl`.
+fn make_certificates(dir: &Path) {
+    let run = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl runs (scripts/setup-redis.sh installs it)");
+        assert!(status.success(), "openssl {args:?} failed");
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
 }
 
 fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) {
