@@ -23,7 +23,7 @@ pub struct ServeArgs {
     /// `embedded` (SQLite in the data directory) or a Redis URL shared by several
     /// instances (`redis://[:password@]host:port[/db]`, `rediss://…` for TLS,
     /// `redis+cluster://host:port,host:port…`).
-    #[arg(long, env = "TRUSTY_STORE", default_value_t = defaults::STORE)]
+    #[arg(long, env = "TRUSTY_STORE", hide_env_values = true, default_value_t = defaults::STORE)]
     store: StoreKind,
 
     /// Directory for the embedded database and the generated key.

@@ -194,17 +194,31 @@ async fn instances_share_one_truth(store: &str) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let token = body["data"]["download_token"].as_str().unwrap().to_owned();
     let path = format!("/api/download?token={token}");
-    let (first, second) = tokio::join!(
-        client().get(a.url(&path)).send(),
-        client().get(b.url(&path)).send()
-    );
-    let mut statuses = [first.unwrap().status(), second.unwrap().status()];
-    statuses.sort();
+    let first = client().get(a.url(&path)).send().await.unwrap().status();
+    let second = client().get(b.url(&path)).send().await.unwrap().status();
     assert_eq!(
-        statuses,
-        [StatusCode::OK, StatusCode::NOT_FOUND],
-        "a download token works once across instances, even when raced"
+        (first, second),
+        (StatusCode::OK, StatusCode::NOT_FOUND),
+        "a token issued on B downloads on A, once"
     );
+    // Raced: each of several tokens is taken by exactly one of the two instances.
+    for _ in 0..5 {
+        let request = json!({"job_id": job_id});
+        let (_, body) = post(&a, "/api/download_token", &creds, Some(request)).await;
+        let token = body["data"]["download_token"].as_str().unwrap().to_owned();
+        let path = format!("/api/download?token={token}");
+        let (first, second) = tokio::join!(
+            client().get(a.url(&path)).send(),
+            client().get(b.url(&path)).send()
+        );
+        let mut statuses = [first.unwrap().status(), second.unwrap().status()];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::NOT_FOUND],
+            "a download token works once across instances, even when raced"
+        );
+    }
 
     // The init limit (4 per minute per client) counts across both instances: one
     // session so far, three more anywhere, then 429 everywhere.
@@ -281,6 +295,19 @@ async fn redis_outage_is_503_and_service_resumes_without_restart() {
     let (_, creds) = init(&server).await;
     let creds = creds.unwrap();
 
+    // Frozen: connections stay open and nothing answers; the instance gives up on
+    // its own timeout instead of hanging the request.
+    redis.pause();
+    let started = Instant::now();
+    let (status, body) = get(&server, "/api/session", &creds).await;
+    let frozen = started.elapsed();
+    redis.resume();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        frozen < Duration::from_secs(10),
+        "a frozen Redis costs a request its store timeout, not a hang ({frozen:?})"
+    );
+
     redis.stop();
     let started = Instant::now();
     let (status, body) = get(&server, "/api/session", &creds).await;
@@ -313,7 +340,10 @@ async fn redis_outage_is_503_and_service_resumes_without_restart() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    println!("redis outage: first answer {waited:?}, recovered {recovered:?} after restart");
+    println!(
+        "redis outage: frozen answered in {frozen:?}, stopped answered in {waited:?}, \
+         recovered {recovered:?} after restart"
+    );
     let (status, body) = health(&server).await;
     assert_eq!(
         (status, &body["data"]["status"]),
@@ -547,4 +577,42 @@ async fn redis_over_tls_with_a_password_in_the_url() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(!stderr.contains("not-the-pass"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_idle_expiry_slides_by_a_ttl_update_and_ends_the_session() {
+    let redis = RedisServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let server = instance(&redis.url(), data.path(), &["--idle-timeout", "2s"]);
+    let creds = init(&server).await.1.unwrap();
+    let ttl = || {
+        let keys = match redis.query(&["KEYS", "tc:*:session"]).unwrap() {
+            redis::Value::Array(keys) => keys,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(keys.len(), 1);
+        let redis::Value::BulkString(key) = &keys[0] else {
+            panic!("{keys:?}")
+        };
+        let key = String::from_utf8(key.clone()).unwrap();
+        match redis.query(&["PTTL", &key]).unwrap() {
+            redis::Value::Int(ms) => ms,
+            other => panic!("{other:?}"),
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let before = ttl();
+    assert!(before < 1000, "time passed: {before} ms left");
+    assert_eq!(get(&server, "/api/session", &creds).await.0, StatusCode::OK);
+    let after = ttl();
+    assert!(
+        after > 1500,
+        "the request slid the idle expiry: {after} ms left"
+    );
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    assert_eq!(
+        get(&server, "/api/session", &creds).await.0,
+        StatusCode::UNAUTHORIZED,
+        "idle for longer than the timeout: Redis expired it"
+    );
 }

@@ -192,7 +192,7 @@ impl Client {
 fn resident_mib(instances: &[&ServeProcess]) -> Vec<f64> {
     instances
         .iter()
-        .map(|instance| instance.memory_kib().unwrap_or(0) as f64 / 1024.0)
+        .map(|instance| instance.memory_kib().expect("Linux reports VmRSS") as f64 / 1024.0)
         .collect()
 }
 

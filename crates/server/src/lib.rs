@@ -155,7 +155,7 @@ impl Server {
             listener,
             router: http::router(state),
             http_limits,
-            background: vec![maintenance],
+            background: Vec::from(maintenance),
         })
     }
 

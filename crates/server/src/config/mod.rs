@@ -403,3 +403,20 @@ fn is_cookie_token(name: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::StoreKind;
+
+    #[test]
+    fn a_redis_password_is_never_shown() {
+        let store: StoreKind = "rediss://user:hunter2@redis.internal:6380/1"
+            .parse()
+            .unwrap();
+        assert_eq!(store.to_string(), "rediss://***@redis.internal:6380/1");
+        assert!(!format!("{store:?}").contains("hunter2"));
+        let plain: StoreKind = "redis://127.0.0.1:6379".parse().unwrap();
+        assert_eq!(plain.to_string(), "redis://127.0.0.1:6379");
+        assert!("postgres://x".parse::<StoreKind>().is_err());
+    }
+}

@@ -16,7 +16,7 @@ use crate::config::JobLimits;
 use crate::convert::{check_dimensions, convert, targets, Budget, ConversionError, Format};
 use crate::crypto::SessionKey;
 use crate::error::ApiError;
-use crate::storage::{DownloadGrant, JobRecord, Storage, StoreError};
+use crate::storage::{Admission, DownloadGrant, JobRecord, Storage, StoreError};
 use crate::time::Timestamp;
 use trustyconvert_protocol::{human_size, ErrorType, JobStatus};
 
@@ -114,11 +114,13 @@ impl JobService {
                 job.source_format.name()
             )));
         }
+        let not_again = |status: JobStatus| {
+            ApiError::validation(format!(
+                "This job is already {status}. Upload the file again to convert it once more."
+            ))
+        };
         if job.status != JobStatus::Uploaded {
-            return Err(ApiError::validation(format!(
-                "This job is already {}. Upload the file again to convert it once more.",
-                job.status
-            )));
+            return Err(not_again(job.status));
         }
         if !targets(job.source_format).contains(&target) {
             return Err(ApiError::new(
@@ -130,31 +132,34 @@ impl JobService {
                 ),
             ));
         }
-        let active = self.inner.store.count_active_jobs(session).await?;
-        if active >= self.inner.limits.max_active_jobs {
-            return Err(ApiError::new(
-                ErrorType::TaskLimitExceeded,
-                format!(
-                    "You already have {active} conversions running. Wait for one to finish, then try again."
-                ),
-            )
-            .with_detail("max_active_jobs", self.inner.limits.max_active_jobs));
-        }
-        // Leased before it is queued, so no other instance takes it for abandoned.
-        let id = (job.session, job.job_id);
-        self.inner
-            .store
-            .renew_job_leases(&[id], self.inner.lease)
-            .await?;
-        let now = Timestamp::now();
         job.status = JobStatus::Queued;
         job.target_format = Some(target);
         job.task_id = Some(Uuid::new_v4());
         job.progress = 0;
-        job.updated_at = now;
-        if !self.inner.store.update_job(&job).await? {
-            return Err(ApiError::not_found());
+        job.updated_at = Timestamp::now();
+        let max_active = self.inner.limits.max_active_jobs;
+        // Checked and written in one step where the backend is shared; the lock above
+        // serializes this process's admissions for the others.
+        match self
+            .inner
+            .store
+            .admit_job(&job, max_active, self.inner.lease)
+            .await?
+        {
+            Admission::Admitted => {}
+            Admission::Full(active) => {
+                return Err(ApiError::new(
+                    ErrorType::TaskLimitExceeded,
+                    format!(
+                        "You already have {active} conversions running. Wait for one to finish, then try again."
+                    ),
+                )
+                .with_detail("max_active_jobs", max_active))
+            }
+            Admission::NotUploaded(status) => return Err(not_again(status)),
+            Admission::Gone => return Err(ApiError::not_found()),
         }
+        let id = (job.session, job.job_id);
         self.in_flight().insert(id);
         let worker = self.clone();
         let queued = job.clone();

@@ -17,6 +17,7 @@ pub async fn check_all(store: &dyn Storage) {
     deleting_a_session_deletes_its_jobs_and_grants(store).await;
     sweeping_removes_expired_sessions_with_what_they_own(store).await;
     jobs(store).await;
+    admission_is_checked_and_leased(store).await;
     download_grants(store).await;
     rate_limits(store).await;
 }
@@ -98,8 +99,35 @@ async fn sessions(store: &dyn Storage) {
         csrf
     );
 
+    // Resolving a request: read, and the idle expiry moved when it is due.
+    let much_later = now.plus(Duration::from_secs(600));
+    let resolved = store
+        .resolve_session(&live.key, now, Duration::from_secs(600), Duration::ZERO)
+        .await
+        .unwrap()
+        .expect("a stored session resolves");
+    assert_eq!(resolved.idle_expires_at, much_later);
+    assert_eq!(resolved.csrf, csrf);
+    assert_eq!(
+        store
+            .load_session(&live.key)
+            .await
+            .unwrap()
+            .unwrap()
+            .idle_expires_at,
+        much_later,
+        "the extension is stored"
+    );
+
     assert!(store.delete_session(&live.key).await.unwrap());
     assert!(!store.delete_session(&live.key).await.unwrap());
+    assert_eq!(
+        store
+            .resolve_session(&live.key, now, Duration::from_secs(600), Duration::ZERO)
+            .await
+            .unwrap(),
+        None
+    );
     // Updates never resurrect a deleted session.
     assert!(!store.touch_session(&live.key, later).await.unwrap());
     assert!(!store.set_csrf(&live.key, &csrf).await.unwrap());
@@ -265,6 +293,64 @@ async fn jobs(store: &dyn Storage) {
     );
     assert_eq!(store.delete_session_jobs(&owner.key).await.unwrap(), 1);
     assert!(store.sessions_with_jobs().await.unwrap().is_empty());
+    store.delete_session(&owner.key).await.unwrap();
+}
+
+async fn admission_is_checked_and_leased(store: &dyn Storage) {
+    let now = Timestamp::now();
+    let owner = record(now, Duration::from_secs(60));
+    store.insert_session(&owner).await.unwrap();
+    let (first, second) = (job(owner.key, now), job(owner.key, now));
+    store.insert_job(&first).await.unwrap();
+    store.insert_job(&second).await.unwrap();
+    let queued = |job: &JobRecord| JobRecord {
+        status: JobStatus::Queued,
+        target_format: Some(Format::Jpeg),
+        ..job.clone()
+    };
+    let lease = Duration::from_secs(60);
+    assert_eq!(
+        store.admit_job(&queued(&first), 1, lease).await.unwrap(),
+        Admission::Admitted
+    );
+    assert_eq!(
+        store
+            .load_job(&owner.key, &first.job_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        JobStatus::Queued
+    );
+    assert_eq!(
+        store.admit_job(&queued(&first), 5, lease).await.unwrap(),
+        Admission::NotUploaded(JobStatus::Queued),
+        "a job is queued once"
+    );
+    assert_eq!(
+        store.admit_job(&queued(&second), 1, lease).await.unwrap(),
+        Admission::Full(1),
+        "the per-session limit holds"
+    );
+    let missing = job(owner.key, now);
+    assert_eq!(
+        store.admit_job(&queued(&missing), 5, lease).await.unwrap(),
+        Admission::Gone
+    );
+    if store.is_shared() {
+        // Another process's leased job is never taken for abandoned.
+        assert_eq!(store.fail_unfinished_jobs("gone", now).await.unwrap(), 0);
+        store
+            .renew_job_leases(&[(owner.key, first.job_id)], Duration::from_millis(1))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            store.fail_unfinished_jobs("gone", now).await.unwrap(),
+            1,
+            "a job whose lease ran out is failed"
+        );
+    }
     store.delete_session(&owner.key).await.unwrap();
 }
 

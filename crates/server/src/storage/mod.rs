@@ -35,8 +35,8 @@ use crate::time::Timestamp;
 
 pub use memory::MemoryStorage;
 pub use records::{
-    CsrfState, DownloadGrant, JobRecord, PreviousNonce, RateAction, RateVerdict, SessionRecord,
-    TokenHash,
+    Admission, CsrfState, DownloadGrant, JobRecord, PreviousNonce, RateAction, RateVerdict,
+    SessionRecord, TokenHash,
 };
 pub use redis::RedisStorage;
 pub use sqlite::SqliteStorage;
@@ -129,6 +129,35 @@ pub trait JobStore: Send + Sync + 'static {
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError>;
     /// How many jobs of the session are queued or processing.
     async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError>;
+
+    /// Stores `queued` (the job, now queued) if the stored job is still `uploaded` and
+    /// its session has fewer than `max_active` queued or processing jobs, and leases
+    /// it to this process for `lease`. A shared backend does the check and the write
+    /// in one atomic step, so two instances can neither queue one job twice nor pass
+    /// the limit together; for the others the caller serializes admissions.
+    async fn admit_job(
+        &self,
+        queued: &JobRecord,
+        max_active: u64,
+        lease: Duration,
+    ) -> Result<Admission, StoreError> {
+        let Some(stored) = self.load_job(&queued.session, &queued.job_id).await? else {
+            return Ok(Admission::Gone);
+        };
+        if stored.status != trustyconvert_protocol::JobStatus::Uploaded {
+            return Ok(Admission::NotUploaded(stored.status));
+        }
+        let active = self.count_active_jobs(&queued.session).await?;
+        if active >= max_active {
+            return Ok(Admission::Full(active));
+        }
+        self.renew_job_leases(&[(queued.session, queued.job_id)], lease)
+            .await?;
+        Ok(match self.update_job(queued).await? {
+            true => Admission::Admitted,
+            false => Admission::Gone,
+        })
+    }
     /// Bytes the session's files take: every upload and every output.
     async fn session_storage(&self, session: &SessionKey) -> Result<u64, StoreError>;
     /// Deletes one job; returns whether it existed.

@@ -162,3 +162,16 @@ pub enum RateVerdict {
         retry_after: std::time::Duration,
     },
 }
+
+/// The answer of [`JobStore::admit_job`](super::JobStore::admit_job).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Queued (and leased to this process).
+    Admitted,
+    /// The session already has this many queued or processing jobs.
+    Full(u64),
+    /// The job is no longer `uploaded`: it was queued already (perhaps elsewhere).
+    NotUploaded(JobStatus),
+    /// The job is gone (its session was closed).
+    Gone,
+}

@@ -7,15 +7,19 @@
 //! below may touch them together:
 //!
 //! ```text
-//! tc:{S}:session         the record: "<csrf json>\n<rest json>"; its TTL is the idle expiry
-//! tc:{S}:jobs            set of the session's job ids
-//! tc:{S}:job:<uuid>      one job (JSON)
-//! tc:{S}:lease:<uuid>    "a live process works on this job" (short TTL, renewed)
-//! tc:{S}:grants:<uuid>   sorted set of the job's download-token hashes by expiry
-//! tc:grant:<T>           one download grant (T = hex of the token hash; TTL = its expiry)
+//! tc:{S}:session         the record: "<csrf json>\n<rest json>"; its expiry is the idle expiry
+//! tc:{S}:jobs            hash: job id → job (JSON); expires after the absolute timeout
+//! tc:{S}:leases          hash: job id → until when (Redis time, ms) a live instance runs it
+//! tc:{S}:grants          sorted set: "<job id>:<T>" by expiry, the session's download grants
+//! tc:grant:<T>           one download grant (T = hex of the token hash; expires with it)
 //! tc:job-sessions        set of sessions that own jobs (for the orphan sweep)
 //! tc:rate:<action>:<ip>  one client's GCRA state for one action
 //! ```
+//!
+//! Every script declares every key it touches, all of one session's tag. Requires
+//! Redis ≥ 7.0 (`PEXPIRETIME`). Record times (`created_at`, expiries) are the
+//! instances' clocks, which are assumed NTP-synchronised: a skew of δ moves an expiry
+//! by δ. Leases and rate counters use Redis's own clock (`TIME`).
 //!
 //! Hot path: validating a request is one command, `GETEX key PXAT now+idle` — it reads
 //! the record and slides the idle expiry (a TTL update, never a record rewrite). The
@@ -38,8 +42,8 @@ use trustyconvert_protocol::{Format, JobStatus};
 use uuid::Uuid;
 
 use super::{
-    CsrfState, DownloadGrant, DownloadStore, JobRecord, JobStore, PreviousNonce, RateAction,
-    RateLimitStore, RateVerdict, SessionRecord, SessionStore, StoreError, TokenHash,
+    Admission, CsrfState, DownloadGrant, DownloadStore, JobRecord, JobStore, PreviousNonce,
+    RateAction, RateLimitStore, RateVerdict, SessionRecord, SessionStore, StoreError, TokenHash,
 };
 use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
 use crate::keys::{decode_hex32, encode_hex};
@@ -134,52 +138,112 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 /// The Lua scripts, loaded once per process (`EVALSHA`, falling back to `EVAL`).
 struct Scripts {
     set_csrf: Script,
-    insert_job: Script,
-    jobs_of: Script,
-    forget_jobs: Script,
+    update_job: Script,
+    admit_job: Script,
+    abandoned_jobs: Script,
+    fail_if_abandoned: Script,
+    renew_leases: Script,
+    add_grant: Script,
     rate: Script,
 }
+
+/// Whether a job's JSON has an active status, and whether its lease ran out (Lua).
+const LUA_ACTIVE: &str = r"
+local function active(v)
+  local s = cjson.decode(v).status
+  return s == 'queued' or s == 'processing'
+end
+local function redis_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+";
 
 fn scripts() -> &'static Scripts {
     static SCRIPTS: std::sync::OnceLock<Scripts> = std::sync::OnceLock::new();
     SCRIPTS.get_or_init(|| Scripts {
-        // KEYS[1] session; ARGV[1] new csrf part. Keeps the TTL; never creates.
+        // KEYS[1] session; ARGV[1] new csrf part. Keeps the expiry; never creates.
         set_csrf: Script::new(
             r"local v = redis.call('GET', KEYS[1])
               if not v then return 0 end
               local nl = string.find(v, '\n', 1, true)
+              if not nl then return redis.error_reply('corrupt session record') end
               redis.call('SET', KEYS[1], ARGV[1] .. string.sub(v, nl), 'KEEPTTL')
               return 1",
         ),
-        // KEYS[1] job, KEYS[2] job set; ARGV[1] json, ARGV[2] id, ARGV[3] ttl ms.
-        insert_job: Script::new(
-            r"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-              redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-              redis.call('SADD', KEYS[2], ARGV[2])
-              redis.call('PEXPIRE', KEYS[2], ARGV[3])
+        // KEYS[1] jobs; ARGV[1] id, ARGV[2] json. Replaces an existing job only.
+        update_job: Script::new(
+            r"if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+              redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
               return 1",
         ),
-        // KEYS[1] job set; ARGV[1] key prefix of the session. Every job's JSON.
-        jobs_of: Script::new(
-            r"local out = {}
-              for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-                local v = redis.call('GET', ARGV[1] .. 'job:' .. id)
-                if v then table.insert(out, v) end
-              end
-              return out",
-        ),
-        // KEYS[1] job set; ARGV[1] key prefix; ARGV[2] one job id or '' for all.
-        // Deletes jobs with their leases and grant indexes; returns how many.
-        forget_jobs: Script::new(
-            r"local ids = {}
-              if ARGV[2] == '' then ids = redis.call('SMEMBERS', KEYS[1]) else ids = {ARGV[2]} end
+        // KEYS[1] jobs, KEYS[2] leases; ARGV[1] id, ARGV[2] queued json, ARGV[3] max
+        // active, ARGV[4] lease ms. Returns {code, active, status}: 1 admitted,
+        // 0 full, 2 gone, 3 not uploaded.
+        admit_job: Script::new(&format!(
+            r"{LUA_ACTIVE}
+              local current = redis.call('HGET', KEYS[1], ARGV[1])
+              if not current then return {{2, 0, ''}} end
+              local status = cjson.decode(current).status
+              if status ~= 'uploaded' then return {{3, 0, status}} end
               local n = 0
-              for _, id in ipairs(ids) do
-                n = n + redis.call('DEL', ARGV[1] .. 'job:' .. id)
-                redis.call('DEL', ARGV[1] .. 'lease:' .. id, ARGV[1] .. 'grants:' .. id)
-                redis.call('SREM', KEYS[1], id)
+              for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
+                if active(v) then n = n + 1 end
               end
-              return n",
+              if n >= tonumber(ARGV[3]) then return {{0, n, ''}} end
+              redis.call('HSET', KEYS[2], ARGV[1], redis_now() + tonumber(ARGV[4]))
+              redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+              return {{1, n, ''}}"
+        )),
+        // KEYS[1] jobs, KEYS[2] leases. The active jobs whose lease ran out.
+        abandoned_jobs: Script::new(&format!(
+            r"{LUA_ACTIVE}
+              local now = redis_now()
+              local out = {{}}
+              local all = redis.call('HGETALL', KEYS[1])
+              for i = 1, #all, 2 do
+                local until_ms = tonumber(redis.call('HGET', KEYS[2], all[i]) or '0')
+                if active(all[i + 1]) and until_ms < now then table.insert(out, all[i + 1]) end
+              end
+              return out"
+        )),
+        // KEYS[1] jobs, KEYS[2] leases; ARGV[1] id, ARGV[2] failed json. Writes it
+        // only if the job is still active and still unleased.
+        fail_if_abandoned: Script::new(&format!(
+            r"{LUA_ACTIVE}
+              local v = redis.call('HGET', KEYS[1], ARGV[1])
+              if not v or not active(v) then return 0 end
+              local until_ms = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+              if until_ms >= redis_now() then return 0 end
+              redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+              return 1"
+        )),
+        // KEYS[1] leases; ARGV[1] lease ms, ARGV[2..] job ids.
+        renew_leases: Script::new(&format!(
+            r"{LUA_ACTIVE}
+              local until_ms = redis_now() + tonumber(ARGV[1])
+              for i = 2, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], until_ms) end
+              return 1"
+        )),
+        // KEYS[1] grants; ARGV[1] job id, ARGV[2] token hex, ARGV[3] expires ms,
+        // ARGV[4] how many older grants of the job to keep, ARGV[5] now ms,
+        // ARGV[6] index ttl ms. Returns the retired token hexes; the new grant stays.
+        add_grant: Script::new(
+            r"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[5])
+              local prefix = ARGV[1] .. ':'
+              local mine = {}
+              for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+                if string.sub(member, 1, #prefix) == prefix then table.insert(mine, member) end
+              end
+              local retired = {}
+              local keep = tonumber(ARGV[4])
+              for i = 1, #mine - keep do
+                redis.call('ZREM', KEYS[1], mine[i])
+                table.insert(retired, string.sub(mine[i], #prefix + 1))
+              end
+              redis.call('ZADD', KEYS[1], ARGV[3], prefix .. ARGV[2])
+              redis.call('PEXPIRE', KEYS[1], ARGV[6])
+              return retired",
         ),
         // GCRA. KEYS[1] state; ARGV[1] emission interval ms, ARGV[2] burst.
         // Returns {allowed (1/0), retry after ms}. Time is the Redis server's.
@@ -211,16 +275,16 @@ fn jobs_key(session: &SessionKey) -> String {
     format!("{}jobs", prefix(session))
 }
 
-fn job_key(session: &SessionKey, job_id: &Uuid) -> String {
-    format!("{}job:{}", prefix(session), job_id.simple())
+fn leases_key(session: &SessionKey) -> String {
+    format!("{}leases", prefix(session))
 }
 
-fn lease_key(session: &SessionKey, job_id: &Uuid) -> String {
-    format!("{}lease:{}", prefix(session), job_id.simple())
+fn grants_key(session: &SessionKey) -> String {
+    format!("{}grants", prefix(session))
 }
 
-fn grants_key(session: &SessionKey, job_id: &Uuid) -> String {
-    format!("{}grants:{}", prefix(session), job_id.simple())
+fn job_field(job_id: &Uuid) -> String {
+    job_id.simple().to_string()
 }
 
 fn grant_key(token: &TokenHash) -> String {
@@ -384,7 +448,7 @@ where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     /// A backend over `connection`; job records expire `max_session_life` after
-    /// their creation at the latest (no session outlives that).
+    /// the session's last upload at the latest (no session outlives that).
     pub fn new(connection: C, max_session_life: Duration) -> Self {
         Self {
             connection,
@@ -406,38 +470,12 @@ where
 
     async fn jobs_of(&self, session: &SessionKey) -> Result<Vec<JobRecord>, StoreError> {
         let values: Vec<String> = self
-            .scripts
-            .jobs_of
-            .key(jobs_key(session))
-            .arg(prefix(session))
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(unavailable)?;
+            .query(redis::cmd("HVALS").arg(jobs_key(session)))
+            .await?;
         values.iter().map(|value| decode_job(value)).collect()
     }
 
-    async fn forget_jobs(
-        &self,
-        session: &SessionKey,
-        job: Option<&Uuid>,
-    ) -> Result<u64, StoreError> {
-        let id = job.map(|id| id.simple().to_string()).unwrap_or_default();
-        self.scripts
-            .forget_jobs
-            .key(jobs_key(session))
-            .arg(prefix(session))
-            .arg(id)
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(unavailable)
-    }
-
-    async fn session_exists(&self, session: &SessionKey) -> Result<bool, StoreError> {
-        self.query(redis::cmd("EXISTS").arg(session_key(session)))
-            .await
-    }
-
-    /// A grant's record, if its session still lives and it is valid at `now`.
+    /// A grant's record, if its session is still live and it is valid at `now`.
     async fn valid_grant(
         &self,
         value: Option<String>,
@@ -454,11 +492,15 @@ where
             job_id: stored.job_id,
             expires_at: Timestamp::from_millis(stored.expires_at),
         };
-        // A grant dies with its session (its key may outlive it by its own TTL).
-        if grant.expires_at <= now || !self.session_exists(&grant.session).await? {
+        if grant.expires_at <= now {
             return Ok(None);
         }
-        Ok(Some(grant))
+        // A grant dies with its session (its key may outlive it by its own expiry).
+        let live = self
+            .load_session(&grant.session)
+            .await?
+            .is_some_and(|session| session.is_live(now));
+        Ok(live.then_some(grant))
     }
 }
 
@@ -497,7 +539,9 @@ where
             .transpose()
     }
 
-    /// One command: `GETEX` reads the record and slides its idle expiry.
+    /// One command: `GETEX` reads the record and slides its idle expiry. Only when
+    /// the absolute expiry comes first is the key's expiry moved back to it (a second
+    /// command, in the last idle period of a session's life).
     async fn resolve_session(
         &self,
         key: &SessionKey,
@@ -514,9 +558,22 @@ where
                     .arg(idle_expires_at.as_millis()),
             )
             .await?;
-        value
+        let Some(record) = value
             .map(|value| decode_session(key, &value, idle_expires_at))
-            .transpose()
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        if record.absolute_expires_at < idle_expires_at {
+            let _: i64 = self
+                .query(
+                    redis::cmd("PEXPIREAT")
+                        .arg(session_key(key))
+                        .arg(record.absolute_expires_at.as_millis()),
+                )
+                .await?;
+        }
+        Ok(Some(record))
     }
 
     async fn touch_session(
@@ -547,17 +604,31 @@ where
     }
 
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
-        let deleted: i64 = self.query(redis::cmd("DEL").arg(session_key(key))).await?;
-        self.delete_session_jobs(key).await?;
-        Ok(deleted == 1)
+        let existed: bool = self
+            .query(redis::cmd("EXISTS").arg(session_key(key)))
+            .await?;
+        self.query::<i64>(
+            redis::cmd("DEL")
+                .arg(session_key(key))
+                .arg(jobs_key(key))
+                .arg(leases_key(key))
+                .arg(grants_key(key)),
+        )
+        .await?;
+        self.query::<i64>(redis::cmd("SREM").arg(JOB_SESSIONS).arg(encode_hex(&key.0)))
+            .await?;
+        Ok(existed)
     }
 
-    /// Sessions expire by their TTL; this removes the jobs of those that did and
+    /// Sessions expire by themselves; this removes the jobs of those that did and
     /// returns them (their files are the caller's to remove).
     async fn sweep_expired(&self, _now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {
         let mut swept = Vec::new();
         for session in self.sessions_with_jobs().await? {
-            if !self.session_exists(&session).await? {
+            let exists: bool = self
+                .query(redis::cmd("EXISTS").arg(session_key(&session)))
+                .await?;
+            if !exists {
                 self.delete_session_jobs(&session).await?;
                 swept.push(session);
             }
@@ -577,27 +648,29 @@ where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     async fn insert_job(&self, job: &JobRecord) -> Result<(), StoreError> {
-        let inserted: i64 = self
-            .scripts
-            .insert_job
-            .key(job_key(&job.session, &job.job_id))
-            .key(jobs_key(&job.session))
+        let jobs = jobs_key(&job.session);
+        let mut pipe = redis::pipe();
+        pipe.cmd("HSETNX")
+            .arg(&jobs)
+            .arg(job_field(&job.job_id))
             .arg(encode_job(job))
-            .arg(job.job_id.simple().to_string())
+            .cmd("PEXPIRE")
+            .arg(&jobs)
             .arg(millis(self.max_session_life))
-            .invoke_async(&mut self.connection())
+            .ignore();
+        let (inserted,): (i64,) = pipe
+            .query_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
         if inserted == 0 {
             return Err(StoreError::Duplicate);
         }
-        let _: i64 = self
-            .query(
-                redis::cmd("SADD")
-                    .arg(JOB_SESSIONS)
-                    .arg(encode_hex(&job.session.0)),
-            )
-            .await?;
+        self.query::<i64>(
+            redis::cmd("SADD")
+                .arg(JOB_SESSIONS)
+                .arg(encode_hex(&job.session.0)),
+        )
+        .await?;
         Ok(())
     }
 
@@ -607,22 +680,26 @@ where
         job_id: &Uuid,
     ) -> Result<Option<JobRecord>, StoreError> {
         let value: Option<String> = self
-            .query(redis::cmd("GET").arg(job_key(session, job_id)))
+            .query(
+                redis::cmd("HGET")
+                    .arg(jobs_key(session))
+                    .arg(job_field(job_id)),
+            )
             .await?;
         value.map(|value| decode_job(&value)).transpose()
     }
 
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError> {
-        let done: Option<String> = self
-            .query(
-                redis::cmd("SET")
-                    .arg(job_key(&job.session, &job.job_id))
-                    .arg(encode_job(job))
-                    .arg("XX")
-                    .arg("KEEPTTL"),
-            )
-            .await?;
-        Ok(done.is_some())
+        let changed: i64 = self
+            .scripts
+            .update_job
+            .key(jobs_key(&job.session))
+            .arg(job_field(&job.job_id))
+            .arg(encode_job(job))
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(changed == 1)
     }
 
     async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
@@ -632,6 +709,36 @@ where
             .iter()
             .filter(|job| job.status.is_active())
             .count() as u64)
+    }
+
+    /// One script: the status check, the count and the write are atomic, so
+    /// instances racing for one job or one session's limit cannot both pass.
+    async fn admit_job(
+        &self,
+        queued: &JobRecord,
+        max_active: u64,
+        lease: Duration,
+    ) -> Result<Admission, StoreError> {
+        let (code, active, status): (i64, u64, String) = self
+            .scripts
+            .admit_job
+            .key(jobs_key(&queued.session))
+            .key(leases_key(&queued.session))
+            .arg(job_field(&queued.job_id))
+            .arg(encode_job(queued))
+            .arg(max_active)
+            .arg(millis(lease))
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(match code {
+            1 => Admission::Admitted,
+            0 => Admission::Full(active),
+            3 => Admission::NotUploaded(
+                JobStatus::parse(&status).ok_or_else(|| corrupt("job status"))?,
+            ),
+            _ => Admission::Gone,
+        })
     }
 
     async fn session_storage(&self, session: &SessionKey) -> Result<u64, StoreError> {
@@ -644,18 +751,39 @@ where
     }
 
     async fn delete_job(&self, session: &SessionKey, job_id: &Uuid) -> Result<bool, StoreError> {
-        Ok(self.forget_jobs(session, Some(job_id)).await? > 0)
+        // Its download grants die with it: redeeming one finds no job.
+        let mut pipe = redis::pipe();
+        pipe.cmd("HDEL")
+            .arg(jobs_key(session))
+            .arg(job_field(job_id))
+            .cmd("HDEL")
+            .arg(leases_key(session))
+            .arg(job_field(job_id))
+            .ignore();
+        let (deleted,): (i64,) = pipe
+            .query_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(deleted == 1)
     }
 
     async fn delete_session_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
-        let removed = self.forget_jobs(session, None).await?;
-        let _: i64 = self
-            .query(
-                redis::cmd("SREM")
-                    .arg(JOB_SESSIONS)
-                    .arg(encode_hex(&session.0)),
-            )
+        let removed: u64 = self
+            .query(redis::cmd("HLEN").arg(jobs_key(session)))
             .await?;
+        self.query::<i64>(
+            redis::cmd("DEL")
+                .arg(jobs_key(session))
+                .arg(leases_key(session))
+                .arg(grants_key(session)),
+        )
+        .await?;
+        self.query::<i64>(
+            redis::cmd("SREM")
+                .arg(JOB_SESSIONS)
+                .arg(encode_hex(&session.0)),
+        )
+        .await?;
         Ok(removed)
     }
 
@@ -670,23 +798,33 @@ where
     }
 
     /// Fails the active jobs no live instance holds a lease on: the instance that ran
-    /// them stopped (killed, or restarted).
+    /// them stopped. Each is re-checked and written in one script, so a job whose
+    /// lease was renewed meanwhile is left alone.
     async fn fail_unfinished_jobs(&self, reason: &str, now: Timestamp) -> Result<u64, StoreError> {
         let mut failed = 0;
         for session in self.sessions_with_jobs().await? {
-            for mut job in self.jobs_of(&session).await? {
-                if !job.status.is_active() {
-                    continue;
-                }
-                let leased: bool = self
-                    .query(redis::cmd("EXISTS").arg(lease_key(&session, &job.job_id)))
-                    .await?;
-                if !leased {
-                    job.fail(reason, now);
-                    if self.update_job(&job).await? {
-                        failed += 1;
-                    }
-                }
+            let candidates: Vec<String> = self
+                .scripts
+                .abandoned_jobs
+                .key(jobs_key(&session))
+                .key(leases_key(&session))
+                .invoke_async(&mut self.connection())
+                .await
+                .map_err(unavailable)?;
+            for value in candidates {
+                let mut job = decode_job(&value)?;
+                job.fail(reason, now);
+                let written: i64 = self
+                    .scripts
+                    .fail_if_abandoned
+                    .key(jobs_key(&session))
+                    .key(leases_key(&session))
+                    .arg(job_field(&job.job_id))
+                    .arg(encode_job(&job))
+                    .invoke_async(&mut self.connection())
+                    .await
+                    .map_err(unavailable)?;
+                failed += u64::from(written == 1);
             }
         }
         Ok(failed)
@@ -697,16 +835,24 @@ where
         jobs: &[(SessionKey, Uuid)],
         ttl: Duration,
     ) -> Result<(), StoreError> {
+        let mut by_session: std::collections::HashMap<SessionKey, Vec<String>> =
+            std::collections::HashMap::new();
         for (session, job_id) in jobs {
-            let _: Option<String> = self
-                .query(
-                    redis::cmd("SET")
-                        .arg(lease_key(session, job_id))
-                        .arg(1)
-                        .arg("PX")
-                        .arg(millis(ttl)),
-                )
-                .await?;
+            by_session
+                .entry(*session)
+                .or_default()
+                .push(job_field(job_id));
+        }
+        for (session, ids) in by_session {
+            let _: i64 = self
+                .scripts
+                .renew_leases
+                .key(leases_key(&session))
+                .arg(millis(ttl))
+                .arg(ids)
+                .invoke_async(&mut self.connection())
+                .await
+                .map_err(unavailable)?;
         }
         Ok(())
     }
@@ -742,45 +888,25 @@ where
                     .arg(grant.expires_at.as_millis()),
             )
             .await?;
-        // The job's index of grants, newest last; the new one always stays.
-        let index = grants_key(&grant.session, &grant.job_id);
-        let mut pipe = redis::pipe();
-        pipe.cmd("ZREMRANGEBYSCORE")
-            .arg(&index)
-            .arg("-inf")
-            .arg(Timestamp::now().as_millis())
-            .ignore()
-            .cmd("ZRANGE")
-            .arg(&index)
-            .arg(0)
-            .arg(-1);
-        let (others,): (Vec<String>,) = pipe
-            .query_async(&mut self.connection())
-            .await
-            .map_err(unavailable)?;
-        let keep_others = max_per_job.saturating_sub(1);
-        if others.len() > keep_others {
-            for old in &others[..others.len() - keep_others] {
-                let _: i64 = self.query(redis::cmd("ZREM").arg(&index).arg(old)).await?;
-                let _: i64 = self
-                    .query(redis::cmd("DEL").arg(format!("tc:grant:{old}")))
-                    .await?;
-            }
-        }
-        let mut pipe = redis::pipe();
-        pipe.cmd("ZADD")
-            .arg(&index)
-            .arg(grant.expires_at.as_millis())
+        // The session's index of grants decides, atomically, which older grants of
+        // the job retire; the new one always stays.
+        let retired: Vec<String> = self
+            .scripts
+            .add_grant
+            .key(grants_key(&grant.session))
+            .arg(job_field(&grant.job_id))
             .arg(encode_hex(&token.0))
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(&index)
+            .arg(grant.expires_at.as_millis())
+            .arg(max_per_job.saturating_sub(1))
+            .arg(Timestamp::now().as_millis())
             .arg(millis(self.max_session_life))
-            .ignore();
-        let () = pipe
-            .query_async(&mut self.connection())
+            .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
+        for old in retired {
+            self.query::<i64>(redis::cmd("DEL").arg(format!("tc:grant:{old}")))
+                .await?;
+        }
         Ok(())
     }
 
