@@ -1,0 +1,453 @@
+//! The side-by-side benchmark (`./scripts/bench.sh` builds everything in release mode
+//! and runs this): every server on loopback in turn — TrustyConvert with its memory,
+//! embedded and Redis stores, bare axum (the ceiling), axum + tower-sessions with its
+//! memory and Redis stores — each driven by wrk through the same operations, then one
+//! markdown table with requests/s, p50, p99, non-2xx and the ratios.
+//!
+//! Environment: `BENCH_SECS` (per run, default 5), `BENCH_ROUNDS` (best of, default 2),
+//! `BENCH_CONNECTIONS` (default 32), `BENCH_CHAINS` (rotation chains, default 4).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// One measured run.
+#[derive(Debug, Clone, Copy, Default)]
+struct Figures {
+    requests_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    non_2xx: u64,
+}
+
+/// The operations, in table order.
+const OPERATIONS: [Operation; 4] = [
+    Operation::NewSession,
+    Operation::Validate,
+    Operation::Rotate,
+    Operation::Upload,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    NewSession,
+    Validate,
+    Rotate,
+    Upload,
+}
+
+impl Operation {
+    fn label(self, chains: usize) -> String {
+        match self {
+            Self::NewSession => "`GET /api/session/init` (new session)".to_owned(),
+            Self::Validate => "`GET /api/session` (validate)".to_owned(),
+            Self::Rotate => {
+                format!("`POST /api/session/csrf` (validate + rotate, {chains} chains)")
+            }
+            Self::Upload => "`POST /api/upload` (small file)".to_owned(),
+        }
+    }
+
+    fn script(self) -> &'static str {
+        match self {
+            Self::NewSession => NEW_SESSION_LUA,
+            Self::Validate => VALIDATE_LUA,
+            Self::Rotate => ROTATE_LUA,
+            Self::Upload => UPLOAD_LUA,
+        }
+    }
+}
+
+/// Reads one session per thread from the file in `BENCH_SESSIONS`.
+const SESSIONS_LUA: &str = r#"
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("index", counter)
+end
+function init(args)
+  local i = 0
+  for line in io.lines(os.getenv("BENCH_SESSIONS")) do
+    i = i + 1
+    if i == index then session, csrf = line:match("(%S+) (%S+)") end
+  end
+  math.randomseed(os.time() * 1000 + index)
+end
+function cookie()
+  return "trustyconvert_session=" .. session .. "; csrftoken=" .. csrf
+end
+"#;
+
+const NEW_SESSION_LUA: &str = r#"
+wrk.method = "GET"
+wrk.path = "/api/session/init"
+"#;
+
+const VALIDATE_LUA: &str = r#"
+function request()
+  return wrk.format("GET", "/api/session", { ["Cookie"] = cookie() })
+end
+"#;
+
+/// Each thread is one chain: every request carries the token of the previous answer.
+const ROTATE_LUA: &str = r#"
+function request()
+  return wrk.format("POST", "/api/session/csrf",
+    { ["Cookie"] = cookie(), ["X-CSRF-Token"] = csrf, ["Content-Length"] = "0" }, "")
+end
+function response(status, headers, body)
+  local token = body:match('"csrf_token":"([^"]+)"')
+  if token then csrf = token end
+end
+"#;
+
+const UPLOAD_LUA: &str = r#"
+local boundary = "benchboundary7MA4YWxkTrZu0gW"
+local function uuid4()
+  local b = {}
+  for i = 1, 16 do b[i] = math.random(0, 255) end
+  b[7] = (b[7] % 16) + 64
+  b[9] = (b[9] % 64) + 128
+  return string.format("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+    b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15], b[16])
+end
+function request()
+  local body = "--" .. boundary .. "\r\n" ..
+    'Content-Disposition: form-data; name="job_id"\r\n\r\n' .. uuid4() .. "\r\n" ..
+    "--" .. boundary .. "\r\n" ..
+    'Content-Disposition: form-data; name="file"; filename="note.txt"\r\n' ..
+    "Content-Type: text/plain\r\n\r\n" .. "A small file for the benchmark.\n" .. "\r\n" ..
+    "--" .. boundary .. "--\r\n"
+  return wrk.format("POST", "/api/upload", {
+    ["Cookie"] = cookie(), ["X-CSRF-Token"] = csrf,
+    ["Content-Type"] = "multipart/form-data; boundary=" .. boundary }, body)
+end
+"#;
+
+/// A server under test.
+struct Server {
+    name: &'static str,
+    /// Which comparison its ratios use: the ceiling and the tower-sessions server.
+    compare_with: Option<&'static str>,
+    command: Command,
+}
+
+/// A started server process, stopped (by PID) when dropped.
+struct Running {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(mut command: Command) -> Running {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    // Ours logs to stderr, the baselines print to stdout: read both for the address.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let outputs: Vec<Box<dyn std::io::Read + Send>> = vec![
+        Box::new(child.stdout.take().unwrap()),
+        Box::new(child.stderr.take().unwrap()),
+    ];
+    for output in outputs {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(output).lines().map_while(Result::ok) {
+                if let Some(address) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(address.trim().to_owned());
+                }
+            }
+        });
+    }
+    let base = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server reports its address");
+    Running { child, base }
+}
+
+/// A fresh session: its cookie value and CSRF token.
+fn new_session(base: &str) -> (String, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = reqwest::get(format!("{base}/api/session/init"))
+            .await
+            .expect("init answers");
+        let session = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .find_map(|value| {
+                let first = value.to_str().ok()?.split(';').next()?;
+                first
+                    .strip_prefix("trustyconvert_session=")
+                    .map(str::to_owned)
+            })
+            // The ceiling sets no cookie; its requests carry a dummy one.
+            .unwrap_or_else(|| "none".to_owned());
+        let body: Value = response.json().await.expect("a JSON body");
+        let csrf = body["data"]["csrf_token"]
+            .as_str()
+            .expect("a CSRF token")
+            .to_owned();
+        (session, csrf)
+    })
+}
+
+/// Parses wrk's `--latency` report.
+fn parse_wrk(report: &str) -> Figures {
+    let mut figures = Figures::default();
+    let millis = |text: &str| -> f64 {
+        let text = text.trim();
+        let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+            (n, 0.001)
+        } else if let Some(n) = text.strip_suffix("ms") {
+            (n, 1.0)
+        } else if let Some(n) = text.strip_suffix('s') {
+            (n, 1000.0)
+        } else {
+            (text, 1.0)
+        };
+        number.parse::<f64>().unwrap_or(f64::NAN) * factor
+    };
+    for line in report.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("Requests/sec:") {
+            figures.requests_per_sec = rest.trim().parse().unwrap_or(0.0);
+        } else if let Some(rest) = line.strip_prefix("50%") {
+            figures.p50_ms = millis(rest);
+        } else if let Some(rest) = line.strip_prefix("99%") {
+            figures.p99_ms = millis(rest);
+        } else if let Some(rest) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            figures.non_2xx = rest.trim().parse().unwrap_or(0);
+        }
+    }
+    figures
+}
+
+struct Settings {
+    seconds: u64,
+    rounds: usize,
+    connections: usize,
+    chains: usize,
+    scripts: PathBuf,
+}
+
+/// Fresh sessions, one line each (`cookie-value csrf-token`), for one wrk run: a
+/// rotation run leaves its sessions' first tokens behind.
+fn write_sessions(settings: &Settings, base: &str) -> PathBuf {
+    let lines: Vec<String> = (0..settings.chains.max(2))
+        .map(|_| {
+            let (session, csrf) = new_session(base);
+            format!("{session} {csrf}")
+        })
+        .collect();
+    let path = settings.scripts.join("sessions.txt");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+fn run_wrk(settings: &Settings, base: &str, operation: Operation) -> Figures {
+    let script = settings.scripts.join(format!("{operation:?}.lua"));
+    std::fs::write(&script, format!("{SESSIONS_LUA}\n{}", operation.script())).unwrap();
+    let (threads, connections) = match operation {
+        Operation::Rotate => (settings.chains, settings.chains),
+        _ => (2, settings.connections),
+    };
+    let mut best = Figures::default();
+    for _ in 0..settings.rounds {
+        let sessions = write_sessions(settings, base);
+        let output = Command::new("wrk")
+            .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
+            .args(["-d", &format!("{}s", settings.seconds), "--latency", "-s"])
+            .arg(&script)
+            .arg(base)
+            .env("BENCH_SESSIONS", &sessions)
+            .output()
+            .expect("wrk runs (scripts/bench.sh installs it)");
+        let figures = parse_wrk(&String::from_utf8_lossy(&output.stdout));
+        if figures.requests_per_sec > best.requests_per_sec {
+            best = figures;
+        }
+    }
+    best
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn main() {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release");
+    let ours = target.join("trustyconvert");
+    let baseline = target.join("baseline");
+    let work = std::env::temp_dir().join(format!("trustyconvert-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let settings = Settings {
+        seconds: env_or("BENCH_SECS", 5),
+        rounds: env_or("BENCH_ROUNDS", 2),
+        connections: env_or("BENCH_CONNECTIONS", 32),
+        chains: env_or("BENCH_CHAINS", 4),
+        scripts: work.clone(),
+    };
+
+    let redis_port = free_port();
+    let mut redis = Command::new("redis-server")
+        .args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server runs (scripts/bench.sh installs it)");
+    std::thread::sleep(Duration::from_millis(500));
+    let redis_url = format!("redis://127.0.0.1:{redis_port}");
+
+    let ours_with = |store: &str, data: &str| {
+        let mut command = Command::new(&ours);
+        command
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--store",
+                store,
+                "--data-dir",
+                data,
+            ])
+            .args(["--rate-limit-init", "0", "--rate-limit-upload", "0"])
+            .args(["--rate-limit-convert", "0", "--rate-limit-download", "0"])
+            .args(["--max-session-storage", "100GiB"]);
+        command
+    };
+    let baseline_with = |mode: &str| {
+        let mut command = Command::new(&baseline);
+        command.args([mode, "127.0.0.1:0", &redis_url]);
+        command
+    };
+    let dir = |name: &str| work.join(name).display().to_string();
+    let servers = vec![
+        Server {
+            name: "axum (bare, ceiling)",
+            compare_with: None,
+            command: baseline_with("bare"),
+        },
+        Server {
+            name: "axum + tower-sessions (memory)",
+            compare_with: None,
+            command: baseline_with("tower-memory"),
+        },
+        Server {
+            name: "axum + tower-sessions (Redis)",
+            compare_with: None,
+            command: baseline_with("tower-redis"),
+        },
+        Server {
+            name: "TrustyConvert (memory)",
+            compare_with: Some("axum + tower-sessions (memory)"),
+            command: ours_with("memory", &dir("memory")),
+        },
+        Server {
+            name: "TrustyConvert (embedded)",
+            compare_with: Some("axum + tower-sessions (memory)"),
+            command: ours_with("embedded", &dir("embedded")),
+        },
+        Server {
+            name: "TrustyConvert (Redis)",
+            compare_with: Some("axum + tower-sessions (Redis)"),
+            command: ours_with(&redis_url, &dir("redis")),
+        },
+    ];
+
+    let mut results: Vec<(&'static str, Option<&'static str>, Vec<Figures>)> = Vec::new();
+    for server in servers {
+        eprintln!("== {}", server.name);
+        let running = start(server.command);
+        let figures: Vec<Figures> = OPERATIONS
+            .iter()
+            .map(|operation| {
+                let figures = run_wrk(&settings, &running.base, *operation);
+                eprintln!("   {operation:?}: {figures:?}");
+                figures
+            })
+            .collect();
+        results.push((server.name, server.compare_with, figures));
+        drop(running);
+    }
+    let _ = redis.kill();
+    let _ = redis.wait();
+
+    println!("{}", table(&results, settings.chains));
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// The markdown table: one row per operation and server.
+fn table(results: &[(&'static str, Option<&'static str>, Vec<Figures>)], chains: usize) -> String {
+    let find = |name: &str| results.iter().find(|(n, _, _)| *n == name);
+    let ceiling = find("axum (bare, ceiling)");
+    let mut out = String::from(
+        "| operation | server | req/s | p50 ms | p99 ms | non-2xx | vs ceiling | vs tower-sessions |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (index, operation) in OPERATIONS.iter().enumerate() {
+        for (name, compare_with, figures) in results {
+            let figures = figures[index];
+            let ratio = |other: Option<&(&str, Option<&str>, Vec<Figures>)>| {
+                other
+                    .map(|(_, _, theirs)| theirs[index].requests_per_sec)
+                    .filter(|theirs| *theirs > 0.0)
+                    .map(|theirs| format!("{:.2}", figures.requests_per_sec / theirs))
+                    .unwrap_or_else(|| "—".to_owned())
+            };
+            let (vs_ceiling, vs_tower) = match compare_with {
+                Some(tower) => (ratio(ceiling), ratio(find(tower))),
+                None => ("—".to_owned(), "—".to_owned()),
+            };
+            out.push_str(&format!(
+                "| {} | {name} | {:.0} | {:.2} | {:.2} | {} | {vs_ceiling} | {vs_tower} |\n",
+                operation.label(chains),
+                figures.requests_per_sec,
+                figures.p50_ms,
+                figures.p99_ms,
+                figures.non_2xx,
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_wrk;
+
+    #[test]
+    fn wrk_reports_are_read() {
+        let report = "Running 5s test @ http://127.0.0.1:1\n  Latency Distribution\n     50%  412.00us\n     75%  1.10ms\n     90%    2.31ms\n     99%   10.52ms\n  1000 requests in 5.00s\n  Non-2xx or 3xx responses: 7\nRequests/sec:  20000.51\n";
+        let figures = parse_wrk(report);
+        assert_eq!(figures.requests_per_sec, 20000.51);
+        assert!((figures.p50_ms - 0.412).abs() < 1e-9);
+        assert_eq!(figures.p99_ms, 10.52);
+        assert_eq!(figures.non_2xx, 7);
+    }
+}

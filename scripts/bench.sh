@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark: builds this service and the comparison servers (bench/)
+# in release mode, installs wrk and redis-server when missing, then runs every server
+# on loopback through the same operations and prints one markdown table.
+#   BENCH_SECS=5 BENCH_ROUNDS=2 BENCH_CONNECTIONS=32 BENCH_CHAINS=4 ./scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/setup-redis.sh
+if ! command -v wrk >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+  fi
+  echo "== installing wrk (apt-get)"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk
+fi
+
+cargo build --release --locked -p trustyconvert -p trustyconvert-bench
+exec ./target/release/bench
