@@ -22,6 +22,11 @@ use serde_json::{json, Value};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer, SessionStore};
 
+/// The same allocator as TrustyConvert's binary, so allocation speed is not what the
+/// comparison measures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CSRF_KEY: &str = "csrf";
 const IDLE: time::Duration = time::Duration::hours(1);
 

@@ -23,6 +23,9 @@ struct Figures {
     non_2xx: u64,
 }
 
+/// Sessions the upload run spreads its requests over.
+const UPLOAD_SESSIONS: usize = 400;
+
 /// The operations, in table order.
 const OPERATIONS: [Operation; 4] = [
     Operation::NewSession,
@@ -61,20 +64,33 @@ impl Operation {
     }
 }
 
-/// Reads one session per thread from the file in `BENCH_SESSIONS`.
+/// Gives each thread its share of the sessions in the file `BENCH_SESSIONS` (line i
+/// goes to thread i mod threads); `session`/`csrf` are the thread's current one and
+/// `next_session()` moves to its next.
 const SESSIONS_LUA: &str = r#"
 local counter = 0
 function setup(thread)
-  counter = counter + 1
   thread:set("index", counter)
+  counter = counter + 1
+  thread:set("threads", counter)
 end
+local mine = {}
+local at = 1
 function init(args)
   local i = 0
   for line in io.lines(os.getenv("BENCH_SESSIONS")) do
+    if i % tonumber(os.getenv("BENCH_THREADS")) == index then
+      local s, c = line:match("(%S+) (%S+)")
+      table.insert(mine, { s, c })
+    end
     i = i + 1
-    if i == index then session, csrf = line:match("(%S+) (%S+)") end
   end
+  session, csrf = mine[1][1], mine[1][2]
   math.randomseed(os.time() * 1000 + index)
+end
+function next_session()
+  at = at % #mine + 1
+  session, csrf = mine[at][1], mine[at][2]
 end
 function cookie()
   return "trustyconvert_session=" .. session .. "; csrftoken=" .. csrf
@@ -115,6 +131,7 @@ local function uuid4()
     b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15], b[16])
 end
 function request()
+  next_session()
   local body = "--" .. boundary .. "\r\n" ..
     'Content-Disposition: form-data; name="job_id"\r\n\r\n' .. uuid4() .. "\r\n" ..
     "--" .. boundary .. "\r\n" ..
@@ -246,9 +263,14 @@ struct Settings {
 }
 
 /// Fresh sessions, one line each (`cookie-value csrf-token`), for one wrk run: a
-/// rotation run leaves its sessions' first tokens behind.
-fn write_sessions(settings: &Settings, base: &str) -> PathBuf {
-    let lines: Vec<String> = (0..settings.chains.max(2))
+/// rotation run leaves its sessions' first tokens behind. Uploads spread over
+/// many sessions, so each holds a realistic number of jobs.
+fn write_sessions(settings: &Settings, base: &str, operation: Operation) -> PathBuf {
+    let count = match operation {
+        Operation::Upload => UPLOAD_SESSIONS,
+        _ => settings.chains.max(2),
+    };
+    let lines: Vec<String> = (0..count)
         .map(|_| {
             let (session, csrf) = new_session(base);
             format!("{session} {csrf}")
@@ -268,13 +290,14 @@ fn run_wrk(settings: &Settings, base: &str, operation: Operation) -> Figures {
     };
     let mut best = Figures::default();
     for _ in 0..settings.rounds {
-        let sessions = write_sessions(settings, base);
+        let sessions = write_sessions(settings, base, operation);
         let output = Command::new("wrk")
             .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
             .args(["-d", &format!("{}s", settings.seconds), "--latency", "-s"])
             .arg(&script)
             .arg(base)
             .env("BENCH_SESSIONS", &sessions)
+            .env("BENCH_THREADS", threads.to_string())
             .output()
             .expect("wrk runs (scripts/bench.sh installs it)");
         let figures = parse_wrk(&String::from_utf8_lossy(&output.stdout));
@@ -315,12 +338,16 @@ fn main() {
     };
 
     let redis_port = free_port();
-    let mut redis = Command::new("redis-server")
-        .args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server runs (scripts/bench.sh installs it)");
+    // A `Running` too, so it is stopped (by PID) however this run ends.
+    let _redis = Running {
+        child: Command::new("redis-server")
+            .args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (scripts/bench.sh installs it)"),
+        base: String::new(),
+    };
     std::thread::sleep(Duration::from_millis(500));
     let redis_url = format!("redis://127.0.0.1:{redis_port}");
 
@@ -395,9 +422,6 @@ fn main() {
         results.push((server.name, server.compare_with, figures));
         drop(running);
     }
-    let _ = redis.kill();
-    let _ = redis.wait();
-
     println!("{}", table(&results, settings.chains));
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -1,5 +1,11 @@
 //! `trustyconvert`: one binary for the server and the client commands.
 
+/// The server allocates and frees small buffers on every request (headers, JSON,
+/// cookies); mimalloc does that with less contention than the system allocator, which
+/// the benchmark (docs/BENCHMARKS.md) measures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod client_state;
 mod convert_cmd;
 mod formats_cmd;

@@ -142,7 +142,7 @@ impl Server {
                 source,
             })?;
         let http_limits = config.http;
-        let state = http::AppState {
+        let state = http::AppState::new(http::Services {
             sessions,
             jobs,
             rate_limits: http::RateLimits::new(Arc::clone(&storage), config.rate_limits),
@@ -150,7 +150,7 @@ impl Server {
             csrf: Arc::new(csrf),
             metrics: Arc::default(),
             config: Arc::new(config),
-        };
+        });
         Ok(Self {
             listener,
             router: http::router(state),

@@ -26,4 +26,4 @@ pub use json::ValidJson;
 pub use query::ValidQuery;
 pub use rate_limit::RateLimits;
 pub use router::router;
-pub use state::AppState;
+pub use state::{AppState, Services};

@@ -10,9 +10,28 @@ use crate::jobs::JobService;
 use crate::session::SessionService;
 use crate::storage::Storage;
 
-/// State shared by every handler; cheap to clone.
+/// State shared by every handler and layer: one pointer, so the clone every layer and
+/// extractor makes costs one reference count, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// The state around `services`.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What the handlers use.
+pub struct Services {
     /// Session lifecycle.
     pub sessions: SessionService,
     /// Job lifecycle.

@@ -22,7 +22,9 @@ use crate::time::Timestamp;
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
     sessions: RwLock<HashMap<SessionKey, SessionRecord>>,
-    jobs: Mutex<HashMap<(SessionKey, Uuid), JobRecord>>,
+    /// Jobs by session, so a session's questions (its usage, its active jobs) cost
+    /// its own jobs, not everyone's.
+    jobs: Mutex<HashMap<SessionKey, HashMap<Uuid, JobRecord>>>,
     grants: Mutex<HashMap<TokenHash, DownloadGrant>>,
     rates: LocalRates,
 }
@@ -38,7 +40,7 @@ impl MemoryStorage {
         self.sessions.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn jobs(&self) -> MutexGuard<'_, HashMap<(SessionKey, Uuid), JobRecord>> {
+    fn jobs(&self) -> MutexGuard<'_, HashMap<SessionKey, HashMap<Uuid, JobRecord>>> {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -50,7 +52,11 @@ impl MemoryStorage {
         if keys.is_empty() {
             return;
         }
-        self.jobs().retain(|(owner, _), _| !keys.contains(owner));
+        let mut jobs = self.jobs();
+        for key in keys {
+            jobs.remove(key);
+        }
+        drop(jobs);
         self.grants()
             .retain(|_, grant| !keys.contains(&grant.session));
     }
@@ -120,11 +126,11 @@ impl SessionStore for MemoryStorage {
 impl JobStore for MemoryStorage {
     async fn insert_job(&self, job: &JobRecord) -> Result<(), StoreError> {
         let mut jobs = self.jobs();
-        let key = (job.session, job.job_id);
-        if jobs.contains_key(&key) {
+        let of_session = jobs.entry(job.session).or_default();
+        if of_session.contains_key(&job.job_id) {
             return Err(StoreError::Duplicate);
         }
-        jobs.insert(key, job.clone());
+        of_session.insert(job.job_id, job.clone());
         Ok(())
     }
 
@@ -133,49 +139,59 @@ impl JobStore for MemoryStorage {
         session: &SessionKey,
         job_id: &Uuid,
     ) -> Result<Option<JobRecord>, StoreError> {
-        Ok(self.jobs().get(&(*session, *job_id)).cloned())
+        Ok(self
+            .jobs()
+            .get(session)
+            .and_then(|of_session| of_session.get(job_id))
+            .cloned())
     }
 
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError> {
         Ok(self
             .jobs()
-            .get_mut(&(job.session, job.job_id))
+            .get_mut(&job.session)
+            .and_then(|of_session| of_session.get_mut(&job.job_id))
             .map(|stored| *stored = job.clone())
             .is_some())
     }
 
     async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
-        Ok(self
-            .jobs()
-            .values()
-            .filter(|job| job.session == *session && job.status.is_active())
-            .count() as u64)
+        Ok(self.jobs().get(session).map_or(0, |of_session| {
+            of_session
+                .values()
+                .filter(|job| job.status.is_active())
+                .count() as u64
+        }))
     }
 
     async fn session_storage(&self, session: &SessionKey) -> Result<u64, StoreError> {
-        Ok(self
-            .jobs()
-            .values()
-            .filter(|job| job.session == *session)
-            .map(JobRecord::stored_bytes)
-            .sum())
+        Ok(self.jobs().get(session).map_or(0, |of_session| {
+            of_session.values().map(JobRecord::stored_bytes).sum()
+        }))
     }
 
     async fn delete_job(&self, session: &SessionKey, job_id: &Uuid) -> Result<bool, StoreError> {
-        Ok(self.jobs().remove(&(*session, *job_id)).is_some())
+        let mut jobs = self.jobs();
+        let Some(of_session) = jobs.get_mut(session) else {
+            return Ok(false);
+        };
+        let removed = of_session.remove(job_id).is_some();
+        if of_session.is_empty() {
+            jobs.remove(session);
+        }
+        Ok(removed)
     }
 
     async fn delete_session_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
-        let mut jobs = self.jobs();
-        let before = jobs.len();
-        jobs.retain(|(owner, _), _| owner != session);
-        Ok((before - jobs.len()) as u64)
+        Ok(self
+            .jobs()
+            .remove(session)
+            .map_or(0, |of_session| of_session.len() as u64))
     }
 
     async fn sessions_with_jobs(&self) -> Result<Vec<SessionKey>, StoreError> {
-        let mut sessions: Vec<SessionKey> = self.jobs().keys().map(|(owner, _)| *owner).collect();
+        let mut sessions: Vec<SessionKey> = self.jobs().keys().copied().collect();
         sessions.sort_by_key(|session| session.0);
-        sessions.dedup();
         Ok(sessions)
     }
 
@@ -184,6 +200,7 @@ impl JobStore for MemoryStorage {
         for job in self
             .jobs()
             .values_mut()
+            .flat_map(|of_session| of_session.values_mut())
             .filter(|job| job.status.is_active())
         {
             job.fail(reason, now);

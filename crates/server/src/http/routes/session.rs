@@ -109,7 +109,8 @@ pub async fn init(
 async fn create(state: &AppState, now: Timestamp) -> Result<ActiveSession, ApiError> {
     let session = state.sessions.create(now).await?;
     state.metrics.session_created();
-    tracing::info!(event = "session_created", session = %session.record.public_id, "session created");
+    // Per-session lines are for debugging; operators count sessions in /metrics.
+    tracing::debug!(event = "session_created", session = %session.record.public_id, "session created");
     Ok(session)
 }
 
@@ -171,7 +172,7 @@ pub async fn rotate_csrf(
         .sessions
         .cookies()
         .issue_csrf(&token, now.until(session.record.absolute_expires_at));
-    tracing::info!(event = "csrf_rotated", session = %session.record.public_id, "CSRF token rotated");
+    tracing::debug!(event = "csrf_rotated", session = %session.record.public_id, "CSRF token rotated");
     let body = CsrfTokenResponse {
         csrf_token: token,
         expires_at: session.record.expires_at().to_rfc3339(),

@@ -1,0 +1,74 @@
+//! Scale figures of the memory store: resident memory per live session at 100 000 and
+//! 1 000 000 sessions, and the time one sweep takes over 1 000 000 sessions (a tenth of
+//! them expired). Run by `./scripts/bench.sh` after the HTTP table; prints markdown.
+
+use std::time::{Duration, Instant};
+
+use trustyconvert_server::crypto::{generate_csrf_nonce, generate_public_id, SessionSecret};
+use trustyconvert_server::storage::{CsrfState, MemoryStorage, SessionRecord, SessionStore};
+use trustyconvert_server::Timestamp;
+
+/// The same allocator as the server binary, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kib * 1024
+}
+
+fn record(now: Timestamp, idle: Duration) -> SessionRecord {
+    SessionRecord {
+        key: SessionSecret::generate().store_key(),
+        public_id: generate_public_id(),
+        created_at: now,
+        idle_expires_at: now.plus(idle),
+        absolute_expires_at: now.plus(Duration::from_secs(86_400)),
+        csrf: CsrfState {
+            current: generate_csrf_nonce(),
+            previous: None,
+        },
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let store = MemoryStorage::default();
+    let now = Timestamp::now();
+    let start = resident_bytes();
+    let mut inserted = 0u64;
+    println!("| live sessions (memory store) | resident memory | per session |");
+    println!("|---:|---:|---:|");
+    for target in [100_000u64, 1_000_000] {
+        while inserted < target {
+            // A tenth expire within the second, for the sweep below.
+            let idle = if inserted % 10 == 0 {
+                Duration::from_millis(500)
+            } else {
+                Duration::from_secs(3600)
+            };
+            store.insert_session(&record(now, idle)).await.unwrap();
+            inserted += 1;
+        }
+        let grown = resident_bytes().saturating_sub(start);
+        println!(
+            "| {target} | {:.1} MiB | {} bytes |",
+            grown as f64 / (1024.0 * 1024.0),
+            grown / target
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = Instant::now();
+    let swept = store.sweep_expired(Timestamp::now()).await.unwrap();
+    println!();
+    println!(
+        "One sweep over {inserted} sessions removed {} expired ones in {:.0} ms.",
+        swept.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+}
