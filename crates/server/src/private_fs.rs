@@ -42,6 +42,20 @@ pub async fn write_async(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.flush().await
 }
 
+/// Writes `bytes` to a new (or truncated) 0600 file, inside a 0700 directory created
+/// as needed: blocking, for code already on the blocking pool.
+pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    if let Some(parent) = path.parent() {
+        create_dir_all(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
+
 /// Creates an empty 0600 file if nothing is at `path` yet (so a database opened there
 /// afterwards, and the journal files SQLite gives the same mode, are private).
 pub fn touch(path: &Path) -> io::Result<()> {

@@ -359,13 +359,12 @@ impl JobService {
             room: limits.max_session_storage.saturating_sub(used),
             quota: limits.max_session_storage,
         };
-        IncomingUpload::create(
+        Ok(IncomingUpload::new(
             &self.inner.files.incoming_dir(),
             file_name,
             declared_type,
             bound,
-        )
-        .await
+        ))
     }
 
     /// Verifies a received file (type by name and magic bytes, image dimensions) and
@@ -380,7 +379,8 @@ impl JobService {
     ) -> Result<JobRecord, ApiError> {
         let format = upload.finish().await?;
         if format.is_raster() {
-            let path = upload.path().to_owned();
+            // The dimension check reads the header from disk.
+            let path = upload.spill().await?.to_owned();
             tokio::task::spawn_blocking(move || check_dimensions(&path, format))
                 .await
                 .map_err(|_| ApiError::internal())?
@@ -416,16 +416,10 @@ impl JobService {
             }
             Err(error) => return Err(error.into()),
         }
-        let files = &self.inner.files;
-        let placed = async {
-            crate::private_fs::create_dir_all_async(&files.job_dir(session, &job_id)).await?;
-            tokio::fs::rename(upload.path(), files.input(session, &job_id)).await
-        };
-        if let Err(error) = placed.await {
+        if let Err(error) = upload.place(self.inner.files.input(session, &job_id)).await {
             let _ = self.inner.store.delete_job(session, &job_id).await;
-            return Err(storage_failure(error));
+            return Err(error);
         }
-        upload.keep();
         Ok(job)
     }
 

@@ -1,7 +1,9 @@
-//! An upload on its way in: streamed to a private temporary file with a running size
-//! check against the upload limit and the session's storage quota, its first bytes kept
-//! for the type check. [`JobService::accept_upload`](super::JobService::accept_upload)
-//! verifies it and turns it into a job.
+//! An upload on its way in, with a running size check against the upload limit and
+//! the session's storage quota and its first bytes kept for the type check. Small
+//! files (up to [`IN_MEMORY_LIMIT`]) stay in memory and are written once, where they
+//! belong; larger ones stream to a private temporary file, one chunk in memory at a
+//! time. [`JobService::accept_upload`](super::JobService::accept_upload) verifies it
+//! and turns it into a job.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,10 @@ use crate::error::ApiError;
 
 /// How many leading bytes are checked against the claimed type.
 const SNIFF_LEN: usize = 4096;
+/// Uploads up to this size are held in memory until they are placed: one file-system
+/// write instead of six (temporary file, writes, flush, directory, rename). With the
+/// connection cap this bounds the memory held by uploads in flight (1024 × 64 KiB).
+pub const IN_MEMORY_LIMIT: usize = 64 * 1024;
 /// Longest file name kept for display.
 const MAX_FILENAME_CHARS: usize = 200;
 
@@ -53,11 +59,22 @@ pub(super) struct SizeBound {
     pub quota: u64,
 }
 
-/// A file being received. Its temporary file is removed when this is dropped, unless
+/// Where the received bytes are so far.
+enum Spool {
+    /// Small so far: all of it.
+    Memory(Vec<u8>),
+    /// Too large for memory: a private temporary file.
+    File {
+        path: PathBuf,
+        file: tokio::fs::File,
+    },
+}
+
+/// A file being received. A temporary file is removed when this is dropped, unless
 /// the upload was accepted.
 pub struct IncomingUpload {
-    path: PathBuf,
-    file: tokio::fs::File,
+    incoming_dir: PathBuf,
+    spool: Spool,
     name: String,
     declared_type: Option<String>,
     size: u64,
@@ -68,38 +85,31 @@ pub struct IncomingUpload {
 
 impl Drop for IncomingUpload {
     fn drop(&mut self) {
-        if !self.kept {
-            let _ = std::fs::remove_file(&self.path);
+        if let (Spool::File { path, .. }, false) = (&self.spool, self.kept) {
+            let _ = std::fs::remove_file(path);
         }
     }
 }
 
 impl IncomingUpload {
-    /// A new private file in `dir` for an upload named `file_name` (any path in it is
-    /// dropped) declared as `declared_type`.
-    pub(super) async fn create(
-        dir: &Path,
+    /// An upload named `file_name` (any path in it is dropped) declared as
+    /// `declared_type`; spilled, if it grows large, into `incoming_dir`.
+    pub(super) fn new(
+        incoming_dir: &Path,
         file_name: &str,
         declared_type: Option<&str>,
         bound: SizeBound,
-    ) -> Result<Self, ApiError> {
-        crate::private_fs::create_dir_all_async(dir)
-            .await
-            .map_err(storage_failure)?;
-        let path = dir.join(Uuid::new_v4().simple().to_string());
-        let file = crate::private_fs::create_file_async(&path)
-            .await
-            .map_err(storage_failure)?;
-        Ok(Self {
-            path,
-            file,
+    ) -> Self {
+        Self {
+            incoming_dir: incoming_dir.to_owned(),
+            spool: Spool::Memory(Vec::new()),
             name: display_name(file_name),
             declared_type: declared_type.map(str::to_owned),
             size: 0,
             head: Vec::with_capacity(SNIFF_LEN),
             bound,
             kept: false,
-        })
+        }
     }
 
     /// Appends a chunk: 413 past the upload limit or the session's quota.
@@ -113,14 +123,59 @@ impl IncomingUpload {
         }
         let room = SNIFF_LEN.saturating_sub(self.head.len());
         self.head.extend_from_slice(&chunk[..room.min(chunk.len())]);
-        self.file.write_all(chunk).await.map_err(storage_failure)
+        match &mut self.spool {
+            Spool::Memory(buffer) if buffer.len() + chunk.len() <= IN_MEMORY_LIMIT => {
+                buffer.extend_from_slice(chunk);
+                Ok(())
+            }
+            Spool::Memory(_) => {
+                self.spill().await?;
+                self.write_to_file(chunk).await
+            }
+            Spool::File { .. } => self.write_to_file(chunk).await,
+        }
     }
 
-    /// Flushes the file and checks what it is: the format named by its extension (or,
-    /// without a known extension, by its declared MIME type), confirmed by its first
-    /// bytes.
+    async fn write_to_file(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
+        match &mut self.spool {
+            Spool::File { file, .. } => file.write_all(chunk).await.map_err(storage_failure),
+            // Not reached: `write` spills before writing to a file.
+            Spool::Memory(_) => Err(ApiError::internal()),
+        }
+    }
+
+    /// Moves what is in memory into a private temporary file (from then on, chunks
+    /// go straight there).
+    pub(super) async fn spill(&mut self) -> Result<&Path, ApiError> {
+        if let Spool::Memory(buffer) = &mut self.spool {
+            let buffer = std::mem::take(buffer);
+            crate::private_fs::create_dir_all_async(&self.incoming_dir)
+                .await
+                .map_err(storage_failure)?;
+            let path = self.incoming_dir.join(Uuid::new_v4().simple().to_string());
+            let file = crate::private_fs::create_file_async(&path)
+                .await
+                .map_err(storage_failure)?;
+            // From here the file is ours to remove (on drop) if anything fails.
+            self.spool = Spool::File { path, file };
+            if let Spool::File { file, .. } = &mut self.spool {
+                file.write_all(&buffer).await.map_err(storage_failure)?;
+                file.flush().await.map_err(storage_failure)?;
+            }
+        }
+        match &self.spool {
+            Spool::File { path, .. } => Ok(path),
+            // Not reached: spilled above.
+            Spool::Memory(_) => Err(ApiError::internal()),
+        }
+    }
+
+    /// Checks what the file is: the format named by its extension (or, without a
+    /// known extension, by its declared MIME type), confirmed by its first bytes.
     pub(super) async fn finish(&mut self) -> Result<Format, ApiError> {
-        self.file.flush().await.map_err(storage_failure)?;
+        if let Spool::File { file, .. } = &mut self.spool {
+            file.flush().await.map_err(storage_failure)?;
+        }
         verify(
             &self.name,
             self.declared_type.as_deref(),
@@ -129,9 +184,30 @@ impl IncomingUpload {
         )
     }
 
-    /// Where the received bytes are.
-    pub(super) fn path(&self) -> &Path {
-        &self.path
+    /// Puts the received bytes at `target` (a private file; its directory is
+    /// created as needed). After this, dropping the upload removes nothing.
+    pub(super) async fn place(&mut self, target: PathBuf) -> Result<(), ApiError> {
+        match &mut self.spool {
+            Spool::Memory(buffer) => {
+                let buffer = std::mem::take(buffer);
+                tokio::task::spawn_blocking(move || crate::private_fs::write_new(&target, &buffer))
+                    .await
+                    .map_err(|_| ApiError::internal())?
+                    .map_err(storage_failure)?;
+            }
+            Spool::File { path, .. } => {
+                if let Some(parent) = target.parent() {
+                    crate::private_fs::create_dir_all_async(parent)
+                        .await
+                        .map_err(storage_failure)?;
+                }
+                tokio::fs::rename(&*path, &target)
+                    .await
+                    .map_err(storage_failure)?;
+            }
+        }
+        self.kept = true;
+        Ok(())
     }
 
     /// The display name (last path component, no control characters).
@@ -142,11 +218,6 @@ impl IncomingUpload {
     /// Bytes received.
     pub(super) fn size(&self) -> u64 {
         self.size
-    }
-
-    /// The file now belongs to a job: dropping this no longer removes it.
-    pub(super) fn keep(&mut self) {
-        self.kept = true;
     }
 }
 
