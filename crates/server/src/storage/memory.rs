@@ -9,19 +9,132 @@ use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
 use super::local_rates::LocalRates;
 use super::{
-    CsrfState, DownloadGrant, DownloadStore, JobRecord, JobStore, RateAction, RateLimitStore,
-    RateVerdict, SessionRecord, SessionStore, StoreError, TokenHash,
+    CsrfState, DownloadGrant, DownloadStore, JobRecord, JobStore, PreviousNonce, RateAction,
+    RateLimitStore, RateVerdict, SessionRecord, SessionStore, StoreError, TokenHash,
 };
-use crate::crypto::SessionKey;
+use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
 use crate::time::Timestamp;
+
+/// A session as the memory store holds it: a [`SessionRecord`] without its key (the
+/// map's key) and with the public id as its 16 bytes, 80 bytes in all, so a million
+/// live sessions take about a quarter of a gigabyte with the map's own overhead.
+/// Written by hand because the record type is shared with the other backends, and this
+/// is the one where the size of a session is the size of the service.
+#[derive(Debug, Clone, Copy)]
+struct CompactSession {
+    public_id: [u8; PUBLIC_ID_BYTES],
+    created_at: Timestamp,
+    idle_expires_at: Timestamp,
+    absolute_expires_at: Timestamp,
+    csrf_current: [u8; CSRF_NONCE_BYTES],
+    /// `i64::MIN` when there is no previous nonce.
+    previous_until: i64,
+    previous_nonce: [u8; CSRF_NONCE_BYTES],
+}
+
+const PUBLIC_ID_BYTES: usize = 16;
+const NO_PREVIOUS: i64 = i64::MIN;
+
+impl CompactSession {
+    /// The compact form, or `None` for a public id that is not 16 bytes in base64url
+    /// (never made by this service; kept whole in a side table).
+    fn of(record: &SessionRecord) -> Option<Self> {
+        let public_id = URL_SAFE_NO_PAD
+            .decode(&record.public_id)
+            .ok()?
+            .try_into()
+            .ok()?;
+        let compact = Self::with_public_id(record, public_id);
+        // Only ids that come back exactly are stored compactly.
+        (compact.public_id() == record.public_id).then_some(compact)
+    }
+
+    /// `record` with `public_id` in place of its own.
+    fn with_public_id(record: &SessionRecord, public_id: [u8; PUBLIC_ID_BYTES]) -> Self {
+        let mut compact = Self {
+            public_id,
+            created_at: record.created_at,
+            idle_expires_at: record.idle_expires_at,
+            absolute_expires_at: record.absolute_expires_at,
+            csrf_current: record.csrf.current,
+            previous_until: NO_PREVIOUS,
+            previous_nonce: [0; CSRF_NONCE_BYTES],
+        };
+        compact.set_csrf(&record.csrf);
+        compact
+    }
+
+    fn public_id(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.public_id)
+    }
+
+    fn csrf(&self) -> CsrfState {
+        CsrfState {
+            current: self.csrf_current,
+            previous: (self.previous_until != NO_PREVIOUS).then_some(PreviousNonce {
+                nonce: self.previous_nonce,
+                valid_until: Timestamp::from_millis(self.previous_until),
+            }),
+        }
+    }
+
+    fn set_csrf(&mut self, csrf: &CsrfState) {
+        self.csrf_current = csrf.current;
+        (self.previous_nonce, self.previous_until) = match csrf.previous {
+            Some(previous) => (previous.nonce, previous.valid_until.as_millis()),
+            None => ([0; CSRF_NONCE_BYTES], NO_PREVIOUS),
+        };
+    }
+
+    fn record(&self, key: SessionKey, public_id: String) -> SessionRecord {
+        SessionRecord {
+            key,
+            public_id,
+            created_at: self.created_at,
+            idle_expires_at: self.idle_expires_at,
+            absolute_expires_at: self.absolute_expires_at,
+            csrf: self.csrf(),
+        }
+    }
+
+    fn is_live(&self, now: Timestamp) -> bool {
+        now < self.idle_expires_at.min(self.absolute_expires_at)
+    }
+}
+
+/// Sessions in compact form, and the rare public id that has no compact form.
+#[derive(Debug, Default)]
+struct Sessions {
+    compact: HashMap<SessionKey, CompactSession>,
+    irregular_ids: HashMap<SessionKey, String>,
+}
+
+impl Sessions {
+    fn get(&self, key: &SessionKey) -> Option<SessionRecord> {
+        let compact = self.compact.get(key)?;
+        let public_id = match self.irregular_ids.get(key) {
+            Some(id) => id.clone(),
+            None => compact.public_id(),
+        };
+        Some(compact.record(*key, public_id))
+    }
+
+    fn remove(&mut self, key: &SessionKey) -> bool {
+        self.irregular_ids.remove(key);
+        self.compact.remove(key).is_some()
+    }
+}
 
 /// Everything in memory. Expired records are swept, so memory stays bounded by what
 /// is live.
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
-    sessions: RwLock<HashMap<SessionKey, SessionRecord>>,
+    sessions: RwLock<Sessions>,
     /// Jobs by session, so a session's questions (its usage, its active jobs) cost
     /// its own jobs, not everyone's.
     jobs: Mutex<HashMap<SessionKey, HashMap<Uuid, JobRecord>>>,
@@ -32,11 +145,11 @@ pub struct MemoryStorage {
 // A poisoned lock only means a panic elsewhere; every map stays consistent because
 // each mutation below is a single map operation.
 impl MemoryStorage {
-    fn sessions(&self) -> RwLockReadGuard<'_, HashMap<SessionKey, SessionRecord>> {
+    fn sessions(&self) -> RwLockReadGuard<'_, Sessions> {
         self.sessions.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn sessions_mut(&self) -> RwLockWriteGuard<'_, HashMap<SessionKey, SessionRecord>> {
+    fn sessions_mut(&self) -> RwLockWriteGuard<'_, Sessions> {
         self.sessions.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -66,15 +179,24 @@ impl MemoryStorage {
 impl SessionStore for MemoryStorage {
     async fn insert_session(&self, record: &SessionRecord) -> Result<(), StoreError> {
         let mut sessions = self.sessions_mut();
-        if sessions.contains_key(&record.key) {
+        if sessions.compact.contains_key(&record.key) {
             return Err(StoreError::Duplicate);
         }
-        sessions.insert(record.key, record.clone());
+        let compact = match CompactSession::of(record) {
+            Some(compact) => compact,
+            None => {
+                sessions
+                    .irregular_ids
+                    .insert(record.key, record.public_id.clone());
+                CompactSession::with_public_id(record, [0; PUBLIC_ID_BYTES])
+            }
+        };
+        sessions.compact.insert(record.key, compact);
         Ok(())
     }
 
     async fn load_session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
-        Ok(self.sessions().get(key).cloned())
+        Ok(self.sessions().get(key))
     }
 
     async fn touch_session(
@@ -84,34 +206,42 @@ impl SessionStore for MemoryStorage {
     ) -> Result<bool, StoreError> {
         Ok(self
             .sessions_mut()
+            .compact
             .get_mut(key)
-            .map(|record| record.idle_expires_at = idle_expires_at)
+            .map(|session| session.idle_expires_at = idle_expires_at)
             .is_some())
     }
 
     async fn set_csrf(&self, key: &SessionKey, csrf: &CsrfState) -> Result<bool, StoreError> {
         Ok(self
             .sessions_mut()
+            .compact
             .get_mut(key)
-            .map(|record| record.csrf = *csrf)
+            .map(|session| session.set_csrf(csrf))
             .is_some())
     }
 
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
-        let existed = self.sessions_mut().remove(key).is_some();
+        let existed = self.sessions_mut().remove(key);
         self.forget_sessions(&[*key]);
         Ok(existed)
     }
 
     async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {
         let mut swept = Vec::new();
-        self.sessions_mut().retain(|key, record| {
-            let live = record.is_live(now);
-            if !live {
-                swept.push(*key);
+        {
+            let mut sessions = self.sessions_mut();
+            sessions.compact.retain(|key, session| {
+                let live = session.is_live(now);
+                if !live {
+                    swept.push(*key);
+                }
+                live
+            });
+            for key in &swept {
+                sessions.irregular_ids.remove(key);
             }
-            live
-        });
+        }
         self.forget_sessions(&swept);
         self.grants().retain(|_, grant| grant.expires_at > now);
         Ok(swept)
@@ -279,8 +409,28 @@ impl RateLimitStore for MemoryStorage {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[tokio::test]
     async fn memory_storage_meets_the_storage_contract() {
-        super::super::contract::check_all(&super::MemoryStorage::default()).await;
+        super::super::contract::check_all(&MemoryStorage::default()).await;
+    }
+
+    #[test]
+    fn a_session_takes_eighty_bytes_besides_its_key() {
+        assert_eq!(std::mem::size_of::<CompactSession>(), 80);
+    }
+
+    #[tokio::test]
+    async fn public_ids_of_any_shape_come_back_unchanged() {
+        let store = MemoryStorage::default();
+        let now = Timestamp::now();
+        for id in ["not base64url!", "", "AAAAAAAAAAAAAAAAAAAAAA"] {
+            let mut record =
+                super::super::contract::record(now, std::time::Duration::from_secs(60));
+            record.public_id = id.to_owned();
+            store.insert_session(&record).await.unwrap();
+            assert_eq!(store.load_session(&record.key).await.unwrap(), Some(record));
+        }
     }
 }
