@@ -53,7 +53,7 @@ async fn after_another_tab_closes_twenty_concurrent_calls_create_exactly_one_new
         ids.insert(get.await.unwrap().expect("every status call succeeds").id);
     }
     assert_eq!(ids.len(), 1, "every call ends in one session: {ids:?}");
-    assert!(!ids.contains(&first.id));
+    assert!(!ids.contains(&*first.id));
     assert_eq!(
         server.metric("trusty_sessions_created_total").await,
         2,
@@ -238,7 +238,7 @@ async fn a_flight_whose_runtime_shut_down_is_not_cached() {
         .ensure_session()
         .await
         .expect("a new flight, not a cached failure");
-    assert_eq!(manager.csrf_token(), Some(session.csrf_token));
+    assert_eq!(manager.csrf_token().as_deref(), Some(&*session.csrf_token));
     assert_eq!(manager.counts().init_requests, 2);
     assert_eq!(server.metric("trusty_sessions_created_total").await, 1);
 }
@@ -275,8 +275,8 @@ async fn an_init_asked_for_during_a_close_waits_for_it_and_gets_a_live_session()
     let next = next.await.unwrap().unwrap();
     assert_ne!(next.id, first.id, "not the session being closed");
     assert_eq!(
-        manager.api().session_status().await.unwrap().id,
-        next.id,
+        manager.api().session_status().await.unwrap().id.as_str(),
+        &*next.id,
         "the session held is alive on the server"
     );
     assert_eq!(server.metric("trusty_sessions_created_total").await, 2);

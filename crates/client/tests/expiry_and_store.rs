@@ -60,8 +60,8 @@ async fn token_subscribers_get_the_current_value_and_one_call_per_change() {
         *seen.lock().unwrap(),
         vec![
             None,
-            Some(session.csrf_token),
-            Some(rotated.csrf_token),
+            Some(session.csrf_token.to_string()),
+            Some(rotated.csrf_token.to_string()),
             None
         ]
     );
@@ -114,6 +114,9 @@ async fn listeners_may_read_every_accessor_while_being_notified() {
     let seen = seen.lock().unwrap().clone();
     assert_eq!(
         seen.last(),
-        Some(&(Some(session.csrf_token.clone()), Some(session.csrf_token)))
+        Some(&(
+            Some(session.csrf_token.to_string()),
+            Some(session.csrf_token.clone())
+        ))
     );
 }

@@ -87,7 +87,7 @@ async fn events_report_init_rotation_rejection_and_close() {
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen[0], SessionEvent::Initialized(first.clone()));
     assert!(
-        matches!(&seen[1], SessionEvent::Rotated(s) if s.csrf_token == rotated.csrf_token),
+        matches!(&seen[1], SessionEvent::Rotated(s) if *s.csrf_token == *rotated.csrf_token),
         "{seen:?}"
     );
     assert_eq!(
@@ -148,7 +148,7 @@ async fn an_adopted_session_is_used_without_io_and_an_older_flight_cannot_undo_i
         from_a,
         "B's older flight gets the adopted session, not its own"
     );
-    assert_eq!(tab_b.csrf_token(), Some(from_a.csrf_token.clone()));
+    assert_eq!(tab_b.csrf_token().as_deref(), Some(&*from_a.csrf_token));
     assert_eq!(tab_b.counts().init_requests, 1);
     events.extend(log.lock().unwrap().drain(..));
     assert!(events.is_empty(), "adoption emits nothing: {events:?}");

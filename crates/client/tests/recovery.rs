@@ -33,8 +33,8 @@ async fn token_rotated_elsewhere_one_refresh_one_replay_then_success() {
             .await,
         1
     );
-    assert_ne!(rotated.csrf_token, before.csrf_token);
-    assert_eq!(manager.csrf_token(), Some(rotated.csrf_token));
+    assert_ne!(*rotated.csrf_token, *before.csrf_token);
+    assert_eq!(manager.csrf_token().as_deref(), Some(&*rotated.csrf_token));
     assert_eq!(manager.state().last_error, None);
 }
 
@@ -82,7 +82,11 @@ async fn session_closed_elsewhere_one_reinit_one_replay_then_success() {
     assert_eq!(counts.init_requests, 2, "exactly one re-init");
     assert_eq!(counts.replays, 1);
     let new = manager.api().session_status().await.unwrap();
-    assert_ne!(new.id, old.id, "a new session replaced the closed one");
+    assert_ne!(
+        new.id.as_str(),
+        &*old.id,
+        "a new session replaced the closed one"
+    );
     assert_eq!(server.metric("trusty_sessions_created_total").await, 2);
 }
 

@@ -53,7 +53,7 @@ async fn fifty_and_five_thousand_concurrent_ensures_make_exactly_one_init_reques
         let outcomes = concurrent_ensure(&manager, &gate, callers).await;
         let tokens: HashSet<String> = outcomes
             .into_iter()
-            .map(|o| o.expect("every caller succeeds").csrf_token)
+            .map(|o| o.expect("every caller succeeds").csrf_token.to_string())
             .collect();
         assert_eq!(tokens.len(), 1, "{callers} callers must all see one token");
         assert_eq!(manager.counts().init_requests, 1, "{callers} callers");
@@ -104,7 +104,7 @@ async fn a_failed_init_reaches_every_waiter_and_is_not_cached() {
     assert_eq!(manager.counts().init_requests, 3);
     assert_eq!(server.metric("trusty_sessions_created_total").await, 1);
     assert_eq!(manager.state().last_error, None);
-    assert_eq!(manager.csrf_token(), Some(session.csrf_token));
+    assert_eq!(manager.csrf_token().as_deref(), Some(&*session.csrf_token));
 }
 
 #[tokio::test]
@@ -133,7 +133,7 @@ async fn after_a_failure_the_next_init_is_not_throttled() {
     // Same instant (the manual clock did not move): a failure opens no throttle window.
     let session = manager.init_session(false).await.unwrap();
     assert_eq!(manager.counts().init_requests, 4);
-    assert_eq!(manager.csrf_token(), Some(session.csrf_token));
+    assert_eq!(manager.csrf_token().as_deref(), Some(&*session.csrf_token));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,7 +197,7 @@ async fn reset_during_an_init_wins_over_the_late_response() {
 
     // The next call starts afresh; the cookie the server set is adopted (sync first).
     let fresh = manager.ensure_session().await.unwrap();
-    assert_eq!(manager.csrf_token(), Some(fresh.csrf_token));
+    assert_eq!(manager.csrf_token().as_deref(), Some(&*fresh.csrf_token));
     assert_eq!(manager.counts().init_requests, 1);
     assert_eq!(manager.counts().sync_requests, 1);
 }
@@ -223,8 +223,8 @@ async fn an_older_init_finishing_late_does_not_undo_a_newer_one() {
         older, newer,
         "older waiters get the newer session, not the stale one"
     );
-    assert_eq!(manager.csrf_token(), Some(newer.csrf_token.clone()));
+    assert_eq!(manager.csrf_token().as_deref(), Some(&*newer.csrf_token));
     let status = manager.api().session_status().await.unwrap();
-    assert_eq!(status.id, newer.id);
+    assert_eq!(status.id.as_str(), &*newer.id);
     assert_eq!(manager.counts().init_requests, 2);
 }

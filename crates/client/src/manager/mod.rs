@@ -81,11 +81,11 @@ impl Default for ManagerConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionSnapshot {
     /// Public handle of the session.
-    pub id: String,
+    pub id: Arc<str>,
     /// The CSRF token to send in `X-CSRF-Token`.
-    pub csrf_token: String,
+    pub csrf_token: Arc<str>,
     /// RFC 3339 expiry as the server reported it (on the server's clock; for display).
-    pub expires_at: String,
+    pub expires_at: Arc<str>,
     /// The expiry on this client's clock: when the request that obtained the session
     /// was sent, plus the server's `expires_in`. Immune to clock skew.
     pub expires_at_millis: i64,
@@ -436,7 +436,7 @@ impl SessionManager {
     /// Accessors read these stores, never the core.
     fn stage(&self, core: &Core) {
         self.inner.snapshot.stage(core.session.clone());
-        let token = core.session.as_ref().map(|s| s.csrf_token.clone());
+        let token = core.session.as_ref().map(|s| s.csrf_token.to_string());
         self.inner.token.stage(token.clone());
         self.inner.state.stage(SessionState {
             is_initialized: core.session.is_some(),
@@ -514,9 +514,9 @@ impl SessionManager {
     pub(crate) fn snapshot_from(&self, info: SessionInfo, sent_at: i64) -> SessionSnapshot {
         let lifetime = i64::try_from(info.expires_in.saturating_mul(1000)).unwrap_or(i64::MAX);
         SessionSnapshot {
-            id: info.id,
-            csrf_token: info.csrf_token,
-            expires_at: info.expires_at,
+            id: info.id.into(),
+            csrf_token: info.csrf_token.into(),
+            expires_at: info.expires_at.into(),
             expires_at_millis: sent_at.saturating_add(lifetime),
             obtained_at_millis: sent_at,
         }
@@ -532,7 +532,11 @@ impl SessionManager {
     /// Reads the session's current token from the server without ever creating one.
     pub(crate) async fn current_token_from_server(&self) -> Result<String, ClientError> {
         Counters::bump(&self.inner.counters.csrf_refreshes);
-        Ok(self.fetch_session("/api/session").await?.csrf_token)
+        Ok(self
+            .fetch_session("/api/session")
+            .await?
+            .csrf_token
+            .to_string())
     }
 
     /// One GET of a session endpoint, decoded.

@@ -113,7 +113,7 @@ impl SessionManager {
                 .filter(|visible| visible != failed);
             if let (Some(visible), Some(session)) = (visible, core.session.as_mut()) {
                 // Another tab or request already received the newer token.
-                session.csrf_token = visible;
+                session.csrf_token = visible.into();
                 return Step::Done(Ok(session.clone()));
             }
             if let Some(slot) = &core.refresh {
@@ -207,11 +207,11 @@ impl SessionManager {
             let Some(session) = core.session.as_mut() else {
                 return;
             };
-            if session.id != ticket.session.id || session.csrf_token == rotated.csrf_token {
+            if session.id != ticket.session.id || *session.csrf_token == *rotated.csrf_token {
                 return;
             }
-            session.csrf_token = rotated.csrf_token.clone();
-            session.expires_at = rotated.expires_at.clone();
+            session.csrf_token = rotated.csrf_token.as_str().into();
+            session.expires_at = rotated.expires_at.as_str().into();
             session.expires_at_millis = sent_at.saturating_add(lifetime);
             session.obtained_at_millis = sent_at;
             let event = SessionEvent::Rotated(session.clone());
@@ -240,7 +240,7 @@ fn settled(core: &Core, origin: Origin, failed: &str) -> Option<Step> {
         }
     }
     match (&core.session, origin) {
-        (Some(held), _) if held.csrf_token != failed => Some(Step::Done(Ok(held.clone()))),
+        (Some(held), _) if *held.csrf_token != *failed => Some(Step::Done(Ok(held.clone()))),
         (None, Origin::Outside) => Some(Step::Done(Err(ClientError::Superseded))),
         _ => None,
     }

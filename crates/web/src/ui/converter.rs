@@ -96,7 +96,7 @@ pub fn Converter() -> impl IntoView {
     // 401): a shown result is gone. Closed on purpose, here or in another tab: a running
     // conversion is stopped rather than left to start a session of its own.
     let snapshot = session.session();
-    Effect::new(move |previous: Option<Option<String>>| {
+    Effect::new(move |previous: Option<Option<std::sync::Arc<str>>>| {
         let id = snapshot.with(|s| s.as_ref().map(|s| s.id.clone()));
         let replaced =
             matches!(&previous, Some(Some(old)) if id.as_ref().is_some_and(|new| new != old));
