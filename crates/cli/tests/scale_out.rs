@@ -102,19 +102,7 @@ async fn post(
 }
 
 async fn upload(server: &ServeProcess, creds: &Creds, job_id: &str, text: &str) -> StatusCode {
-    let form = Form::new().text("job_id", job_id.to_owned()).part(
-        "file",
-        Part::bytes(text.as_bytes().to_vec()).file_name("notes.csv"),
-    );
-    client()
-        .post(server.url("/api/upload"))
-        .header("cookie", creds.cookie())
-        .header("x-csrf-token", &creds.csrf)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    upload_named(server, creds, job_id, "notes.csv", text).await
 }
 
 /// `GET /api/health` as a monitor asks it: no cookie.

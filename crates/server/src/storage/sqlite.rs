@@ -611,19 +611,13 @@ impl DownloadStore for SqliteStorage {
         token: &TokenHash,
         now: Timestamp,
     ) -> Result<Option<DownloadGrant>, StoreError> {
-        let token = *token;
-        let grant = self
-            .run(move |connection| {
-                connection
-                    .prepare_cached(
-                        "DELETE FROM download_grants WHERE token_hash = ?1 \
-                         RETURNING session_key, job_id, expires_at",
-                    )?
-                    .query_row(params![token.0.as_slice()], grant_from_row)
-                    .optional()
-            })
-            .await?;
-        Ok(grant.filter(|grant| grant.expires_at > now))
+        self.grant_by_token(
+            "DELETE FROM download_grants WHERE token_hash = ?1 \
+             RETURNING session_key, job_id, expires_at",
+            token,
+            now,
+        )
+        .await
     }
 
     async fn peek_grant(
@@ -631,14 +625,29 @@ impl DownloadStore for SqliteStorage {
         token: &TokenHash,
         now: Timestamp,
     ) -> Result<Option<DownloadGrant>, StoreError> {
+        self.grant_by_token(
+            "SELECT session_key, job_id, expires_at FROM download_grants WHERE token_hash = ?1",
+            token,
+            now,
+        )
+        .await
+    }
+}
+
+impl SqliteStorage {
+    /// The grant `sql` (which selects or deletes by `token_hash = ?1`) returns, if it
+    /// is still valid at `now`.
+    async fn grant_by_token(
+        &self,
+        sql: &'static str,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<DownloadGrant>, StoreError> {
         let token = *token;
         let grant = self
             .run(move |connection| {
                 connection
-                    .prepare_cached(
-                        "SELECT session_key, job_id, expires_at FROM download_grants \
-                         WHERE token_hash = ?1",
-                    )?
+                    .prepare_cached(sql)?
                     .query_row(params![token.0.as_slice()], grant_from_row)
                     .optional()
             })
