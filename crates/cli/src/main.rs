@@ -8,6 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod client_state;
 mod convert_cmd;
+mod doctor;
 mod formats_cmd;
 mod serve;
 mod session_cmd;
@@ -34,6 +35,8 @@ enum Command {
     Convert(convert_cmd::ConvertArgs),
     /// List the conversions available.
     Formats(target::OptionalServerArg),
+    /// Check which conversion engines this machine has (and how to add missing ones).
+    Doctor(doctor::EngineArgs),
     /// Inspect or close this CLI's session with a server.
     #[command(subcommand)]
     Session(session_cmd::SessionCommand),
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(*args).await,
             Command::Convert(args) => convert_cmd::run(args).await,
             Command::Formats(args) => formats_cmd::run(args).await,
+            Command::Doctor(args) => doctor::run(args).await,
             Command::Session(command) => session_cmd::run(command).await,
         }
     });

@@ -10,6 +10,8 @@ use trustyconvert_server::{
     StoreKind, Timeouts,
 };
 
+use crate::doctor::EngineArgs;
+
 use crate::units::{ByteSize, HumanDuration};
 
 /// Flags of `serve`. Every flag has a `TRUSTY_*` environment variable.
@@ -97,6 +99,13 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUSTY_CONVERSION_TIMEOUT", default_value_t = HumanDuration(defaults::CONVERSION_TIMEOUT))]
     conversion_timeout: HumanDuration,
 
+    /// Address space one LibreOffice run may map; past it the run fails, not the server.
+    #[arg(long, env = "TRUSTY_ENGINE_MEMORY", default_value_t = ByteSize(defaults::ENGINE_MEMORY))]
+    engine_memory: ByteSize,
+
+    #[command(flatten)]
+    engines: EngineArgs,
+
     /// Bytes one session's uploads and outputs may take together (`1GiB`, `500MB`, …).
     #[arg(long, env = "TRUSTY_MAX_SESSION_STORAGE", default_value_t = ByteSize(defaults::MAX_SESSION_STORAGE))]
     max_session_storage: ByteSize,
@@ -182,6 +191,7 @@ impl ServeArgs {
                 max_session_storage: self.max_session_storage.0,
                 max_output_bytes: self.max_output_size.0,
                 conversion_timeout: self.conversion_timeout.0,
+                engine_memory: self.engine_memory.0,
                 workers: self.workers.unwrap_or_else(defaults::workers),
             },
             rate_limits: RateLimitConfig {
@@ -193,6 +203,7 @@ impl ServeArgs {
             http: HttpLimits::default(),
             trusted_proxies: self.trusted_proxies,
             web_dir: self.web_dir,
+            libreoffice: self.engines.libreoffice,
         }
     }
 }

@@ -52,7 +52,7 @@ impl fmt::Display for ByteSize {
         let units = [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
         match units
             .iter()
-            .find(|(size, _)| self.0 >= *size && self.0 % size == 0)
+            .find(|(size, _)| self.0 >= *size && self.0.is_multiple_of(*size))
         {
             Some((size, unit)) => write!(f, "{}{unit}", self.0 / size),
             None => write!(f, "{}", self.0),
@@ -80,7 +80,7 @@ impl fmt::Display for HumanDuration {
         let duration = self.0;
         if duration.subsec_nanos() != 0 {
             write!(f, "{}ms", duration.as_millis())
-        } else if duration.as_secs() >= 3600 && duration.as_secs() % 3600 == 0 {
+        } else if duration.as_secs() >= 3600 && duration.as_secs().is_multiple_of(3600) {
             write!(f, "{}h", duration.as_secs() / 3600)
         } else {
             write!(f, "{}s", duration.as_secs())

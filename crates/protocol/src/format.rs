@@ -50,6 +50,20 @@ pub enum Format {
     Csv,
     /// JSON.
     Json,
+    /// SVG vector graphics.
+    Svg,
+    /// Word document (Office Open XML).
+    Docx,
+    /// Word 97–2003 document.
+    Doc,
+    /// OpenDocument text.
+    Odt,
+    /// Rich Text Format.
+    Rtf,
+    /// Excel workbook (Office Open XML).
+    Xlsx,
+    /// OpenDocument spreadsheet.
+    Ods,
 }
 
 /// Raster image formats, readable and writable among each other.
@@ -64,7 +78,7 @@ pub const RASTER_FORMATS: [Format; 6] = [
 
 impl Format {
     /// Every format, in a stable order.
-    pub const ALL: [Format; 12] = [
+    pub const ALL: [Format; 19] = [
         Self::Png,
         Self::Jpeg,
         Self::Gif,
@@ -77,6 +91,13 @@ impl Format {
         Self::Txt,
         Self::Csv,
         Self::Json,
+        Self::Svg,
+        Self::Docx,
+        Self::Doc,
+        Self::Odt,
+        Self::Rtf,
+        Self::Xlsx,
+        Self::Ods,
     ];
 
     /// Parses a format name, alias or file extension (case-insensitive, a leading dot
@@ -107,6 +128,13 @@ impl Format {
             Self::Txt => "txt",
             Self::Csv => "csv",
             Self::Json => "json",
+            Self::Svg => "svg",
+            Self::Docx => "docx",
+            Self::Doc => "doc",
+            Self::Odt => "odt",
+            Self::Rtf => "rtf",
+            Self::Xlsx => "xlsx",
+            Self::Ods => "ods",
         }
     }
 
@@ -146,6 +174,13 @@ impl Format {
             Self::Txt => "text/plain; charset=utf-8",
             Self::Csv => "text/csv; charset=utf-8",
             Self::Json => "application/json",
+            Self::Svg => "image/svg+xml",
+            Self::Docx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            Self::Doc => "application/msword",
+            Self::Odt => "application/vnd.oasis.opendocument.text",
+            Self::Rtf => "application/rtf",
+            Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Self::Ods => "application/vnd.oasis.opendocument.spreadsheet",
         }
     }
 
@@ -169,6 +204,14 @@ impl Format {
             "text/plain" => Self::Txt,
             "text/csv" => Self::Csv,
             "application/json" => Self::Json,
+            "text/html" => Self::Html,
+            "image/svg+xml" => Self::Svg,
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => Self::Docx,
+            "application/msword" => Self::Doc,
+            "application/vnd.oasis.opendocument.text" => Self::Odt,
+            "application/rtf" | "text/rtf" => Self::Rtf,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => Self::Xlsx,
+            "application/vnd.oasis.opendocument.spreadsheet" => Self::Ods,
             _ => return None,
         })
     }
@@ -237,6 +280,8 @@ mod tests {
             Some(Format::Csv)
         );
         assert_eq!(Format::from_mime("application/octet-stream"), None);
+        assert_eq!(Format::from_file_name("Report.DOCX"), Some(Format::Docx));
+        assert_eq!(Format::from_mime("text/rtf"), Some(Format::Rtf));
     }
 
     #[test]

@@ -40,8 +40,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub use config::{
-    ConfigError, CookieConfig, HttpLimits, JobLimits, RateLimitConfig, SameSite, ServerConfig,
-    StoreKind, Timeouts,
+    ConfigError, CookieConfig, HttpLimits, JobLimits, LibreOfficeSetting, RateLimitConfig,
+    SameSite, ServerConfig, StoreKind, Timeouts,
 };
 pub use error::{ApiError, ApiJson, ApiResult};
 pub use keys::{KeyError, GENERATED_KEY_FILE};
@@ -60,6 +60,9 @@ pub enum StartError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] storage::OpenError),
+    /// Probing the conversion engines crashed.
+    #[error("probing the conversion engines failed")]
+    Engines,
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -96,10 +99,25 @@ impl Server {
     ) -> Result<Self, StartError> {
         config.validate()?;
         let keyring = keys::load_or_generate(config.secret_key_file.as_deref(), &config.data_dir)?;
+        let libreoffice = config.libreoffice.clone();
+        let engines = tokio::task::spawn_blocking(move || convert::probe_engines(&libreoffice))
+            .await
+            .map_err(|_| StartError::Engines)?;
+        for report in engines.reports() {
+            match &report.version {
+                Some(version) => {
+                    tracing::info!(engine = report.name, version, detail = %report.detail, "conversion engine found")
+                }
+                None => {
+                    tracing::info!(engine = report.name, detail = %report.detail, "conversion engine not available")
+                }
+            }
+        }
         let jobs = jobs::JobService::new(
             Arc::clone(&storage),
             jobs::JobFiles::new(&config.data_dir),
             config.jobs,
+            engines,
             config.timeouts.sweep_interval * maintenance::LEASE_INTERVALS,
         );
         let interrupted = jobs

@@ -37,6 +37,9 @@ pub const MAX_SESSION_STORAGE: u64 = 1024 * 1024 * 1024;
 pub const MAX_OUTPUT_BYTES: u64 = 256 * 1024 * 1024;
 /// `--conversion-timeout`.
 pub const CONVERSION_TIMEOUT: Duration = Duration::from_secs(60);
+/// `--engine-memory`: 1 GiB of address space per LibreOffice run (it converts a
+/// typical document in well under half of that).
+pub const ENGINE_MEMORY: u64 = 1024 * 1024 * 1024;
 
 /// `--rate-limit-init`: new sessions per minute per client address.
 pub const RATE_LIMIT_INIT: u32 = 120;

@@ -180,6 +180,42 @@ impl Default for Timeouts {
     }
 }
 
+/// Where to find LibreOffice, which converts office documents: `auto` looks for
+/// `soffice` (then `libreoffice`) on the `PATH`, `off` never uses it, anything else
+/// is the program to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LibreOfficeSetting {
+    /// Look on the `PATH`.
+    Auto,
+    /// Never offer office conversions.
+    Off,
+    /// This program (a path, or a name looked up on the `PATH`).
+    Program(PathBuf),
+}
+
+impl std::fmt::Display for LibreOfficeSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Off => f.write_str("off"),
+            Self::Program(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+impl std::str::FromStr for LibreOfficeSetting {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim() {
+            "" => Err("expected auto, off or the path of soffice".to_owned()),
+            "auto" => Ok(Self::Auto),
+            "off" => Ok(Self::Off),
+            program => Ok(Self::Program(PathBuf::from(program))),
+        }
+    }
+}
+
 /// Limits on uploads and jobs.
 #[derive(Debug, Clone, Copy)]
 pub struct JobLimits {
@@ -195,6 +231,8 @@ pub struct JobLimits {
     pub max_output_bytes: u64,
     /// Longest one conversion may run; then its job fails and its worker is free.
     pub conversion_timeout: Duration,
+    /// Address space one external engine process (LibreOffice) may map.
+    pub engine_memory: u64,
 }
 
 impl Default for JobLimits {
@@ -205,6 +243,7 @@ impl Default for JobLimits {
             max_session_storage: defaults::MAX_SESSION_STORAGE,
             max_output_bytes: defaults::MAX_OUTPUT_BYTES,
             conversion_timeout: defaults::CONVERSION_TIMEOUT,
+            engine_memory: defaults::ENGINE_MEMORY,
             workers: defaults::workers(),
         }
     }
@@ -280,6 +319,8 @@ pub struct ServerConfig {
     /// The built web UI (`index.html`, the wasm bundle, `.gz` siblings) served at `/`;
     /// `None` serves a page saying how to build it.
     pub web_dir: Option<PathBuf>,
+    /// Where to find LibreOffice for office documents.
+    pub libreoffice: LibreOfficeSetting,
 }
 
 impl Default for ServerConfig {
@@ -297,6 +338,7 @@ impl Default for ServerConfig {
             http: HttpLimits::default(),
             trusted_proxies: Vec::new(),
             web_dir: None,
+            libreoffice: LibreOfficeSetting::Auto,
         }
     }
 }

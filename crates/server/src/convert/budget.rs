@@ -46,6 +46,16 @@ impl Budget {
         }
     }
 
+    /// When the time is up.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// The output limit in bytes.
+    pub fn max_output(&self) -> u64 {
+        self.max_output
+    }
+
     /// Fails once the deadline has passed.
     pub fn check_time(&self) -> Result<(), ConversionError> {
         if Instant::now() >= self.deadline {

@@ -1,6 +1,6 @@
-//! What the server knows about formats beyond their names: magic bytes, and which
-//! targets each source converts to. Names, aliases, extensions and MIME types live in
-//! the protocol crate's [`Format`].
+//! What the server knows about formats beyond their names: their magic bytes. Names,
+//! aliases, extensions and MIME types live in the protocol crate's [`Format`]; which
+//! conversions exist, in the engines.
 
 pub use trustyconvert_protocol::{Format, RASTER_FORMATS};
 
@@ -14,7 +14,12 @@ pub fn matches_magic(format: Format, head: &[u8]) -> bool {
         Format::Bmp => head.starts_with(b"BM"),
         Format::Tiff => head.starts_with(b"II*\0") || head.starts_with(b"MM\0*"),
         Format::Webp => head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP",
-        Format::Pdf | Format::Html => false,
+        Format::Pdf => false,
+        Format::Docx | Format::Xlsx | Format::Odt | Format::Ods => head.starts_with(b"PK\x03\x04"),
+        Format::Doc => head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]),
+        Format::Rtf => head.starts_with(b"{\\rtf"),
+        Format::Html => looks_like_text(head) && head.contains(&b'<'),
+        Format::Svg => looks_like_text(head) && contains(head, b"<svg"),
         Format::Markdown | Format::Txt | Format::Csv => looks_like_text(head),
         Format::Json => {
             looks_like_text(head)
@@ -38,25 +43,10 @@ fn looks_like_text(head: &[u8]) -> bool {
     }
 }
 
-/// The targets each source converts to; exactly what [`super::convert`] performs.
-pub fn targets(source: Format) -> &'static [Format] {
-    const IMAGE_TARGETS: [Format; 7] = [
-        Format::Png,
-        Format::Jpeg,
-        Format::Gif,
-        Format::Bmp,
-        Format::Tiff,
-        Format::Webp,
-        Format::Pdf,
-    ];
-    match source {
-        s if s.is_raster() => &IMAGE_TARGETS,
-        Format::Markdown => &[Format::Html, Format::Pdf],
-        Format::Txt => &[Format::Pdf],
-        Format::Csv => &[Format::Json],
-        Format::Json => &[Format::Csv],
-        _ => &[],
-    }
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 #[cfg(test)]
@@ -71,6 +61,14 @@ mod tests {
         assert!(!matches_magic(Format::Json, b"hello"));
         assert!(!matches_magic(Format::Txt, b"\x89PNG\r\n\x1a\n\0\0"));
         assert!(matches_magic(Format::Txt, "héllo".as_bytes()));
+        assert!(matches_magic(Format::Rtf, b"{\\rtf1\\ansi hello}"));
+        assert!(matches_magic(Format::Docx, b"PK\x03\x04rest"));
+        assert!(!matches_magic(Format::Docx, b"{\\rtf1"));
+        assert!(matches_magic(
+            Format::Svg,
+            b"<?xml version=\"1.0\"?>\n<svg xmlns=\"x\"/>"
+        ));
+        assert!(!matches_magic(Format::Svg, b"<html></html>"));
         assert!(
             matches_magic(Format::Txt, &"é".as_bytes()[..1]),
             "a cut sequence at the end is fine"

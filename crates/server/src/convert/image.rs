@@ -36,7 +36,7 @@ fn reader(
     path: &Path,
     format: Format,
 ) -> Result<ImageReader<BufReader<std::fs::File>>, ConversionError> {
-    let mut reader = ImageReader::open(path).map_err(ConversionError::io)?;
+    let mut reader = ImageReader::open(path).map_err(ConversionError::Io)?;
     reader.set_format(image_format(format).ok_or(ConversionError::Unsupported)?);
     reader.limits(limits());
     Ok(reader)
@@ -48,6 +48,12 @@ pub fn check_dimensions(path: &Path, format: Format) -> Result<(u32, u32), Conve
     let (width, height) = reader(path, format)?.into_dimensions().map_err(|error| {
         ConversionError::Invalid(format!("not a readable {} image ({error})", format.name()))
     })?;
+    check_pixels(width, height)?;
+    Ok((width, height))
+}
+
+/// Refuses an image (or a drawing about to be rendered) with no pixels or too many.
+pub fn check_pixels(width: u32, height: u32) -> Result<(), ConversionError> {
     if width == 0 || height == 0 {
         return Err(ConversionError::Invalid("the image has no pixels".into()));
     }
@@ -56,7 +62,7 @@ pub fn check_dimensions(path: &Path, format: Format) -> Result<(u32, u32), Conve
             "the image is too large ({width}×{height} pixels; at most {MAX_SIDE} per side and {MAX_PIXELS} in total)"
         )));
     }
-    Ok((width, height))
+    Ok(())
 }
 
 /// Decodes an image within the limits.

@@ -1,17 +1,41 @@
-//! The conversions this build performs: pure functions from an input file to output
-//! bytes, run on the blocking pool by the job workers.
+//! Conversions: the engines that perform them ([`Engines`], probed at startup), what
+//! an upload must look like to be accepted ([`matches_magic`], [`inspect`]), and the
+//! limits each run keeps to ([`Budget`]).
+//!
+//! - `engine`: the interface and the registry.
+//! - `builtin`: everything done in this process (images, SVG, text, data,
+//!   spreadsheets) — always available.
+//! - `office`: LibreOffice in a fenced subprocess — when installed.
 
 mod budget;
+mod builtin;
+mod engine;
+mod font;
 mod format;
 mod image;
+mod office;
+mod package;
 mod pdf;
+mod sheet;
+mod svg;
 mod text;
+mod text_pdf;
 
 use std::path::Path;
 
-pub use self::budget::Budget;
-pub use self::format::{matches_magic, targets, Format, RASTER_FORMATS};
-pub use self::image::check_dimensions;
+pub use self::budget::{Budget, BudgetWriter};
+pub use self::builtin::BuiltinEngine;
+pub use self::engine::{Engine, EngineJob, EngineReport, Engines, Offer, Probed};
+pub use self::format::{matches_magic, Format, RASTER_FORMATS};
+pub use self::office::LibreOffice;
+
+use crate::config::LibreOfficeSetting;
+
+/// Probes every engine (LibreOffice as `libreoffice` says); blocks while LibreOffice
+/// answers its version, so call it from a blocking context at startup.
+pub fn probe_engines(libreoffice: &LibreOfficeSetting) -> Engines {
+    Engines::from_probes([BuiltinEngine::probe(), LibreOffice::probe(libreoffice)])
+}
 
 /// Why a conversion (or the validation before it) failed. Messages are for people.
 #[derive(Debug, thiserror::Error)]
@@ -33,51 +57,27 @@ pub enum ConversionError {
     Io(#[source] std::io::Error),
 }
 
-impl ConversionError {
-    fn io(error: std::io::Error) -> Self {
-        Self::Io(error)
-    }
+/// Whether [`inspect`] has anything to check for `format` (the others are accepted
+/// on their first bytes, without reading the file from disk).
+pub fn needs_inspection(format: Format) -> bool {
+    format.is_raster()
+        || matches!(
+            format,
+            Format::Svg | Format::Docx | Format::Xlsx | Format::Odt | Format::Ods
+        )
 }
 
-/// Converts the file at `input` from `source` to `target` within `budget`; `title`
-/// names HTML output.
-pub fn convert(
-    input: &Path,
-    source: Format,
-    target: Format,
-    title: &str,
-    budget: &Budget,
-) -> Result<Vec<u8>, ConversionError> {
-    run(input, source, target, title, budget).map_err(|error| budget.explain(error))
-}
-
-fn run(
-    input: &Path,
-    source: Format,
-    target: Format,
-    title: &str,
-    budget: &Budget,
-) -> Result<Vec<u8>, ConversionError> {
-    if !targets(source).contains(&target) {
-        return Err(ConversionError::Unsupported);
-    }
-    if source.is_raster() {
-        let image = image::decode(input, source)?;
-        budget.check_time()?;
-        return match target {
-            Format::Pdf => pdf::from_image(&image, budget),
-            raster => image::encode(&image, raster, budget),
-        };
-    }
-    let bytes = std::fs::read(input).map_err(ConversionError::io)?;
-    match (source, target) {
-        (Format::Markdown, Format::Html) => text::markdown_to_html(&bytes, title, budget),
-        (Format::Markdown, Format::Pdf) => {
-            pdf::from_text(&text::markdown_to_plain(&bytes)?, budget)
+/// Checks an uploaded file beyond its first bytes, before it is accepted: an image's
+/// declared size, an SVG's parse and size, a zip-based office file's parts, size when
+/// unpacked, and macros. Other formats need nothing more.
+pub fn inspect(path: &Path, format: Format) -> Result<(), ConversionError> {
+    match format {
+        raster if raster.is_raster() => image::check_dimensions(path, raster).map(drop),
+        Format::Svg => svg::parse(&std::fs::read(path).map_err(ConversionError::Io)?).map(drop),
+        Format::Docx | Format::Xlsx | Format::Odt | Format::Ods => {
+            let file = std::fs::File::open(path).map_err(ConversionError::Io)?;
+            package::check(std::io::BufReader::new(file), format)
         }
-        (Format::Txt, Format::Pdf) => pdf::from_text(text::as_text(&bytes)?, budget),
-        (Format::Csv, Format::Json) => text::csv_to_json(&bytes, budget),
-        (Format::Json, Format::Csv) => text::json_to_csv(&bytes, budget),
-        _ => Err(ConversionError::Unsupported),
+        _ => Ok(()),
     }
 }

@@ -13,7 +13,9 @@ use uuid::Uuid;
 use super::upload::{storage_failure, IncomingUpload, SizeBound};
 use super::{downloads, JobFiles};
 use crate::config::JobLimits;
-use crate::convert::{check_dimensions, convert, targets, Budget, ConversionError, Format};
+use crate::convert::{
+    inspect, needs_inspection, Budget, ConversionError, EngineJob, Engines, Format,
+};
 use crate::crypto::SessionKey;
 use crate::error::ApiError;
 use crate::storage::{Admission, DownloadGrant, JobRecord, Storage, StoreError};
@@ -32,6 +34,7 @@ struct Inner {
     store: Arc<dyn Storage>,
     files: JobFiles,
     limits: JobLimits,
+    engines: Engines,
     workers: Semaphore,
     /// Serializes "count active jobs, then queue one" so two requests cannot both pass.
     admission: Mutex<()>,
@@ -56,6 +59,7 @@ impl JobService {
         store: Arc<dyn Storage>,
         files: JobFiles,
         limits: JobLimits,
+        engines: Engines,
         lease: Duration,
     ) -> Self {
         let workers = Semaphore::new(limits.workers.max(1));
@@ -64,6 +68,7 @@ impl JobService {
                 store,
                 files,
                 limits,
+                engines,
                 workers,
                 admission: Mutex::new(()),
                 in_flight: std::sync::Mutex::default(),
@@ -75,6 +80,11 @@ impl JobService {
     /// The limits.
     pub fn limits(&self) -> JobLimits {
         self.inner.limits
+    }
+
+    /// The conversion engines found at startup.
+    pub fn engines(&self) -> &Engines {
+        &self.inner.engines
     }
 
     /// At startup: jobs a previous process left queued or processing are marked failed
@@ -122,7 +132,7 @@ impl JobService {
         if job.status != JobStatus::Uploaded {
             return Err(not_again(job.status));
         }
-        if !targets(job.source_format).contains(&target) {
+        if !self.inner.engines.converts(job.source_format, target) {
             return Err(ApiError::new(
                 ErrorType::UnsupportedFormatError,
                 format!(
@@ -221,16 +231,30 @@ impl JobService {
             job.target_format.unwrap_or(job.source_format),
         );
         let title = job.original_filename.clone();
-        let (max_output, timeout) = (
+        let (max_output, timeout, memory_limit) = (
             self.inner.limits.max_output_bytes,
             self.inner.limits.conversion_timeout,
+            self.inner.limits.engine_memory,
         );
+        let scratch = files.job_dir(&job.session, &job.job_id).join("work");
+        let engines = self.inner.engines.clone();
         let started = Instant::now();
         // The deadline runs from now, not from when the blocking pool gets to the task.
         let deadline = started + timeout;
         let work = tokio::task::spawn_blocking(move || {
             let budget = Budget::until(max_output, timeout, deadline);
-            convert(&input, source, target, &title, &budget)
+            crate::private_fs::create_dir_all(&scratch).map_err(ConversionError::Io)?;
+            let result = engines.convert(&EngineJob {
+                input: &input,
+                source,
+                target,
+                title: &title,
+                budget: &budget,
+                scratch: &scratch,
+                memory_limit,
+            });
+            let _ = std::fs::remove_dir_all(&scratch);
+            result
         });
         // The budget stops the conversion at its next step; this frees the worker even
         // if a step itself never ends. The result is written here, never by a task that
@@ -377,11 +401,12 @@ impl JobService {
         job_id: Uuid,
         mut upload: IncomingUpload,
     ) -> Result<JobRecord, ApiError> {
-        let format = upload.finish().await?;
-        if format.is_raster() {
-            // The dimension check reads the header from disk.
+        let engines = &self.inner.engines;
+        let format = upload.finish(|format| engines.reads(format)).await?;
+        if needs_inspection(format) {
+            // The checks read the file from disk.
             let path = upload.spill().await?.to_owned();
-            tokio::task::spawn_blocking(move || check_dimensions(&path, format))
+            tokio::task::spawn_blocking(move || inspect(&path, format))
                 .await
                 .map_err(|_| ApiError::internal())?
                 .map_err(|error| match error {

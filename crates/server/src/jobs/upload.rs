@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt as _;
 use trustyconvert_protocol::{human_size, ErrorType};
 use uuid::Uuid;
 
-use crate::convert::{matches_magic, targets, Format};
+use crate::convert::{matches_magic, Format};
 use crate::error::ApiError;
 
 /// How many leading bytes are checked against the claimed type.
@@ -171,8 +171,12 @@ impl IncomingUpload {
     }
 
     /// Checks what the file is: the format named by its extension (or, without a
-    /// known extension, by its declared MIME type), confirmed by its first bytes.
-    pub(super) async fn finish(&mut self) -> Result<Format, ApiError> {
+    /// known extension, by its declared MIME type), confirmed by its first bytes;
+    /// `convertible` says which formats the engines read.
+    pub(super) async fn finish(
+        &mut self,
+        convertible: impl Fn(Format) -> bool,
+    ) -> Result<Format, ApiError> {
         if let Spool::File { file, .. } = &mut self.spool {
             file.flush().await.map_err(storage_failure)?;
         }
@@ -181,6 +185,7 @@ impl IncomingUpload {
             self.declared_type.as_deref(),
             self.size,
             &self.head,
+            convertible,
         )
     }
 
@@ -240,12 +245,12 @@ fn verify(
     declared_type: Option<&str>,
     size: u64,
     head: &[u8],
+    convertible: impl Fn(Format) -> bool,
 ) -> Result<Format, ApiError> {
     let extension = name.rsplit_once('.').map(|(_, ext)| ext).unwrap_or("");
-    let convertible = |format: &Format| !targets(*format).is_empty();
     let format = Format::parse(extension)
         .or_else(|| declared_type.and_then(Format::from_mime))
-        .filter(convertible)
+        .filter(|format| convertible(*format))
         .ok_or_else(|| {
             ApiError::new(
                 ErrorType::UnsupportedFormatError,

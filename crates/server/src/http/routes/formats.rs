@@ -1,19 +1,18 @@
-//! `GET /api/convert/formats`: exactly the conversions this build performs.
+//! `GET /api/convert/formats`: exactly the conversions the engines found at startup
+//! perform.
 
 use axum::extract::State;
 use trustyconvert_protocol::FormatGroup;
 
-use crate::convert::{targets, Format, RASTER_FORMATS};
+use crate::convert::Format;
 use crate::error::ApiJson;
 use crate::http::AppState;
 
+/// Canonical names, with `jpg` after `jpeg` (clients that match on extensions find it).
 fn names(formats: &[Format]) -> Vec<String> {
     let mut names: Vec<String> = formats.iter().map(|f| f.name().to_owned()).collect();
-    if formats.contains(&Format::Jpeg) {
-        names.insert(
-            names.iter().position(|n| n == "jpeg").map_or(0, |i| i + 1),
-            "jpg".to_owned(),
-        );
+    if let Some(at) = names.iter().position(|n| n == "jpeg") {
+        names.insert(at + 1, "jpg".to_owned());
     }
     names
 }
@@ -23,61 +22,25 @@ fn names(formats: &[Format]) -> Vec<String> {
     get,
     path = "/api/convert/formats",
     tag = "conversion",
-    description = "Exactly the conversions this server performs: in each group every input converts to every output.",
+    description = "Exactly the conversions this server performs: in each group every input converts to every output. Groups depend on the engines installed (office documents need LibreOffice).",
     responses((status = 200, description = "The format groups.", body = crate::http::openapi::Success<Vec<FormatGroup>>))
 )]
 pub async fn formats(State(state): State<AppState>) -> ApiJson<Vec<FormatGroup>> {
     let max_size = state.jobs.limits().max_upload_bytes;
-    let group = |id: &str, name: &str, description: &str, inputs: &[Format], features: &[&str]| {
-        FormatGroup {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            description: description.to_owned(),
-            input_formats: names(inputs),
-            output_formats: names(targets(inputs[0])),
+    let groups = state
+        .jobs
+        .engines()
+        .offers()
+        .into_iter()
+        .map(|offer| FormatGroup {
+            id: offer.id.to_owned(),
+            name: offer.name.to_owned(),
+            description: offer.description.to_owned(),
+            input_formats: names(offer.inputs),
+            output_formats: names(offer.outputs),
             max_size,
-            features: features.iter().map(|f| (*f).to_owned()).collect(),
-        }
-    };
-    ApiJson::ok(vec![
-        group(
-            "image",
-            "Images",
-            "Raster images to any other raster format, or to a one-page PDF.",
-            &RASTER_FORMATS,
-            &[
-                "dimensions preserved",
-                "metadata stripped",
-                "alpha flattened where the target has none",
-            ],
-        ),
-        group(
-            "markdown",
-            "Markdown",
-            "Markdown to a standalone HTML page or to PDF.",
-            &[Format::Markdown],
-            &["raw HTML escaped"],
-        ),
-        group(
-            "text",
-            "Plain text",
-            "Plain text to paginated PDF.",
-            &[Format::Txt],
-            &["A4 pages"],
-        ),
-        group(
-            "csv",
-            "CSV",
-            "CSV with a header row to a JSON array of objects.",
-            &[Format::Csv],
-            &["values kept as strings"],
-        ),
-        group(
-            "json",
-            "JSON",
-            "A JSON array of flat objects to CSV.",
-            &[Format::Json],
-            &["header is the union of keys"],
-        ),
-    ])
+            features: offer.features.iter().map(|f| (*f).to_owned()).collect(),
+        })
+        .collect();
+    ApiJson::ok(groups)
 }

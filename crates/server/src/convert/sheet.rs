@@ -1,0 +1,405 @@
+//! Spreadsheets (xlsx, ods) to CSV or JSON with calamine: the first sheet, with the
+//! cached results of formulas.
+//!
+//! Bounds: the package was checked at upload (`package`: entry count, unpacked size).
+//! An xlsx sheet is streamed cell by cell and written as it goes, so the output limit
+//! bounds the work. calamine reads an ods file into dense grids, where one
+//! `number-rows-repeated` attribute can stand for millions of cells, so the cells an
+//! ods file expands to are counted first ([`ods_cells`]) and a file over
+//! [`MAX_ODS_CELLS`] is refused before calamine sees it.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek};
+use std::path::Path;
+
+use calamine::{Data, DataRef, Ods, Reader, Xlsx};
+use serde_json::{Map, Number, Value};
+
+use super::{Budget, BudgetWriter, ConversionError, Format};
+
+/// Most cells an ods file may expand to (about 100 MB held by calamine).
+pub const MAX_ODS_CELLS: u64 = 2_000_000;
+/// Widest sheet (Excel's own limit).
+const MAX_COLUMNS: u32 = 16_384;
+
+/// One cell's value, whichever reader produced it.
+#[derive(Debug, Clone, PartialEq)]
+enum Cell {
+    Empty,
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Cell {
+    fn from_ref(value: &DataRef<'_>) -> Self {
+        match value {
+            DataRef::Empty => Self::Empty,
+            DataRef::String(text) => Self::Text(text.clone()),
+            DataRef::SharedString(text) => Self::Text((*text).to_owned()),
+            DataRef::Int(n) => Self::Int(*n),
+            DataRef::Float(x) => Self::Float(*x),
+            DataRef::Bool(b) => Self::Bool(*b),
+            DataRef::DateTime(moment) => Self::Text(iso_datetime(moment)),
+            DataRef::DateTimeIso(text) | DataRef::DurationIso(text) => Self::Text(text.clone()),
+            DataRef::Error(error) => Self::Text(format!("#{error:?}")),
+        }
+    }
+
+    fn from_data(value: &Data) -> Self {
+        match value {
+            Data::Empty => Self::Empty,
+            Data::String(text) => Self::Text(text.clone()),
+            Data::Int(n) => Self::Int(*n),
+            Data::Float(x) => Self::Float(*x),
+            Data::Bool(b) => Self::Bool(*b),
+            Data::DateTime(moment) => Self::Text(iso_datetime(moment)),
+            Data::DateTimeIso(text) | Data::DurationIso(text) => Self::Text(text.clone()),
+            Data::Error(error) => Self::Text(format!("#{error:?}")),
+        }
+    }
+
+    /// As shown in CSV: integral floats without a fraction, booleans as Excel shows them.
+    fn text(&self) -> String {
+        match self {
+            Self::Empty => String::new(),
+            Self::Text(text) => text.clone(),
+            Self::Int(n) => n.to_string(),
+            Self::Float(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", *x as i64),
+            Self::Float(x) => x.to_string(),
+            Self::Bool(true) => "TRUE".to_owned(),
+            Self::Bool(false) => "FALSE".to_owned(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Self::Empty => Value::Null,
+            Self::Text(text) => Value::String(text.clone()),
+            Self::Int(n) => Value::Number((*n).into()),
+            Self::Float(x) if x.fract() == 0.0 && x.abs() < 1e15 => {
+                Value::Number((*x as i64).into())
+            }
+            Self::Float(x) => Number::from_f64(*x).map_or(Value::Null, Value::Number),
+            Self::Bool(b) => Value::Bool(*b),
+        }
+    }
+}
+
+fn iso_datetime(moment: &calamine::ExcelDateTime) -> String {
+    if moment.is_duration() {
+        return moment.as_f64().to_string();
+    }
+    let (year, month, day, hour, minute, second, _) = moment.to_ymd_hms_milli();
+    if (hour, minute, second) == (0, 0, 0) {
+        format!("{year:04}-{month:02}-{day:02}")
+    } else {
+        format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}")
+    }
+}
+
+/// Where rows go: a CSV or a JSON writer.
+trait RowSink {
+    fn row(&mut self, cells: &[Cell]) -> Result<(), ConversionError>;
+    fn finish(self: Box<Self>) -> Result<Vec<u8>, ConversionError>;
+}
+
+struct CsvSink<'a> {
+    writer: csv::Writer<BudgetWriter<'a>>,
+    budget: &'a Budget,
+}
+
+impl RowSink for CsvSink<'_> {
+    fn row(&mut self, cells: &[Cell]) -> Result<(), ConversionError> {
+        self.writer
+            .write_record(cells.iter().map(Cell::text))
+            .map_err(|e| ConversionError::Failed(format!("writing csv: {e}")))?;
+        self.budget.check_time()
+    }
+
+    fn finish(self: Box<Self>) -> Result<Vec<u8>, ConversionError> {
+        let inner = self
+            .writer
+            .into_inner()
+            .map_err(|e| ConversionError::Failed(format!("writing csv: {}", e.error())))?;
+        Ok(inner.into_inner())
+    }
+}
+
+/// A JSON array of objects keyed by the first row, written an object at a time.
+struct JsonSink<'a> {
+    out: BudgetWriter<'a>,
+    budget: &'a Budget,
+    header: Option<Vec<String>>,
+    rows: u64,
+}
+
+impl RowSink for JsonSink<'_> {
+    fn row(&mut self, cells: &[Cell]) -> Result<(), ConversionError> {
+        use std::io::Write as _;
+        let Some(header) = &self.header else {
+            self.header = Some(header_names(cells));
+            return Ok(());
+        };
+        let object: Map<String, Value> = header
+            .iter()
+            .enumerate()
+            .map(|(i, key)| (key.clone(), cells.get(i).map_or(Value::Null, Cell::json)))
+            .collect();
+        let separator: &[u8] = if self.rows == 0 { b"[\n" } else { b",\n" };
+        self.rows += 1;
+        let written = self
+            .out
+            .write_all(separator)
+            .and_then(|()| serde_json::to_writer(&mut self.out, &object).map_err(Into::into));
+        written.map_err(|e| ConversionError::Failed(format!("writing json: {e}")))?;
+        self.budget.check_time()
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<Vec<u8>, ConversionError> {
+        use std::io::Write as _;
+        let end: &[u8] = if self.rows == 0 { b"[]\n" } else { b"\n]\n" };
+        self.out
+            .write_all(end)
+            .map_err(|e| ConversionError::Failed(format!("writing json: {e}")))?;
+        Ok(self.out.into_inner())
+    }
+}
+
+/// Keys from a header row: its text, `column_N` where empty, `name_2`… where repeated.
+fn header_names(cells: &[Cell]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::with_capacity(cells.len());
+    for (i, cell) in cells.iter().enumerate() {
+        let base = match cell.text().trim() {
+            "" => format!("column_{}", i + 1),
+            text => text.to_owned(),
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while names.contains(&name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// The first sheet of the workbook at `path` as `target` (csv or json).
+pub fn convert(
+    path: &Path,
+    source: Format,
+    target: Format,
+    budget: &Budget,
+) -> Result<Vec<u8>, ConversionError> {
+    let mut sink: Box<dyn RowSink + '_> = match target {
+        Format::Csv => Box::new(CsvSink {
+            writer: csv::WriterBuilder::new()
+                .flexible(true)
+                .from_writer(budget.writer()),
+            budget,
+        }),
+        Format::Json => Box::new(JsonSink {
+            out: budget.writer(),
+            budget,
+            header: None,
+            rows: 0,
+        }),
+        _ => return Err(ConversionError::Unsupported),
+    };
+    let file = BufReader::new(File::open(path).map_err(ConversionError::Io)?);
+    match source {
+        Format::Xlsx => stream_xlsx(file, sink.as_mut())?,
+        Format::Ods => {
+            let cells = ods_cells(BufReader::new(
+                File::open(path).map_err(ConversionError::Io)?,
+            ))?;
+            if cells > MAX_ODS_CELLS {
+                return Err(ConversionError::Invalid(format!(
+                    "the spreadsheet expands to {cells} cells; at most {MAX_ODS_CELLS} are converted"
+                )));
+            }
+            budget.check_time()?;
+            read_ods(file, sink.as_mut())?;
+        }
+        _ => return Err(ConversionError::Unsupported),
+    }
+    sink.finish()
+}
+
+fn unreadable(format: Format) -> impl Fn(String) -> ConversionError {
+    move |error| ConversionError::Invalid(format!("not a readable {format} workbook ({error})"))
+}
+
+/// The first sheet's cells in order, a row at a time, padded to the sheet's width.
+fn stream_xlsx<R: Read + Seek>(file: R, sink: &mut dyn RowSink) -> Result<(), ConversionError> {
+    let invalid = unreadable(Format::Xlsx);
+    let mut workbook = Xlsx::new(file).map_err(|e| invalid(e.to_string()))?;
+    let Some(first) = workbook.sheet_names().into_iter().next() else {
+        return Err(invalid("it has no sheets".into()));
+    };
+    let mut cells = workbook
+        .worksheet_cells_reader(&first)
+        .map_err(|e| invalid(e.to_string()))?;
+    let declared_width = cells.dimensions().end.1.saturating_add(1);
+    let width = if declared_width <= MAX_COLUMNS {
+        declared_width as usize
+    } else {
+        0
+    };
+    let mut row: Vec<Cell> = Vec::new();
+    let mut current: Option<u32> = None;
+    while let Some(cell) = cells.next_cell().map_err(|e| invalid(e.to_string()))? {
+        let (r, c) = cell.get_position();
+        if c >= MAX_COLUMNS {
+            return Err(invalid(format!("column {} is past the last one", c + 1)));
+        }
+        match current {
+            Some(at) if r < at => {
+                return Err(invalid("its cells are out of order".into()));
+            }
+            Some(at) if r > at => {
+                flush(&mut row, width, sink)?;
+                // Rows with no cells between two used ones stay as empty lines.
+                for _ in at + 1..r {
+                    flush(&mut row, width, sink)?;
+                }
+            }
+            _ => {}
+        }
+        current = Some(r);
+        let c = c as usize;
+        if row.len() <= c {
+            row.resize(c + 1, Cell::Empty);
+        }
+        row[c] = Cell::from_ref(cell.get_value());
+    }
+    if current.is_some() {
+        flush(&mut row, width, sink)?;
+    }
+    Ok(())
+}
+
+fn flush(row: &mut Vec<Cell>, width: usize, sink: &mut dyn RowSink) -> Result<(), ConversionError> {
+    if row.len() < width {
+        row.resize(width, Cell::Empty);
+    }
+    sink.row(row)?;
+    row.clear();
+    Ok(())
+}
+
+/// The first sheet of an ods workbook (already counted and bounded).
+fn read_ods<R: Read + Seek>(file: R, sink: &mut dyn RowSink) -> Result<(), ConversionError> {
+    let invalid = unreadable(Format::Ods);
+    let mut workbook: Ods<R> = Ods::new(file).map_err(|e| invalid(e.to_string()))?;
+    let Some(first) = workbook.sheet_names().into_iter().next() else {
+        return Err(invalid("it has no sheets".into()));
+    };
+    let range = workbook
+        .worksheet_range(&first)
+        .map_err(|e| invalid(e.to_string()))?;
+    let leading_columns = range.start().map_or(0, |(_, column)| column as usize);
+    let mut cells = Vec::new();
+    for row in range.rows() {
+        cells.clear();
+        cells.resize(leading_columns, Cell::Empty);
+        cells.extend(row.iter().map(Cell::from_data));
+        sink.row(&cells)?;
+    }
+    Ok(())
+}
+
+/// How many cells calamine will hold for the ods file `file`: for each table, the rows
+/// up to its last one with a value times its widest such row (repeats counted), the
+/// trailing empty runs that spreadsheet programs write left out, as calamine does.
+pub fn ods_cells<R: Read + Seek>(file: R) -> Result<u64, ConversionError> {
+    use quick_xml::events::Event;
+
+    let invalid = unreadable(Format::Ods);
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| invalid(e.to_string()))?;
+    let content = archive
+        .by_name("content.xml")
+        .map_err(|e| invalid(e.to_string()))?;
+    let mut reader = quick_xml::Reader::from_reader(BufReader::new(content));
+    let mut buffer = Vec::new();
+    let (mut total, mut rows, mut empty_rows, mut widest) = (0u64, 0u64, 0u64, 0u64);
+    let (mut row_repeats, mut columns, mut empty_columns, mut row_has_value) =
+        (1u64, 0u64, 0u64, false);
+    loop {
+        let event = reader
+            .read_event_into(&mut buffer)
+            .map_err(|e| invalid(e.to_string()))?;
+        match event {
+            Event::Start(element) | Event::Empty(element) => match element.name().as_ref() {
+                "table:table" => (rows, empty_rows, widest) = (0, 0, 0),
+                "table:table-row" => {
+                    row_repeats = repeats(&element, "table:number-rows-repeated");
+                    (columns, empty_columns, row_has_value) = (0, 0, false);
+                }
+                "table:table-cell" | "table:covered-table-cell" => {
+                    let count = repeats(&element, "table:number-columns-repeated");
+                    let has_value = element
+                        .attributes()
+                        .flatten()
+                        .any(|a| matches!(a.key.as_ref(), "office:value-type" | "table:formula"));
+                    if has_value {
+                        columns = columns.saturating_add(empty_columns).saturating_add(count);
+                        empty_columns = 0;
+                        row_has_value = true;
+                    } else {
+                        empty_columns = empty_columns.saturating_add(count);
+                    }
+                }
+                _ => {}
+            },
+            Event::End(element) => match element.name().as_ref() {
+                "table:table-row" if row_has_value => {
+                    rows = rows.saturating_add(empty_rows).saturating_add(row_repeats);
+                    empty_rows = 0;
+                    widest = widest.max(columns);
+                }
+                "table:table-row" => empty_rows = empty_rows.saturating_add(row_repeats),
+                "table:table" => total = total.saturating_add(rows.saturating_mul(widest)),
+                _ => {}
+            },
+            Event::Eof => return Ok(total),
+            _ => {}
+        }
+        buffer.clear();
+    }
+}
+
+fn repeats(element: &quick_xml::events::BytesStart<'_>, name: &str) -> u64 {
+    element
+        .attributes()
+        .flatten()
+        .find(|attribute| attribute.key.as_ref() == name)
+        .and_then(|attribute| attribute.value.trim().parse().ok())
+        .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_are_unique_and_never_empty() {
+        let cells = [
+            Cell::Text("name".into()),
+            Cell::Empty,
+            Cell::Text("name".into()),
+            Cell::Int(3),
+        ];
+        assert_eq!(header_names(&cells), ["name", "column_2", "name_2", "3"]);
+    }
+
+    #[test]
+    fn integral_numbers_print_without_a_fraction() {
+        assert_eq!(Cell::Float(42.0).text(), "42");
+        assert_eq!(Cell::Float(2.5).text(), "2.5");
+        assert_eq!(Cell::Float(42.0).json(), serde_json::json!(42));
+        assert_eq!(Cell::Bool(true).text(), "TRUE");
+    }
+}
