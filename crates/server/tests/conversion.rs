@@ -339,6 +339,21 @@ async fn the_formats_endpoint_lists_exactly_the_supported_conversions() {
         ("txt", "pdf"),
         ("csv", "json"),
         ("json", "csv"),
+        ("svg", "png"),
+        ("svg", "pdf"),
+        ("xlsx", "csv"),
+        ("xlsx", "json"),
+        ("ods", "csv"),
+        ("ods", "json"),
+        // LibreOffice's (the test command installs it; tests/engines.rs checks the
+        // list without it).
+        ("docx", "pdf"),
+        ("doc", "pdf"),
+        ("odt", "pdf"),
+        ("rtf", "pdf"),
+        ("html", "pdf"),
+        ("docx", "odt"),
+        ("odt", "docx"),
     ] {
         expected.insert((input.to_owned(), output.to_owned()));
     }

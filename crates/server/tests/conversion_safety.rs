@@ -69,7 +69,7 @@ async fn content_must_match_the_claimed_type() {
             "FileValidationError",
         );
     }
-    for name in ["program.exe", "noextension", "report.pdf", "page.html"] {
+    for name in ["program.exe", "noextension", "report.pdf", "slides.pptx"] {
         let (status, _, body) =
             upload(&server, &creds, &new_job_id(), name, b"hello".to_vec()).await;
         assert_error(

@@ -75,8 +75,16 @@ pub fn inspect(path: &Path, format: Format) -> Result<(), ConversionError> {
         raster if raster.is_raster() => image::check_dimensions(path, raster).map(drop),
         Format::Svg => svg::parse(&std::fs::read(path).map_err(ConversionError::Io)?).map(drop),
         Format::Docx | Format::Xlsx | Format::Odt | Format::Ods => {
-            let file = std::fs::File::open(path).map_err(ConversionError::Io)?;
-            package::check(std::io::BufReader::new(file), format)
+            let open = || {
+                std::fs::File::open(path)
+                    .map(std::io::BufReader::new)
+                    .map_err(ConversionError::Io)
+            };
+            package::check(open()?, format)?;
+            if format == Format::Ods {
+                sheet::check_ods_size(open()?)?;
+            }
+            Ok(())
         }
         _ => Ok(()),
     }

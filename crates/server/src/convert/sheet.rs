@@ -212,14 +212,9 @@ pub fn convert(
     match source {
         Format::Xlsx => stream_xlsx(file, sink.as_mut())?,
         Format::Ods => {
-            let cells = ods_cells(BufReader::new(
+            check_ods_size(BufReader::new(
                 File::open(path).map_err(ConversionError::Io)?,
             ))?;
-            if cells > MAX_ODS_CELLS {
-                return Err(ConversionError::Invalid(format!(
-                    "the spreadsheet expands to {cells} cells; at most {MAX_ODS_CELLS} are converted"
-                )));
-            }
             budget.check_time()?;
             read_ods(file, sink.as_mut())?;
         }
@@ -311,10 +306,21 @@ fn read_ods<R: Read + Seek>(file: R, sink: &mut dyn RowSink) -> Result<(), Conve
     Ok(())
 }
 
+/// Refuses an ods file that expands to more than [`MAX_ODS_CELLS`] cells.
+pub fn check_ods_size<R: Read + Seek>(file: R) -> Result<(), ConversionError> {
+    let cells = ods_cells(file)?;
+    if cells > MAX_ODS_CELLS {
+        return Err(ConversionError::Invalid(format!(
+            "the spreadsheet expands to {cells} cells; at most {MAX_ODS_CELLS} are converted"
+        )));
+    }
+    Ok(())
+}
+
 /// How many cells calamine will hold for the ods file `file`: for each table, the rows
 /// up to its last one with a value times its widest such row (repeats counted), the
 /// trailing empty runs that spreadsheet programs write left out, as calamine does.
-pub fn ods_cells<R: Read + Seek>(file: R) -> Result<u64, ConversionError> {
+fn ods_cells<R: Read + Seek>(file: R) -> Result<u64, ConversionError> {
     use quick_xml::events::Event;
 
     let invalid = unreadable(Format::Ods);

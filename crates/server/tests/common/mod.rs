@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset of the helpers
 
 pub mod conversion;
+pub mod documents;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
