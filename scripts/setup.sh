@@ -15,3 +15,6 @@ done
 
 # The Redis backend's tests start their own redis-server processes and cluster.
 ./scripts/setup-redis.sh
+
+# Office documents convert through LibreOffice; the tests read PDFs with pdftotext.
+./scripts/setup-engines.sh
