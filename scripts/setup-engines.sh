@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Installs the optional conversion engine the tests exercise and the tool they read
-# PDFs back with: LibreOffice (Writer, headless, for office documents) and poppler's
-# pdftotext, plus the DejaVu fonts LibreOffice lays text out with.
+# PDFs back with: LibreOffice (Writer, headless, for office documents), bubblewrap
+# (every LibreOffice run is fenced in with it; without it LibreOffice is not used),
+# poppler's pdftotext, and the DejaVu fonts LibreOffice lays text out with.
 # The service runs without LibreOffice (it then offers the built-in conversions only);
 # to add it on a server, run this script or install the same packages.
 # Idempotent: it installs only what is missing.
 set -euo pipefail
 
-if command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1; then
+if command -v soffice >/dev/null 2>&1 && command -v bwrap >/dev/null 2>&1 \
+  && command -v pdftotext >/dev/null 2>&1; then
   exit 0
 fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
-echo "== installing LibreOffice and poppler-utils (apt-get)"
+echo "== installing LibreOffice, bubblewrap and poppler-utils (apt-get)"
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
-  libreoffice-writer-nogui poppler-utils fonts-dejavu-core
+  libreoffice-writer-nogui bubblewrap poppler-utils fonts-dejavu-core

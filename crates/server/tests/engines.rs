@@ -56,11 +56,16 @@ fn require_libreoffice(server_groups: &[String]) {
 const POLISH: &str = "Zażółć gęślą jaźń";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn docx_odt_rtf_and_html_become_pdfs_that_keep_their_text() {
+async fn docx_doc_odt_rtf_and_html_become_pdfs_that_keep_their_text() {
     let server = server().await;
     require_libreoffice(&group_ids(&server).await);
     let creds = new_session(&server).await;
-    let documents: [(&str, Vec<u8>, &str); 4] = [
+    let documents: [(&str, Vec<u8>, &str); 5] = [
+        (
+            "old.doc",
+            doc_via_libreoffice("Word 97 says hello"),
+            "Word 97 says hello",
+        ),
         (
             "letter.docx",
             docx(&format!("Word says {POLISH}")),
@@ -91,6 +96,42 @@ async fn docx_odt_rtf_and_html_become_pdfs_that_keep_their_text() {
             assert!(text.contains(POLISH), "Unicode lost: {text:?}");
         }
     }
+}
+
+/// Whether a PDF embeds any image.
+fn has_image(pdf: &[u8]) -> bool {
+    let document = lopdf::Document::load_mem(pdf).unwrap();
+    document.objects.values().any(|object| {
+        object.as_stream().is_ok_and(|stream| {
+            stream
+                .dict
+                .get(b"Subtype")
+                .is_ok_and(|s| s.as_name().is_ok_and(|n| n == b"Image"))
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_cannot_make_libreoffice_read_other_files_of_the_server() {
+    let server = server().await;
+    require_libreoffice(&group_ids(&server).await);
+    let creds = new_session(&server).await;
+    // A picture in the server's data directory, where other jobs' files live.
+    let secret = server.config.data_dir.join("secret.png");
+    std::fs::write(&secret, red_png()).unwrap();
+    let field = format!(
+        r#"{{\rtf1\ansi Before {{\field{{\*\fldinst INCLUDEPICTURE "{path}" \\d}}{{\fldrslt}}}} {{\field{{\*\fldinst INCLUDEPICTURE "file://{path}"}}{{\fldrslt}}}} after\par}}"#,
+        path = secret.display()
+    );
+    let (_, pdf) = round_trip(&server, &creds, "fields.rtf", field.into_bytes(), "pdf").await;
+    assert!(
+        pdf_text(&pdf).contains("Before"),
+        "the document itself converts"
+    );
+    assert!(
+        !has_image(&pdf),
+        "LibreOffice embedded a file of the server"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -256,6 +297,11 @@ async fn without_libreoffice_office_formats_are_not_offered_and_are_refused_as_u
     }
 }
 
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 fn red_png() -> Vec<u8> {
     let image = image::RgbaImage::from_pixel(4, 4, image::Rgba([255, 0, 0, 255]));
     let mut out = std::io::Cursor::new(Vec::new());
@@ -279,8 +325,10 @@ async fn svg_references_to_local_files_and_urls_are_never_read_or_fetched() {
 <image x="40" y="0" width="40" height="80" href="file://{path}"/>
 <image x="80" y="0" width="40" height="40" xlink:href="{path}"/>
 <image x="80" y="40" width="40" height="40" href="http://127.0.0.1:{port}/secret.png"/>
+<image x="0" y="60" width="40" height="20" href="data:image/svg+xml;base64,{nested}"/>
 </svg>"##,
-        path = secret.display()
+        path = secret.display(),
+        nested = base64_encode(br##"<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4" fill="#ff0000"/></svg>"##),
     );
     let (headers, png) = round_trip(&server, &creds, "refs.svg", svg.into_bytes(), "png").await;
     assert_eq!(headers["content-type"], "image/png");
@@ -298,6 +346,13 @@ async fn svg_references_to_local_files_and_urls_are_never_read_or_fetched() {
             "pixel ({x},{y}) came from an outside file"
         );
     }
+    // A nested SVG (parsed again for every use of it) is not drawn; the blue rectangle
+    // under it shows.
+    assert_eq!(
+        image.get_pixel(20, 70).0,
+        [0, 0, 255, 255],
+        "a nested SVG was drawn"
+    );
     match listener.accept() {
         Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
         other => panic!("the URL was fetched: {other:?}"),
@@ -418,6 +473,32 @@ async fn zip_bombs_macro_documents_and_mislabelled_packages_are_refused_at_uploa
     let table = r#"<table:table-row table:number-rows-repeated="1000000"><table:table-cell office:value-type="float" office:value="1" table:number-columns-repeated="100"/></table:table-row>"#;
     let (status, _, body) = upload(&server, &creds, &new_job_id(), "cells.ods", ods(table)).await;
     refused("cells")(status, &body);
+
+    // The same with values written without a value type, in a self-closing row.
+    let table = r#"<table:table-row table:number-rows-repeated="1000000"><table:table-cell office:value="1" table:number-columns-repeated="100"/></table:table-row>"#;
+    let (status, _, body) = upload(&server, &creds, &new_job_id(), "bare.ods", ods(table)).await;
+    refused("cells")(status, &body);
+
+    // A run of four billion spaces in one cell.
+    let table = r#"<table:table-row><table:table-cell office:value-type="string"><text:p>a<text:s text:c="4000000000"/>b</text:p></table:table-cell></table:table-row>"#;
+    let (status, _, body) = upload(&server, &creds, &new_job_id(), "spaces.ods", ods(table)).await;
+    refused("spaces")(status, &body);
+
+    // A Word file whose content types say it carries macros.
+    let mut declared = docx_parts("declared");
+    declared[0].1 = String::from_utf8(declared[0].1.clone())
+        .unwrap()
+        .replace("document.main+xml", "document.macroEnabled.main+xml")
+        .into_bytes();
+    let (status, _, body) = upload(
+        &server,
+        &creds,
+        &new_job_id(),
+        "declared.docx",
+        zip_parts(&declared),
+    )
+    .await;
+    refused("macros")(status, &body);
 
     // The same files with reasonable contents are accepted.
     let (status, _, body) = upload(&server, &creds, &new_job_id(), "fine.docx", docx("fine")).await;

@@ -32,9 +32,22 @@ pub use self::office::LibreOffice;
 use crate::config::LibreOfficeSetting;
 
 /// Probes every engine (LibreOffice as `libreoffice` says); blocks while LibreOffice
-/// answers its version, so call it from a blocking context at startup.
+/// answers its version (about a second), so call it from a blocking context at
+/// startup. The result is kept for the process: servers started again in the same
+/// process with the same setting and `PATH` reuse it.
 pub fn probe_engines(libreoffice: &LibreOfficeSetting) -> Engines {
-    Engines::from_probes([BuiltinEngine::probe(), LibreOffice::probe(libreoffice)])
+    type Key = (LibreOfficeSetting, Option<std::ffi::OsString>);
+    static PROBED: std::sync::Mutex<Vec<(Key, Engines)>> = std::sync::Mutex::new(Vec::new());
+    let key = (libreoffice.clone(), std::env::var_os("PATH"));
+    let mut probed = PROBED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, engines)) = probed.iter().find(|(known, _)| *known == key) {
+        return engines.clone();
+    }
+    let engines = Engines::from_probes([BuiltinEngine::probe(), LibreOffice::probe(libreoffice)]);
+    probed.push((key, engines.clone()));
+    engines
 }
 
 /// Why a conversion (or the validation before it) failed. Messages are for people.

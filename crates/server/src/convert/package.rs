@@ -19,7 +19,8 @@ use super::{ConversionError, Format};
 pub const MAX_UNPACKED_BYTES: u64 = 256 * 1024 * 1024;
 /// Most entries in one package.
 pub const MAX_ENTRIES: usize = 10_000;
-/// Largest inflation ratio of an entry that inflates past a megabyte.
+/// Largest inflation ratio (against the size the archive declares) of an entry that
+/// inflates past a megabyte; a declared size that lies is still caught by the total.
 pub const MAX_RATIO: u64 = 200;
 
 /// Checks the package in `file` as `format`.
@@ -61,10 +62,25 @@ pub fn check<R: Read + Seek>(file: R, format: Format) -> Result<(), ConversionEr
             return Err(invalid(format!("its type is {:?}", mimetype.trim())));
         }
     }
+    if let Some(main_type) = ooxml_main_type(format) {
+        let mut types = String::new();
+        archive
+            .by_name("[Content_Types].xml")
+            .map_err(|e| invalid(e.to_string()))?
+            .take(1024 * 1024)
+            .read_to_string(&mut types)
+            .map_err(|e| invalid(e.to_string()))?;
+        if types.contains("macroEnabled") || types.contains("vbaProject") {
+            return Err(macros());
+        }
+        if !types.contains(main_type) {
+            return Err(invalid(
+                "its content types do not name its main part".into(),
+            ));
+        }
+    }
     if names.iter().any(|name| is_macro_part(name)) {
-        return Err(ConversionError::Invalid(
-            "the document contains macros; macro-enabled documents are not accepted".into(),
-        ));
+        return Err(macros());
     }
     let mut unpacked = 0u64;
     let mut sink = [0u8; 64 * 1024];
@@ -98,6 +114,21 @@ pub fn check<R: Read + Seek>(file: R, format: Format) -> Result<(), ConversionEr
         }
     }
     Ok(())
+}
+
+fn macros() -> ConversionError {
+    ConversionError::Invalid(
+        "the document contains macros; macro-enabled documents are not accepted".into(),
+    )
+}
+
+/// The content type an Office Open XML file's main part must have (macro-free).
+fn ooxml_main_type(format: Format) -> Option<&'static str> {
+    match format {
+        Format::Docx => Some("wordprocessingml.document.main+xml"),
+        Format::Xlsx => Some("spreadsheetml.sheet.main+xml"),
+        _ => None,
+    }
 }
 
 fn odf_mimetype(format: Format) -> Option<&'static str> {

@@ -8,6 +8,7 @@
 //! ods file expands to are counted first ([`ods_cells`]) and a file over
 //! [`MAX_ODS_CELLS`] is refused before calamine sees it.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek};
 use std::path::Path;
@@ -17,8 +18,11 @@ use serde_json::{Map, Number, Value};
 
 use super::{Budget, BudgetWriter, ConversionError, Format};
 
-/// Most cells an ods file may expand to (about 100 MB held by calamine).
-pub const MAX_ODS_CELLS: u64 = 2_000_000;
+/// Most cells an ods file may expand to: calamine holds about 56 bytes per cell, so
+/// about 220 MB (200 000 rows of 20 columns fit).
+pub const MAX_ODS_CELLS: u64 = 4_000_000;
+/// Most spaces the `<text:s>` runs of an ods file may expand to.
+pub const MAX_ODS_SPACES: u64 = 64 * 1024 * 1024;
 /// Widest sheet (Excel's own limit).
 const MAX_COLUMNS: u32 = 16_384;
 
@@ -169,18 +173,27 @@ impl RowSink for JsonSink<'_> {
 
 /// Keys from a header row: its text, `column_N` where empty, `name_2`… where repeated.
 fn header_names(cells: &[Cell]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::with_capacity(cells.len());
+    let mut used: HashSet<String> = HashSet::with_capacity(cells.len());
+    // The next suffix to try for each base name, so repeats cost one step each.
+    let mut next_suffix: HashMap<String, u64> = HashMap::new();
+    let mut names = Vec::with_capacity(cells.len());
     for (i, cell) in cells.iter().enumerate() {
         let base = match cell.text().trim() {
             "" => format!("column_{}", i + 1),
             text => text.to_owned(),
         };
         let mut name = base.clone();
-        let mut n = 2;
-        while names.contains(&name) {
-            name = format!("{base}_{n}");
-            n += 1;
+        if used.contains(&name) {
+            let suffix = next_suffix.entry(base.clone()).or_insert(2);
+            loop {
+                name = format!("{base}_{suffix}");
+                *suffix += 1;
+                if !used.contains(&name) {
+                    break;
+                }
+            }
         }
+        used.insert(name.clone());
         names.push(name);
     }
     names
@@ -227,7 +240,9 @@ fn unreadable(format: Format) -> impl Fn(String) -> ConversionError {
     move |error| ConversionError::Invalid(format!("not a readable {format} workbook ({error})"))
 }
 
-/// The first sheet's cells in order, a row at a time, padded to the sheet's width.
+/// The first sheet's cells in order, a row at a time, each row padded to the first
+/// row's width. Cells without a value (styled but empty) are left out, so trailing
+/// empty rows and columns are too.
 fn stream_xlsx<R: Read + Seek>(file: R, sink: &mut dyn RowSink) -> Result<(), ConversionError> {
     let invalid = unreadable(Format::Xlsx);
     let mut workbook = Xlsx::new(file).map_err(|e| invalid(e.to_string()))?;
@@ -237,15 +252,13 @@ fn stream_xlsx<R: Read + Seek>(file: R, sink: &mut dyn RowSink) -> Result<(), Co
     let mut cells = workbook
         .worksheet_cells_reader(&first)
         .map_err(|e| invalid(e.to_string()))?;
-    let declared_width = cells.dimensions().end.1.saturating_add(1);
-    let width = if declared_width <= MAX_COLUMNS {
-        declared_width as usize
-    } else {
-        0
-    };
     let mut row: Vec<Cell> = Vec::new();
+    let mut width: Option<usize> = None;
     let mut current: Option<u32> = None;
     while let Some(cell) = cells.next_cell().map_err(|e| invalid(e.to_string()))? {
+        if matches!(cell.get_value(), DataRef::Empty) {
+            continue;
+        }
         let (r, c) = cell.get_position();
         if c >= MAX_COLUMNS {
             return Err(invalid(format!("column {} is past the last one", c + 1)));
@@ -255,10 +268,10 @@ fn stream_xlsx<R: Read + Seek>(file: R, sink: &mut dyn RowSink) -> Result<(), Co
                 return Err(invalid("its cells are out of order".into()));
             }
             Some(at) if r > at => {
-                flush(&mut row, width, sink)?;
-                // Rows with no cells between two used ones stay as empty lines.
+                flush(&mut row, &mut width, sink)?;
+                // Rows with no values between two used ones stay as empty lines.
                 for _ in at + 1..r {
-                    flush(&mut row, width, sink)?;
+                    flush(&mut row, &mut width, sink)?;
                 }
             }
             _ => {}
@@ -271,12 +284,18 @@ fn stream_xlsx<R: Read + Seek>(file: R, sink: &mut dyn RowSink) -> Result<(), Co
         row[c] = Cell::from_ref(cell.get_value());
     }
     if current.is_some() {
-        flush(&mut row, width, sink)?;
+        flush(&mut row, &mut width, sink)?;
     }
     Ok(())
 }
 
-fn flush(row: &mut Vec<Cell>, width: usize, sink: &mut dyn RowSink) -> Result<(), ConversionError> {
+/// Writes one row, padded to `width` (set by the first row written).
+fn flush(
+    row: &mut Vec<Cell>,
+    width: &mut Option<usize>,
+    sink: &mut dyn RowSink,
+) -> Result<(), ConversionError> {
+    let width = *width.get_or_insert(row.len());
     if row.len() < width {
         row.resize(width, Cell::Empty);
     }
@@ -306,21 +325,37 @@ fn read_ods<R: Read + Seek>(file: R, sink: &mut dyn RowSink) -> Result<(), Conve
     Ok(())
 }
 
-/// Refuses an ods file that expands to more than [`MAX_ODS_CELLS`] cells.
+/// Refuses an ods file that expands to more than [`MAX_ODS_CELLS`] cells, or whose
+/// space runs (`<text:s text:c="…">`, which calamine writes out) exceed
+/// [`MAX_ODS_SPACES`].
 pub fn check_ods_size<R: Read + Seek>(file: R) -> Result<(), ConversionError> {
-    let cells = ods_cells(file)?;
-    if cells > MAX_ODS_CELLS {
+    let expansion = ods_expansion(file)?;
+    if expansion.cells > MAX_ODS_CELLS {
         return Err(ConversionError::Invalid(format!(
-            "the spreadsheet expands to {cells} cells; at most {MAX_ODS_CELLS} are converted"
+            "the spreadsheet expands to {} cells; at most {MAX_ODS_CELLS} are converted",
+            expansion.cells
+        )));
+    }
+    if expansion.spaces > MAX_ODS_SPACES {
+        return Err(ConversionError::Invalid(format!(
+            "the spreadsheet's text expands to more than {MAX_ODS_SPACES} spaces"
         )));
     }
     Ok(())
 }
 
-/// How many cells calamine will hold for the ods file `file`: for each table, the rows
-/// up to its last one with a value times its widest such row (repeats counted), the
-/// trailing empty runs that spreadsheet programs write left out, as calamine does.
-fn ods_cells<R: Read + Seek>(file: R) -> Result<u64, ConversionError> {
+/// What calamine will hold for an ods file.
+#[derive(Debug, Default)]
+struct Expansion {
+    cells: u64,
+    spaces: u64,
+}
+
+/// Counts, as calamine reads it (empty elements expanded, end names unchecked): for
+/// each top-level table, the rows up to its last one with a value times its widest
+/// such row (repeats counted; the trailing empty runs spreadsheet programs write are
+/// left out, as calamine does), and every run of spaces.
+fn ods_expansion<R: Read + Seek>(file: R) -> Result<Expansion, ConversionError> {
     use quick_xml::events::Event;
 
     let invalid = unreadable(Format::Ods);
@@ -329,8 +364,13 @@ fn ods_cells<R: Read + Seek>(file: R) -> Result<u64, ConversionError> {
         .by_name("content.xml")
         .map_err(|e| invalid(e.to_string()))?;
     let mut reader = quick_xml::Reader::from_reader(BufReader::new(content));
+    let config = reader.config_mut();
+    config.expand_empty_elements = true;
+    config.check_end_names = false;
     let mut buffer = Vec::new();
-    let (mut total, mut rows, mut empty_rows, mut widest) = (0u64, 0u64, 0u64, 0u64);
+    let mut expansion = Expansion::default();
+    let mut depth = 0u32;
+    let (mut rows, mut empty_rows, mut widest) = (0u64, 0u64, 0u64);
     let (mut row_repeats, mut columns, mut empty_columns, mut row_has_value) =
         (1u64, 0u64, 0u64, false);
     loop {
@@ -338,25 +378,30 @@ fn ods_cells<R: Read + Seek>(file: R) -> Result<u64, ConversionError> {
             .read_event_into(&mut buffer)
             .map_err(|e| invalid(e.to_string()))?;
         match event {
-            Event::Start(element) | Event::Empty(element) => match element.name().as_ref() {
-                "table:table" => (rows, empty_rows, widest) = (0, 0, 0),
+            Event::Start(element) => match element.name().as_ref() {
+                "table:table" => {
+                    depth += 1;
+                    if depth == 1 {
+                        (rows, empty_rows, widest) = (0, 0, 0);
+                    }
+                }
                 "table:table-row" => {
-                    row_repeats = repeats(&element, "table:number-rows-repeated");
+                    row_repeats = attribute_number(&element, "table:number-rows-repeated");
                     (columns, empty_columns, row_has_value) = (0, 0, false);
                 }
                 "table:table-cell" | "table:covered-table-cell" => {
-                    let count = repeats(&element, "table:number-columns-repeated");
-                    let has_value = element
-                        .attributes()
-                        .flatten()
-                        .any(|a| matches!(a.key.as_ref(), "office:value-type" | "table:formula"));
-                    if has_value {
+                    let count = attribute_number(&element, "table:number-columns-repeated");
+                    if cell_has_value(&element) {
                         columns = columns.saturating_add(empty_columns).saturating_add(count);
                         empty_columns = 0;
                         row_has_value = true;
                     } else {
                         empty_columns = empty_columns.saturating_add(count);
                     }
+                }
+                "text:s" => {
+                    let count = attribute_number(&element, "text:c");
+                    expansion.spaces = expansion.spaces.saturating_add(count);
                 }
                 _ => {}
             },
@@ -367,17 +412,42 @@ fn ods_cells<R: Read + Seek>(file: R) -> Result<u64, ConversionError> {
                     widest = widest.max(columns);
                 }
                 "table:table-row" => empty_rows = empty_rows.saturating_add(row_repeats),
-                "table:table" => total = total.saturating_add(rows.saturating_mul(widest)),
+                "table:table" => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        let cells = rows.saturating_mul(widest);
+                        expansion.cells = expansion.cells.saturating_add(cells);
+                    }
+                }
                 _ => {}
             },
-            Event::Eof => return Ok(total),
+            Event::Eof => return Ok(expansion),
             _ => {}
         }
         buffer.clear();
     }
 }
 
-fn repeats(element: &quick_xml::events::BytesStart<'_>, name: &str) -> u64 {
+/// calamine's rule: a cell holds a value if it has one of the value attributes, is a
+/// string cell (its text is the value) or has a formula.
+fn cell_has_value(element: &quick_xml::events::BytesStart<'_>) -> bool {
+    element
+        .attributes()
+        .flatten()
+        .any(|attribute| match attribute.key.as_ref() {
+            "office:value"
+            | "office:string-value"
+            | "office:date-value"
+            | "office:time-value"
+            | "office:boolean-value"
+            | "table:formula" => true,
+            "office:value-type" => attribute.value.as_ref() == "string",
+            _ => false,
+        })
+}
+
+/// A numeric attribute (a repeat count), 1 if absent or unreadable.
+fn attribute_number(element: &quick_xml::events::BytesStart<'_>, name: &str) -> u64 {
     element
         .attributes()
         .flatten()

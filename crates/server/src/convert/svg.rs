@@ -2,11 +2,18 @@
 //!
 //! An SVG may point at other files (`<image href="file:///etc/passwd">`,
 //! `href="http://…"`); nothing outside the uploaded file is ever read or fetched:
-//! only `data:` URLs inside the file are resolved. Text is set in the bundled font,
-//! whatever fonts the server has. usvg refuses documents of more than a million
-//! elements (`<use>` expansions included), and the drawing's size is bounded like any
-//! image's before a pixel is allocated.
+//! only `data:` URLs inside the file are resolved, and only to raster images (a nested
+//! SVG would be parsed again for every `<use>` of it). Text is set in the bundled
+//! font, whatever fonts the server has.
+//!
+//! Rendering runs in-process and cannot be interrupted mid-step, so the work a file
+//! can ask for is bounded before it starts: usvg refuses more than a million elements
+//! (`<use>` expansions included); the drawing's size is bounded like any image's; the
+//! embedded images together may hold at most [`MAX_PIXELS`] pixels; and filters (each
+//! a pass over its region, at most the canvas) at most [`MAX_FILTER_PIXELS`] pixels.
 
+use std::io::Cursor;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use image::{DynamicImage, RgbaImage};
@@ -15,9 +22,14 @@ use krilla::page::PageSettings;
 use krilla::Document;
 use krilla_svg::{SurfaceExt, SvgSettings};
 use resvg::tiny_skia::{Pixmap, Transform};
-use resvg::usvg::{self, fontdb, ImageHrefResolver, Tree};
+use resvg::usvg::{self, fontdb, ImageHrefResolver, ImageKind, Node, Tree};
 
-use super::image::{check_pixels, encode};
+use super::image::{check_pixels, encode, MAX_PIXELS};
+
+/// The largest page side PDF viewers accept, in points.
+const MAX_PAGE_SIDE: f32 = 14_400.0;
+/// Most pixels all filter passes of one drawing may cover together.
+pub const MAX_FILTER_PIXELS: u64 = 10 * MAX_PIXELS;
 use super::{font, Budget, ConversionError, Format};
 
 /// The fonts SVG text may use: the bundled one, under every generic family name.
@@ -32,18 +44,57 @@ static FONTS: LazyLock<Arc<fontdb::Database>> = LazyLock::new(|| {
     Arc::new(database)
 });
 
-/// Parse options that never leave the file: `data:` images only, no resources folder.
+/// Parse options that never leave the file: no resources folder, no string hrefs, and
+/// `data:` URLs only as raster images of bounded size (all of them together at most
+/// [`MAX_PIXELS`]; each `<use>` copy counts again).
 fn options() -> usvg::Options<'static> {
+    let pixels_left = Arc::new(AtomicU64::new(MAX_PIXELS));
     usvg::Options {
         resources_dir: None,
         font_family: font::FAMILY.to_owned(),
         fontdb: Arc::clone(&FONTS),
         image_href_resolver: ImageHrefResolver {
-            resolve_data: ImageHrefResolver::default_data_resolver(),
+            resolve_data: Box::new(move |_, data, _| embedded_image(data, &pixels_left)),
             resolve_string: Box::new(|_, _| None),
         },
         ..usvg::Options::default()
     }
+}
+
+/// A raster image from a `data:` URL, judged by its bytes (not its declared type), if
+/// its size fits in what is left of the drawing's pixel budget.
+fn embedded_image(data: Arc<Vec<u8>>, pixels_left: &AtomicU64) -> Option<ImageKind> {
+    let format = image::guess_format(&data).ok()?;
+    let (width, height) = image::ImageReader::with_format(Cursor::new(&data[..]), format)
+        .into_dimensions()
+        .ok()?;
+    check_pixels(width, height).ok()?;
+    let pixels = u64::from(width) * u64::from(height);
+    pixels_left
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            left.checked_sub(pixels)
+        })
+        .ok()?;
+    Some(match format {
+        image::ImageFormat::Png => ImageKind::PNG(data),
+        image::ImageFormat::Jpeg => ImageKind::JPEG(data),
+        image::ImageFormat::Gif => ImageKind::GIF(data),
+        image::ImageFormat::WebP => ImageKind::WEBP(data),
+        _ => return None,
+    })
+}
+
+/// Filter passes in `group` and below.
+fn filter_count(group: &usvg::Group) -> u64 {
+    let own = group.filters().len() as u64;
+    own + group
+        .children()
+        .iter()
+        .map(|node| match node {
+            Node::Group(child) => filter_count(child),
+            _ => 0,
+        })
+        .sum::<u64>()
 }
 
 /// Parses an SVG and checks its size (at one pixel per user unit).
@@ -52,6 +103,13 @@ pub fn parse(bytes: &[u8]) -> Result<Tree, ConversionError> {
         .map_err(|error| ConversionError::Invalid(format!("not a readable SVG ({error})")))?;
     let size = tree.size().to_int_size();
     check_pixels(size.width(), size.height())?;
+    let canvas = u64::from(size.width()) * u64::from(size.height());
+    let filters = filter_count(tree.root());
+    if filters.saturating_mul(canvas) > MAX_FILTER_PIXELS {
+        return Err(ConversionError::Invalid(format!(
+            "the drawing asks for too much work ({filters} filter passes over {canvas} pixels)"
+        )));
+    }
     Ok(tree)
 }
 
@@ -75,6 +133,10 @@ pub fn to_pdf(bytes: &[u8], budget: &Budget) -> Result<Vec<u8>, ConversionError>
     let tree = parse(bytes)?;
     budget.check_time()?;
     let (width, height) = (tree.size().width(), tree.size().height());
+    // PDF viewers refuse pages past 200 inches (14 400 pt): larger drawings are scaled
+    // down to fit.
+    let scale = (MAX_PAGE_SIDE / width.max(height)).min(1.0);
+    let (width, height) = (width * scale, height * scale);
     let too_small = || ConversionError::Invalid("the drawing has no area".into());
     let mut document = Document::new();
     let mut page =

@@ -23,6 +23,8 @@ const FONT_SIZE: f32 = 11.0;
 const LEADING: f32 = 14.0;
 /// The width a line may take, in thousandths of an em at [`FONT_SIZE`].
 const LINE_WIDTH: f32 = (A4.0 - 2.0 * MARGIN) / FONT_SIZE * 1000.0;
+/// Most characters on one line, whatever their width.
+const MAX_LINE_CHARS: usize = 400;
 /// Character ids are two bytes; characters past this many distinct ones are drawn
 /// as the missing glyph (id 0).
 const MAX_DISTINCT_CHARS: usize = u16::MAX as usize;
@@ -203,10 +205,10 @@ impl<W: Write> TextPdf<W> {
         let gid_map_id = self.stream(&gid_map, "").map_err(write_failed)?;
         let widths: Vec<String> = chars
             .iter()
-            .enumerate()
-            .map(|(cid, c)| {
-                let width = if cid == 0 { 0.0 } else { font.advance(*c) };
-                format!("{width}")
+            .map(|c| {
+                // Id 0 stands for characters the font lacks: the missing glyph's
+                // width, as the line breaking measured them.
+                format!("{}", font.advance(*c))
             })
             .collect();
         let cid_font_id = self.next_id();
@@ -326,13 +328,14 @@ impl<'a> Wrapped<'a> {
 }
 
 /// How much of `word` fits in `room`: its byte length and width (at least one
-/// character, so a line always advances).
+/// character, so a line always advances; at most [`MAX_LINE_CHARS`], so characters
+/// without width cannot make a line, and the page holding it, grow without end).
 fn fitting(word: &str, room: f32) -> (usize, f32) {
     let font = text_font();
     let mut width = 0.0;
-    for (at, c) in word.char_indices() {
+    for (n, (at, c)) in word.char_indices().enumerate() {
         let advance = font.advance(c);
-        if at > 0 && width + advance > room {
+        if at > 0 && (width + advance > room || n == MAX_LINE_CHARS) {
             return (at, width);
         }
         width += advance;
@@ -349,7 +352,7 @@ impl Iterator for Wrapped<'_> {
         }
         let space = text_font().advance(' ');
         let mut line = String::new();
-        let mut width = 0.0;
+        let (mut width, mut chars) = (0.0, 0);
         loop {
             if self.rest.is_empty() {
                 match self.words.next() {
@@ -361,15 +364,22 @@ impl Iterator for Wrapped<'_> {
                 }
             }
             let (end, piece_width) = fitting(self.rest, LINE_WIDTH);
-            if !line.is_empty() && width + space + piece_width > LINE_WIDTH {
+            let piece = &self.rest[..end];
+            let piece_chars = piece.chars().count();
+            if !line.is_empty()
+                && (width + space + piece_width > LINE_WIDTH
+                    || chars + 1 + piece_chars > MAX_LINE_CHARS)
+            {
                 return Some(line);
             }
             if !line.is_empty() {
                 line.push(' ');
                 width += space;
+                chars += 1;
             }
-            line.extend(self.rest[..end].chars().filter(|c| !c.is_control()));
+            line.extend(piece.chars().filter(|c| !c.is_control()));
             width += piece_width;
+            chars += piece_chars;
             self.rest = &self.rest[end..];
         }
     }
@@ -398,6 +408,9 @@ mod tests {
         assert!(lines.iter().all(|line| width(line) <= LINE_WIDTH));
         let words = "word ".repeat(100);
         assert!(wrapped_lines(&words).all(|line| width(&line) <= LINE_WIDTH));
+        // Characters without width still end lines.
+        let invisible = "\u{200B}".repeat(2000) + " " + &"\u{200B} ".repeat(2000);
+        assert!(wrapped_lines(&invisible).all(|line| line.chars().count() <= MAX_LINE_CHARS));
     }
 
     #[test]

@@ -205,3 +205,31 @@ pub fn zip_part(zip: &[u8], name: &str) -> String {
     std::io::Read::read_to_string(&mut part, &mut text).unwrap();
     text
 }
+
+/// A Word 97 document holding `text`: a binary format no zip library writes, so it is
+/// made from a docx by LibreOffice itself (run directly, with its own profile).
+pub fn doc_via_libreoffice(text: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source.docx");
+    std::fs::write(&source, docx(text)).unwrap();
+    let status = std::process::Command::new("soffice")
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            dir.path().join("profile").display()
+        ))
+        .args([
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "doc",
+            "--outdir",
+        ])
+        .arg(dir.path())
+        .arg(&source)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("soffice runs (scripts/setup.sh installs LibreOffice)");
+    assert!(status.success());
+    std::fs::read(dir.path().join("source.doc")).unwrap()
+}

@@ -1,0 +1,175 @@
+//! Running an external program: found on the `PATH`, under resource limits, in its own
+//! process group that is killed whole when its time is up (and once it exits, so
+//! nothing it started outlives it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+/// How often a running program is checked on.
+const POLL: Duration = Duration::from_millis(20);
+
+/// A program by path, or by name on the `PATH`; only executable files count.
+pub fn find_program(program: impl AsRef<Path>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let program = program.as_ref();
+    let executable = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.components().count() > 1 {
+        return executable(program).then(|| program.to_owned());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
+}
+
+/// Resource limits set in the child between `fork` and `exec`.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessLimits {
+    /// Bytes of address space.
+    pub address_space: u64,
+    /// Largest file it may write, in bytes.
+    pub file_size: u64,
+}
+
+impl ProcessLimits {
+    /// Makes `command` start under these limits, without core dumps.
+    pub fn apply(self, command: &mut Command) {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the forked child before exec and calls only
+        // setrlimit, which is async-signal-safe; it allocates nothing and takes no locks.
+        unsafe {
+            command.pre_exec(move || {
+                set_limit(libc::RLIMIT_AS, self.address_space)?;
+                set_limit(libc::RLIMIT_FSIZE, self.file_size)?;
+                set_limit(libc::RLIMIT_CORE, 0)
+            });
+        }
+    }
+}
+
+fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: value as libc::rlim_t,
+        rlim_max: value as libc::rlim_t,
+    };
+    // SAFETY: `limit` is a valid rlimit for the duration of the call.
+    if unsafe { libc::setrlimit(resource, &limit) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Runs `command` in its own process group until it exits or `deadline` passes. Either
+/// way the whole group is then killed — before the leader is reaped, so the group id
+/// cannot have been reused — and nothing it started lives on. `None` means the
+/// deadline came first.
+pub fn run_within(command: &mut Command, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+    let mut child = command.spawn()?;
+    let group = child.id() as libc::pid_t;
+    let kill_group = || {
+        // SAFETY: plain syscall; a negative pid names the process group we created,
+        // whose leader is not yet reaped.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+    };
+    let timed_out = loop {
+        match exited_unreaped(group) {
+            Ok(true) => break false,
+            Ok(false) if Instant::now() >= deadline => break true,
+            Ok(false) => std::thread::sleep(POLL),
+            Err(error) => {
+                kill_group();
+                let _ = child.wait();
+                return Err(error);
+            }
+        }
+    };
+    kill_group();
+    let status = child.wait()?;
+    Ok((!timed_out).then_some(status))
+}
+
+/// Whether process `pid` (our child) has exited, without reaping it.
+fn exited_unreaped(pid: libc::pid_t) -> std::io::Result<bool> {
+    // SAFETY: `info` is zeroed plain data that waitid fills; WNOWAIT leaves the child
+    // waitable, so `Child::wait` reaps it afterwards.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        if libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(info.si_pid() != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_over_its_time_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(format!(
+            "echo $$ > {}; sleep 30 & sleep 30",
+            pid_file.display()
+        ));
+        let started = Instant::now();
+        let outcome =
+            run_within(&mut command, Instant::now() + Duration::from_millis(300)).unwrap();
+        assert!(outcome.is_none());
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let group: u32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // Killed processes may linger a moment as zombies; none may still be running.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !living_members(group).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "still running: {:?}",
+                living_members(group)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_program_that_exits_reports_its_status() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "exit 3"]);
+        let status = run_within(&mut command, Instant::now() + Duration::from_secs(10))
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.code(), Some(3));
+    }
+
+    /// Processes of process group `group` that are not zombies.
+    fn living_members(group: u32) -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                    return false;
+                };
+                // After the command name in parentheses: state, ppid, pgrp.
+                let fields: Vec<&str> = stat
+                    .rsplit_once(')')
+                    .map_or("", |(_, rest)| rest)
+                    .split_whitespace()
+                    .collect();
+                fields.first() != Some(&"Z") && fields.get(2) == Some(&group.to_string().as_str())
+            })
+            .collect()
+    }
+}
