@@ -5,7 +5,9 @@
 //! markdown table with requests/s, p50, p99, non-2xx and the ratios.
 //!
 //! Environment: `BENCH_SECS` (per run, default 5), `BENCH_ROUNDS` (best of, default 2),
-//! `BENCH_CONNECTIONS` (default 32), `BENCH_CHAINS` (rotation chains, default 4).
+//! `BENCH_CONNECTIONS` (default 32), `BENCH_CHAINS` (rotation chains, default 4),
+//! `BENCH_SERVERS` (a comma-separated subset of bare, tower-memory, tower-redis, memory,
+//! embedded, redis; default all).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -146,6 +148,8 @@ end
 
 /// A server under test.
 struct Server {
+    /// Its name in `BENCH_SERVERS`.
+    key: &'static str,
     name: &'static str,
     /// Which comparison its ratios use: the ceiling and the tower-sessions server.
     compare_with: Option<&'static str>,
@@ -376,39 +380,47 @@ fn main() {
     let dir = |name: &str| work.join(name).display().to_string();
     let servers = vec![
         Server {
+            key: "bare",
             name: "axum (bare, ceiling)",
             compare_with: None,
             command: baseline_with("bare"),
         },
         Server {
+            key: "tower-memory",
             name: "axum + tower-sessions (memory)",
             compare_with: None,
             command: baseline_with("tower-memory"),
         },
         Server {
+            key: "tower-redis",
             name: "axum + tower-sessions (Redis)",
             compare_with: None,
             command: baseline_with("tower-redis"),
         },
         Server {
+            key: "memory",
             name: "TrustyConvert (memory)",
             compare_with: Some("axum + tower-sessions (memory)"),
             command: ours_with("memory", &dir("memory")),
         },
         Server {
+            key: "embedded",
             name: "TrustyConvert (embedded)",
             compare_with: Some("axum + tower-sessions (memory)"),
             command: ours_with("embedded", &dir("embedded")),
         },
         Server {
+            key: "redis",
             name: "TrustyConvert (Redis)",
             compare_with: Some("axum + tower-sessions (Redis)"),
             command: ours_with(&redis_url, &dir("redis")),
         },
     ];
 
+    let only = std::env::var("BENCH_SERVERS").unwrap_or_default();
+    let chosen = |key: &str| only.is_empty() || only.split(',').any(|k| k.trim() == key);
     let mut results: Vec<(&'static str, Option<&'static str>, Vec<Figures>)> = Vec::new();
-    for server in servers {
+    for server in servers.into_iter().filter(|server| chosen(server.key)) {
         eprintln!("== {}", server.name);
         let running = start(server.command);
         let figures: Vec<Figures> = OPERATIONS

@@ -10,6 +10,7 @@ mod client_state;
 mod convert_cmd;
 mod doctor;
 mod formats_cmd;
+mod logging;
 mod serve;
 mod session_cmd;
 mod target;

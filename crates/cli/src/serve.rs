@@ -210,7 +210,7 @@ impl ServeArgs {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<(), String> {
-    init_logging();
+    crate::logging::init();
     let config = args.into_config();
     if !config.cookies.secure {
         tracing::warn!(
@@ -227,17 +227,6 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         .map_err(|error| format!("server error: {error}"))?;
     tracing::info!("trustyconvert stopped");
     Ok(())
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TRUSTY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 async fn shutdown_signal() {

@@ -75,6 +75,41 @@ async fn unsafe_methods_without_the_header_are_refused() {
 }
 
 #[tokio::test]
+async fn unknown_api_paths_and_wrong_methods_are_checked_too() {
+    let server = TestServer::start(|_| {}).await;
+    let creds = new_session(&server).await;
+    for path in [
+        "/api/nope",
+        "/api/",
+        "/api",
+        "/api/session/init/extra",
+        "/api/health",
+    ] {
+        let (status, _, body) = send(
+            &server,
+            Method::DELETE,
+            path,
+            Some(&creds.cookie_header()),
+            None,
+            &[],
+        )
+        .await;
+        assert_csrf_rejected(status, &body, "missing_token");
+    }
+    // With a valid token they get their real answers: not found, method not allowed.
+    let (status, _, body) = send(
+        &server,
+        Method::DELETE,
+        "/api/nope",
+        Some(&creds.cookie_header()),
+        Some(&creds.csrf),
+        &[],
+    )
+    .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "ResourceNotFound");
+}
+
+#[tokio::test]
 async fn header_not_equal_to_the_cookie_is_refused() {
     let server = TestServer::start(|_| {}).await;
     let creds = new_session(&server).await;

@@ -7,7 +7,7 @@
 
 mod client_addr;
 pub(crate) mod connections;
-pub(crate) mod correlation;
+pub mod correlation;
 mod guard;
 mod json;
 mod metrics;

@@ -6,7 +6,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -25,54 +25,59 @@ pub fn router(state: AppState) -> Router {
         usize::try_from(state.config.jobs.max_upload_bytes + upload::MULTIPART_OVERHEAD)
             .unwrap_or(usize::MAX);
     // The guard wraps every /api request, matched or not, so no unsafe method on any
-    // path (unknown routes and wrong methods included) skips the CSRF check.
+    // API path (unknown routes and wrong methods included) skips the CSRF check.
     let limit = |action| from_fn_with_state(Limited::every(&state, action), enforce);
     let api = Router::new()
         .route(
-            "/session/init",
+            "/api/session/init",
             get(session::init).layer(from_fn_with_state(
                 Limited::when(&state, RateAction::Init, session::init_creates_session),
                 enforce,
             )),
         )
-        .route("/session", get(session::status))
-        .route("/session/csrf", post(session::rotate_csrf))
-        .route("/session/close", post(session::close))
-        .route("/health", get(health::health))
-        .route("/convert/formats", get(formats::formats))
-        .route("/openapi.json", get(super::openapi::serve))
+        .route("/api/session", get(session::status))
+        .route("/api/session/csrf", post(session::rotate_csrf))
+        .route("/api/session/close", post(session::close))
+        .route("/api/health", get(health::health))
+        .route("/api/convert/formats", get(formats::formats))
+        .route("/api/openapi.json", get(super::openapi::serve))
         .route(
-            "/upload",
+            "/api/upload",
             post(upload::upload)
                 .layer(DefaultBodyLimit::max(upload_body_limit))
                 .layer(limit(RateAction::Upload)),
         )
         .route(
-            "/convert",
+            "/api/convert",
             post(jobs::convert).layer(limit(RateAction::Convert)),
         )
-        .route("/job_status", get(jobs::job_status))
+        .route("/api/job_status", get(jobs::job_status))
         .route(
-            "/download_token",
+            "/api/download_token",
             post(download::download_token).layer(limit(RateAction::Download)),
         )
         // HEAD is registered after the layer: asking what a token downloads spends
         // neither the token nor the rate limit.
         .route(
-            "/download",
+            "/api/download",
             get(download::download)
                 .layer(limit(RateAction::Download))
                 .head(download::download_head),
         )
-        .fallback(not_found)
+        // Unknown API paths are answered here, behind the guard, not by the UI's
+        // fallback: every /api request is checked, matched or not.
+        .route("/api", any(not_found))
+        .route("/api/", any(not_found))
+        .route("/api/{*rest}", any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), session_guard));
 
     let cors = cors_layer(&state.config.allowed_origins);
     let web_dir = state.config.web_dir.clone();
-    let routes = Router::new()
-        .nest("/api", api)
-        .route("/metrics", get(metrics));
+    // One flat router (no nested /api router, which would match each request twice
+    // and rewrite its URI); /metrics is added after the guard layer, so it is not
+    // guarded.
+    let routes = api.route("/metrics", get(metrics));
     super::web::serve_ui(routes, web_dir.as_deref())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
