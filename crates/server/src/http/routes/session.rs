@@ -3,7 +3,8 @@
 use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::AppendHeaders;
 use serde::Deserialize;
 use trustyconvert_protocol::{CloseResponse, CsrfTokenResponse, SessionInfo};
 
@@ -23,12 +24,11 @@ pub struct InitParams {
     force: bool,
 }
 
-fn set_cookies(values: impl IntoIterator<Item = axum::http::HeaderValue>) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for value in values {
-        headers.append(SET_COOKIE, value);
-    }
-    headers
+/// `Set-Cookie` headers appended to the response as they are (no intermediate map).
+type SetCookies<const N: usize> = AppendHeaders<[(HeaderName, HeaderValue); N]>;
+
+fn set_cookies<const N: usize>(values: [HeaderValue; N]) -> SetCookies<N> {
+    AppendHeaders(values.map(|value| (SET_COOKIE, value)))
 }
 
 /// Whether `?force=true` may replace the session: only from this site (a plain link
@@ -73,7 +73,7 @@ pub async fn init(
     CurrentSession(current): CurrentSession,
     headers: HeaderMap,
     ValidQuery(params): ValidQuery<InitParams>,
-) -> ApiResult<(HeaderMap, ApiJson<SessionInfo>)> {
+) -> ApiResult<(SetCookies<2>, ApiJson<SessionInfo>)> {
     state.metrics.session_init_request();
     let now = Timestamp::now();
     let force = force_honoured(&params, &headers, &state);
@@ -134,7 +134,7 @@ async fn create(state: &AppState, now: Timestamp) -> Result<ActiveSession, ApiEr
 pub async fn status(
     State(state): State<AppState>,
     RequireSession(session): RequireSession,
-) -> (HeaderMap, ApiJson<SessionInfo>) {
+) -> (SetCookies<1>, ApiJson<SessionInfo>) {
     let now = Timestamp::now();
     let info = state.sessions.info(&session.record, now);
     let max_age = now.until(session.record.absolute_expires_at);
@@ -162,7 +162,7 @@ pub async fn status(
 pub async fn rotate_csrf(
     State(state): State<AppState>,
     RequireSession(mut session): RequireSession,
-) -> ApiResult<(HeaderMap, ApiJson<CsrfTokenResponse>)> {
+) -> ApiResult<(SetCookies<1>, ApiJson<CsrfTokenResponse>)> {
     let now = Timestamp::now();
     if !state.sessions.rotate_csrf(&mut session, now).await? {
         return Err(ApiError::no_session());
@@ -198,7 +198,7 @@ pub async fn rotate_csrf(
 pub async fn close(
     State(state): State<AppState>,
     RequireSession(session): RequireSession,
-) -> ApiResult<(HeaderMap, ApiJson<CloseResponse>)> {
+) -> ApiResult<(SetCookies<2>, ApiJson<CloseResponse>)> {
     state.sessions.close(&session.record.key).await?;
     state.metrics.session_closed();
     tracing::info!(event = "session_closed", session = %session.record.public_id, "session closed");
