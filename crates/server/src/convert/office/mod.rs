@@ -7,9 +7,9 @@
 //! - `profile`: its own fresh profile and temp folder (concurrent jobs never share a
 //!   profile, which LibreOffice locks and corrupts), macros disabled, links never
 //!   updated, proxies at a closed port; HTML is sanitized first;
-//! - `process`: an empty environment but for `PATH`, `HOME`, `TMPDIR` and the locale,
-//!   address-space and file-size limits, and its own process group, killed whole when
-//!   the job's time is up and once it exits;
+//! - `process`: an empty environment but for `PATH` (system folders), `HOME`, `TMPDIR`
+//!   and the locale; address-space and file-size limits; and its own process group,
+//!   killed whole when the job's time is up and once it exits;
 //! - the import filter is named, so a file is read as the type it was checked as
 //!   (a spreadsheet renamed `.doc` is not opened by another module).
 
@@ -107,6 +107,9 @@ impl LibreOffice {
                 None => return missing(format!("{} not found; {INSTALL_HINT}", program.display())),
             },
         };
+        // Run by its real path: a symlink elsewhere (say in /opt/bin) would not exist
+        // inside the fence, which shows only system folders and the installation.
+        let program = std::fs::canonicalize(&program).unwrap_or(program);
         let sandbox = match Sandbox::probe(&program) {
             Ok(sandbox) => sandbox,
             Err(why) => {
@@ -154,10 +157,8 @@ impl LibreOffice {
         command
             .arg(format!("-env:UserInstallation={}", file_url(&profile)))
             .env_clear()
-            .env(
-                "PATH",
-                std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
-            )
+            // Inside the fence only the system folders exist.
+            .env("PATH", "/usr/bin:/bin")
             .env("HOME", scratch)
             .env("TMPDIR", &temp)
             .env("LANG", "C.UTF-8")
