@@ -166,6 +166,7 @@ impl Engines {
         let engine = self
             .engine_for(job.source, job.target)
             .ok_or(ConversionError::Unsupported)?;
+        tracing::debug!(engine = engine.name(), source = %job.source, target = %job.target, "converting");
         engine
             .convert(job)
             .map_err(|error| job.budget.explain(error))
