@@ -18,6 +18,7 @@ mod redis;
 #[cfg(test)]
 #[path = "../../tests/support/redis_server.rs"]
 mod redis_server;
+mod session_cache;
 mod sqlite;
 
 use std::net::IpAddr;

@@ -22,6 +22,7 @@ use trustyconvert_protocol::{Format, JobStatus};
 use uuid::Uuid;
 
 use super::local_rates::LocalRates;
+use super::session_cache::SessionCache;
 use super::{
     CsrfState, DownloadGrant, DownloadStore, JobRecord, JobStore, PreviousNonce, RateAction,
     RateLimitStore, RateVerdict, SessionRecord, SessionStore, StoreError, TokenHash,
@@ -87,6 +88,8 @@ const SESSION_COLUMNS: &str = "key, public_id, created_at, idle_expires_at, abso
 pub struct SqliteStorage {
     pool: Arc<Pool>,
     rates: Arc<LocalRates>,
+    /// Session records as written through this process (the file's only user).
+    sessions: Arc<SessionCache>,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -140,6 +143,7 @@ impl SqliteStorage {
                 permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_OPERATIONS),
             }),
             rates: Arc::default(),
+            sessions: Arc::default(),
         };
         store
             .run(|connection| connection.execute_batch(SCHEMA))
@@ -330,8 +334,8 @@ impl SqliteStorage {
 
 #[async_trait]
 impl SessionStore for SqliteStorage {
-    async fn insert_session(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        let record = record.clone();
+    async fn insert_session(&self, stored: &SessionRecord) -> Result<(), StoreError> {
+        let record = stored.clone();
         self.run(move |connection| {
             let (previous_nonce, previous_until) = previous_columns(&record.csrf);
             connection
@@ -352,20 +356,31 @@ impl SessionStore for SqliteStorage {
                 ])
                 .map(drop)
         })
-        .await
+        .await?;
+        self.sessions.put(stored);
+        Ok(())
     }
 
     async fn load_session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
+        let since = match self.sessions.get(key) {
+            Ok(cached) => return Ok(Some(cached)),
+            Err(since) => since,
+        };
         let key = *key;
-        self.run(move |connection| {
-            connection
-                .prepare_cached(&format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE key = ?1"
-                ))?
-                .query_row(params![key.0.as_slice()], record_from_row)
-                .optional()
-        })
-        .await
+        let loaded = self
+            .run(move |connection| {
+                connection
+                    .prepare_cached(&format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE key = ?1"
+                    ))?
+                    .query_row(params![key.0.as_slice()], record_from_row)
+                    .optional()
+            })
+            .await?;
+        if let Some(record) = &loaded {
+            self.sessions.fill(record, since);
+        }
+        Ok(loaded)
     }
 
     async fn touch_session(
@@ -374,18 +389,25 @@ impl SessionStore for SqliteStorage {
         idle_expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
         let key = *key;
-        self.run(move |connection| {
-            connection
-                .prepare_cached("UPDATE sessions SET idle_expires_at = ?2 WHERE key = ?1")?
-                .execute(params![key.0.as_slice(), idle_expires_at.as_millis()])
-                .map(|changed| changed > 0)
-        })
-        .await
+        let touched = self
+            .run(move |connection| {
+                connection
+                    .prepare_cached("UPDATE sessions SET idle_expires_at = ?2 WHERE key = ?1")?
+                    .execute(params![key.0.as_slice(), idle_expires_at.as_millis()])
+                    .map(|changed| changed > 0)
+            })
+            .await?;
+        if touched {
+            self.sessions.extended(&key, idle_expires_at);
+        } else {
+            self.sessions.forget(&[key]);
+        }
+        Ok(touched)
     }
 
     async fn set_csrf(&self, key: &SessionKey, csrf: &CsrfState) -> Result<bool, StoreError> {
         let (key, csrf) = (*key, *csrf);
-        self.run(move |connection| {
+        let changed = self.run(move |connection| {
             let (previous_nonce, previous_until) = previous_columns(&csrf);
             connection
                 .prepare_cached(
@@ -399,13 +421,17 @@ impl SessionStore for SqliteStorage {
                     previous_until
                 ])
                 .map(|changed| changed > 0)
-        })
-        .await
+        });
+        let changed = changed.await;
+        // Whatever happened (even an error: the write may have landed), the cached copy
+        // is no longer known to be current.
+        self.sessions.forget(&[key]);
+        changed
     }
 
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
         let key = *key;
-        self.run(move |connection| {
+        let existed = self.run(move |connection| {
             let transaction = connection.unchecked_transaction()?;
             let existed = transaction
                 .prepare_cached("DELETE FROM sessions WHERE key = ?1")?
@@ -414,30 +440,35 @@ impl SessionStore for SqliteStorage {
             forget_session(&transaction, &key)?;
             transaction.commit()?;
             Ok(existed)
-        })
-        .await
+        });
+        let existed = existed.await;
+        self.sessions.forget(&[key]);
+        existed
     }
 
     async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {
-        self.run(move |connection| {
-            let transaction = connection.unchecked_transaction()?;
-            let swept = transaction
+        let swept = self
+            .run(move |connection| {
+                let transaction = connection.unchecked_transaction()?;
+                let swept = transaction
                 .prepare_cached(
                     "DELETE FROM sessions WHERE idle_expires_at <= ?1 OR absolute_expires_at <= ?1 \
                      RETURNING key",
                 )?
                 .query_map(params![now.as_millis()], |row| session_key(row, 0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            for key in &swept {
-                forget_session(&transaction, key)?;
-            }
-            transaction
-                .prepare_cached("DELETE FROM download_grants WHERE expires_at <= ?1")?
-                .execute(params![now.as_millis()])?;
-            transaction.commit()?;
-            Ok(swept)
-        })
-        .await
+                for key in &swept {
+                    forget_session(&transaction, key)?;
+                }
+                transaction
+                    .prepare_cached("DELETE FROM download_grants WHERE expires_at <= ?1")?
+                    .execute(params![now.as_millis()])?;
+                transaction.commit()?;
+                Ok(swept)
+            })
+            .await?;
+        self.sessions.forget(&swept);
+        Ok(swept)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -684,6 +715,47 @@ mod tests {
             .await
             .unwrap();
         super::super::contract::check_all(&store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_session_cache_agrees_with_the_file_after_racing_reads_and_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.sqlite3");
+        let store = SqliteStorage::open(path.clone()).await.unwrap();
+        // A second handle on the file, whose cache is dropped before each read: what is
+        // stored.
+        let file = SqliteStorage::open(path).await.unwrap();
+        let record = super::super::contract::record(Timestamp::now(), Duration::from_secs(60));
+        store.insert_session(&record).await.unwrap();
+        let key = record.key;
+        for round in 0..40u8 {
+            let tasks: Vec<_> = (0..32u8)
+                .map(|i| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        if i % 4 == 0 {
+                            let csrf = CsrfState {
+                                current: [round.wrapping_mul(32).wrapping_add(i); 16],
+                                previous: None,
+                            };
+                            store.set_csrf(&key, &csrf).await.unwrap();
+                        } else {
+                            store.load_session(&key).await.unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+            file.sessions.forget(&[key]);
+            let truth = file.load_session(&key).await.unwrap().unwrap();
+            let cached = store.load_session(&key).await.unwrap().unwrap();
+            assert_eq!(
+                cached, truth,
+                "round {round}: the cache kept a replaced record"
+            );
+        }
     }
 
     #[tokio::test]
