@@ -26,7 +26,7 @@ fn stdout(output: &Output) -> String {
 }
 
 #[test]
-fn doctor_reports_each_engine_found_or_missing_with_how_to_install_it() {
+fn doctor_reports_each_engine_found_or_missing_or_unfenced_with_how_to_fix_it() {
     let dir = tempfile::tempdir().unwrap();
     let report = stdout(&run(&["doctor"], None, dir.path()));
     assert!(report.contains("built-in: found, version"), "{report}");
@@ -49,6 +49,31 @@ fn doctor_reports_each_engine_found_or_missing_with_how_to_install_it() {
     );
     assert!(!report.contains("docx, doc"), "{report}");
     assert!(report.contains("svg → png, pdf"), "{report}");
+
+    // LibreOffice without bubblewrap: still used, but reported as not fenced in.
+    let partial = tempfile::tempdir().unwrap();
+    for program in ["soffice", "unshare"] {
+        let found =
+            String::from_utf8(Command::new("which").arg(program).output().unwrap().stdout).unwrap();
+        std::os::unix::fs::symlink(found.trim(), partial.path().join(program)).unwrap();
+    }
+    let report = stdout(&run(&["doctor"], Some(partial.path()), dir.path()));
+    assert!(report.contains("libreoffice: found, version "), "{report}");
+    assert!(
+        report.contains("NOT fenced") && report.contains("install bubblewrap"),
+        "{report}"
+    );
+    let input = dir.path().join("unfenced.rtf");
+    std::fs::write(&input, br"{\rtf1\ansi Converted without bubblewrap\par}").unwrap();
+    let output = run(
+        &["convert", input.to_str().unwrap(), "--to", "pdf"],
+        Some(partial.path()),
+        dir.path(),
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert!(std::fs::read(dir.path().join("unfenced.pdf"))
+        .unwrap()
+        .starts_with(b"%PDF-"));
 
     let report = stdout(&run(&["doctor", "--libreoffice", "off"], None, dir.path()));
     assert!(

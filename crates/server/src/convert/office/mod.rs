@@ -3,7 +3,7 @@
 //!
 //! Each run is shut in:
 //! - `sandbox`: bubblewrap namespaces — it sees only system files and its own scratch
-//!   directory, and has no network (no sandbox, no LibreOffice);
+//!   directory, and has no network (without bubblewrap: no network only, and a warning);
 //! - `profile`: its own fresh profile and temp folder (concurrent jobs never share a
 //!   profile, which LibreOffice locks and corrupts), macros disabled, links never
 //!   updated, proxies at a closed port; HTML is sanitized first;
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use self::process::{find_program, run_within, ProcessLimits};
 use self::profile::{file_url, sanitize_html, PROFILE};
-use self::sandbox::Sandbox;
+use self::sandbox::Fence;
 use super::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
 use super::{ConversionError, Format};
 use crate::config::LibreOfficeSetting;
@@ -78,12 +78,12 @@ pub const INSTALL_HINT: &str = "install LibreOffice and bubblewrap (Debian/Ubunt
 #[derive(Debug)]
 pub struct LibreOffice {
     program: PathBuf,
-    sandbox: Sandbox,
+    fence: Fence,
 }
 
 impl LibreOffice {
-    /// Looks for LibreOffice as `setting` says, checks that it can be fenced in, and
-    /// asks it its version from inside the fence.
+    /// Looks for LibreOffice as `setting` says, finds the strongest fence this machine
+    /// allows (warning when it is not bubblewrap), and asks its version from inside.
     pub fn probe(setting: &LibreOfficeSetting) -> Probed {
         let missing = |detail: String| Probed {
             engine: None,
@@ -110,16 +110,15 @@ impl LibreOffice {
         // Run by its real path: a symlink elsewhere (say in /opt/bin) would not exist
         // inside the fence, which shows only system folders and the installation.
         let program = std::fs::canonicalize(&program).unwrap_or(program);
-        let sandbox = match Sandbox::probe(&program) {
-            Ok(sandbox) => sandbox,
-            Err(why) => {
-                return missing(format!(
-                    "{} found but not used: it runs only fenced in, and {why}",
-                    program.display()
-                ))
-            }
-        };
-        let engine = Self { program, sandbox };
+        let (fence, weaker) = Fence::probe(&program);
+        if let Some(why) = &weaker {
+            tracing::warn!(
+                reason = %why,
+                "LibreOffice runs without a file-system fence: a document could make it read \
+                 files this server's user can read; install bubblewrap"
+            );
+        }
+        let engine = Self { program, fence };
         let version = match engine.version() {
             Ok(version) => version,
             Err(why) => {
@@ -130,8 +129,9 @@ impl LibreOffice {
             }
         };
         let detail = format!(
-            "{}, fenced by bubblewrap (sees only system files and its job's folder; no network); macros off",
-            engine.program.display()
+            "{}, {}; macros off",
+            engine.program.display(),
+            engine.fence.describe()
         );
         Probed {
             engine: Some(Arc::new(engine)),
@@ -153,12 +153,12 @@ impl LibreOffice {
             std::fs::create_dir_all(&dir)?;
         }
         std::fs::write(profile.join("user/registrymodifications.xcu"), PROFILE)?;
-        let mut command = self.sandbox.command(&self.program, scratch);
+        let mut command = self.fence.command(&self.program, scratch);
         command
             .arg(format!("-env:UserInstallation={}", file_url(&profile)))
             .env_clear()
             // Inside the fence only the system folders exist.
-            .env("PATH", "/usr/bin:/bin")
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("HOME", scratch)
             .env("TMPDIR", &temp)
             .env("LANG", "C.UTF-8")

@@ -1,11 +1,15 @@
-//! The fence around each LibreOffice run: bubblewrap (`bwrap`) starts it in new user,
-//! mount, pid, network, IPC and UTS namespaces where it sees only the system's
-//! programs, libraries and fonts (read-only) and its own job's scratch directory. The
-//! data directory — other jobs' files, the database, the key — does not exist there,
-//! nor does any network, so no document (a linked image, an `INCLUDEPICTURE` field, an
-//! SVG inside a document pointing at `file:///…`) can read the server's files or reach
-//! out. A run that cannot be fenced is not started: without bubblewrap (or without
-//! user namespaces) LibreOffice is not offered.
+//! The fence around each LibreOffice run, the strongest this machine allows:
+//! - **bubblewrap** (`bwrap`): new user, mount, pid, network, IPC and UTS namespaces
+//!   where the run sees only the system's programs, libraries and fonts (read-only) and
+//!   its own job's scratch directory. The data directory — other jobs' files, the
+//!   database, the key — does not exist there, nor does any network, so no document (a
+//!   linked image, an `INCLUDEPICTURE` field, an SVG inside a document pointing at
+//!   `file:///…`) can read the server's files or reach out.
+//! - without bubblewrap, a **network namespace** (`unshare --net`): no network, but the
+//!   run can read what the server's user can; the server warns at startup and
+//!   `trustyconvert doctor` says how to install bubblewrap.
+//! - without user namespaces at all, **nothing** beyond the profile's proxies at a
+//!   closed port; same warning.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -22,19 +26,92 @@ const ETC_ENTRIES: [&str; 4] = [
     "/etc/libreoffice",
     "/etc/localtime",
 ];
-/// How long the probe's sandboxed `true` may take.
+/// How long a probe's fenced `true` may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How to fence LibreOffice on this machine.
+/// How runs are fenced on this machine.
 #[derive(Debug, Clone)]
-pub struct Sandbox {
+pub enum Fence {
+    /// bubblewrap: only system files and the job's folder, no network.
+    Bubblewrap(Bubblewrap),
+    /// `unshare`: no network; files as the server sees them.
+    NetworkOnly(PathBuf),
+    /// No namespaces available.
+    None,
+}
+
+impl Fence {
+    /// The strongest fence that works here for `program`, and, if it is not
+    /// bubblewrap, why not.
+    pub fn probe(program: &Path) -> (Self, Option<String>) {
+        let why = match Bubblewrap::probe(program) {
+            Ok(bubblewrap) => return (Self::Bubblewrap(bubblewrap), None),
+            Err(why) => why,
+        };
+        let fence = find_program("unshare")
+            .filter(|unshare| works(&mut network_namespace(unshare, Path::new("/bin/true"))))
+            .map_or(Self::None, Self::NetworkOnly);
+        (fence, Some(why))
+    }
+
+    /// A command that runs `program` fenced, working in `scratch` (which it may
+    /// write). Add the program's arguments and environment to it.
+    pub fn command(&self, program: &Path, scratch: &Path) -> Command {
+        let mut command = match self {
+            Self::Bubblewrap(bubblewrap) => bubblewrap.command(program, scratch),
+            Self::NetworkOnly(unshare) => network_namespace(unshare, program),
+            Self::None => Command::new(program),
+        };
+        command.current_dir(scratch);
+        command
+    }
+
+    /// For reports: what the fence keeps the run from.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::Bubblewrap(_) => {
+                "fenced by bubblewrap (sees only system files and its job's folder; no network)"
+            }
+            Self::NetworkOnly(_) => {
+                "NOT fenced from files (no network: own network namespace); install bubblewrap"
+            }
+            Self::None => {
+                "NOT fenced (no namespaces here; network only blocked by proxy settings); install bubblewrap"
+            }
+        }
+    }
+}
+
+fn network_namespace(unshare: &Path, program: &Path) -> Command {
+    let mut command = Command::new(unshare);
+    command
+        .args(["--net", "--map-root-user", "--"])
+        .arg(program);
+    command
+}
+
+/// Whether `command` runs and succeeds within the probe's time.
+fn works(command: &mut Command) -> bool {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    matches!(
+        run_within(command, Instant::now() + PROBE_TIMEOUT),
+        Ok(Some(status)) if status.success()
+    )
+}
+
+/// bubblewrap, found and able to fence this installation.
+#[derive(Debug, Clone)]
+pub struct Bubblewrap {
     bwrap: PathBuf,
     /// LibreOffice's own folder, when it is installed outside `/usr` (e.g. `/opt`).
     install_dir: Option<PathBuf>,
 }
 
-impl Sandbox {
-    /// Finds bubblewrap and checks that it can start `program`'s installation fenced.
+impl Bubblewrap {
+    /// Finds bubblewrap and checks that it can start a program fenced.
     pub fn probe(program: &Path) -> Result<Self, String> {
         let bwrap = find_program("bwrap")
             .ok_or("bubblewrap is not installed (apt-get install bubblewrap)")?;
@@ -45,22 +122,17 @@ impl Sandbox {
             .and_then(Path::parent)
             .filter(|dir| !dir.starts_with("/usr"))
             .map(Path::to_owned);
-        let sandbox = Self { bwrap, install_dir };
+        let bubblewrap = Self { bwrap, install_dir };
         let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let mut command = sandbox.command(Path::new("/bin/true"), scratch.path());
-        command.stdout(Stdio::null()).stderr(Stdio::null());
-        match run_within(&mut command, Instant::now() + PROBE_TIMEOUT) {
-            Ok(Some(status)) if status.success() => Ok(sandbox),
-            Ok(Some(status)) => Err(format!(
-                "bubblewrap cannot create namespaces here ({status}); user namespaces may be disabled"
-            )),
-            Ok(None) => Err("bubblewrap did not start within 30 s".into()),
-            Err(error) => Err(format!("bubblewrap did not run ({error})")),
+        if works(&mut bubblewrap.command(Path::new("/bin/true"), scratch.path())) {
+            Ok(bubblewrap)
+        } else {
+            Err("bubblewrap cannot create namespaces here (user namespaces disabled?)".into())
         }
     }
 
     /// A command that runs `program` fenced, seeing `scratch` read-write (and as its
-    /// working directory). Add the program's arguments and environment to it.
+    /// working directory).
     pub fn command(&self, program: &Path, scratch: &Path) -> Command {
         let mut command = Command::new(&self.bwrap);
         command.args(["--unshare-all", "--die-with-parent"]);
@@ -101,10 +173,12 @@ mod tests {
 
     #[test]
     fn a_fenced_program_sees_its_scratch_folder_but_not_the_rest_of_the_disk() {
-        let Ok(sandbox) = Sandbox::probe(Path::new("/bin/sh")) else {
-            panic!("bubblewrap is required (scripts/setup-engines.sh installs it)");
-        };
-        // Outside /tmp (the sandbox has its own), where a leak would show.
+        let (fence, why) = Fence::probe(Path::new("/bin/sh"));
+        assert!(
+            matches!(fence, Fence::Bubblewrap(_)),
+            "bubblewrap is required here (scripts/setup-engines.sh installs it): {why:?}"
+        );
+        // Outside /tmp (the fence has its own), where a leak would show.
         let target = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target");
         std::fs::create_dir_all(target).unwrap();
         let outside = tempfile::tempdir_in(target).unwrap();
@@ -115,7 +189,7 @@ mod tests {
             "cat mine; cat {}/secret /etc/passwd 2>/dev/null && echo LEAKED; exit 0",
             outside.path().display()
         );
-        let output = sandbox
+        let output = fence
             .command(Path::new("/bin/sh"), scratch.path())
             .args(["-c", &script])
             .output()
