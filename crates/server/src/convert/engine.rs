@@ -131,18 +131,11 @@ impl Engines {
         offers
     }
 
-    /// Every format `source` converts to, in a stable order.
-    pub fn targets(&self, source: Format) -> Vec<Format> {
-        Format::ALL
-            .into_iter()
-            .filter(|target| self.engine_for(source, *target).is_some())
-            .collect()
-    }
-
     /// Whether any engine reads `source`.
     pub fn reads(&self, source: Format) -> bool {
-        self.offers()
+        self.available
             .iter()
+            .flat_map(|engine| engine.offers())
             .any(|offer| offer.inputs.contains(&source))
     }
 

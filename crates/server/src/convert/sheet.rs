@@ -36,34 +36,23 @@ enum Cell {
     Bool(bool),
 }
 
-impl Cell {
-    fn from_ref(value: &DataRef<'_>) -> Self {
-        match value {
-            DataRef::Empty => Self::Empty,
-            DataRef::String(text) => Self::Text(text.clone()),
-            DataRef::SharedString(text) => Self::Text((*text).to_owned()),
-            DataRef::Int(n) => Self::Int(*n),
-            DataRef::Float(x) => Self::Float(*x),
-            DataRef::Bool(b) => Self::Bool(*b),
-            DataRef::DateTime(moment) => Self::Text(iso_datetime(moment)),
-            DataRef::DateTimeIso(text) | DataRef::DurationIso(text) => Self::Text(text.clone()),
-            DataRef::Error(error) => Self::Text(format!("#{error:?}")),
-        }
-    }
-
-    fn from_data(value: &Data) -> Self {
+impl From<Data> for Cell {
+    fn from(value: Data) -> Self {
         match value {
             Data::Empty => Self::Empty,
-            Data::String(text) => Self::Text(text.clone()),
-            Data::Int(n) => Self::Int(*n),
-            Data::Float(x) => Self::Float(*x),
-            Data::Bool(b) => Self::Bool(*b),
-            Data::DateTime(moment) => Self::Text(iso_datetime(moment)),
-            Data::DateTimeIso(text) | Data::DurationIso(text) => Self::Text(text.clone()),
+            Data::String(text) | Data::DateTimeIso(text) | Data::DurationIso(text) => {
+                Self::Text(text)
+            }
+            Data::Int(n) => Self::Int(n),
+            Data::Float(x) => Self::Float(x),
+            Data::Bool(b) => Self::Bool(b),
+            Data::DateTime(moment) => Self::Text(iso_datetime(&moment)),
             Data::Error(error) => Self::Text(format!("#{error:?}")),
         }
     }
+}
 
+impl Cell {
     /// As shown in CSV: integral floats without a fraction, booleans as Excel shows them.
     fn text(&self) -> String {
         match self {
@@ -281,7 +270,7 @@ fn stream_xlsx<R: Read + Seek>(file: R, sink: &mut dyn RowSink) -> Result<(), Co
         if row.len() <= c {
             row.resize(c + 1, Cell::Empty);
         }
-        row[c] = Cell::from_ref(cell.get_value());
+        row[c] = Cell::from(Data::from(cell.get_value().clone()));
     }
     if current.is_some() {
         flush(&mut row, &mut width, sink)?;
@@ -319,7 +308,7 @@ fn read_ods<R: Read + Seek>(file: R, sink: &mut dyn RowSink) -> Result<(), Conve
     for row in range.rows() {
         cells.clear();
         cells.resize(leading_columns, Cell::Empty);
-        cells.extend(row.iter().map(Cell::from_data));
+        cells.extend(row.iter().cloned().map(Cell::from));
         sink.row(&cells)?;
     }
     Ok(())

@@ -237,14 +237,14 @@ impl JobService {
             self.inner.limits.engine_memory,
         );
         let scratch = files.job_dir(&job.session, &job.job_id).join("work");
-        let engines = self.inner.engines.clone();
+        let service = self.clone();
         let started = Instant::now();
         // The deadline runs from now, not from when the blocking pool gets to the task.
         let deadline = started + timeout;
         let work = tokio::task::spawn_blocking(move || {
             let budget = Budget::until(max_output, timeout, deadline);
             crate::private_fs::create_dir_all(&scratch).map_err(ConversionError::Io)?;
-            let result = engines.convert(&EngineJob {
+            let result = service.inner.engines.convert(&EngineJob {
                 input: &input,
                 source,
                 target,

@@ -407,22 +407,23 @@ impl SessionStore for SqliteStorage {
 
     async fn set_csrf(&self, key: &SessionKey, csrf: &CsrfState) -> Result<bool, StoreError> {
         let (key, csrf) = (*key, *csrf);
-        let changed = self.run(move |connection| {
-            let (previous_nonce, previous_until) = previous_columns(&csrf);
-            connection
-                .prepare_cached(
-                    "UPDATE sessions SET csrf_nonce = ?2, prev_csrf_nonce = ?3, \
+        let changed = self
+            .run(move |connection| {
+                let (previous_nonce, previous_until) = previous_columns(&csrf);
+                connection
+                    .prepare_cached(
+                        "UPDATE sessions SET csrf_nonce = ?2, prev_csrf_nonce = ?3, \
                      prev_csrf_valid_until = ?4 WHERE key = ?1",
-                )?
-                .execute(params![
-                    key.0.as_slice(),
-                    csrf.current.as_slice(),
-                    previous_nonce,
-                    previous_until
-                ])
-                .map(|changed| changed > 0)
-        });
-        let changed = changed.await;
+                    )?
+                    .execute(params![
+                        key.0.as_slice(),
+                        csrf.current.as_slice(),
+                        previous_nonce,
+                        previous_until
+                    ])
+                    .map(|changed| changed > 0)
+            })
+            .await;
         // Whatever happened (even an error: the write may have landed), the cached copy
         // is no longer known to be current.
         self.sessions.forget(&[key]);
@@ -431,17 +432,18 @@ impl SessionStore for SqliteStorage {
 
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
         let key = *key;
-        let existed = self.run(move |connection| {
-            let transaction = connection.unchecked_transaction()?;
-            let existed = transaction
-                .prepare_cached("DELETE FROM sessions WHERE key = ?1")?
-                .execute(params![key.0.as_slice()])?
-                > 0;
-            forget_session(&transaction, &key)?;
-            transaction.commit()?;
-            Ok(existed)
-        });
-        let existed = existed.await;
+        let existed = self
+            .run(move |connection| {
+                let transaction = connection.unchecked_transaction()?;
+                let existed = transaction
+                    .prepare_cached("DELETE FROM sessions WHERE key = ?1")?
+                    .execute(params![key.0.as_slice()])?
+                    > 0;
+                forget_session(&transaction, &key)?;
+                transaction.commit()?;
+                Ok(existed)
+            })
+            .await;
         self.sessions.forget(&[key]);
         existed
     }
