@@ -11,12 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v valgrind >/dev/null 2>&1; then
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
-  fi
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends valgrind
+  ./scripts/apt-install.sh valgrind
 fi
 cargo build --release --locked -p trustyconvert -p trustyconvert-bench
 

@@ -10,13 +10,7 @@ cd "$(dirname "$0")/.."
 
 ./scripts/setup-redis.sh
 if ! command -v wrk >/dev/null 2>&1; then
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
-  fi
-  echo "== installing wrk (apt-get)"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk
+  ./scripts/apt-install.sh wrk
 fi
 
 cargo build --release --locked -p trustyconvert -p trustyconvert-bench

@@ -9,25 +9,13 @@ cd "$(dirname "$0")/.."
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
-  fi
-  echo "== installing chromium (apt-get)"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
   # Debian's chromium ships /usr/bin/chromium, chromium-driver ships /usr/bin/chromedriver;
   # fonts-liberation (a recommendation skipped below) gives screenshots legible text.
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver fonts-liberation
+  ./scripts/apt-install.sh chromium chromium-driver fonts-liberation
 fi
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
-  fi
-  echo "== installing node and npm (apt-get)"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm
+  ./scripts/apt-install.sh nodejs npm
 fi
 
 # playwright-core needs Node 20 or later (Debian bookworm's own nodejs is 18).

@@ -12,11 +12,6 @@ if command -v soffice >/dev/null 2>&1 && command -v bwrap >/dev/null 2>&1 \
   && command -v pdftotext >/dev/null 2>&1; then
   exit 0
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO="sudo"
-fi
-echo "== installing LibreOffice, bubblewrap and poppler-utils (apt-get)"
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+# With recommendations: LibreOffice's recommended packages are part of what was tested.
+"$(dirname "$0")/apt-install.sh" --with-recommends \
   libreoffice-writer-nogui bubblewrap poppler-utils fonts-dejavu-core

@@ -9,14 +9,12 @@ if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>
   && command -v openssl >/dev/null 2>&1; then
   exit 0
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO="sudo"
-fi
-echo "== installing redis-server (apt-get)"
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server openssl
+"$(dirname "$0")/apt-install.sh" redis-server openssl
 # The package starts a system instance; the tests never use it, so stop it again.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
-  $SUDO systemctl stop redis-server || true
+  if [ "$(id -u)" -eq 0 ]; then
+    systemctl stop redis-server || true
+  else
+    sudo systemctl stop redis-server || true
+  fi
 fi
