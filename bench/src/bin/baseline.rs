@@ -10,15 +10,17 @@
 //! Usage: `baseline MODE ADDR [REDIS_URL]`; prints `listening on http://ADDR`.
 
 use std::net::SocketAddr;
+use std::time::{Duration, UNIX_EPOCH};
 
 use axum::extract::Multipart;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
+use time::OffsetDateTime;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer, SessionStore};
 
@@ -30,18 +32,28 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const CSRF_KEY: &str = "csrf";
 const IDLE: time::Duration = time::Duration::hours(1);
 
+/// A per-request correlation id in the envelope and the `X-Correlation-ID` header, as
+/// TrustyConvert's API answers every request (not session work, so the ceiling does
+/// it too).
+fn with_correlation_id(status: StatusCode, mut body: Value) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    let header = HeaderValue::from_str(&id).expect("a UUID is a header value");
+    body["correlation_id"] = Value::String(id);
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert("x-correlation-id", header);
+    response
+}
+
 fn envelope(status: StatusCode, data: Value) -> Response {
-    let body = json!({"success": true, "data": data, "correlation_id": "bench"});
-    (status, Json(body)).into_response()
+    with_correlation_id(status, json!({"success": true, "data": data}))
 }
 
 fn failure(status: StatusCode, kind: &str) -> Response {
     let body = json!({
         "success": false,
         "error": {"message": kind, "type": kind, "details": {}},
-        "correlation_id": "bench",
     });
-    (status, Json(body)).into_response()
+    with_correlation_id(status, body)
 }
 
 fn new_token() -> String {
@@ -50,13 +62,26 @@ fn new_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn session_json(id: &str, token: &str) -> Value {
-    json!({"id": id, "csrf_token": token, "expires_at": "2030-01-01T00:00:00Z", "expires_in": 3600})
+/// `expires_at` (RFC 3339, seconds) and `expires_in` of an expiry, as TrustyConvert
+/// writes them.
+fn expiry_json(expires_at: OffsetDateTime) -> (String, i64) {
+    let unix = u64::try_from(expires_at.unix_timestamp()).unwrap_or(0);
+    let at = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix));
+    let remaining = (expires_at - OffsetDateTime::now_utc()).whole_seconds();
+    (at.to_string(), remaining.max(0))
+}
+
+fn session_json(id: &str, token: &str, expires_at: OffsetDateTime) -> Value {
+    let (at, remaining) = expiry_json(expires_at);
+    json!({"id": id, "csrf_token": token, "expires_at": at, "expires_in": remaining})
 }
 
 /// The ceiling: the same routes and JSON, no session work.
 fn bare() -> Router {
-    let info = || async { envelope(StatusCode::OK, session_json("bench", "token")) };
+    let info = || async {
+        let expires_at = OffsetDateTime::now_utc() + IDLE;
+        envelope(StatusCode::OK, session_json("bench", "token", expires_at))
+    };
     Router::new()
         .route("/api/session/init", get(info))
         .route("/api/session", get(info))
@@ -82,14 +107,20 @@ async fn init(session: Session) -> Response {
         return failure(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable");
     }
     let id = session.id().map(|id| id.to_string()).unwrap_or_default();
-    envelope(StatusCode::OK, session_json(&id, &token))
+    envelope(
+        StatusCode::OK,
+        session_json(&id, &token, session.expiry_date()),
+    )
 }
 
 async fn status(session: Session) -> Response {
     match session.get::<String>(CSRF_KEY).await {
         Ok(Some(token)) => {
             let id = session.id().map(|id| id.to_string()).unwrap_or_default();
-            envelope(StatusCode::OK, session_json(&id, &token))
+            envelope(
+                StatusCode::OK,
+                session_json(&id, &token, session.expiry_date()),
+            )
         }
         Ok(None) => failure(StatusCode::UNAUTHORIZED, "SessionValidationError"),
         Err(_) => failure(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
@@ -127,9 +158,10 @@ async fn rotate(session: Session, headers: HeaderMap) -> Response {
     if session.insert(CSRF_KEY, &token).await.is_err() {
         return failure(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable");
     }
+    let (at, remaining) = expiry_json(session.expiry_date());
     envelope(
         StatusCode::OK,
-        json!({"csrf_token": token, "expires_at": "2030-01-01T00:00:00Z", "expires_in": 3600}),
+        json!({"csrf_token": token, "expires_at": at, "expires_in": remaining}),
     )
 }
 

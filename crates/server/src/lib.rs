@@ -76,7 +76,7 @@ pub enum StartError {
 /// A bound, ready server. Call [`Server::run_until`] to serve.
 pub struct Server {
     listener: TcpListener,
-    router: axum::Router,
+    app: http::App,
     http_limits: HttpLimits,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -171,7 +171,7 @@ impl Server {
         });
         Ok(Self {
             listener,
-            router: http::router(state),
+            app: http::app(state),
             http_limits,
             background: Vec::from(maintenance),
         })
@@ -190,7 +190,7 @@ impl Server {
         F: Future<Output = ()> + Send + 'static,
     {
         let result =
-            http::connections::serve(self.listener, self.router, self.http_limits, shutdown).await;
+            http::connections::serve(self.listener, self.app, self.http_limits, shutdown).await;
         for task in &self.background {
             task.abort();
         }

@@ -408,3 +408,33 @@ async fn cors_allows_only_listed_origins_with_credentials() {
     );
     assert_ne!(simple.headers()["access-control-allow-origin"], "*");
 }
+
+#[tokio::test]
+async fn without_allowed_origins_no_cross_origin_caller_is_granted_anything() {
+    let server = TestServer::start(|_| {}).await;
+    let preflight = client()
+        .request(Method::OPTIONS, server.url(PROBE))
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "x-csrf-token")
+        .send()
+        .await
+        .unwrap();
+    let simple = client()
+        .get(server.url("/api/health"))
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(simple.status(), StatusCode::OK);
+    for response in [&preflight, &simple] {
+        for name in [
+            "access-control-allow-origin",
+            "access-control-allow-credentials",
+            "access-control-allow-methods",
+            "access-control-allow-headers",
+        ] {
+            assert!(response.headers().get(name).is_none(), "{name} was sent");
+        }
+    }
+}

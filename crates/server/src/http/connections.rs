@@ -21,10 +21,10 @@ use crate::config::HttpLimits;
 /// How long a shutdown waits for in-flight requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Serves `router` on `listener` until `shutdown` completes.
+/// Serves `app` on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
-    router: axum::Router,
+    app: super::App,
     limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -49,13 +49,13 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let router = router.clone();
+        let app = app.clone();
         let body_timeout = limits.body_idle_timeout;
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let mut request =
                 request.map(|body| axum::body::Body::new(TimeoutBody::new(body_timeout, body)));
             request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(request)
+            app.clone().oneshot(request)
         });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())

@@ -21,9 +21,9 @@ mod web;
 
 pub use crate::error::{ApiError, ApiJson, ApiResult};
 pub use client_addr::{client_ip, ClientAddr};
-pub use guard::{session_guard, CurrentSession, RequireSession};
+pub use guard::{CurrentSession, RequireSession, SessionGuard, SessionGuardLayer};
 pub use json::ValidJson;
 pub use query::ValidQuery;
 pub use rate_limit::RateLimits;
-pub use router::router;
+pub use router::{app, App};
 pub use state::{AppState, Services};

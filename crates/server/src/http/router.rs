@@ -1,31 +1,51 @@
-//! The router: which routes exist and which layers wrap them.
+//! The application: which routes exist and what stands in front of them.
 
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
+use tower::util::Either;
 use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 use trustyconvert_protocol::{CORRELATION_ID_HEADER, CSRF_HEADER};
 
-use super::guard::session_guard;
+use super::correlation::{Frame, FrameLayer};
+use super::guard::{SessionGuard, SessionGuardLayer};
 use super::rate_limit::{enforce, Limited};
 use super::routes::{download, formats, health, jobs, session, upload};
 use super::{ApiError, AppState};
 use crate::storage::RateAction;
 
+/// The whole application as one service: the request frame (correlation id, panics),
+/// CORS when cross-origin callers are configured, the session guard (every `/api`
+/// path), then the routes.
+pub type App = Frame<Either<Cors<SessionGuard<Router>>, SessionGuard<Router>>>;
+
 /// Builds the whole application.
-pub fn router(state: AppState) -> Router {
+pub fn app(state: AppState) -> App {
+    // With no allowed origin, CORS has nothing to grant: browsers keep cross-origin
+    // reads blocked without any header, so the layer (and its `Vary` headers on every
+    // response) is left out.
+    let cors = (!state.config.allowed_origins.is_empty())
+        .then(|| cors_layer(&state.config.allowed_origins));
+    let guard = SessionGuardLayer::new(state.clone());
+    ServiceBuilder::new()
+        .layer(FrameLayer)
+        .option_layer(cors)
+        .layer(guard)
+        .service(router(state))
+}
+
+/// The routes. Every `/api` path is answered here (unknown ones with a 404 envelope),
+/// so the guard in front sees them all.
+fn router(state: AppState) -> Router {
     let upload_body_limit =
         usize::try_from(state.config.jobs.max_upload_bytes + upload::MULTIPART_OVERHEAD)
             .unwrap_or(usize::MAX);
-    // The guard wraps every /api request, matched or not, so no unsafe method on any
-    // API path (unknown routes and wrong methods included) skips the CSRF check.
     let limit = |action| from_fn_with_state(Limited::every(&state, action), enforce);
     let api = Router::new()
         .route(
@@ -69,25 +89,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api", any(not_found))
         .route("/api/", any(not_found))
         .route("/api/{*rest}", any(not_found))
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(from_fn_with_state(state.clone(), session_guard));
-
-    let cors = cors_layer(&state.config.allowed_origins);
+        .route("/metrics", get(metrics));
     let web_dir = state.config.web_dir.clone();
     // One flat router (no nested /api router, which would match each request twice
-    // and rewrite its URI); /metrics is added after the guard layer, so it is not
-    // guarded.
-    let routes = api.route("/metrics", get(metrics));
-    super::web::serve_ui(routes, web_dir.as_deref())
+    // and rewrite its URI).
+    super::web::serve_ui(api, web_dir.as_deref())
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(
-            ServiceBuilder::new()
-                .layer(from_fn(super::correlation::layer))
-                .layer(CatchPanicLayer::custom(|_| {
-                    ApiError::internal().into_response()
-                }))
-                .layer(cors),
-        )
         .with_state(state)
 }
 

@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 
 use crate::config::Timeouts;
 use crate::cookies::{find_cookie, CookieWriter};
-use crate::crypto::{generate_csrf_nonce, generate_public_id, Keyring, SessionKey, SessionSecret};
+use crate::crypto::{generate_csrf_nonce, FreshSession, Keyring, SessionKey, SessionSecret};
 use crate::error::ApiError;
 use crate::jobs::JobService;
 use crate::storage::{CsrfState, PreviousNonce, SessionRecord, Storage, StoreError};
@@ -114,15 +114,16 @@ impl SessionService {
     pub async fn create(&self, now: Timestamp) -> Result<ActiveSession, ApiError> {
         // A collision of 256-bit ids will not happen; retrying once keeps the code honest.
         for _ in 0..2 {
-            let secret = SessionSecret::generate();
+            let fresh = FreshSession::generate();
+            let secret = fresh.secret;
             let record = SessionRecord {
                 key: secret.store_key(),
-                public_id: generate_public_id(),
+                public_id: fresh.public_id,
                 created_at: now,
                 idle_expires_at: now.plus(self.timeouts.idle),
                 absolute_expires_at: now.plus(self.timeouts.absolute),
                 csrf: CsrfState {
-                    current: generate_csrf_nonce(),
+                    current: fresh.csrf_nonce,
                     previous: None,
                 },
             };
@@ -188,16 +189,17 @@ impl SessionService {
         }
     }
 
-    /// `Set-Cookie` values for both cookies of `session`, living until its absolute expiry.
+    /// `Set-Cookie` values for both cookies of `session` (its current `csrf_token`, as
+    /// in its [`info`](Self::info)), living until its absolute expiry.
     pub fn issue_cookies(
         &self,
         session: &ActiveSession,
+        csrf_token: &str,
         now: Timestamp,
     ) -> [axum::http::HeaderValue; 2] {
-        let token = self.csrf_token(&session.record);
         self.cookies.issue(
             session.secret.expose(),
-            &token,
+            csrf_token,
             now.until(session.record.absolute_expires_at),
         )
     }

@@ -99,11 +99,13 @@ pub async fn init(
         }
         None => create(&state, now).await?,
     };
-    let cookies = set_cookies(state.sessions.issue_cookies(&session, now));
-    Ok((
-        cookies,
-        ApiJson::ok(state.sessions.info(&session.record, now)),
-    ))
+    let info = state.sessions.info(&session.record, now);
+    let cookies = set_cookies(
+        state
+            .sessions
+            .issue_cookies(&session, &info.csrf_token, now),
+    );
+    Ok((cookies, ApiJson::ok(info)))
 }
 
 async fn create(state: &AppState, now: Timestamp) -> Result<ActiveSession, ApiError> {
