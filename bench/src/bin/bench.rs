@@ -1,8 +1,9 @@
 //! The side-by-side benchmark (`./scripts/bench.sh` builds everything in release mode
-//! and runs this): every server on loopback in turn — TrustyConvert with its memory,
-//! embedded and Redis stores, bare axum (the ceiling), axum + tower-sessions with its
-//! memory and Redis stores — each driven by wrk through the same operations, then one
-//! markdown table with requests/s, p50, p99, non-2xx and the ratios.
+//! and runs this): every server on loopback — TrustyConvert with its memory, embedded
+//! and Redis stores, bare axum (the ceiling), axum + tower-sessions with its memory and
+//! Redis stores — each driven by wrk through the same operations, the servers taking
+//! turns within each round, then one markdown table with requests/s, p50, p99, non-2xx
+//! and the ratios.
 //!
 //! Environment: `BENCH_SECS` (per run, default 5), `BENCH_ROUNDS` (best of, default 2),
 //! `BENCH_CONNECTIONS` (default 32), `BENCH_CHAINS` (rotation chains, default 4),
@@ -285,6 +286,7 @@ fn write_sessions(settings: &Settings, base: &str, operation: Operation) -> Path
     path
 }
 
+/// One wrk run of `operation` against the server at `base`, on fresh sessions.
 fn run_wrk(settings: &Settings, base: &str, operation: Operation) -> Figures {
     let script = settings.scripts.join(format!("{operation:?}.lua"));
     std::fs::write(&script, format!("{SESSIONS_LUA}\n{}", operation.script())).unwrap();
@@ -292,24 +294,17 @@ fn run_wrk(settings: &Settings, base: &str, operation: Operation) -> Figures {
         Operation::Rotate => (settings.chains, settings.chains),
         _ => (2, settings.connections),
     };
-    let mut best = Figures::default();
-    for _ in 0..settings.rounds {
-        let sessions = write_sessions(settings, base, operation);
-        let output = Command::new("wrk")
-            .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
-            .args(["-d", &format!("{}s", settings.seconds), "--latency", "-s"])
-            .arg(&script)
-            .arg(base)
-            .env("BENCH_SESSIONS", &sessions)
-            .env("BENCH_THREADS", threads.to_string())
-            .output()
-            .expect("wrk runs (scripts/bench.sh installs it)");
-        let figures = parse_wrk(&String::from_utf8_lossy(&output.stdout));
-        if figures.requests_per_sec > best.requests_per_sec {
-            best = figures;
-        }
-    }
-    best
+    let sessions = write_sessions(settings, base, operation);
+    let output = Command::new("wrk")
+        .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
+        .args(["-d", &format!("{}s", settings.seconds), "--latency", "-s"])
+        .arg(&script)
+        .arg(base)
+        .env("BENCH_SESSIONS", &sessions)
+        .env("BENCH_THREADS", threads.to_string())
+        .output()
+        .expect("wrk runs (scripts/bench.sh installs it)");
+    parse_wrk(&String::from_utf8_lossy(&output.stdout))
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -419,21 +414,33 @@ fn main() {
 
     let only = std::env::var("BENCH_SERVERS").unwrap_or_default();
     let chosen = |key: &str| only.is_empty() || only.split(',').any(|k| k.trim() == key);
-    let mut results: Vec<(&'static str, Option<&'static str>, Vec<Figures>)> = Vec::new();
-    for server in servers.into_iter().filter(|server| chosen(server.key)) {
-        eprintln!("== {}", server.name);
-        let running = start(server.command);
-        let figures: Vec<Figures> = OPERATIONS
-            .iter()
-            .map(|operation| {
-                let figures = run_wrk(&settings, &running.base, *operation);
-                eprintln!("   {operation:?}: {figures:?}");
-                figures
-            })
-            .collect();
-        results.push((server.name, server.compare_with, figures));
-        drop(running);
+    // Every server runs for the whole benchmark, and each round of an operation drives
+    // them one after the other: a machine that gets slower or faster over the minutes
+    // of a run (other tenants, CPU frequency) shifts every server alike, so the ratios
+    // stay side by side. Each figure is the best of its rounds.
+    let running: Vec<(&'static str, Option<&'static str>, Running)> = servers
+        .into_iter()
+        .filter(|server| chosen(server.key))
+        .map(|server| (server.name, server.compare_with, start(server.command)))
+        .collect();
+    let mut best = vec![[Figures::default(); OPERATIONS.len()]; running.len()];
+    for (index, operation) in OPERATIONS.iter().enumerate() {
+        for round in 1..=settings.rounds {
+            for ((name, _, server), best) in running.iter().zip(&mut best) {
+                let figures = run_wrk(&settings, &server.base, *operation);
+                eprintln!("   {operation:?} round {round}, {name}: {figures:?}");
+                if figures.requests_per_sec > best[index].requests_per_sec {
+                    best[index] = figures;
+                }
+            }
+        }
     }
+    let results: Vec<(&'static str, Option<&'static str>, Vec<Figures>)> = running
+        .iter()
+        .zip(best)
+        .map(|((name, compare_with, _), figures)| (*name, *compare_with, figures.to_vec()))
+        .collect();
+    drop(running);
     println!("{}", table(&results, settings.chains));
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -151,9 +151,8 @@ impl SessionService {
                 valid_until: now.plus(self.timeouts.csrf_grace),
             }),
         };
-        let alive = self.store.set_csrf(&session.record.key, &csrf).await?;
         session.record.csrf = csrf;
-        Ok(alive)
+        Ok(self.store.set_csrf(&session.record).await?)
     }
 
     /// Ends a session: its record, jobs and download grants leave the store in one

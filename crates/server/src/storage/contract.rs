@@ -93,11 +93,15 @@ async fn sessions(store: &dyn Storage) {
             valid_until: later,
         }),
     };
-    assert!(store.set_csrf(&live.key, &csrf).await.unwrap());
-    assert_eq!(
-        store.load_session(&live.key).await.unwrap().unwrap().csrf,
-        csrf
-    );
+    let rotated = SessionRecord {
+        csrf,
+        ..live.clone()
+    };
+    assert!(store.set_csrf(&rotated).await.unwrap());
+    let loaded = store.load_session(&live.key).await.unwrap().unwrap();
+    assert_eq!(loaded.csrf, csrf);
+    // The rotation keeps the idle expiry the touch above set.
+    assert_eq!(loaded.idle_expires_at, later);
 
     // Resolving a request: read, and the idle expiry moved when it is due.
     let much_later = now.plus(Duration::from_secs(600));
@@ -130,7 +134,7 @@ async fn sessions(store: &dyn Storage) {
     );
     // Updates never resurrect a deleted session.
     assert!(!store.touch_session(&live.key, later).await.unwrap());
-    assert!(!store.set_csrf(&live.key, &csrf).await.unwrap());
+    assert!(!store.set_csrf(&rotated).await.unwrap());
     assert_eq!(store.load_session(&live.key).await.unwrap(), None);
     store.ping().await.unwrap();
 }

@@ -212,12 +212,12 @@ impl SessionStore for MemoryStorage {
             .is_some())
     }
 
-    async fn set_csrf(&self, key: &SessionKey, csrf: &CsrfState) -> Result<bool, StoreError> {
+    async fn set_csrf(&self, session: &SessionRecord) -> Result<bool, StoreError> {
         Ok(self
             .sessions_mut()
             .compact
-            .get_mut(key)
-            .map(|session| session.set_csrf(csrf))
+            .get_mut(&session.key)
+            .map(|stored| stored.set_csrf(&session.csrf))
             .is_some())
     }
 

@@ -100,8 +100,12 @@ pub trait SessionStore: Send + Sync + 'static {
         idle_expires_at: Timestamp,
     ) -> Result<bool, StoreError>;
 
-    /// Replaces the CSRF state of an existing session. Returns `false` if it is gone.
-    async fn set_csrf(&self, key: &SessionKey, csrf: &CsrfState) -> Result<bool, StoreError>;
+    /// Stores `session.csrf` as the CSRF state of the session filed under `session.key`
+    /// and keeps its expiry; never creates a session. Returns `false` if it is gone.
+    /// The other fields of a stored session never change (its idle expiry moves only
+    /// through [`touch_session`](Self::touch_session) and resolving), so a store may
+    /// write `session` whole.
+    async fn set_csrf(&self, session: &SessionRecord) -> Result<bool, StoreError>;
 
     /// Deletes a session with its jobs and download grants. Returns whether the
     /// session existed.

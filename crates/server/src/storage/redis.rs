@@ -137,7 +137,6 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 
 /// The Lua scripts, loaded once per process (`EVALSHA`, falling back to `EVAL`).
 struct Scripts {
-    set_csrf: Script,
     update_job: Script,
     admit_job: Script,
     abandoned_jobs: Script,
@@ -162,15 +161,6 @@ end
 fn scripts() -> &'static Scripts {
     static SCRIPTS: std::sync::OnceLock<Scripts> = std::sync::OnceLock::new();
     SCRIPTS.get_or_init(|| Scripts {
-        // KEYS[1] session; ARGV[1] new csrf part. Keeps the expiry; never creates.
-        set_csrf: Script::new(
-            r"local v = redis.call('GET', KEYS[1])
-              if not v then return 0 end
-              local nl = string.find(v, '\n', 1, true)
-              if not nl then return redis.error_reply('corrupt session record') end
-              redis.call('SET', KEYS[1], ARGV[1] .. string.sub(v, nl), 'KEEPTTL')
-              return 1",
-        ),
         // KEYS[1] jobs; ARGV[1] id, ARGV[2] json. Replaces an existing job only.
         update_job: Script::new(
             r"if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
@@ -591,16 +581,20 @@ where
         Ok(changed == 1)
     }
 
-    async fn set_csrf(&self, key: &SessionKey, csrf: &CsrfState) -> Result<bool, StoreError> {
-        let changed: i64 = self
-            .scripts
-            .set_csrf
-            .key(session_key(key))
-            .arg(encode_csrf(csrf))
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(unavailable)?;
-        Ok(changed == 1)
+    /// One plain command, no script: the record is written whole (its other fields
+    /// never change), only over an existing key (`XX`: a closed or expired session is
+    /// never resurrected), keeping the key's expiry, which is the idle expiry.
+    async fn set_csrf(&self, session: &SessionRecord) -> Result<bool, StoreError> {
+        let written: Option<String> = self
+            .query(
+                redis::cmd("SET")
+                    .arg(session_key(&session.key))
+                    .arg(encode_session(session))
+                    .arg("XX")
+                    .arg("KEEPTTL"),
+            )
+            .await?;
+        Ok(written.is_some())
     }
 
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {

@@ -405,8 +405,8 @@ impl SessionStore for SqliteStorage {
         Ok(touched)
     }
 
-    async fn set_csrf(&self, key: &SessionKey, csrf: &CsrfState) -> Result<bool, StoreError> {
-        let (key, csrf) = (*key, *csrf);
+    async fn set_csrf(&self, session: &SessionRecord) -> Result<bool, StoreError> {
+        let (key, csrf) = (session.key, session.csrf);
         let changed = self
             .run(move |connection| {
                 let (previous_nonce, previous_until) = previous_columns(&csrf);
@@ -734,13 +734,14 @@ mod tests {
             let tasks: Vec<_> = (0..32u8)
                 .map(|i| {
                     let store = store.clone();
+                    let mut record = record.clone();
                     tokio::spawn(async move {
                         if i % 4 == 0 {
-                            let csrf = CsrfState {
+                            record.csrf = CsrfState {
                                 current: [round.wrapping_mul(32).wrapping_add(i); 16],
                                 previous: None,
                             };
-                            store.set_csrf(&key, &csrf).await.unwrap();
+                            store.set_csrf(&record).await.unwrap();
                         } else {
                             store.load_session(&key).await.unwrap();
                         }

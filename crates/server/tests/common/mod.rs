@@ -332,9 +332,9 @@ impl SessionStore for InstrumentedStore {
         self.write()?;
         self.inner.touch_session(key, idle_expires_at).await
     }
-    async fn set_csrf(&self, key: &SessionKey, csrf: &CsrfState) -> Result<bool, StoreError> {
+    async fn set_csrf(&self, session: &SessionRecord) -> Result<bool, StoreError> {
         self.write()?;
-        self.inner.set_csrf(key, csrf).await
+        self.inner.set_csrf(session).await
     }
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
         self.write()?;
