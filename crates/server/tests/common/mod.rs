@@ -16,8 +16,8 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use trustyconvert_server::crypto::SessionKey;
 use trustyconvert_server::storage::{
-    CsrfState, DownloadGrant, DownloadStore, JobRecord, JobStore, MemoryStorage, RateAction,
-    RateLimitStore, RateVerdict, SessionRecord, SessionStore, Storage, StoreError, TokenHash,
+    DownloadGrant, DownloadStore, JobRecord, JobStore, MemoryStorage, RateAction, RateLimitStore,
+    RateVerdict, SessionRecord, SessionStore, Storage, StoreError, TokenHash,
 };
 use trustyconvert_server::{Server, ServerConfig, StoreKind, Timestamp};
 use uuid::Uuid;
