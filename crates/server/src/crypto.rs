@@ -41,8 +41,11 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 }
 
 /// The secret id a client holds in its session cookie. Never logged, never in a body.
+///
+/// Kept as its cookie text in a fixed array: reading it from every request's cookie
+/// then allocates nothing.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SessionSecret(String);
+pub struct SessionSecret([u8; SESSION_ID_LEN]);
 
 impl std::fmt::Debug for SessionSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,30 +60,35 @@ impl SessionSecret {
     }
 
     fn from_random(bytes: &[u8; SESSION_ID_BYTES]) -> Self {
-        Self(URL_SAFE_NO_PAD.encode(bytes))
+        let mut text = [0u8; SESSION_ID_LEN];
+        let written = URL_SAFE_NO_PAD
+            .encode_slice(bytes, &mut text)
+            .expect("32 bytes encode to 43 characters");
+        debug_assert_eq!(written, SESSION_ID_LEN);
+        Self(text)
     }
 
     /// Accepts a cookie value only if it has exactly the shape of an id this server
-    /// issues; anything else (oversized, non-ASCII, wrong alphabet) is no session.
+    /// issues; anything else (oversized, non-ASCII, wrong alphabet, non-canonical
+    /// trailing bits) is no session.
     pub fn parse(cookie_value: &[u8]) -> Option<Self> {
-        if cookie_value.len() != SESSION_ID_LEN {
-            return None;
-        }
-        let decoded = URL_SAFE_NO_PAD.decode(cookie_value).ok()?;
-        (decoded.len() == SESSION_ID_BYTES)
-            .then(|| Self(String::from_utf8_lossy(cookie_value).into_owned()))
+        let text: [u8; SESSION_ID_LEN] = cookie_value.try_into().ok()?;
+        // base64 asks for room for its length estimate (33 bytes), not the exact 32.
+        let mut decoded = [0u8; SESSION_ID_BYTES + 1];
+        let length = URL_SAFE_NO_PAD.decode_slice(text, &mut decoded).ok()?;
+        (length == SESSION_ID_BYTES).then_some(Self(text))
     }
 
     /// The cookie value.
     pub fn expose(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.0).expect("base64url text is ASCII")
     }
 
     /// The key the store files this session under: SHA-256 of the id, so a copy of the
     /// store cannot be replayed as cookies. Unkeyed on purpose: the id has 256 bits of
     /// entropy, and a keyed hash would make every session die with a key rotation.
     pub fn store_key(&self) -> SessionKey {
-        SessionKey(Sha256::digest(self.0.as_bytes()).into())
+        SessionKey(Sha256::digest(self.0).into())
     }
 }
 

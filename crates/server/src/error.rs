@@ -6,7 +6,6 @@ use std::borrow::Cow;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::{Map, Value};
 use trustyconvert_protocol::{Envelope, ErrorBody, ErrorType};
 
@@ -102,7 +101,7 @@ impl IntoResponse for ApiError {
             details: self.details,
         };
         let envelope: Envelope<()> = Envelope::failure(body, crate::http::correlation::current());
-        let mut response = (status, Json(envelope)).into_response();
+        let mut response = json_response(status, &envelope);
         if let Some(seconds) = self.retry_after_secs {
             response
                 .headers_mut()
@@ -150,16 +149,34 @@ impl<T> ApiJson<T> {
 
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(Envelope::success(
-                self.data,
-                crate::http::correlation::current(),
-            )),
-        )
-            .into_response()
+        let envelope = Envelope::success(self.data, crate::http::correlation::current());
+        json_response(self.status, &envelope)
     }
 }
 
 /// The result type of every handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// `value` as a JSON response. Like `axum::Json`, but serialized into a buffer sized
+/// for a whole envelope at once (`Json` starts at 128 bytes and grows it twice for a
+/// session answer).
+fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+    /// Room for a session answer or an error envelope; larger bodies grow it.
+    const TYPICAL_ENVELOPE: usize = 512;
+    let mut body = Vec::with_capacity(TYPICAL_ENVELOPE);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "a response body did not serialize");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

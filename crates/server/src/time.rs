@@ -44,7 +44,12 @@ impl Timestamp {
 
     /// RFC 3339 in UTC with second precision, e.g. `2023-11-14T22:13:20Z`.
     pub fn to_rfc3339(self) -> String {
+        use std::fmt::Write as _;
         let millis = u64::try_from(self.0).unwrap_or(0);
-        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(millis)).to_string()
+        let time = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(millis));
+        // Sized up front: `to_string` would grow the buffer three times on the way.
+        let mut text = String::with_capacity(20);
+        let _ = write!(text, "{time}"); // writing into a String cannot fail
+        text
     }
 }

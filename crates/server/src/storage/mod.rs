@@ -20,6 +20,7 @@ mod redis;
 mod redis_server;
 mod session_cache;
 mod sqlite;
+mod sqlite_writer;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;

@@ -2,13 +2,14 @@
 //! one connection pool for sessions, jobs and download grants. Rate-limit counters
 //! stay in this process ([`LocalRates`]): the database file is served by one process.
 //!
-//! Durability: every write is its own committed transaction before the HTTP response is
-//! sent. With WAL and `synchronous=NORMAL` a committed transaction survives the process
-//! being killed (SIGKILL); only an OS crash or power loss can drop the last commits.
+//! Durability: every write is committed before its HTTP response is sent. With WAL and
+//! `synchronous=NORMAL` a committed transaction survives the process being killed
+//! (SIGKILL); only an OS crash or power loss can drop the last commits.
 //!
-//! SQLite calls block, so each runs on tokio's blocking pool with a connection taken
-//! from a small pool (readers proceed in parallel under WAL; writers serialize inside
-//! SQLite with a busy timeout).
+//! SQLite calls block. Reads run on tokio's blocking pool with a connection taken from
+//! a small pool (readers proceed in parallel under WAL); writes go to the single
+//! writer thread ([`Writer`]), which commits the writes that arrive together in one
+//! transaction, each write in its own savepoint.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -23,6 +24,7 @@ use uuid::Uuid;
 
 use super::local_rates::LocalRates;
 use super::session_cache::SessionCache;
+use super::sqlite_writer::Writer;
 use super::{
     CsrfState, DownloadGrant, DownloadStore, JobRecord, JobStore, PreviousNonce, RateAction,
     RateLimitStore, RateVerdict, SessionRecord, SessionStore, StoreError, TokenHash,
@@ -90,6 +92,7 @@ pub struct SqliteStorage {
     rates: Arc<LocalRates>,
     /// Session records as written through this process (the file's only user).
     sessions: Arc<SessionCache>,
+    writer: Writer,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -136,22 +139,41 @@ impl SqliteStorage {
     pub async fn open(path: PathBuf) -> Result<Self, StoreError> {
         crate::private_fs::touch(&path)
             .map_err(|error| StoreError::Unavailable(error.to_string()))?;
-        let store = Self {
-            pool: Arc::new(Pool {
-                path,
-                idle: Mutex::new(Vec::new()),
-                permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_OPERATIONS),
-            }),
+        let pool = Arc::new(Pool {
+            path,
+            idle: Mutex::new(Vec::new()),
+            permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_OPERATIONS),
+        });
+        // The writer's connection creates the tables before anything else runs.
+        let opening = Arc::clone(&pool);
+        let connection = tokio::task::spawn_blocking(move || {
+            let connection = opening.connect()?;
+            connection.execute_batch(SCHEMA)?;
+            Ok(connection)
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(format!("store task failed: {error}")))?
+        .map_err(map_error)?;
+        let writer = Writer::start(connection)
+            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
+        Ok(Self {
+            pool,
             rates: Arc::default(),
             sessions: Arc::default(),
-        };
-        store
-            .run(|connection| connection.execute_batch(SCHEMA))
-            .await?;
-        Ok(store)
+            writer,
+        })
     }
 
-    /// Runs `work` on a pooled connection on the blocking thread pool.
+    /// Runs `work` in the writer's next commit (see [`Writer`]).
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.writer.write(work).await
+    }
+
+    /// Runs `work`, which only reads, on a pooled connection on the blocking thread pool.
     async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -176,7 +198,8 @@ impl SqliteStorage {
     }
 }
 
-fn map_error(error: rusqlite::Error) -> StoreError {
+/// A SQLite error as the storage layer reports it.
+pub(super) fn map_error(error: rusqlite::Error) -> StoreError {
     match error {
         rusqlite::Error::SqliteFailure(code, _)
             if code.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -309,7 +332,7 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
 impl SqliteStorage {
     async fn write_job(&self, sql: &'static str, job: &JobRecord) -> Result<usize, StoreError> {
         let job = job.clone();
-        self.run(move |connection| {
+        self.write(move |connection| {
             connection.prepare_cached(sql)?.execute(params![
                 job.session.0.as_slice(),
                 job.job_id.as_bytes().as_slice(),
@@ -336,7 +359,7 @@ impl SqliteStorage {
 impl SessionStore for SqliteStorage {
     async fn insert_session(&self, stored: &SessionRecord) -> Result<(), StoreError> {
         let record = stored.clone();
-        self.run(move |connection| {
+        self.write(move |connection| {
             let (previous_nonce, previous_until) = previous_columns(&record.csrf);
             connection
                 .prepare_cached(
@@ -390,7 +413,7 @@ impl SessionStore for SqliteStorage {
     ) -> Result<bool, StoreError> {
         let key = *key;
         let touched = self
-            .run(move |connection| {
+            .write(move |connection| {
                 connection
                     .prepare_cached("UPDATE sessions SET idle_expires_at = ?2 WHERE key = ?1")?
                     .execute(params![key.0.as_slice(), idle_expires_at.as_millis()])
@@ -408,7 +431,7 @@ impl SessionStore for SqliteStorage {
     async fn set_csrf(&self, session: &SessionRecord) -> Result<bool, StoreError> {
         let (key, csrf) = (session.key, session.csrf);
         let changed = self
-            .run(move |connection| {
+            .write(move |connection| {
                 let (previous_nonce, previous_until) = previous_columns(&csrf);
                 connection
                     .prepare_cached(
@@ -432,15 +455,14 @@ impl SessionStore for SqliteStorage {
 
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
         let key = *key;
+        // One write: the writer's savepoint makes it all or nothing.
         let existed = self
-            .run(move |connection| {
-                let transaction = connection.unchecked_transaction()?;
-                let existed = transaction
+            .write(move |connection| {
+                let existed = connection
                     .prepare_cached("DELETE FROM sessions WHERE key = ?1")?
                     .execute(params![key.0.as_slice()])?
                     > 0;
-                forget_session(&transaction, &key)?;
-                transaction.commit()?;
+                forget_session(connection, &key)?;
                 Ok(existed)
             })
             .await;
@@ -450,9 +472,8 @@ impl SessionStore for SqliteStorage {
 
     async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {
         let swept = self
-            .run(move |connection| {
-                let transaction = connection.unchecked_transaction()?;
-                let swept = transaction
+            .write(move |connection| {
+                let swept = connection
                 .prepare_cached(
                     "DELETE FROM sessions WHERE idle_expires_at <= ?1 OR absolute_expires_at <= ?1 \
                      RETURNING key",
@@ -460,12 +481,11 @@ impl SessionStore for SqliteStorage {
                 .query_map(params![now.as_millis()], |row| session_key(row, 0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
                 for key in &swept {
-                    forget_session(&transaction, key)?;
+                    forget_session(connection, key)?;
                 }
-                transaction
+                connection
                     .prepare_cached("DELETE FROM download_grants WHERE expires_at <= ?1")?
                     .execute(params![now.as_millis()])?;
-                transaction.commit()?;
                 Ok(swept)
             })
             .await?;
@@ -474,7 +494,8 @@ impl SessionStore for SqliteStorage {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.run(|connection| connection.query_row("SELECT 1", [], |_| Ok(())))
+        // Through the writer: healthy means writes can be committed.
+        self.write(|connection| connection.query_row("SELECT 1", [], |_| Ok(())))
             .await
     }
 }
@@ -545,7 +566,7 @@ impl JobStore for SqliteStorage {
 
     async fn delete_job(&self, session: &SessionKey, job_id: &Uuid) -> Result<bool, StoreError> {
         let (session, job_id) = (*session, *job_id);
-        self.run(move |connection| {
+        self.write(move |connection| {
             connection
                 .prepare_cached("DELETE FROM jobs WHERE session_key = ?1 AND job_id = ?2")?
                 .execute(params![session.0.as_slice(), job_id.as_bytes().as_slice()])
@@ -556,7 +577,7 @@ impl JobStore for SqliteStorage {
 
     async fn delete_session_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
         let session = *session;
-        self.run(move |connection| {
+        self.write(move |connection| {
             connection
                 .prepare_cached("DELETE FROM jobs WHERE session_key = ?1")?
                 .execute(params![session.0.as_slice()])
@@ -577,7 +598,7 @@ impl JobStore for SqliteStorage {
 
     async fn fail_unfinished_jobs(&self, reason: &str, now: Timestamp) -> Result<u64, StoreError> {
         let reason = reason.to_owned();
-        self.run(move |connection| {
+        self.write(move |connection| {
             connection
                 .prepare_cached(
                     "UPDATE jobs SET status = ?3, error = ?1, updated_at = ?2, completed_at = ?2 \
@@ -607,10 +628,10 @@ impl DownloadStore for SqliteStorage {
         let (token, grant) = (*token, *grant);
         // The new grant always stays; the newest others fill the remaining places.
         let keep_others = i64::try_from(max_per_job.saturating_sub(1)).unwrap_or(i64::MAX);
-        self.run(move |connection| {
-            let transaction = connection.unchecked_transaction()?;
+        // One write: the writer's savepoint makes it all or nothing.
+        self.write(move |connection| {
             let (session, job) = (grant.session.0, *grant.job_id.as_bytes());
-            transaction
+            connection
                 .prepare_cached(
                     "INSERT INTO download_grants (token_hash, session_key, job_id, expires_at) \
                      VALUES (?1, ?2, ?3, ?4)",
@@ -621,7 +642,7 @@ impl DownloadStore for SqliteStorage {
                     job.as_slice(),
                     grant.expires_at.as_millis()
                 ])?;
-            transaction
+            connection
                 .prepare_cached(
                     "DELETE FROM download_grants WHERE session_key = ?1 AND job_id = ?2 \
                      AND token_hash != ?3 AND token_hash NOT IN (SELECT token_hash \
@@ -633,8 +654,8 @@ impl DownloadStore for SqliteStorage {
                     job.as_slice(),
                     token.0.as_slice(),
                     keep_others
-                ])?;
-            transaction.commit()
+                ])
+                .map(drop)
         })
         .await
     }
@@ -644,13 +665,14 @@ impl DownloadStore for SqliteStorage {
         token: &TokenHash,
         now: Timestamp,
     ) -> Result<Option<DownloadGrant>, StoreError> {
-        self.grant_by_token(
-            "DELETE FROM download_grants WHERE token_hash = ?1 \
-             RETURNING session_key, job_id, expires_at",
-            token,
-            now,
-        )
-        .await
+        let grant = self
+            .write(grant_by_token(
+                "DELETE FROM download_grants WHERE token_hash = ?1 \
+                 RETURNING session_key, job_id, expires_at",
+                *token,
+            ))
+            .await?;
+        Ok(grant.filter(|grant| grant.expires_at > now))
     }
 
     async fn peek_grant(
@@ -658,34 +680,27 @@ impl DownloadStore for SqliteStorage {
         token: &TokenHash,
         now: Timestamp,
     ) -> Result<Option<DownloadGrant>, StoreError> {
-        self.grant_by_token(
-            "SELECT session_key, job_id, expires_at FROM download_grants WHERE token_hash = ?1",
-            token,
-            now,
-        )
-        .await
+        let grant = self
+            .run(grant_by_token(
+                "SELECT session_key, job_id, expires_at FROM download_grants WHERE token_hash = ?1",
+                *token,
+            ))
+            .await?;
+        Ok(grant.filter(|grant| grant.expires_at > now))
     }
 }
 
-impl SqliteStorage {
-    /// The grant `sql` (which selects or deletes by `token_hash = ?1`) returns, if it
-    /// is still valid at `now`.
-    async fn grant_by_token(
-        &self,
-        sql: &'static str,
-        token: &TokenHash,
-        now: Timestamp,
-    ) -> Result<Option<DownloadGrant>, StoreError> {
-        let token = *token;
-        let grant = self
-            .run(move |connection| {
-                connection
-                    .prepare_cached(sql)?
-                    .query_row(params![token.0.as_slice()], grant_from_row)
-                    .optional()
-            })
-            .await?;
-        Ok(grant.filter(|grant| grant.expires_at > now))
+/// The work of finding the grant `sql` (which selects or deletes by `token_hash = ?1`)
+/// returns; the caller checks it is still valid.
+fn grant_by_token(
+    sql: &'static str,
+    token: TokenHash,
+) -> impl FnOnce(&Connection) -> rusqlite::Result<Option<DownloadGrant>> + Send + 'static {
+    move |connection| {
+        connection
+            .prepare_cached(sql)?
+            .query_row(params![token.0.as_slice()], grant_from_row)
+            .optional()
     }
 }
 

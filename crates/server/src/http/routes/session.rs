@@ -1,6 +1,8 @@
 //! `/api/session/*`: init, status, CSRF rotation, close.
 
-use axum::extract::{Query, State};
+use std::convert::Infallible;
+
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -37,6 +39,20 @@ fn force_honoured(params: &InitParams, headers: &HeaderMap, state: &AppState) ->
     params.force && check_origin(headers, state.csrf.allowed_origins()).is_ok()
 }
 
+/// Whether the request comes from this site, by the same origin check as CSRF: read
+/// from the headers in place (a `HeaderMap` extractor would copy them all).
+pub struct FromThisSite(bool);
+
+impl FromRequestParts<AppState> for FromThisSite {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        Ok(Self(
+            check_origin(&parts.headers, state.csrf.allowed_origins()).is_ok(),
+        ))
+    }
+}
+
 /// Whether an init request creates a session (and so counts against the init rate
 /// limit): it has no live session, or it may force a new one. Joining is free.
 pub fn init_creates_session(parts: &Parts, state: &AppState) -> bool {
@@ -71,12 +87,12 @@ pub fn init_creates_session(parts: &Parts, state: &AppState) -> bool {
 pub async fn init(
     State(state): State<AppState>,
     CurrentSession(current): CurrentSession,
-    headers: HeaderMap,
+    FromThisSite(from_this_site): FromThisSite,
     ValidQuery(params): ValidQuery<InitParams>,
 ) -> ApiResult<(SetCookies<2>, ApiJson<SessionInfo>)> {
     state.metrics.session_init_request();
     let now = Timestamp::now();
-    let force = force_honoured(&params, &headers, &state);
+    let force = params.force && from_this_site;
     if params.force && !force {
         tracing::warn!(
             event = "force_ignored",
