@@ -40,6 +40,16 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     buf
 }
 
+/// `N` bytes from the thread's CSPRNG (`rand`'s `ThreadRng`: ChaCha12 keyed from the
+/// operating system and re-keyed every 64 KiB of output, as tower-sessions draws its
+/// ids): for what every request may need (session ids, handles, CSRF nonces), without
+/// a system call each. Long-lived secrets come from [`random_bytes`].
+fn thread_random<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    rand::fill(&mut buf[..]);
+    buf
+}
+
 /// The secret id a client holds in its session cookie. Never logged, never in a body.
 ///
 /// Kept as its cookie text in a fixed array: reading it from every request's cookie
@@ -56,7 +66,7 @@ impl std::fmt::Debug for SessionSecret {
 impl SessionSecret {
     /// A fresh id with 256 bits from the CSPRNG.
     pub fn generate() -> Self {
-        Self::from_random(&random_bytes::<SESSION_ID_BYTES>())
+        Self::from_random(&thread_random::<SESSION_ID_BYTES>())
     }
 
     fn from_random(bytes: &[u8; SESSION_ID_BYTES]) -> Self {
@@ -104,12 +114,11 @@ impl std::fmt::Debug for SessionKey {
 
 /// A fresh public handle for a session, safe to put in bodies and logs.
 pub fn generate_public_id() -> String {
-    URL_SAFE_NO_PAD.encode(random_bytes::<PUBLIC_ID_BYTES>())
+    URL_SAFE_NO_PAD.encode(thread_random::<PUBLIC_ID_BYTES>())
 }
 
 /// Everything random a new session needs: its secret id, public handle and first CSRF
-/// nonce, drawn from the operating system's CSPRNG in one call (one system call per
-/// new session instead of three).
+/// nonce, in one draw from the thread's CSPRNG.
 #[derive(Debug)]
 pub struct FreshSession {
     /// The secret id (256 bits).
@@ -123,7 +132,7 @@ pub struct FreshSession {
 impl FreshSession {
     /// Draws a fresh set.
     pub fn generate() -> Self {
-        let bytes = random_bytes::<{ SESSION_ID_BYTES + PUBLIC_ID_BYTES + CSRF_NONCE_BYTES }>();
+        let bytes = thread_random::<{ SESSION_ID_BYTES + PUBLIC_ID_BYTES + CSRF_NONCE_BYTES }>();
         let (secret, rest) = bytes.split_at(SESSION_ID_BYTES);
         let (public_id, nonce) = rest.split_at(PUBLIC_ID_BYTES);
         Self {
@@ -136,7 +145,7 @@ impl FreshSession {
 
 /// A fresh CSRF nonce.
 pub fn generate_csrf_nonce() -> [u8; CSRF_NONCE_BYTES] {
-    random_bytes()
+    thread_random()
 }
 
 /// Why a CSRF token failed verification. Each maps to a metrics label.
