@@ -491,6 +491,28 @@ async fn new_sessions_are_rate_limited_per_client_but_joining_one_is_free() {
 }
 
 #[tokio::test]
+async fn a_forced_replacement_counts_as_a_new_session_and_a_refused_one_keeps_the_old() {
+    let server = TestServer::start(|c| c.rate_limits.init_per_minute = 2).await;
+    let first = new_session(&server).await;
+    // Replacing creates a session: it counts.
+    let (status, headers, body) =
+        init_raw(&server, Some(&first.cookie_header()), "?force=true").await;
+    assert_eq!(status, StatusCode::OK);
+    let second = creds_from(&headers, &body);
+    assert_ne!(second.id, first.id);
+    // The budget is spent: a further replacement is refused and destroys nothing.
+    let (status, _, body) = init_raw(&server, Some(&second.cookie_header()), "?force=true").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "RateLimitExceeded",
+    );
+    assert_eq!(status_of(&server, &second).await, StatusCode::OK);
+    assert_eq!(metric(&server, "trusty_sessions_created_total").await, 2);
+}
+
+#[tokio::test]
 async fn forwarded_for_counts_only_from_a_trusted_proxy() {
     // Without trusted proxies the header is ignored: spoofing it evades nothing.
     let direct = TestServer::start(|c| c.rate_limits.init_per_minute = 1).await;

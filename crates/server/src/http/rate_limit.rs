@@ -66,30 +66,19 @@ impl RateLimits {
     }
 }
 
-/// Which requests of a route count against a limit. Most count every request; a
-/// session init counts only when it creates a session.
-pub type CountsWhen = fn(&axum::http::request::Parts, &AppState) -> bool;
-
 /// The layer state: the app and what this layer limits.
 #[derive(Clone)]
 pub struct Limited {
     state: AppState,
     action: RateAction,
-    counts: CountsWhen,
 }
 
 impl Limited {
     /// Limits `action` on every request of the route.
     pub fn every(state: &AppState, action: RateAction) -> Self {
-        Self::when(state, action, |_, _| true)
-    }
-
-    /// Limits `action` on the requests for which `counts` says so.
-    pub fn when(state: &AppState, action: RateAction, counts: CountsWhen) -> Self {
         Self {
             state: state.clone(),
             action,
-            counts,
         }
     }
 }
@@ -98,19 +87,17 @@ impl Limited {
 /// handler when it may not pass.
 pub async fn enforce(State(limited): State<Limited>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    if (limited.counts)(&parts, &limited.state) {
-        let client = match ClientAddr::from_request_parts(&mut parts, &limited.state).await {
-            Ok(client) => client,
-            Err(error) => return error.into_response(),
-        };
-        if let Err(error) = limited
-            .state
-            .rate_limits
-            .check(limited.action, client)
-            .await
-        {
-            return error.into_response();
-        }
+    let client = match ClientAddr::from_request_parts(&mut parts, &limited.state).await {
+        Ok(client) => client,
+        Err(error) => return error.into_response(),
+    };
+    if let Err(error) = limited
+        .state
+        .rate_limits
+        .check(limited.action, client)
+        .await
+    {
+        return error.into_response();
     }
     next.run(Request::from_parts(parts, body)).await
 }

@@ -48,13 +48,9 @@ fn router(state: AppState) -> Router {
             .unwrap_or(usize::MAX);
     let limit = |action| from_fn_with_state(Limited::every(&state, action), enforce);
     let api = Router::new()
-        .route(
-            "/api/session/init",
-            get(session::init).layer(from_fn_with_state(
-                Limited::when(&state, RateAction::Init, session::init_creates_session),
-                enforce,
-            )),
-        )
+        // Init counts against its rate limit in the handler: only when it creates a
+        // session.
+        .route("/api/session/init", get(session::init))
         .route("/api/session", get(session::status))
         .route("/api/session/csrf", post(session::rotate_csrf))
         .route("/api/session/close", post(session::close))

@@ -2,19 +2,20 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::AppendHeaders;
 use serde::Deserialize;
 use trustyconvert_protocol::{CloseResponse, CsrfTokenResponse, SessionInfo};
 
 use crate::csrf::check_origin;
 use crate::http::{
-    ApiError, ApiJson, ApiResult, AppState, CurrentSession, RequireSession, ValidQuery,
+    ApiError, ApiJson, ApiResult, AppState, ClientAddr, CurrentSession, RequireSession, ValidQuery,
 };
 use crate::session::ActiveSession;
+use crate::storage::RateAction;
 use crate::time::Timestamp;
 
 /// Query of `GET /api/session/init`.
@@ -33,12 +34,6 @@ fn set_cookies<const N: usize>(values: [HeaderValue; N]) -> SetCookies<N> {
     AppendHeaders(values.map(|value| (SET_COOKIE, value)))
 }
 
-/// Whether `?force=true` may replace the session: only from this site (a plain link
-/// elsewhere must not be able to destroy a visitor's session and files).
-fn force_honoured(params: &InitParams, headers: &HeaderMap, state: &AppState) -> bool {
-    params.force && check_origin(headers, state.csrf.allowed_origins()).is_ok()
-}
-
 /// Whether the request comes from this site, by the same origin check as CSRF: read
 /// from the headers in place (a `HeaderMap` extractor would copy them all).
 pub struct FromThisSite(bool);
@@ -51,19 +46,6 @@ impl FromRequestParts<AppState> for FromThisSite {
             check_origin(&parts.headers, state.csrf.allowed_origins()).is_ok(),
         ))
     }
-}
-
-/// Whether an init request creates a session (and so counts against the init rate
-/// limit): it has no live session, or it may force a new one. Joining is free.
-pub fn init_creates_session(parts: &Parts, state: &AppState) -> bool {
-    let Ok(Query(params)) = Query::<InitParams>::try_from_uri(&parts.uri) else {
-        return false; // refused as a validation error by the handler
-    };
-    let has_session = parts
-        .extensions
-        .get::<CurrentSession>()
-        .is_some_and(|current| current.0.is_some());
-    !has_session || force_honoured(&params, &parts.headers, state)
 }
 
 /// `GET /api/session/init`: returns the request's live session (extending it and
@@ -88,6 +70,7 @@ pub async fn init(
     State(state): State<AppState>,
     CurrentSession(current): CurrentSession,
     FromThisSite(from_this_site): FromThisSite,
+    client: ClientAddr,
     ValidQuery(params): ValidQuery<InitParams>,
 ) -> ApiResult<(SetCookies<2>, ApiJson<SessionInfo>)> {
     state.metrics.session_init_request();
@@ -99,8 +82,11 @@ pub async fn init(
             "a cross-site request asked to replace the session; treated as a plain init"
         );
     }
+    // Only creating a session counts against the init rate limit; joining one is free.
+    // A refused replacement leaves the old session as it was.
     let session = match current {
         Some(old) if force => {
+            state.rate_limits.check(RateAction::Init, client).await?;
             state.sessions.close(&old.record.key).await?;
             tracing::info!(event = "session_replaced", old = %old.record.public_id, "forced re-initialization");
             create(&state, now).await?
@@ -113,7 +99,10 @@ pub async fn init(
                 create(&state, now).await?
             }
         }
-        None => create(&state, now).await?,
+        None => {
+            state.rate_limits.check(RateAction::Init, client).await?;
+            create(&state, now).await?
+        }
     };
     let info = state.sessions.info(&session.record, now);
     let cookies = set_cookies(
