@@ -5,7 +5,7 @@
 //! turns within each round, then one markdown table with requests/s, p50, p99, non-2xx
 //! and the ratios.
 //!
-//! Environment: `BENCH_SECS` (per run, default 5), `BENCH_ROUNDS` (best of, default 2),
+//! Environment: `BENCH_SECS` (per run, default 5), `BENCH_ROUNDS` (best of, default 3),
 //! `BENCH_CONNECTIONS` (default 32), `BENCH_CHAINS` (rotation chains, default 4),
 //! `BENCH_SERVERS` (a comma-separated subset of bare, tower-memory, tower-redis, memory,
 //! embedded, redis; default all).
@@ -330,7 +330,7 @@ fn main() {
     std::fs::create_dir_all(&work).unwrap();
     let settings = Settings {
         seconds: env_or("BENCH_SECS", 5),
-        rounds: env_or("BENCH_ROUNDS", 2),
+        rounds: env_or("BENCH_ROUNDS", 3),
         connections: env_or("BENCH_CONNECTIONS", 32),
         chains: env_or("BENCH_CHAINS", 4),
         scripts: work.clone(),

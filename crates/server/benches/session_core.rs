@@ -8,7 +8,7 @@ mod redis_server;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use trustyconvert_server::crypto::{generate_csrf_nonce, Keyring, SessionSecret};
+use trustyconvert_server::crypto::{generate_csrf_nonce, FreshSession, Keyring, SessionSecret};
 use trustyconvert_server::storage::{
     CsrfState, MemoryStorage, SessionRecord, SqliteStorage, Storage,
 };
@@ -23,9 +23,10 @@ fn tokens(c: &mut Criterion) {
     c.bench_function("csrf token verify", |b| {
         b.iter(|| keyring.verify(&key, token.as_bytes()).unwrap())
     });
-    c.bench_function("session id generation (id + store key)", |b| {
-        b.iter(|| SessionSecret::generate().store_key())
-    });
+    c.bench_function(
+        "new session's randomness (id, handle, nonce) + store key",
+        |b| b.iter(|| FreshSession::generate().secret.store_key()),
+    );
 }
 
 fn record() -> SessionRecord {
