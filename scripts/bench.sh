@@ -4,7 +4,7 @@
 # on loopback through the same operations and prints one markdown table, then the
 # memory store's scale figures. The micro-benchmarks are separate:
 #   cargo bench -p trustyconvert-server; cargo bench -p trustyconvert-client
-#   BENCH_SECS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 BENCH_CHAINS=4 ./scripts/bench.sh
+#   BENCH_SECS=4 BENCH_ROUNDS=5 BENCH_CONNECTIONS=32 BENCH_CHAINS=4 ./scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -5,7 +5,8 @@
 //! turns within each round, then one markdown table with requests/s, p50, p99, non-2xx
 //! and the ratios.
 //!
-//! Environment: `BENCH_SECS` (per run, default 5), `BENCH_ROUNDS` (best of, default 3),
+//! Environment: `BENCH_SECS` (per run, default 4), `BENCH_ROUNDS` (default 5; figures
+//! are medians over rounds, ratios medians of same-round ratios),
 //! `BENCH_CONNECTIONS` (default 32), `BENCH_CHAINS` (rotation chains, default 4),
 //! `BENCH_SERVERS` (a comma-separated subset of bare, tower-memory, tower-redis, memory,
 //! embedded, redis; default all).
@@ -329,8 +330,8 @@ fn main() {
     let work = std::env::temp_dir().join(format!("trustyconvert-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     let settings = Settings {
-        seconds: env_or("BENCH_SECS", 5),
-        rounds: env_or("BENCH_ROUNDS", 3),
+        seconds: env_or("BENCH_SECS", 4),
+        rounds: env_or("BENCH_ROUNDS", 5),
         connections: env_or("BENCH_CONNECTIONS", 32),
         chains: env_or("BENCH_CHAINS", 4),
         scripts: work.clone(),
@@ -416,64 +417,105 @@ fn main() {
     let chosen = |key: &str| only.is_empty() || only.split(',').any(|k| k.trim() == key);
     // Every server runs for the whole benchmark, and each round of an operation drives
     // them one after the other: a machine that gets slower or faster over the minutes
-    // of a run (other tenants, CPU frequency) shifts every server alike, so the ratios
-    // stay side by side. Each figure is the best of its rounds.
+    // of a run (other tenants, CPU frequency) shifts the servers of one round alike.
     let running: Vec<(&'static str, Option<&'static str>, Running)> = servers
         .into_iter()
         .filter(|server| chosen(server.key))
         .map(|server| (server.name, server.compare_with, start(server.command)))
         .collect();
-    let mut best = vec![[Figures::default(); OPERATIONS.len()]; running.len()];
+    // rounds[server][operation][round]
+    let mut rounds = vec![vec![Vec::new(); OPERATIONS.len()]; running.len()];
     for (index, operation) in OPERATIONS.iter().enumerate() {
         for round in 1..=settings.rounds {
-            for ((name, _, server), best) in running.iter().zip(&mut best) {
+            for ((name, _, server), measured) in running.iter().zip(&mut rounds) {
                 let figures = run_wrk(&settings, &server.base, *operation);
                 eprintln!("   {operation:?} round {round}, {name}: {figures:?}");
-                if figures.requests_per_sec > best[index].requests_per_sec {
-                    best[index] = figures;
-                }
+                measured[index].push(figures);
             }
         }
     }
-    let results: Vec<(&'static str, Option<&'static str>, Vec<Figures>)> = running
+    let results: Vec<Measured> = running
         .iter()
-        .zip(best)
-        .map(|((name, compare_with, _), figures)| (*name, *compare_with, figures.to_vec()))
+        .zip(rounds)
+        .map(|((name, compare_with, _), rounds)| Measured {
+            name,
+            compare_with: *compare_with,
+            rounds,
+        })
         .collect();
     drop(running);
     println!("{}", table(&results, settings.chains));
     let _ = std::fs::remove_dir_all(&work);
 }
 
-/// The markdown table: one row per operation and server.
-fn table(results: &[(&'static str, Option<&'static str>, Vec<Figures>)], chains: usize) -> String {
-    let find = |name: &str| results.iter().find(|(n, _, _)| *n == name);
+/// One server's figures: `rounds[operation][round]`.
+struct Measured {
+    name: &'static str,
+    /// The tower-sessions server its ratios compare with (`None` for a comparison server).
+    compare_with: Option<&'static str>,
+    rounds: Vec<Vec<Figures>>,
+}
+
+/// The median of `values` (the upper one of an even count); 0 for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The median over rounds of `ours / theirs` in the same round: each ratio compares two
+/// servers measured seconds apart, and the median drops a round one of them lost to
+/// the machine. "—" without a comparison.
+fn paired_ratio(ours: &[Figures], theirs: &[Figures]) -> String {
+    let ratios: Vec<f64> = ours
+        .iter()
+        .zip(theirs)
+        .filter(|(_, theirs)| theirs.requests_per_sec > 0.0)
+        .map(|(ours, theirs)| ours.requests_per_sec / theirs.requests_per_sec)
+        .collect();
+    if ratios.is_empty() {
+        "—".to_owned()
+    } else {
+        format!("{:.2}", median(ratios))
+    }
+}
+
+/// The markdown table: one row per operation and server, showing the round with the
+/// median requests/s among the server's rounds, and the paired ratios.
+fn table(results: &[Measured], chains: usize) -> String {
+    let find = |name: &str| results.iter().find(|measured| measured.name == name);
     let ceiling = find("axum (bare, ceiling)");
     let mut out = String::from(
         "| operation | server | req/s | p50 ms | p99 ms | non-2xx | vs ceiling | vs tower-sessions |\n\
          |---|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for (index, operation) in OPERATIONS.iter().enumerate() {
-        for (name, compare_with, figures) in results {
-            let figures = figures[index];
-            let ratio = |other: Option<&(&str, Option<&str>, Vec<Figures>)>| {
-                other
-                    .map(|(_, _, theirs)| theirs[index].requests_per_sec)
-                    .filter(|theirs| *theirs > 0.0)
-                    .map(|theirs| format!("{:.2}", figures.requests_per_sec / theirs))
-                    .unwrap_or_else(|| "—".to_owned())
+        for measured in results {
+            let rounds = &measured.rounds[index];
+            let middle = median(rounds.iter().map(|f| f.requests_per_sec).collect());
+            let figures = rounds
+                .iter()
+                .find(|f| f.requests_per_sec == middle)
+                .copied()
+                .unwrap_or_default();
+            // Every round counts: a non-2xx answer in any of them is reported.
+            let non_2xx: u64 = rounds.iter().map(|f| f.non_2xx).sum();
+            let ratio = |other: Option<&Measured>| {
+                other.map_or_else(
+                    || "—".to_owned(),
+                    |o| paired_ratio(rounds, &o.rounds[index]),
+                )
             };
-            let (vs_ceiling, vs_tower) = match compare_with {
+            let (vs_ceiling, vs_tower) = match measured.compare_with {
                 Some(tower) => (ratio(ceiling), ratio(find(tower))),
                 None => ("—".to_owned(), "—".to_owned()),
             };
             out.push_str(&format!(
-                "| {} | {name} | {:.0} | {:.2} | {:.2} | {} | {vs_ceiling} | {vs_tower} |\n",
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {non_2xx} | {vs_ceiling} | {vs_tower} |\n",
                 operation.label(chains),
+                measured.name,
                 figures.requests_per_sec,
                 figures.p50_ms,
                 figures.p99_ms,
-                figures.non_2xx,
             ));
         }
     }
@@ -482,7 +524,23 @@ fn table(results: &[(&'static str, Option<&'static str>, Vec<Figures>)], chains:
 
 #[cfg(test)]
 mod tests {
-    use super::parse_wrk;
+    use super::{paired_ratio, parse_wrk, Figures};
+
+    fn at(requests_per_sec: f64) -> Figures {
+        Figures {
+            requests_per_sec,
+            ..Figures::default()
+        }
+    }
+
+    #[test]
+    fn ratios_pair_rounds_and_take_the_median() {
+        // Round 2 caught the machine slow for "ours" only: the median ignores it.
+        let ours = [at(100.0), at(40.0), at(90.0)];
+        let theirs = [at(50.0), at(80.0), at(60.0)];
+        assert_eq!(paired_ratio(&ours, &theirs), "1.50");
+        assert_eq!(paired_ratio(&ours, &[]), "—");
+    }
 
     #[test]
     fn wrk_reports_are_read() {

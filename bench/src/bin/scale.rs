@@ -12,7 +12,13 @@ use trustyconvert_server::Timestamp;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Resident memory once the allocator has handed back what it holds freed: after a
+/// resize the hash table's previous array is freed, and mimalloc returns such memory
+/// to the system a little later on its own; forcing it now measures the sessions, not
+/// that moment.
 fn resident_bytes() -> u64 {
+    // SAFETY: `mi_collect` only frees memory that no allocation uses any more.
+    unsafe { libmimalloc_sys::mi_collect(true) };
     let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
     let kib: u64 = status
         .lines()
