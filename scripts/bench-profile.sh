@@ -47,7 +47,7 @@ done
 
 # A session for validate and rotate: its cookies, and its token for the first rotation.
 headers=$(curl -s -D - -o "$work/init.json" "http://127.0.0.1:$port/api/session/init")
-session=$(printf '%s\n' "$headers" | grep -io 'trustyconvert_session=[^;]*' | head -n 1)
+session=$(printf '%s\n' "$headers" | grep -io 'trustyconvert_session=[^;]*' | head -n 1 || true)
 token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["csrf_token"])' "$work/init.json")
 cookie="$session; csrftoken=$token"
 case "$operation" in

@@ -4,8 +4,9 @@
 Usage: profile_breakdown.py STACKS.txt   (written by scripts/bench-profile.sh)
 
 Each sample goes to the first part that matches it: the kernel (by the system call it
-was in), then the handler, axum's routing, the session guard, the request frame
-(correlation id and panic catching), and what is left (hyper, tokio, the allocator).
+was in), then the handler, axum's routing, the session guard (or tower-sessions' layer
+in the comparison server), the request frame (correlation id and panic catching), and
+what is left (hyper, tokio, the allocator).
 For the handler and the guard, the functions they call directly are listed too.
 """
 
@@ -55,6 +56,7 @@ PARTS = [
     ("RouteFuture", "axum routing"),
     ("Router<S>::call_with_state", "axum routing"),
     ("SessionGuard", "session guard (cookie, id, store read, CSRF)"),
+    ("tower_sessions", "session layer (tower-sessions)"),
     ("correlation::Frame", "request frame (correlation id, panics)"),
 ]
 
