@@ -7,7 +7,8 @@
 //!   documentation suggests, with the same cookie attributes, a 256-bit CSRF token and
 //!   the same idle timeout.
 //!
-//! Usage: `baseline MODE ADDR [REDIS_URL]`; prints `listening on http://ADDR`.
+//! Usage: `baseline MODE ADDR [REDIS_URL]`; prints `listening on http://ADDR`. Uploads
+//! are written to `BENCH_UPLOAD_DIR` (default: a folder of this process in the temp dir).
 
 use std::net::SocketAddr;
 use std::time::{Duration, UNIX_EPOCH};
@@ -169,7 +170,16 @@ async fn upload(session: Session, headers: HeaderMap, mut form: Multipart) -> Re
     if let Err(refused) = csrf_ok(&session, &headers).await {
         return refused;
     }
-    let dir = std::env::temp_dir().join("trustyconvert-bench-uploads");
+    // The benchmark gives each server its own folder and removes it afterwards.
+    let dir = std::env::var_os("BENCH_UPLOAD_DIR").map_or_else(
+        || {
+            std::env::temp_dir().join(format!(
+                "trustyconvert-bench-uploads-{}",
+                std::process::id()
+            ))
+        },
+        std::path::PathBuf::from,
+    );
     let mut job_id = String::new();
     while let Ok(Some(field)) = form.next_field().await {
         let name = field.name().unwrap_or("").to_owned();

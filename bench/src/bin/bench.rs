@@ -370,7 +370,9 @@ fn main() {
     };
     let baseline_with = |mode: &str| {
         let mut command = Command::new(&baseline);
-        command.args([mode, "127.0.0.1:0", &redis_url]);
+        command
+            .args([mode, "127.0.0.1:0", &redis_url])
+            .env("BENCH_UPLOAD_DIR", work.join(format!("{mode}-uploads")));
         command
     };
     let dir = |name: &str| work.join(name).display().to_string();
