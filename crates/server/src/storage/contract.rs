@@ -36,7 +36,7 @@ pub fn record(now: Timestamp, idle: Duration) -> SessionRecord {
     }
 }
 
-fn job(session: SessionKey, now: Timestamp) -> JobRecord {
+pub(crate) fn job(session: SessionKey, now: Timestamp) -> JobRecord {
     JobRecord {
         session,
         job_id: Uuid::new_v4(),
@@ -267,6 +267,10 @@ async fn jobs(store: &dyn Storage) {
     store.insert_job(&second).await.unwrap();
     assert_eq!(store.count_active_jobs(&owner.key).await.unwrap(), 1);
     assert_eq!(store.session_storage(&owner.key).await.unwrap(), 2500);
+    // An update that writes output counts it.
+    first.output_size = Some(250);
+    assert!(store.update_job(&first).await.unwrap());
+    assert_eq!(store.session_storage(&owner.key).await.unwrap(), 2750);
     assert_eq!(
         store.sessions_with_jobs().await.unwrap(),
         vec![owner.key],
@@ -291,6 +295,11 @@ async fn jobs(store: &dyn Storage) {
 
     assert!(store.delete_job(&owner.key, &second.job_id).await.unwrap());
     assert!(!store.delete_job(&owner.key, &second.job_id).await.unwrap());
+    assert_eq!(
+        store.session_storage(&owner.key).await.unwrap(),
+        1250,
+        "a deleted job's bytes no longer count"
+    );
     assert!(
         !store.update_job(&second).await.unwrap(),
         "updates never create"

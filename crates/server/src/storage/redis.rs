@@ -9,6 +9,7 @@
 //! ```text
 //! tc:{S}:session         the record: "<csrf json>\n<rest json>"; its expiry is the idle expiry
 //! tc:{S}:jobs            hash: job id → job (JSON); expires after the absolute timeout
+//! tc:{S}:sizes           hash: job id → bytes its files take (the quota's sum); as jobs
 //! tc:{S}:leases          hash: job id → until when (Redis time, ms) a live instance runs it
 //! tc:{S}:grants          sorted set: "<job id>:<T>" by expiry, the session's download grants
 //! tc:grant:<T>           one download grant (T = hex of the token hash; expires with it)
@@ -137,6 +138,7 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 
 /// The Lua scripts, loaded once per process (`EVALSHA`, falling back to `EVAL`).
 struct Scripts {
+    insert_job: Script,
     update_job: Script,
     admit_job: Script,
     abandoned_jobs: Script,
@@ -161,10 +163,21 @@ end
 fn scripts() -> &'static Scripts {
     static SCRIPTS: std::sync::OnceLock<Scripts> = std::sync::OnceLock::new();
     SCRIPTS.get_or_init(|| Scripts {
-        // KEYS[1] jobs; ARGV[1] id, ARGV[2] json. Replaces an existing job only.
+        // KEYS[1] jobs, KEYS[2] sizes; ARGV[1] id, ARGV[2] json, ARGV[3] bytes,
+        // ARGV[4] ttl ms. Adds a new job only; its size goes with it.
+        insert_job: Script::new(
+            r"if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+              redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+              redis.call('PEXPIRE', KEYS[1], ARGV[4])
+              redis.call('PEXPIRE', KEYS[2], ARGV[4])
+              return 1",
+        ),
+        // KEYS[1] jobs, KEYS[2] sizes; ARGV[1] id, ARGV[2] json, ARGV[3] bytes.
+        // Replaces an existing job only, with its size.
         update_job: Script::new(
             r"if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
               redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+              redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
               return 1",
         ),
         // KEYS[1] jobs, KEYS[2] leases; ARGV[1] id, ARGV[2] queued json, ARGV[3] max
@@ -263,6 +276,10 @@ fn session_key(session: &SessionKey) -> String {
 
 fn jobs_key(session: &SessionKey) -> String {
     format!("{}jobs", prefix(session))
+}
+
+fn sizes_key(session: &SessionKey) -> String {
+    format!("{}sizes", prefix(session))
 }
 
 fn leases_key(session: &SessionKey) -> String {
@@ -605,6 +622,7 @@ where
             redis::cmd("DEL")
                 .arg(session_key(key))
                 .arg(jobs_key(key))
+                .arg(sizes_key(key))
                 .arg(leases_key(key))
                 .arg(grants_key(key)),
         )
@@ -642,18 +660,16 @@ where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     async fn insert_job(&self, job: &JobRecord) -> Result<(), StoreError> {
-        let jobs = jobs_key(&job.session);
-        let mut pipe = redis::pipe();
-        pipe.cmd("HSETNX")
-            .arg(&jobs)
+        let inserted: i64 = self
+            .scripts
+            .insert_job
+            .key(jobs_key(&job.session))
+            .key(sizes_key(&job.session))
             .arg(job_field(&job.job_id))
             .arg(encode_job(job))
-            .cmd("PEXPIRE")
-            .arg(&jobs)
+            .arg(job.stored_bytes())
             .arg(millis(self.max_session_life))
-            .ignore();
-        let (inserted,): (i64,) = pipe
-            .query_async(&mut self.connection())
+            .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
         if inserted == 0 {
@@ -688,8 +704,10 @@ where
             .scripts
             .update_job
             .key(jobs_key(&job.session))
+            .key(sizes_key(&job.session))
             .arg(job_field(&job.job_id))
             .arg(encode_job(job))
+            .arg(job.stored_bytes())
             .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
@@ -735,7 +753,23 @@ where
         })
     }
 
+    /// One round trip: the sizes kept with each job write, summed here (every upload
+    /// checks the quota; decoding every job of the session each time made an upload's
+    /// cost grow with the session's jobs). Jobs written before sizes were kept (the
+    /// counts differ) are summed from the jobs themselves.
     async fn session_storage(&self, session: &SessionKey) -> Result<u64, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HLEN")
+            .arg(jobs_key(session))
+            .cmd("HVALS")
+            .arg(sizes_key(session));
+        let (jobs, sizes): (usize, Vec<u64>) = pipe
+            .query_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        if sizes.len() == jobs {
+            return Ok(sizes.iter().sum());
+        }
         Ok(self
             .jobs_of(session)
             .await?
@@ -750,6 +784,10 @@ where
         pipe.cmd("HDEL")
             .arg(jobs_key(session))
             .arg(job_field(job_id))
+            .cmd("HDEL")
+            .arg(sizes_key(session))
+            .arg(job_field(job_id))
+            .ignore()
             .cmd("HDEL")
             .arg(leases_key(session))
             .arg(job_field(job_id))
@@ -768,6 +806,7 @@ where
         self.query::<i64>(
             redis::cmd("DEL")
                 .arg(jobs_key(session))
+                .arg(sizes_key(session))
                 .arg(leases_key(session))
                 .arg(grants_key(session)),
         )
@@ -992,6 +1031,32 @@ mod contract_tests {
             .await
             .unwrap();
         super::super::contract::check_all(storage.as_ref()).await;
+    }
+
+    #[tokio::test]
+    async fn jobs_stored_before_sizes_were_kept_still_count_against_the_quota() {
+        use super::super::JobStore as _;
+        let server = redis_server::RedisServer::start();
+        let client = redis::Client::open(server.url()).unwrap();
+        let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+        let storage = super::RedisStorage::new(raw.clone(), Duration::from_secs(3600));
+        let session = crate::crypto::SessionSecret::generate().store_key();
+        let now = crate::time::Timestamp::now();
+        // One job as an older version wrote it: in the jobs hash only.
+        let mut old = super::super::contract::job(session, now);
+        old.output_size = Some(234);
+        let _: i64 = redis::cmd("HSET")
+            .arg(super::jobs_key(&session))
+            .arg(super::job_field(&old.job_id))
+            .arg(super::encode_job(&old))
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        storage
+            .insert_job(&super::super::contract::job(session, now))
+            .await
+            .unwrap();
+        assert_eq!(storage.session_storage(&session).await.unwrap(), 2234);
     }
 
     #[tokio::test]
