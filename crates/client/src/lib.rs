@@ -39,7 +39,8 @@ pub use clock::{Clock, SystemClock};
 pub use counters::NetworkCounts;
 pub use error::{too_large_message, ClientError};
 pub use manager::{
-    CookieCheck, ManagerConfig, SessionEvent, SessionManager, SessionSnapshot, SessionState,
+    CookieCheck, ManagerConfig, SessionEvent, SessionFields, SessionManager, SessionSnapshot,
+    SessionState,
 };
 pub use store::{Store, Subscription};
 pub use transport::{

@@ -108,7 +108,7 @@ async fn listeners_may_read_every_accessor_while_being_notified() {
         let _ = (reader.state(), reader.counts(), reader.csrf_token());
         log.lock()
             .unwrap()
-            .push((token.clone(), session.map(|s| s.csrf_token)));
+            .push((token.clone(), session.map(|s| s.csrf_token.clone())));
     });
     let session = manager.ensure_session().await.unwrap();
     let seen = seen.lock().unwrap().clone();

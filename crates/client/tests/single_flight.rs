@@ -164,7 +164,8 @@ async fn the_caller_that_started_the_init_can_give_up_without_cancelling_it() {
                 .await
                 .unwrap()
                 .expect("the others complete")
-                .csrf_token,
+                .csrf_token
+                .clone(),
         );
     }
     assert_eq!(tokens.len(), 1);

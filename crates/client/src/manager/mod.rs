@@ -76,10 +76,40 @@ impl Default for ManagerConfig {
     }
 }
 
-/// The session as the client knows it. Serializable, so a browser tab can hand it to
-/// the others ([`SessionManager::adopt`]).
+/// The session as the client knows it: a handle on its [`SessionFields`], which it
+/// dereferences to (`snapshot.csrf_token`). Handing it to a caller is one reference
+/// count, which keeps `ensure_session()`'s fast path short. Serializable (as the
+/// fields), so a browser tab can hand it to the others ([`SessionManager::adopt`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionSnapshot {
+#[serde(transparent)]
+pub struct SessionSnapshot(Arc<SessionFields>);
+
+impl SessionSnapshot {
+    /// A snapshot holding `fields`.
+    pub fn new(fields: SessionFields) -> Self {
+        Self(Arc::new(fields))
+    }
+}
+
+impl std::ops::Deref for SessionSnapshot {
+    type Target = SessionFields;
+
+    fn deref(&self) -> &SessionFields {
+        &self.0
+    }
+}
+
+/// Changing a snapshot copies its fields first if another handle shares them: other
+/// holders keep the session as they were given it.
+impl std::ops::DerefMut for SessionSnapshot {
+    fn deref_mut(&mut self) -> &mut SessionFields {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// What a [`SessionSnapshot`] knows of the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionFields {
     /// Public handle of the session.
     pub id: Arc<str>,
     /// The CSRF token to send in `X-CSRF-Token`.
@@ -513,13 +543,13 @@ impl SessionManager {
     /// server's relative lifetime, so clock skew does not matter.
     pub(crate) fn snapshot_from(&self, info: SessionInfo, sent_at: i64) -> SessionSnapshot {
         let lifetime = i64::try_from(info.expires_in.saturating_mul(1000)).unwrap_or(i64::MAX);
-        SessionSnapshot {
+        SessionSnapshot::new(SessionFields {
             id: info.id.into(),
             csrf_token: info.csrf_token.into(),
             expires_at: info.expires_at.into(),
             expires_at_millis: sent_at.saturating_add(lifetime),
             obtained_at_millis: sent_at,
-        }
+        })
     }
 
     /// A request to the API with this manager's timeout.
@@ -604,4 +634,45 @@ fn begin_epoch(core: &mut Core, sync_first: bool) {
     core.sync_first = sync_first;
     core.init = None;
     core.refresh = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> SessionSnapshot {
+        SessionSnapshot::new(SessionFields {
+            id: "abc".into(),
+            csrf_token: "token-1".into(),
+            expires_at: "2026-11-29T01:00:00Z".into(),
+            expires_at_millis: 2_000,
+            obtained_at_millis: 1_000,
+        })
+    }
+
+    #[test]
+    fn a_snapshot_is_serialized_as_its_fields() {
+        let json = serde_json::to_value(snapshot()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "id": "abc",
+                "csrf_token": "token-1",
+                "expires_at": "2026-11-29T01:00:00Z",
+                "expires_at_millis": 2000,
+                "obtained_at_millis": 1000,
+            })
+        );
+        let back: SessionSnapshot = serde_json::from_value(json).unwrap();
+        assert_eq!(back, snapshot());
+    }
+
+    #[test]
+    fn changing_a_snapshot_leaves_the_handles_given_out_unchanged() {
+        let given_out = snapshot();
+        let mut changed = given_out.clone();
+        changed.csrf_token = "token-2".into();
+        assert_eq!(&*given_out.csrf_token, "token-1");
+        assert_eq!(&*changed.csrf_token, "token-2");
+    }
 }
