@@ -173,11 +173,14 @@ fn scripts() -> &'static Scripts {
               return 1",
         ),
         // KEYS[1] jobs, KEYS[2] sizes; ARGV[1] id, ARGV[2] json, ARGV[3] bytes.
-        // Replaces an existing job only, with its size.
+        // Replaces an existing job only, with its size; the sizes expire with the jobs
+        // (also when this creates them, for jobs an older version wrote).
         update_job: Script::new(
             r"if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
               redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
               redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+              local ttl = redis.call('PTTL', KEYS[1])
+              if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
               return 1",
         ),
         // KEYS[1] jobs, KEYS[2] leases; ARGV[1] id, ARGV[2] queued json, ARGV[3] max
@@ -756,7 +759,9 @@ where
     /// One round trip: the sizes kept with each job write, summed here (every upload
     /// checks the quota; decoding every job of the session each time made an upload's
     /// cost grow with the session's jobs). Jobs written before sizes were kept (the
-    /// counts differ) are summed from the jobs themselves.
+    /// counts differ) are summed from the jobs themselves. Instances of an older
+    /// version keep no sizes: while one still writes to the same Redis (a rolling
+    /// upgrade), outputs it records are not counted until the job is written again.
     async fn session_storage(&self, session: &SessionKey) -> Result<u64, StoreError> {
         let mut pipe = redis::pipe();
         pipe.cmd("HLEN")

@@ -164,6 +164,27 @@ impl SqliteStorage {
         })
     }
 
+    /// Runs `work` in the writer's next commit, then `settle` with its outcome to keep
+    /// the session cache exact — in a task of its own, so the cache is settled even if
+    /// the caller stops waiting (a client that disconnects right after closing its
+    /// session must not leave the session valid in the cache).
+    async fn write_settled<T, F, S>(&self, work: F, settle: S) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        S: FnOnce(&SessionCache, &Result<T, StoreError>) + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        let cache = Arc::clone(&self.sessions);
+        tokio::spawn(async move {
+            let outcome = writer.write(work).await;
+            settle(&cache, &outcome);
+            outcome
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(format!("store task failed: {error}")))?
+    }
+
     /// Runs `work` in the writer's next commit (see [`Writer`]).
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
@@ -359,29 +380,35 @@ impl SqliteStorage {
 impl SessionStore for SqliteStorage {
     async fn insert_session(&self, stored: &SessionRecord) -> Result<(), StoreError> {
         let record = stored.clone();
-        self.write(move |connection| {
-            let (previous_nonce, previous_until) = previous_columns(&record.csrf);
-            connection
-                .prepare_cached(
-                    "INSERT INTO sessions (key, public_id, created_at, idle_expires_at, \
+        let cached = stored.clone();
+        self.write_settled(
+            move |connection| {
+                let (previous_nonce, previous_until) = previous_columns(&record.csrf);
+                connection
+                    .prepare_cached(
+                        "INSERT INTO sessions (key, public_id, created_at, idle_expires_at, \
                      absolute_expires_at, csrf_nonce, prev_csrf_nonce, prev_csrf_valid_until) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    record.key.0.as_slice(),
-                    record.public_id,
-                    record.created_at.as_millis(),
-                    record.idle_expires_at.as_millis(),
-                    record.absolute_expires_at.as_millis(),
-                    record.csrf.current.as_slice(),
-                    previous_nonce,
-                    previous_until,
-                ])
-                .map(drop)
-        })
-        .await?;
-        self.sessions.put(stored);
-        Ok(())
+                    )?
+                    .execute(params![
+                        record.key.0.as_slice(),
+                        record.public_id,
+                        record.created_at.as_millis(),
+                        record.idle_expires_at.as_millis(),
+                        record.absolute_expires_at.as_millis(),
+                        record.csrf.current.as_slice(),
+                        previous_nonce,
+                        previous_until,
+                    ])
+                    .map(drop)
+            },
+            move |cache, outcome| {
+                if outcome.is_ok() {
+                    cache.put(&cached);
+                }
+            },
+        )
+        .await
     }
 
     async fn load_session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
@@ -412,26 +439,28 @@ impl SessionStore for SqliteStorage {
         idle_expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
         let key = *key;
-        let touched = self
-            .write(move |connection| {
+        self.write_settled(
+            move |connection| {
                 connection
                     .prepare_cached("UPDATE sessions SET idle_expires_at = ?2 WHERE key = ?1")?
                     .execute(params![key.0.as_slice(), idle_expires_at.as_millis()])
                     .map(|changed| changed > 0)
-            })
-            .await?;
-        if touched {
-            self.sessions.extended(&key, idle_expires_at);
-        } else {
-            self.sessions.forget(&[key]);
-        }
-        Ok(touched)
+            },
+            move |cache, touched| match touched {
+                Ok(true) => cache.extended(&key, idle_expires_at),
+                // Gone, or unknown (an error: the write may have landed).
+                _ => cache.forget(&[key]),
+            },
+        )
+        .await
     }
 
     async fn set_csrf(&self, session: &SessionRecord) -> Result<bool, StoreError> {
         let (key, csrf) = (session.key, session.csrf);
-        let changed = self
-            .write(move |connection| {
+        // Whatever happened (even an error: the write may have landed), the cached copy
+        // is no longer known to be current.
+        self.write_settled(
+            move |connection| {
                 let (previous_nonce, previous_until) = previous_columns(&csrf);
                 connection
                     .prepare_cached(
@@ -445,34 +474,32 @@ impl SessionStore for SqliteStorage {
                         previous_until
                     ])
                     .map(|changed| changed > 0)
-            })
-            .await;
-        // Whatever happened (even an error: the write may have landed), the cached copy
-        // is no longer known to be current.
-        self.sessions.forget(&[key]);
-        changed
+            },
+            move |cache, _| cache.forget(&[key]),
+        )
+        .await
     }
 
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
         let key = *key;
         // One write: the writer's savepoint makes it all or nothing.
-        let existed = self
-            .write(move |connection| {
+        self.write_settled(
+            move |connection| {
                 let existed = connection
                     .prepare_cached("DELETE FROM sessions WHERE key = ?1")?
                     .execute(params![key.0.as_slice()])?
                     > 0;
                 forget_session(connection, &key)?;
                 Ok(existed)
-            })
-            .await;
-        self.sessions.forget(&[key]);
-        existed
+            },
+            move |cache, _| cache.forget(&[key]),
+        )
+        .await
     }
 
     async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {
-        let swept = self
-            .write(move |connection| {
+        self.write_settled(
+            move |connection| {
                 let swept = connection
                 .prepare_cached(
                     "DELETE FROM sessions WHERE idle_expires_at <= ?1 OR absolute_expires_at <= ?1 \
@@ -487,10 +514,14 @@ impl SessionStore for SqliteStorage {
                     .prepare_cached("DELETE FROM download_grants WHERE expires_at <= ?1")?
                     .execute(params![now.as_millis()])?;
                 Ok(swept)
-            })
-            .await?;
-        self.sessions.forget(&swept);
-        Ok(swept)
+            },
+            |cache, swept| {
+                if let Ok(swept) = swept {
+                    cache.forget(swept);
+                }
+            },
+        )
+        .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -732,6 +763,27 @@ mod tests {
             .await
             .unwrap();
         super::super::contract::check_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_close_whose_caller_stopped_waiting_still_leaves_the_cache() {
+        use futures::FutureExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStorage::open(dir.path().join("test.sqlite3"))
+            .await
+            .unwrap();
+        let record = super::super::contract::record(Timestamp::now(), Duration::from_secs(60));
+        store.insert_session(&record).await.unwrap();
+        assert!(store.load_session(&record.key).await.unwrap().is_some());
+        // The request is dropped once its delete is queued (its client disconnected).
+        assert!(store.delete_session(&record.key).now_or_never().is_none());
+        for _ in 0..200 {
+            if store.load_session(&record.key).await.unwrap().is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the closed session is still served from the cache");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

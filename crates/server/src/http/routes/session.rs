@@ -95,7 +95,9 @@ pub async fn init(
             if state.sessions.extend_now(&mut existing, now).await? {
                 existing
             } else {
-                // Closed by a concurrent request: never resurrect it, start a new one.
+                // Closed by a concurrent request: never resurrect it, start a new one,
+                // which counts like any other.
+                state.rate_limits.check(RateAction::Init, client).await?;
                 create(&state, now).await?
             }
         }
