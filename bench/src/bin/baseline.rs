@@ -11,7 +11,6 @@
 //! are written to `BENCH_UPLOAD_DIR` (default: a folder of this process in the temp dir).
 
 use std::net::SocketAddr;
-use std::time::{Duration, UNIX_EPOCH};
 
 use axum::extract::Multipart;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -24,6 +23,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer, SessionStore};
+use trustyconvert_server::Timestamp;
 
 /// The same allocator as TrustyConvert's binary, so allocation speed is not what the
 /// comparison measures.
@@ -66,10 +66,10 @@ fn new_token() -> String {
 /// `expires_at` (RFC 3339, seconds) and `expires_in` of an expiry, as TrustyConvert
 /// writes them.
 fn expiry_json(expires_at: OffsetDateTime) -> (String, i64) {
-    let unix = u64::try_from(expires_at.unix_timestamp()).unwrap_or(0);
-    let at = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix));
+    let millis = i64::try_from(expires_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let at = Timestamp::from_millis(millis).to_rfc3339();
     let remaining = (expires_at - OffsetDateTime::now_utc()).whole_seconds();
-    (at.to_string(), remaining.max(0))
+    (at, remaining.max(0))
 }
 
 fn session_json(id: &str, token: &str, expires_at: OffsetDateTime) -> Value {

@@ -458,10 +458,11 @@ struct Measured {
     rounds: Vec<Vec<Figures>>,
 }
 
-/// The median of `values` (the upper one of an even count); 0 for none.
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
+/// The median of `values` by `key` (the upper one of an even count); `None` for none.
+fn median_by<T: Copy>(values: &[T], key: impl Fn(&T) -> f64) -> Option<T> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    sorted.get(sorted.len() / 2).copied()
 }
 
 /// The median over rounds of `ours / theirs` in the same round: each ratio compares two
@@ -474,11 +475,7 @@ fn paired_ratio(ours: &[Figures], theirs: &[Figures]) -> String {
         .filter(|(_, theirs)| theirs.requests_per_sec > 0.0)
         .map(|(ours, theirs)| ours.requests_per_sec / theirs.requests_per_sec)
         .collect();
-    if ratios.is_empty() {
-        "—".to_owned()
-    } else {
-        format!("{:.2}", median(ratios))
-    }
+    median_by(&ratios, |ratio| *ratio).map_or_else(|| "—".to_owned(), |ratio| format!("{ratio:.2}"))
 }
 
 /// The markdown table: one row per operation and server, showing the round with the
@@ -493,12 +490,7 @@ fn table(results: &[Measured], chains: usize) -> String {
     for (index, operation) in OPERATIONS.iter().enumerate() {
         for measured in results {
             let rounds = &measured.rounds[index];
-            let middle = median(rounds.iter().map(|f| f.requests_per_sec).collect());
-            let figures = rounds
-                .iter()
-                .find(|f| f.requests_per_sec == middle)
-                .copied()
-                .unwrap_or_default();
+            let figures = median_by(rounds, |f| f.requests_per_sec).unwrap_or_default();
             // Every round counts: a non-2xx answer in any of them is reported.
             let non_2xx: u64 = rounds.iter().map(|f| f.non_2xx).sum();
             let ratio = |other: Option<&Measured>| {

@@ -3,14 +3,14 @@
 //! cookie-setting responses `no-store`.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use std::future::Future;
-use std::pin::Pin;
 use tower::{Layer, Service};
 
 use super::{ApiError, AppState};

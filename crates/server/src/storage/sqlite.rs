@@ -1,5 +1,5 @@
-//! The embedded backend: SQLite in WAL mode in the data directory, one database and
-//! one connection pool for sessions, jobs and download grants. Rate-limit counters
+//! The embedded backend: SQLite in WAL mode in the data directory, one database for
+//! sessions, jobs and download grants. Rate-limit counters
 //! stay in this process ([`LocalRates`]): the database file is served by one process.
 //!
 //! Durability: every write is committed before its HTTP response is sent. With WAL and
@@ -32,12 +32,13 @@ use super::{
 use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
 use crate::time::Timestamp;
 
-/// How many idle connections the pool keeps.
+/// How many idle reading connections the pool keeps.
 const MAX_IDLE_CONNECTIONS: usize = 8;
-/// Most operations (and so connections) in flight at once; more wait their turn
-/// instead of piling up threads and connections contending for SQLite's write lock.
+/// Most reads (and so pooled connections and blocking threads) in flight at once; more
+/// wait their turn.
 const MAX_CONCURRENT_OPERATIONS: usize = 16;
-/// How long a writer waits for another writer before giving up (then 503).
+/// How long a connection waits for SQLite's lock (the writer for a checkpoint, or
+/// another process on the file) before giving up (then 503).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const SCHEMA: &str = "
