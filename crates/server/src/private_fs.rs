@@ -25,6 +25,15 @@ pub async fn create_dir_all_async(path: &Path) -> io::Result<()> {
     builder.create(path).await
 }
 
+/// Creates one 0700 directory whose parent exists; `AlreadyExists` if something is
+/// there already (so the caller learns it did not create it).
+pub async fn create_dir_async(path: &Path) -> io::Result<()> {
+    let mut builder = tokio::fs::DirBuilder::new();
+    #[cfg(unix)]
+    builder.mode(0o700);
+    builder.create(path).await
+}
+
 /// Creates (or truncates) a 0600 file for writing.
 pub async fn create_file_async(path: &Path) -> io::Result<tokio::fs::File> {
     let mut options = tokio::fs::OpenOptions::new();
@@ -40,20 +49,6 @@ pub async fn write_async(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = create_file_async(path).await?;
     file.write_all(bytes).await?;
     file.flush().await
-}
-
-/// Writes `bytes` to a new (or truncated) 0600 file, inside a 0700 directory created
-/// as needed: blocking, for code already on the blocking pool.
-pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write as _;
-    if let Some(parent) = path.parent() {
-        create_dir_all(parent)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
 }
 
 /// Creates an empty 0600 file if nothing is at `path` yet (so a database opened there

@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, Method};
 pub use origin::{check_origin, Origin};
 
 use crate::cookies::find_cookie;
-use crate::crypto::{constant_time_eq, Keyring, TokenFault};
+use crate::crypto::{constant_time_eq, Keyring, TokenFault, CSRF_NONCE_BYTES};
 use crate::storage::SessionRecord;
 use crate::time::Timestamp;
 use trustyconvert_protocol::CSRF_HEADER;
@@ -127,13 +127,14 @@ impl CsrfPolicy {
         &self.allowed_origins
     }
 
-    /// Runs every check, cheapest first, on an unsafe request.
+    /// Runs every check, cheapest first, on an unsafe request; returns the nonce of
+    /// the token it accepted (the current one, or the previous one inside its grace).
     pub fn check(
         &self,
         headers: &HeaderMap,
         session: Option<&SessionRecord>,
         now: Timestamp,
-    ) -> Result<(), CsrfFailure> {
+    ) -> Result<[u8; CSRF_NONCE_BYTES], CsrfFailure> {
         check_origin(headers, &self.allowed_origins)?;
         if has_form_content_type(headers) {
             return Err(CsrfReason::FormContentType.into());
@@ -160,7 +161,7 @@ impl CsrfPolicy {
             now < previous.valid_until && constant_time_eq(&nonce, &previous.nonce)
         });
         if current || previous {
-            Ok(())
+            Ok(nonce)
         } else {
             Err(CsrfReason::StaleToken.into())
         }

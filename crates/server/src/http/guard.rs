@@ -143,7 +143,7 @@ where
 /// methods: the request with its [`CurrentSession`], or the refusal to send.
 async fn admit(state: &AppState, mut request: Request) -> Result<Request, Response> {
     let now = Timestamp::now();
-    let session = state
+    let mut session = state
         .sessions
         .resolve(request.headers(), now)
         .await
@@ -153,7 +153,11 @@ async fn admit(state: &AppState, mut request: Request) -> Result<Request, Respon
             .csrf
             .check(request.headers(), session.as_ref().map(|s| &s.record), now)
         {
-            Ok(()) => {}
+            Ok(nonce) => {
+                if let Some(session) = session.as_mut() {
+                    session.presented_csrf = Some(nonce);
+                }
+            }
             Err(CsrfFailure::NoSession) => {
                 tracing::warn!(
                     event = "session_rejected",

@@ -11,6 +11,9 @@ use crate::keys::{decode_hex32, encode_hex};
 /// Uploads interrupted by a crash are removed after this long.
 const STALE_INCOMING: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// File name of a job's upload inside its folder.
+pub const INPUT: &str = "input";
+
 /// The job file layout under one data directory.
 #[derive(Debug, Clone)]
 pub struct JobFiles {
@@ -42,7 +45,7 @@ impl JobFiles {
 
     /// The stored upload.
     pub fn input(&self, session: &SessionKey, job_id: &Uuid) -> PathBuf {
-        self.job_dir(session, job_id).join("input")
+        self.job_dir(session, job_id).join(INPUT)
     }
 
     /// The conversion output.
@@ -77,6 +80,16 @@ impl JobFiles {
                 .is_ok_and(|modified| modified.elapsed().unwrap_or_default() > STALE_INCOMING);
             if stale {
                 let _ = tokio::fs::remove_file(entry.path()).await;
+            }
+        }
+    }
+
+    /// Removes one job's files (missing is fine).
+    pub async fn remove_job(&self, session: &SessionKey, job_id: &Uuid) {
+        let dir = self.job_dir(session, job_id);
+        if let Err(error) = tokio::fs::remove_dir_all(&dir).await {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(%error, "removing a job's files failed");
             }
         }
     }

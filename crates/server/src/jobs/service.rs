@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
 use uuid::Uuid;
 
-use super::upload::{storage_failure, IncomingUpload, SizeBound};
+use super::upload::{duplicate_job_id, over_quota, storage_failure, IncomingUpload, SizeBound};
 use super::{downloads, JobFiles};
 use crate::config::JobLimits;
 use crate::convert::{
@@ -18,7 +18,7 @@ use crate::convert::{
 };
 use crate::crypto::SessionKey;
 use crate::error::ApiError;
-use crate::storage::{Admission, DownloadGrant, JobRecord, Storage, StoreError};
+use crate::storage::{Admission, DownloadGrant, JobRecord, Reservation, Storage, StoreError};
 use crate::time::Timestamp;
 use trustyconvert_protocol::{human_size, ErrorType, JobStatus};
 
@@ -243,7 +243,13 @@ impl JobService {
         let deadline = started + timeout;
         let work = tokio::task::spawn_blocking(move || {
             let budget = Budget::until(max_output, timeout, deadline);
-            crate::private_fs::create_dir_all(&scratch).map_err(ConversionError::Io)?;
+            // Inside the job's folder, never creating it: if a close removed it, the
+            // conversion fails here instead of bringing the folder back.
+            match std::fs::create_dir(&scratch) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(error) => return Err(ConversionError::Io(error)),
+            }
             let result = service.inner.engines.convert(&EngineJob {
                 input: &input,
                 source,
@@ -297,8 +303,10 @@ impl JobService {
         }
     }
 
-    /// Writes a finished conversion's output if the session's storage quota has room
-    /// for it; returns its size.
+    /// Reserves a finished conversion's bytes against the session's storage quota (in
+    /// the store, in the step that records them), then writes the output; returns its
+    /// size. A job that then fails is saved without its output, which releases the
+    /// reservation.
     async fn keep_output(
         &self,
         job: &JobRecord,
@@ -306,24 +314,35 @@ impl JobService {
         bytes: Vec<u8>,
     ) -> Result<u64, ConversionError> {
         let quota = self.inner.limits.max_session_storage;
-        // Never fail open: without knowing the usage, no output is written.
-        let used = self
-            .inner
-            .store
-            .session_storage(&job.session)
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, job = %job.job_id, "reading the session's storage failed");
-                ConversionError::Failed("the storage in use could not be checked; try again".into())
-            })?;
         let size = bytes.len() as u64;
-        if size > quota.saturating_sub(used) {
-            return Err(ConversionError::Failed(format!(
-                "the result ({}) would exceed this session's storage limit of {}",
-                human_size(size),
-                human_size(quota)
-            )));
+        let reserving = JobRecord {
+            output_size: Some(size),
+            updated_at: Timestamp::now(),
+            ..job.clone()
+        };
+        // Never fail open: without the reservation, no output is written.
+        match self.inner.store.reserve_output(&reserving, quota).await {
+            Ok(Reservation::Reserved) => {}
+            Ok(Reservation::OverQuota { .. }) => {
+                return Err(ConversionError::Failed(format!(
+                    "the result ({}) would exceed this session's storage limit of {}",
+                    human_size(size),
+                    human_size(quota)
+                )))
+            }
+            // The session was closed; the job's final save finds it gone and cleans up.
+            Ok(Reservation::Gone) => {
+                return Err(ConversionError::Failed("the session was closed".into()))
+            }
+            Err(error) => {
+                tracing::error!(%error, job = %job.job_id, "reserving the output's storage failed");
+                return Err(ConversionError::Failed(
+                    "the storage in use could not be checked; try again".into(),
+                ));
+            }
         }
+        // A new file in the job's existing folder: if a close removed the folder, this
+        // fails rather than bringing it back.
         crate::private_fs::write_async(output, &bytes)
             .await
             .map_err(ConversionError::Io)?;
@@ -392,9 +411,12 @@ impl JobService {
     }
 
     /// Verifies a received file (type by name and magic bytes, image dimensions) and
-    /// stores it as job `job_id` of `session`: the record first (so a duplicate id is
-    /// refused before any file moves), then the file; if the file cannot be placed,
-    /// the record is removed again.
+    /// stores it as job `job_id` of `session`. The file is placed first, in a job
+    /// folder that must not exist yet (a duplicate id is refused before any file
+    /// moves); then the record is inserted, in one store step that checks the session
+    /// still exists and reserves the bytes against its quota. That step decides: if it
+    /// refuses, the placed files go again — so an upload that loses a race with its
+    /// session's close leaves nothing and gets the same 401 as one that came after.
     pub async fn accept_upload(
         &self,
         session: &SessionKey,
@@ -432,20 +454,24 @@ impl JobService {
             completed_at: None,
             conversion_time: None,
         };
-        match self.inner.store.insert_job(&job).await {
-            Ok(()) => {}
-            Err(StoreError::Duplicate) => {
-                return Err(ApiError::validation(
-                    "This job_id is already used in this session; generate a new one.",
-                ))
+        let files = &self.inner.files;
+        upload
+            .place_new(&files.job_dir(session, &job_id), super::files::INPUT)
+            .await?;
+        let quota = self.inner.limits.max_session_storage;
+        let refusal = match self.inner.store.insert_job(&job, quota).await {
+            Ok(Reservation::Reserved) => return Ok(job),
+            Ok(Reservation::OverQuota { .. }) => over_quota(quota),
+            Ok(Reservation::Gone) => {
+                // Closed while this upload was on its way: nothing of it may stay.
+                files.remove_session(session).await;
+                return Err(ApiError::no_session());
             }
-            Err(error) => return Err(error.into()),
-        }
-        if let Err(error) = upload.place(self.inner.files.input(session, &job_id)).await {
-            let _ = self.inner.store.delete_job(session, &job_id).await;
-            return Err(error);
-        }
-        Ok(job)
+            Err(StoreError::Duplicate) => duplicate_job_id(),
+            Err(error) => error.into(),
+        };
+        files.remove_job(session, &job_id).await;
+        Err(refusal)
     }
 
     /// A single-use download token for a completed job of `session`, and its expiry.
@@ -467,10 +493,15 @@ impl JobService {
             job_id: *job_id,
             expires_at: Timestamp::now().plus(downloads::DOWNLOAD_TOKEN_TTL),
         };
-        self.inner
+        let granted = self
+            .inner
             .store
             .insert_grant(&hash, &grant, downloads::MAX_TOKENS_PER_JOB)
             .await?;
+        if !granted {
+            // Closed after this request passed the guard.
+            return Err(ApiError::no_session());
+        }
         Ok((token, grant.expires_at))
     }
 

@@ -32,7 +32,8 @@ pub fn too_large(max: u64) -> ApiError {
     .with_detail("max_size", max)
 }
 
-fn over_quota(quota: u64) -> ApiError {
+/// 413 `MaxFileSizeExceededError` naming the session's storage quota.
+pub(super) fn over_quota(quota: u64) -> ApiError {
     ApiError::new(
         ErrorType::MaxFileSizeExceededError,
         format!(
@@ -42,6 +43,11 @@ fn over_quota(quota: u64) -> ApiError {
         ),
     )
     .with_detail("max_session_storage", quota)
+}
+
+/// 400 for a job id this session already used.
+pub(super) fn duplicate_job_id() -> ApiError {
+    ApiError::validation("This job_id is already used in this session; generate a new one.")
 }
 
 /// Logs a file-system failure (inside the request span) and answers a bare 500.
@@ -189,27 +195,42 @@ impl IncomingUpload {
         )
     }
 
-    /// Puts the received bytes at `target` (a private file; its directory is
-    /// created as needed). After this, dropping the upload removes nothing.
-    pub(super) async fn place(&mut self, target: PathBuf) -> Result<(), ApiError> {
-        match &mut self.spool {
+    /// Creates `job_dir` — which must not exist yet: a job id already used is
+    /// refused before any file moves — and puts the received bytes in it as `file_name`
+    /// (a private file). If placing fails, the folder is removed again. After this,
+    /// dropping the upload removes nothing.
+    pub(super) async fn place_new(
+        &mut self,
+        job_dir: &Path,
+        file_name: &str,
+    ) -> Result<(), ApiError> {
+        if let Some(session_dir) = job_dir.parent() {
+            crate::private_fs::create_dir_all_async(session_dir)
+                .await
+                .map_err(storage_failure)?;
+        }
+        match crate::private_fs::create_dir_async(job_dir).await {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(duplicate_job_id())
+            }
+            Err(error) => return Err(storage_failure(error)),
+        }
+        let target = job_dir.join(file_name);
+        let placed = match &mut self.spool {
             Spool::Memory(buffer) => {
                 let buffer = std::mem::take(buffer);
-                tokio::task::spawn_blocking(move || crate::private_fs::write_new(&target, &buffer))
+                crate::private_fs::write_async(&target, &buffer)
                     .await
-                    .map_err(|_| ApiError::internal())?
-                    .map_err(storage_failure)?;
+                    .map_err(storage_failure)
             }
-            Spool::File { path, .. } => {
-                if let Some(parent) = target.parent() {
-                    crate::private_fs::create_dir_all_async(parent)
-                        .await
-                        .map_err(storage_failure)?;
-                }
-                tokio::fs::rename(&*path, &target)
-                    .await
-                    .map_err(storage_failure)?;
-            }
+            Spool::File { path, .. } => tokio::fs::rename(&*path, &target)
+                .await
+                .map_err(storage_failure),
+        };
+        if let Err(error) = placed {
+            let _ = tokio::fs::remove_dir_all(job_dir).await;
+            return Err(error);
         }
         self.kept = true;
         Ok(())

@@ -11,10 +11,12 @@ use axum::http::HeaderMap;
 
 use crate::config::Timeouts;
 use crate::cookies::{find_cookie, CookieWriter};
-use crate::crypto::{generate_csrf_nonce, FreshSession, Keyring, SessionKey, SessionSecret};
+use crate::crypto::{
+    generate_csrf_nonce, FreshSession, Keyring, SessionKey, SessionSecret, CSRF_NONCE_BYTES,
+};
 use crate::error::ApiError;
 use crate::jobs::JobService;
-use crate::storage::{CsrfState, PreviousNonce, SessionRecord, Storage, StoreError};
+use crate::storage::{CsrfState, CsrfSwap, PreviousNonce, SessionRecord, Storage, StoreError};
 use crate::time::Timestamp;
 use trustyconvert_protocol::SessionInfo;
 
@@ -29,6 +31,19 @@ pub struct ActiveSession {
     pub secret: SessionSecret,
     /// The stored record, with the idle expiry as extended by this request.
     pub record: SessionRecord,
+    /// The nonce of the CSRF token the request presented, once the CSRF check
+    /// accepted it (unsafe requests only).
+    pub presented_csrf: Option<[u8; CSRF_NONCE_BYTES]>,
+}
+
+impl ActiveSession {
+    fn new(secret: SessionSecret, record: SessionRecord) -> Self {
+        Self {
+            secret,
+            record,
+            presented_csrf: None,
+        }
+    }
 }
 
 /// Creates, finds, extends, rotates and deletes sessions.
@@ -85,7 +100,7 @@ impl SessionService {
             .await?;
         Ok(record
             .filter(|record| record.is_live(now))
-            .map(|record| ActiveSession { secret, record }))
+            .map(|record| ActiveSession::new(secret, record)))
     }
 
     /// Moves the idle expiry to `now + idle` unconditionally (used by init).
@@ -128,7 +143,7 @@ impl SessionService {
                 },
             };
             match self.store.insert_session(&record).await {
-                Ok(()) => return Ok(ActiveSession { secret, record }),
+                Ok(()) => return Ok(ActiveSession::new(secret, record)),
                 Err(StoreError::Duplicate) => continue,
                 Err(error) => return Err(error.into()),
             }
@@ -137,22 +152,38 @@ impl SessionService {
         Err(ApiError::internal())
     }
 
-    /// Issues a new CSRF token; the previous one stays valid for the grace window.
-    /// Returns `false` if the session was deleted meanwhile.
+    /// Rotates the CSRF token the request presented: a new current nonce, the
+    /// presented one valid for the grace window. A compare-and-swap: if the presented
+    /// nonce is no longer current (a concurrent rotation won, or the request presented
+    /// the previous token), nothing rotates and the session keeps the state stored,
+    /// whose current token is the one to hand out — never a token already dead.
+    /// `session.record.csrf` is the state to answer with afterwards. Returns `false`
+    /// if the session was deleted meanwhile.
     pub async fn rotate_csrf(
         &self,
         session: &mut ActiveSession,
         now: Timestamp,
     ) -> Result<bool, ApiError> {
-        let csrf = CsrfState {
+        let presented = session
+            .presented_csrf
+            .unwrap_or(session.record.csrf.current);
+        let next = CsrfState {
             current: generate_csrf_nonce(),
             previous: Some(PreviousNonce {
-                nonce: session.record.csrf.current,
+                nonce: presented,
                 valid_until: now.plus(self.timeouts.csrf_grace),
             }),
         };
-        session.record.csrf = csrf;
-        Ok(self.store.set_csrf(&session.record).await?)
+        match self
+            .store
+            .swap_csrf(&session.record.key, &presented, &next)
+            .await?
+        {
+            CsrfSwap::Swapped => session.record.csrf = next,
+            CsrfSwap::Superseded(stored) => session.record.csrf = stored,
+            CsrfSwap::Gone => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// Ends a session: its record, jobs and download grants leave the store in one

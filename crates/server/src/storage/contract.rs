@@ -14,11 +14,14 @@ use crate::crypto::{generate_csrf_nonce, generate_public_id, SessionSecret};
 /// Runs every part of the contract against `store`.
 pub async fn check_all(store: &dyn Storage) {
     sessions(store).await;
+    rotation_is_compare_and_swap(store).await;
     deleting_a_session_deletes_its_jobs_and_grants(store).await;
     sweeping_removes_expired_sessions_with_what_they_own(store).await;
     jobs(store).await;
     admission_is_checked_and_leased(store).await;
     download_grants(store).await;
+    quota_is_reserved_in_the_write_that_admits_the_bytes(store).await;
+    nothing_is_written_into_a_closed_session(store).await;
     rate_limits(store).await;
 }
 
@@ -93,11 +96,13 @@ async fn sessions(store: &dyn Storage) {
             valid_until: later,
         }),
     };
-    let rotated = SessionRecord {
-        csrf,
-        ..live.clone()
-    };
-    assert!(store.set_csrf(&rotated).await.unwrap());
+    assert_eq!(
+        store
+            .swap_csrf(&live.key, &live.csrf.current, &csrf)
+            .await
+            .unwrap(),
+        CsrfSwap::Swapped
+    );
     let loaded = store.load_session(&live.key).await.unwrap().unwrap();
     assert_eq!(loaded.csrf, csrf);
     // The rotation keeps the idle expiry the touch above set.
@@ -134,9 +139,183 @@ async fn sessions(store: &dyn Storage) {
     );
     // Updates never resurrect a deleted session.
     assert!(!store.touch_session(&live.key, later).await.unwrap());
-    assert!(!store.set_csrf(&rotated).await.unwrap());
+    assert_eq!(
+        store
+            .swap_csrf(&live.key, &csrf.current, &csrf)
+            .await
+            .unwrap(),
+        CsrfSwap::Gone
+    );
     assert_eq!(store.load_session(&live.key).await.unwrap(), None);
     store.ping().await.unwrap();
+}
+
+/// Rotations that present the same nonce, released together: exactly one swaps, every
+/// other learns the state it lost to (so it can hand out the winner's token, never a
+/// dead one of its own).
+async fn rotation_is_compare_and_swap(store: &dyn Storage) {
+    let now = Timestamp::now();
+    let session = record(now, Duration::from_secs(60));
+    store.insert_session(&session).await.unwrap();
+    let presented = session.csrf.current;
+    let candidates: Vec<CsrfState> = (0..8)
+        .map(|_| CsrfState {
+            current: generate_csrf_nonce(),
+            previous: Some(PreviousNonce {
+                nonce: presented,
+                valid_until: now.plus(Duration::from_secs(60)),
+            }),
+        })
+        .collect();
+    let outcomes = futures::future::join_all(
+        candidates
+            .iter()
+            .map(|next| store.swap_csrf(&session.key, &presented, next)),
+    )
+    .await;
+    let stored = store
+        .load_session(&session.key)
+        .await
+        .unwrap()
+        .unwrap()
+        .csrf;
+    let mut winners = 0;
+    for (next, outcome) in candidates.iter().zip(outcomes) {
+        match outcome.unwrap() {
+            CsrfSwap::Swapped => {
+                winners += 1;
+                assert_eq!(stored, *next, "the winner's state is the one stored");
+            }
+            CsrfSwap::Superseded(current) => {
+                assert_eq!(current, stored, "a loser learns the stored state")
+            }
+            CsrfSwap::Gone => panic!("the session exists"),
+        }
+    }
+    assert_eq!(winners, 1, "exactly one of the racing rotations swaps");
+    // Presenting the previous nonce (inside its grace) swaps nothing either.
+    assert_eq!(
+        store
+            .swap_csrf(&session.key, &presented, &candidates[0])
+            .await
+            .unwrap(),
+        CsrfSwap::Superseded(stored)
+    );
+    store.delete_session(&session.key).await.unwrap();
+}
+
+/// Uploads (and outputs) released together against a small quota: the bytes are
+/// checked and written in one step, so together they never pass it.
+async fn quota_is_reserved_in_the_write_that_admits_the_bytes(store: &dyn Storage) {
+    let now = Timestamp::now();
+    let owner = record(now, Duration::from_secs(60));
+    store.insert_session(&owner).await.unwrap();
+    let quota = 2500; // room for two jobs of 1000 bytes, not three
+    let racing: Vec<JobRecord> = (0..6).map(|_| job(owner.key, now)).collect();
+    let outcomes =
+        futures::future::join_all(racing.iter().map(|job| store.insert_job(job, quota))).await;
+    let reserved = outcomes
+        .into_iter()
+        .filter(|outcome| matches!(outcome, Ok(Reservation::Reserved)))
+        .count();
+    assert_eq!(
+        reserved, 2,
+        "parallel uploads never pass the quota together"
+    );
+    assert_eq!(store.session_storage(&owner.key).await.unwrap(), 2000);
+    let mut kept = Vec::new();
+    for job in &racing {
+        if let Some(stored) = store.load_job(&owner.key, &job.job_id).await.unwrap() {
+            kept.push(stored);
+        }
+    }
+    assert_eq!(kept.len(), 2);
+
+    // An output is reserved the same way: 600 more bytes do not fit, 500 do.
+    let mut with_output = kept[0].clone();
+    with_output.output_size = Some(600);
+    assert_eq!(
+        store.reserve_output(&with_output, quota).await.unwrap(),
+        Reservation::OverQuota { used: 1000 }
+    );
+    assert_eq!(
+        store
+            .load_job(&owner.key, &with_output.job_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .output_size,
+        None,
+        "a refused output writes nothing"
+    );
+    with_output.output_size = Some(500);
+    assert_eq!(
+        store.reserve_output(&with_output, quota).await.unwrap(),
+        Reservation::Reserved
+    );
+    assert_eq!(store.session_storage(&owner.key).await.unwrap(), 2500);
+    // Releasing: the job written back without its output.
+    with_output.output_size = None;
+    assert!(store.update_job(&with_output).await.unwrap());
+    assert_eq!(store.session_storage(&owner.key).await.unwrap(), 2000);
+    let missing = job(owner.key, now);
+    assert_eq!(
+        store.reserve_output(&missing, quota).await.unwrap(),
+        Reservation::Gone,
+        "an output of a job that is gone is not recorded"
+    );
+    store.delete_session(&owner.key).await.unwrap();
+}
+
+/// After a session is closed, no write of a request that passed the guard before the
+/// close (a job, an output, a grant, a lease) lands: each is conditional on the session
+/// in the same step.
+async fn nothing_is_written_into_a_closed_session(store: &dyn Storage) {
+    let now = Timestamp::now();
+    let closed = record(now, Duration::from_secs(60));
+    store.insert_session(&closed).await.unwrap();
+    let mut running = job(closed.key, now);
+    store.insert_job(&running, u64::MAX).await.unwrap();
+    assert!(store.delete_session(&closed.key).await.unwrap());
+
+    let late = job(closed.key, now);
+    assert_eq!(
+        store.insert_job(&late, u64::MAX).await.unwrap(),
+        Reservation::Gone
+    );
+    running.status = JobStatus::Completed;
+    assert!(!store.update_job(&running).await.unwrap());
+    running.output_size = Some(10);
+    assert_eq!(
+        store.reserve_output(&running, u64::MAX).await.unwrap(),
+        Reservation::Gone
+    );
+    store
+        .renew_job_leases(&[(closed.key, running.job_id)], Duration::from_secs(60))
+        .await
+        .unwrap();
+    let token = token();
+    assert!(!store
+        .insert_grant(
+            &token,
+            &grant(&running, now.plus(Duration::from_secs(600))),
+            16
+        )
+        .await
+        .unwrap());
+    assert_eq!(store.peek_grant(&token, now).await.unwrap(), None);
+    for id in [late.job_id, running.job_id] {
+        assert_eq!(store.load_job(&closed.key, &id).await.unwrap(), None);
+    }
+    assert_eq!(store.session_storage(&closed.key).await.unwrap(), 0);
+    // Whatever index a refused write touched is cleaned by the sweep.
+    store.sweep_expired(now).await.unwrap();
+    assert!(!store
+        .sessions_with_jobs()
+        .await
+        .unwrap()
+        .contains(&closed.key));
+    assert_eq!(store.load_session(&closed.key).await.unwrap(), None);
 }
 
 async fn deleting_a_session_deletes_its_jobs_and_grants(store: &dyn Storage) {
@@ -148,8 +327,8 @@ async fn deleting_a_session_deletes_its_jobs_and_grants(store: &dyn Storage) {
     store.insert_session(&closed).await.unwrap();
     store.insert_session(&kept).await.unwrap();
     let (closed_job, kept_job) = (job(closed.key, now), job(kept.key, now));
-    store.insert_job(&closed_job).await.unwrap();
-    store.insert_job(&kept_job).await.unwrap();
+    store.insert_job(&closed_job, u64::MAX).await.unwrap();
+    store.insert_job(&kept_job, u64::MAX).await.unwrap();
     let (closed_token, kept_token) = (token(), token());
     let until = now.plus(Duration::from_secs(600));
     store
@@ -186,9 +365,9 @@ async fn sweeping_removes_expired_sessions_with_what_they_own(store: &dyn Storag
     store.insert_session(&expired).await.unwrap();
     store.insert_session(&live).await.unwrap();
     let expired_job = job(expired.key, now);
-    store.insert_job(&expired_job).await.unwrap();
+    store.insert_job(&expired_job, u64::MAX).await.unwrap();
     let live_job = job(live.key, now);
-    store.insert_job(&live_job).await.unwrap();
+    store.insert_job(&live_job, u64::MAX).await.unwrap();
     let (stale_token, fresh_token) = (token(), token());
     store
         .insert_grant(
@@ -237,9 +416,12 @@ async fn jobs(store: &dyn Storage) {
     let owner = record(now, Duration::from_secs(60));
     store.insert_session(&owner).await.unwrap();
     let mut first = job(owner.key, now);
-    store.insert_job(&first).await.unwrap();
+    assert_eq!(
+        store.insert_job(&first, u64::MAX).await.unwrap(),
+        Reservation::Reserved
+    );
     assert!(matches!(
-        store.insert_job(&first).await,
+        store.insert_job(&first, u64::MAX).await,
         Err(StoreError::Duplicate)
     ));
     let other_session = SessionSecret::generate().store_key();
@@ -264,7 +446,7 @@ async fn jobs(store: &dyn Storage) {
     let mut second = job(owner.key, now);
     second.status = JobStatus::Completed;
     second.output_size = Some(500);
-    store.insert_job(&second).await.unwrap();
+    store.insert_job(&second, u64::MAX).await.unwrap();
     assert_eq!(store.count_active_jobs(&owner.key).await.unwrap(), 1);
     assert_eq!(store.session_storage(&owner.key).await.unwrap(), 2500);
     // An update that writes output counts it.
@@ -314,8 +496,11 @@ async fn admission_is_checked_and_leased(store: &dyn Storage) {
     let owner = record(now, Duration::from_secs(60));
     store.insert_session(&owner).await.unwrap();
     let (first, second) = (job(owner.key, now), job(owner.key, now));
-    store.insert_job(&first).await.unwrap();
-    store.insert_job(&second).await.unwrap();
+    assert_eq!(
+        store.insert_job(&first, u64::MAX).await.unwrap(),
+        Reservation::Reserved
+    );
+    store.insert_job(&second, u64::MAX).await.unwrap();
     let queued = |job: &JobRecord| JobRecord {
         status: JobStatus::Queued,
         target_format: Some(Format::Jpeg),
@@ -372,7 +557,7 @@ async fn download_grants(store: &dyn Storage) {
     let owner = record(now, Duration::from_secs(60));
     store.insert_session(&owner).await.unwrap();
     let done = job(owner.key, now);
-    store.insert_job(&done).await.unwrap();
+    store.insert_job(&done, u64::MAX).await.unwrap();
 
     let single = token();
     let until = now.plus(Duration::from_secs(600));

@@ -14,10 +14,11 @@ use base64::Engine as _;
 
 use super::local_rates::LocalRates;
 use super::{
-    CsrfState, DownloadGrant, DownloadStore, JobRecord, JobStore, PreviousNonce, RateAction,
-    RateLimitStore, RateVerdict, SessionRecord, SessionStore, StoreError, TokenHash,
+    CsrfState, CsrfSwap, DownloadGrant, DownloadStore, JobRecord, JobStore, PreviousNonce,
+    RateAction, RateLimitStore, RateVerdict, Reservation, SessionRecord, SessionStore, StoreError,
+    TokenHash,
 };
-use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
+use crate::crypto::{constant_time_eq, SessionKey, CSRF_NONCE_BYTES};
 use crate::time::Timestamp;
 
 /// A session as the memory store holds it: a [`SessionRecord`] without its key (the
@@ -144,6 +145,10 @@ pub struct MemoryStorage {
 
 // A poisoned lock only means a panic elsewhere; every map stays consistent because
 // each mutation below is a single map operation.
+//
+// Lock order: `sessions` before `jobs` before `grants`, never the other way. A write
+// that must only happen while its session exists holds the sessions lock (read) while
+// it writes, so a delete (which takes it for writing) comes wholly before or after.
 impl MemoryStorage {
     fn sessions(&self) -> RwLockReadGuard<'_, Sessions> {
         self.sessions.read().unwrap_or_else(|p| p.into_inner())
@@ -212,13 +217,21 @@ impl SessionStore for MemoryStorage {
             .is_some())
     }
 
-    async fn set_csrf(&self, session: &SessionRecord) -> Result<bool, StoreError> {
-        Ok(self
-            .sessions_mut()
-            .compact
-            .get_mut(&session.key)
-            .map(|stored| stored.set_csrf(&session.csrf))
-            .is_some())
+    async fn swap_csrf(
+        &self,
+        key: &SessionKey,
+        expected: &[u8; CSRF_NONCE_BYTES],
+        next: &CsrfState,
+    ) -> Result<CsrfSwap, StoreError> {
+        let mut sessions = self.sessions_mut();
+        let Some(stored) = sessions.compact.get_mut(key) else {
+            return Ok(CsrfSwap::Gone);
+        };
+        if !constant_time_eq(&stored.csrf_current, expected) {
+            return Ok(CsrfSwap::Superseded(stored.csrf()));
+        }
+        stored.set_csrf(next);
+        Ok(CsrfSwap::Swapped)
     }
 
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
@@ -254,14 +267,26 @@ impl SessionStore for MemoryStorage {
 
 #[async_trait]
 impl JobStore for MemoryStorage {
-    async fn insert_job(&self, job: &JobRecord) -> Result<(), StoreError> {
+    async fn insert_job(&self, job: &JobRecord, quota: u64) -> Result<Reservation, StoreError> {
+        let sessions = self.sessions();
+        if !sessions.compact.contains_key(&job.session) {
+            return Ok(Reservation::Gone);
+        }
         let mut jobs = self.jobs();
         let of_session = jobs.entry(job.session).or_default();
         if of_session.contains_key(&job.job_id) {
             return Err(StoreError::Duplicate);
         }
+        let used = of_session.values().map(JobRecord::stored_bytes).sum();
+        if job.stored_bytes() > quota.saturating_sub(used) {
+            if of_session.is_empty() {
+                jobs.remove(&job.session);
+            }
+            return Ok(Reservation::OverQuota { used });
+        }
         of_session.insert(job.job_id, job.clone());
-        Ok(())
+        drop(sessions);
+        Ok(Reservation::Reserved)
     }
 
     async fn load_job(
@@ -277,12 +302,44 @@ impl JobStore for MemoryStorage {
     }
 
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError> {
-        Ok(self
+        let sessions = self.sessions();
+        if !sessions.compact.contains_key(&job.session) {
+            return Ok(false);
+        }
+        let updated = self
             .jobs()
             .get_mut(&job.session)
             .and_then(|of_session| of_session.get_mut(&job.job_id))
             .map(|stored| *stored = job.clone())
-            .is_some())
+            .is_some();
+        drop(sessions);
+        Ok(updated)
+    }
+
+    async fn reserve_output(&self, job: &JobRecord, quota: u64) -> Result<Reservation, StoreError> {
+        let sessions = self.sessions();
+        if !sessions.compact.contains_key(&job.session) {
+            return Ok(Reservation::Gone);
+        }
+        let mut jobs = self.jobs();
+        let Some(of_session) = jobs.get_mut(&job.session) else {
+            return Ok(Reservation::Gone);
+        };
+        if !of_session.contains_key(&job.job_id) {
+            return Ok(Reservation::Gone);
+        }
+        let used = of_session
+            .values()
+            .filter(|other| other.job_id != job.job_id)
+            .map(JobRecord::stored_bytes)
+            .sum();
+        if job.stored_bytes() > quota.saturating_sub(used) {
+            return Ok(Reservation::OverQuota { used });
+        }
+        of_session.insert(job.job_id, job.clone());
+        drop(jobs);
+        drop(sessions);
+        Ok(Reservation::Reserved)
     }
 
     async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
@@ -347,7 +404,11 @@ impl DownloadStore for MemoryStorage {
         token: &TokenHash,
         grant: &DownloadGrant,
         max_per_job: usize,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
+        let sessions = self.sessions();
+        if !sessions.compact.contains_key(&grant.session) {
+            return Ok(false);
+        }
         let mut grants = self.grants();
         // The new grant always stays; the newest others fill the remaining places.
         let keep_others = max_per_job.saturating_sub(1);
@@ -363,7 +424,9 @@ impl DownloadStore for MemoryStorage {
             }
         }
         grants.insert(*token, *grant);
-        Ok(())
+        drop(grants);
+        drop(sessions);
+        Ok(true)
     }
 
     async fn take_grant(

@@ -8,6 +8,12 @@
 //! nothing a request deleted can come back; deleting a session deletes its jobs and
 //! download grants with it. A new backend implements the four traits in one file and
 //! passes the contract suite in `contract.rs`.
+//!
+//! Atomic under concurrency: no method checks in one step and writes in another. A
+//! CSRF rotation is a compare-and-swap on the current nonce; a new job, an output and
+//! a download grant are written only if their session still exists, and bytes are
+//! reserved against the session's quota in the same step that writes them. Whatever
+//! requests, tabs or instances run at once, the store holds one truth.
 
 #[cfg(test)]
 pub(crate) mod contract;
@@ -32,13 +38,13 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::config::StoreKind;
-use crate::crypto::SessionKey;
+use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
 use crate::time::Timestamp;
 
 pub use memory::MemoryStorage;
 pub use records::{
-    Admission, CsrfState, DownloadGrant, JobRecord, PreviousNonce, RateAction, RateVerdict,
-    SessionRecord, TokenHash,
+    Admission, CsrfState, CsrfSwap, DownloadGrant, JobRecord, PreviousNonce, RateAction,
+    RateVerdict, Reservation, SessionRecord, TokenHash,
 };
 pub use redis::RedisStorage;
 pub use sqlite::SqliteStorage;
@@ -101,12 +107,16 @@ pub trait SessionStore: Send + Sync + 'static {
         idle_expires_at: Timestamp,
     ) -> Result<bool, StoreError>;
 
-    /// Stores `session.csrf` as the CSRF state of the session filed under `session.key`
-    /// and keeps its expiry; never creates a session. Returns `false` if it is gone.
-    /// The other fields of a stored session never change (its idle expiry moves only
-    /// through [`touch_session`](Self::touch_session) and resolving), so a store may
-    /// write `session` whole.
-    async fn set_csrf(&self, session: &SessionRecord) -> Result<bool, StoreError>;
+    /// Rotates the session's CSRF state to `next` if, and only if, its current nonce
+    /// is still `expected` (compare-and-swap, one atomic step); keeps its expiry and
+    /// never creates a session. Of two rotations presenting the same nonce exactly one
+    /// swaps; the other learns the state it lost to ([`CsrfSwap::Superseded`]).
+    async fn swap_csrf(
+        &self,
+        key: &SessionKey,
+        expected: &[u8; CSRF_NONCE_BYTES],
+        next: &CsrfState,
+    ) -> Result<CsrfSwap, StoreError>;
 
     /// Deletes a session with its jobs and download grants. Returns whether the
     /// session existed.
@@ -123,16 +133,27 @@ pub trait SessionStore: Send + Sync + 'static {
 /// Conversion jobs, keyed by (session, job id).
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
-    /// Adds a job; [`StoreError::Duplicate`] if the session already has this job id.
-    async fn insert_job(&self, job: &JobRecord) -> Result<(), StoreError>;
+    /// Adds a job if its session still exists and its bytes
+    /// ([`JobRecord::stored_bytes`]) fit in what the session's other jobs leave of
+    /// `quota` — the check and the write in one atomic step, so parallel uploads can
+    /// never pass the quota together and nothing is added to a closed session.
+    /// [`StoreError::Duplicate`] if the session already has this job id.
+    async fn insert_job(&self, job: &JobRecord, quota: u64) -> Result<Reservation, StoreError>;
     /// One job of one session.
     async fn load_job(
         &self,
         session: &SessionKey,
         job_id: &Uuid,
     ) -> Result<Option<JobRecord>, StoreError>;
-    /// Replaces an existing job; `false` if it is gone (its session was closed).
+    /// Replaces an existing job of an existing session; `false` if either is gone (the
+    /// session was closed). Never creates.
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError>;
+    /// Replaces an existing job of an existing session with `job`, whose
+    /// `output_size` is now set, if its bytes fit in what the session's other jobs
+    /// leave of `quota`: the output's bytes are reserved in the same atomic step that
+    /// records them. Releasing is a plain [`update_job`](Self::update_job) without
+    /// the output.
+    async fn reserve_output(&self, job: &JobRecord, quota: u64) -> Result<Reservation, StoreError>;
     /// How many jobs of the session are queued or processing.
     async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError>;
 
@@ -198,14 +219,15 @@ pub trait JobStore: Send + Sync + 'static {
 /// Single-use download grants, keyed by a hash of their token.
 #[async_trait]
 pub trait DownloadStore: Send + Sync + 'static {
-    /// Stores a grant; if its job then has more than `max_per_job` live grants, the
-    /// oldest are retired.
+    /// Stores a grant if its session still exists (`false` otherwise: nothing is
+    /// kept); if its job then has more than `max_per_job` live grants, the oldest are
+    /// retired.
     async fn insert_grant(
         &self,
         token: &TokenHash,
         grant: &DownloadGrant,
         max_per_job: usize,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Removes and returns the grant if it is valid at `now`: a token works once, even
     /// when two requests race for it.
     async fn take_grant(

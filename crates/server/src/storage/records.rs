@@ -175,3 +175,33 @@ pub enum Admission {
     /// The job is gone (its session was closed).
     Gone,
 }
+
+/// The answer of [`SessionStore::swap_csrf`](super::SessionStore::swap_csrf).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsrfSwap {
+    /// The expected nonce was current; the new state is stored.
+    Swapped,
+    /// The current nonce is no longer the expected one (another rotation won, or the
+    /// request presented the previous token): nothing was written, and this is the
+    /// state now stored.
+    Superseded(CsrfState),
+    /// The session is gone (closed or expired).
+    Gone,
+}
+
+/// The answer of a write that reserves bytes against a session's storage quota
+/// ([`JobStore::insert_job`](super::JobStore::insert_job),
+/// [`JobStore::reserve_output`](super::JobStore::reserve_output)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// Written; its bytes now count against the quota.
+    Reserved,
+    /// Nothing written: the session's other jobs already take `used` bytes, and these
+    /// would not fit in what is left of the quota.
+    OverQuota {
+        /// Bytes the session's other jobs take.
+        used: u64,
+    },
+    /// Nothing written: the session (or, for an output, the job) is gone.
+    Gone,
+}

@@ -10,12 +10,22 @@
 //! tc:{S}:session         the record: "<csrf json>\n<rest json>"; its expiry is the idle expiry
 //! tc:{S}:jobs            hash: job id → job (JSON); expires after the absolute timeout
 //! tc:{S}:sizes           hash: job id → bytes its files take (the quota's sum); as jobs
-//! tc:{S}:leases          hash: job id → until when (Redis time, ms) a live instance runs it
+//! tc:{S}:leases          hash: job id → until when (Redis time, ms) a live instance runs it; as jobs
 //! tc:{S}:grants          sorted set: "<job id>:<T>" by expiry, the session's download grants
 //! tc:grant:<T>           one download grant (T = hex of the token hash; expires with it)
-//! tc:job-sessions        set of sessions that own jobs (for the orphan sweep)
-//! tc:rate:<action>:<ip>  one client's GCRA state for one action
+//! tc:job-sessions        set of sessions that own jobs (for the orphan sweep); expires after
+//!                        the absolute timeout, renewed by every new job
+//! tc:rate:<action>:<ip>  one client's GCRA state for one action; expires when idle
 //! ```
+//!
+//! Every key written has an expiry, also one a background task writes (a lease), and no
+//! write creates a key of a session that is gone: every script that writes a session's
+//! keys first checks `tc:{S}:session` exists, in the same script. A CSRF rotation is a
+//! compare-and-swap script; a new job's or an output's bytes are checked against the
+//! quota and written in one script. A grant's own key (`tc:grant:<T>`) cannot share the
+//! session's slot (the token is all a download names): it is written first, then
+//! indexed by a script that checks the session; if the session is gone it is deleted
+//! again, and closing a session deletes the grants its index names.
 //!
 //! Every script declares every key it touches, all of one session's tag. Requires
 //! Redis ≥ 7.0 (`PEXPIRETIME`). Record times (`created_at`, expiries) are the
@@ -43,8 +53,9 @@ use trustyconvert_protocol::{Format, JobStatus};
 use uuid::Uuid;
 
 use super::{
-    Admission, CsrfState, DownloadGrant, DownloadStore, JobRecord, JobStore, PreviousNonce,
-    RateAction, RateLimitStore, RateVerdict, SessionRecord, SessionStore, StoreError, TokenHash,
+    Admission, CsrfState, CsrfSwap, DownloadGrant, DownloadStore, JobRecord, JobStore,
+    PreviousNonce, RateAction, RateLimitStore, RateVerdict, Reservation, SessionRecord,
+    SessionStore, StoreError, TokenHash,
 };
 use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
 use crate::keys::{decode_hex32, encode_hex};
@@ -138,8 +149,11 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 
 /// The Lua scripts, loaded once per process (`EVALSHA`, falling back to `EVAL`).
 struct Scripts {
+    swap_csrf: Script,
+    purge_session: Script,
     insert_job: Script,
     update_job: Script,
+    reserve_output: Script,
     admit_job: Script,
     abandoned_jobs: Script,
     fail_if_abandoned: Script,
@@ -158,36 +172,112 @@ local function redis_now()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+local function expire_with(key, model, fallback_ms)
+  local ttl = redis.call('PTTL', model)
+  if ttl < 0 then ttl = tonumber(fallback_ms) end
+  redis.call('PEXPIRE', key, ttl)
+end
+";
+
+/// The bytes a session's jobs other than one take (Lua): from the sizes hash, or,
+/// while jobs written before sizes were kept remain (the counts differ), from the jobs.
+const LUA_USED: &str = r"
+local function used_except(jobs, sizes, id)
+  local total = 0
+  if redis.call('HLEN', sizes) == redis.call('HLEN', jobs) then
+    local all = redis.call('HGETALL', sizes)
+    for i = 1, #all, 2 do
+      if all[i] ~= id then total = total + tonumber(all[i + 1]) end
+    end
+  else
+    local all = redis.call('HGETALL', jobs)
+    for i = 1, #all, 2 do
+      if all[i] ~= id then
+        local job = cjson.decode(all[i + 1])
+        total = total + job.file_size
+        if type(job.output_size) == 'number' then total = total + job.output_size end
+      end
+    end
+  end
+  return total
+end
 ";
 
 fn scripts() -> &'static Scripts {
     static SCRIPTS: std::sync::OnceLock<Scripts> = std::sync::OnceLock::new();
     SCRIPTS.get_or_init(|| Scripts {
-        // KEYS[1] jobs, KEYS[2] sizes; ARGV[1] id, ARGV[2] json, ARGV[3] bytes,
-        // ARGV[4] ttl ms. Adds a new job only; its size goes with it.
-        insert_job: Script::new(
-            r"if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-              redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-              redis.call('PEXPIRE', KEYS[1], ARGV[4])
+        // KEYS[1] session; ARGV[1] expected current nonce, ARGV[2] new CSRF JSON.
+        // Returns {1, ''} swapped, {0, stored CSRF JSON} superseded, {2, ''} gone.
+        swap_csrf: Script::new(
+            r"local v = redis.call('GET', KEYS[1])
+              if not v then return {2, ''} end
+              local cut = string.find(v, '\n', 1, true)
+              if not cut then return redis.error_reply('corrupt session record') end
+              local csrf = string.sub(v, 1, cut - 1)
+              if cjson.decode(csrf).current ~= ARGV[1] then return {0, csrf} end
+              redis.call('SET', KEYS[1], ARGV[2] .. string.sub(v, cut), 'KEEPTTL')
+              return {1, ''}",
+        ),
+        // KEYS[1] session, KEYS[2] jobs, KEYS[3] sizes, KEYS[4] leases, KEYS[5] grants;
+        // ARGV[1] '1' to delete the session record too. Returns {existed, jobs,
+        // grant members}: the caller deletes the grants' own keys.
+        purge_session: Script::new(
+            r"local existed = redis.call('EXISTS', KEYS[1])
+              local jobs = redis.call('HLEN', KEYS[2])
+              local grants = redis.call('ZRANGE', KEYS[5], 0, -1)
+              if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
+              redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+              return {existed, jobs, grants}",
+        ),
+        // KEYS[1] session, KEYS[2] jobs, KEYS[3] sizes; ARGV[1] id, ARGV[2] json,
+        // ARGV[3] bytes, ARGV[4] ttl ms, ARGV[5] quota. Adds a new job of a live
+        // session whose bytes fit the quota. Returns {code, used}: 1 reserved,
+        // 0 over quota, 2 gone, 3 duplicate.
+        insert_job: Script::new(&format!(
+            r"{LUA_USED}
+              if redis.call('EXISTS', KEYS[1]) == 0 then return {{2, 0}} end
+              if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return {{3, 0}} end
+              local used = used_except(KEYS[2], KEYS[3], ARGV[1])
+              if used + tonumber(ARGV[3]) > tonumber(ARGV[5]) then return {{0, used}} end
+              redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+              redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
               redis.call('PEXPIRE', KEYS[2], ARGV[4])
-              return 1",
-        ),
-        // KEYS[1] jobs, KEYS[2] sizes; ARGV[1] id, ARGV[2] json, ARGV[3] bytes.
-        // Replaces an existing job only, with its size; the sizes expire with the jobs
-        // (also when this creates them, for jobs an older version wrote).
+              redis.call('PEXPIRE', KEYS[3], ARGV[4])
+              return {{1, used}}"
+        )),
+        // KEYS[1] session, KEYS[2] jobs, KEYS[3] sizes; ARGV[1] id, ARGV[2] json,
+        // ARGV[3] bytes. Replaces an existing job of a live session, with its size;
+        // the sizes expire with the jobs (also when this creates them, for jobs an
+        // older version wrote).
         update_job: Script::new(
-            r"if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-              redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-              redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-              local ttl = redis.call('PTTL', KEYS[1])
-              if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+            r"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+              if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+              redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+              redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+              local ttl = redis.call('PTTL', KEYS[2])
+              if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
               return 1",
         ),
-        // KEYS[1] jobs, KEYS[2] leases; ARGV[1] id, ARGV[2] queued json, ARGV[3] max
-        // active, ARGV[4] lease ms. Returns {code, active, status}: 1 admitted,
-        // 0 full, 2 gone, 3 not uploaded.
+        // As update_job, if the job's bytes (ARGV[3]) fit in what the others leave of
+        // the quota (ARGV[4]). Returns {code, used}: 1 reserved, 0 over quota, 2 gone.
+        reserve_output: Script::new(&format!(
+            r"{LUA_USED}
+              if redis.call('EXISTS', KEYS[1]) == 0 then return {{2, 0}} end
+              if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return {{2, 0}} end
+              local used = used_except(KEYS[2], KEYS[3], ARGV[1])
+              if used + tonumber(ARGV[3]) > tonumber(ARGV[4]) then return {{0, used}} end
+              redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+              redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+              local ttl = redis.call('PTTL', KEYS[2])
+              if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
+              return {{1, used}}"
+        )),
+        // KEYS[1] jobs, KEYS[2] leases, KEYS[3] session; ARGV[1] id, ARGV[2] queued
+        // json, ARGV[3] max active, ARGV[4] lease ms, ARGV[5] fallback key life ms.
+        // Returns {code, active, status}: 1 admitted, 0 full, 2 gone, 3 not uploaded.
         admit_job: Script::new(&format!(
             r"{LUA_ACTIVE}
+              if redis.call('EXISTS', KEYS[3]) == 0 then return {{2, 0, ''}} end
               local current = redis.call('HGET', KEYS[1], ARGV[1])
               if not current then return {{2, 0, ''}} end
               local status = cjson.decode(current).status
@@ -198,6 +288,7 @@ fn scripts() -> &'static Scripts {
               end
               if n >= tonumber(ARGV[3]) then return {{0, n, ''}} end
               redis.call('HSET', KEYS[2], ARGV[1], redis_now() + tonumber(ARGV[4]))
+              expire_with(KEYS[2], KEYS[1], ARGV[5])
               redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
               return {{1, n, ''}}"
         )),
@@ -224,18 +315,30 @@ fn scripts() -> &'static Scripts {
               redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
               return 1"
         )),
-        // KEYS[1] leases; ARGV[1] lease ms, ARGV[2..] job ids.
+        // KEYS[1] leases, KEYS[2] jobs; ARGV[1] lease ms, ARGV[2] fallback key life
+        // ms, ARGV[3..] job ids. Renews only jobs that still exist (a close deletes
+        // them: the lease hash is never recreated for a closed session); the hash
+        // expires with the jobs.
         renew_leases: Script::new(&format!(
             r"{LUA_ACTIVE}
               local until_ms = redis_now() + tonumber(ARGV[1])
-              for i = 2, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], until_ms) end
-              return 1"
+              local renewed = 0
+              for i = 3, #ARGV do
+                if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 then
+                  redis.call('HSET', KEYS[1], ARGV[i], until_ms)
+                  renewed = renewed + 1
+                end
+              end
+              if renewed > 0 then expire_with(KEYS[1], KEYS[2], ARGV[2]) end
+              return renewed"
         )),
-        // KEYS[1] grants; ARGV[1] job id, ARGV[2] token hex, ARGV[3] expires ms,
-        // ARGV[4] how many older grants of the job to keep, ARGV[5] now ms,
-        // ARGV[6] index ttl ms. Returns the retired token hexes; the new grant stays.
+        // KEYS[1] grants, KEYS[2] session; ARGV[1] job id, ARGV[2] token hex,
+        // ARGV[3] expires ms, ARGV[4] how many older grants of the job to keep,
+        // ARGV[5] now ms, ARGV[6] index ttl ms. Returns the retired token hexes (the
+        // new grant stays), or nil if the session is gone (nothing written).
         add_grant: Script::new(
-            r"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[5])
+            r"if redis.call('EXISTS', KEYS[2]) == 0 then return false end
+              redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[5])
               local prefix = ARGV[1] .. ':'
               local mine = {}
               for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
@@ -266,6 +369,20 @@ fn scripts() -> &'static Scripts {
               return {1, 0}",
         ),
     })
+}
+
+/// `script` prepared for one job: KEYS session, jobs, sizes and ARGV id, JSON, bytes,
+/// which every script that writes a job takes first.
+fn job_script<'a>(script: &'a Script, job: &JobRecord) -> redis::ScriptInvocation<'a> {
+    let mut invocation = script.prepare_invoke();
+    invocation
+        .key(session_key(&job.session))
+        .key(jobs_key(&job.session))
+        .key(sizes_key(&job.session))
+        .arg(job_field(&job.job_id))
+        .arg(encode_job(job))
+        .arg(job.stored_bytes());
+    invocation
 }
 
 /// The hash-tagged key prefix of a session: `tc:{S}:`.
@@ -353,6 +470,21 @@ fn encode_session(record: &SessionRecord) -> String {
     )
 }
 
+fn decode_csrf(text: &str) -> Result<CsrfState, StoreError> {
+    let csrf: StoredCsrf = serde_json::from_str(text).map_err(corrupt)?;
+    let previous = match csrf.previous {
+        Some((text, until)) => Some(PreviousNonce {
+            nonce: nonce(&text)?,
+            valid_until: Timestamp::from_millis(until),
+        }),
+        None => None,
+    };
+    Ok(CsrfState {
+        current: nonce(&csrf.current)?,
+        previous,
+    })
+}
+
 fn decode_session(
     key: &SessionKey,
     value: &str,
@@ -361,25 +493,14 @@ fn decode_session(
     let (csrf, rest) = value
         .split_once('\n')
         .ok_or_else(|| corrupt("session record"))?;
-    let csrf: StoredCsrf = serde_json::from_str(csrf).map_err(corrupt)?;
     let rest: StoredSession = serde_json::from_str(rest).map_err(corrupt)?;
-    let previous = match csrf.previous {
-        Some((text, until)) => Some(PreviousNonce {
-            nonce: nonce(&text)?,
-            valid_until: Timestamp::from_millis(until),
-        }),
-        None => None,
-    };
     Ok(SessionRecord {
         key: *key,
         public_id: rest.public_id,
         created_at: Timestamp::from_millis(rest.created_at),
         idle_expires_at,
         absolute_expires_at: Timestamp::from_millis(rest.absolute_expires_at),
-        csrf: CsrfState {
-            current: nonce(&csrf.current)?,
-            previous,
-        },
+        csrf: decode_csrf(csrf)?,
     })
 }
 
@@ -483,6 +604,51 @@ where
             .query(redis::cmd("HVALS").arg(jobs_key(session)))
             .await?;
         values.iter().map(|value| decode_job(value)).collect()
+    }
+
+    /// Deletes what a session owns in one script (its record too when `with_record`),
+    /// then the grant keys its index named and its entry in the set of sessions with
+    /// jobs. Returns whether the record existed and how many jobs it had.
+    async fn purge(
+        &self,
+        session: &SessionKey,
+        with_record: bool,
+    ) -> Result<(bool, u64), StoreError> {
+        let (existed, jobs, grants): (i64, u64, Vec<String>) = self
+            .scripts
+            .purge_session
+            .key(session_key(session))
+            .key(jobs_key(session))
+            .key(sizes_key(session))
+            .key(leases_key(session))
+            .key(grants_key(session))
+            .arg(if with_record { "1" } else { "0" })
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        // Each grant key lives in its own slot: one command each (few per session).
+        for member in grants {
+            if let Some((_, token)) = member.split_once(':') {
+                self.query::<i64>(redis::cmd("DEL").arg(format!("tc:grant:{token}")))
+                    .await?;
+            }
+        }
+        self.query::<i64>(
+            redis::cmd("SREM")
+                .arg(JOB_SESSIONS)
+                .arg(encode_hex(&session.0)),
+        )
+        .await?;
+        Ok((existed == 1, jobs))
+    }
+
+    /// Decodes the `{code, used}` answer of a reserving script.
+    fn reservation(code: i64, used: u64) -> Reservation {
+        match code {
+            1 => Reservation::Reserved,
+            0 => Reservation::OverQuota { used },
+            _ => Reservation::Gone,
+        }
     }
 
     /// A grant's record, if its session is still live and it is valid at `now`.
@@ -601,50 +767,47 @@ where
         Ok(changed == 1)
     }
 
-    /// One plain command, no script: the record is written whole (its other fields
-    /// never change), only over an existing key (`XX`: a closed or expired session is
-    /// never resurrected), keeping the key's expiry, which is the idle expiry.
-    async fn set_csrf(&self, session: &SessionRecord) -> Result<bool, StoreError> {
-        let written: Option<String> = self
-            .query(
-                redis::cmd("SET")
-                    .arg(session_key(&session.key))
-                    .arg(encode_session(session))
-                    .arg("XX")
-                    .arg("KEEPTTL"),
-            )
-            .await?;
-        Ok(written.is_some())
+    /// One script: the CSRF line of the record is replaced only if its current nonce
+    /// is the expected one, over an existing key (a closed or expired session is never
+    /// resurrected), keeping the key's expiry, which is the idle expiry.
+    async fn swap_csrf(
+        &self,
+        key: &SessionKey,
+        expected: &[u8; CSRF_NONCE_BYTES],
+        next: &CsrfState,
+    ) -> Result<CsrfSwap, StoreError> {
+        let (code, stored): (i64, String) = self
+            .scripts
+            .swap_csrf
+            .key(session_key(key))
+            .arg(URL_SAFE_NO_PAD.encode(expected))
+            .arg(encode_csrf(next))
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(match code {
+            1 => CsrfSwap::Swapped,
+            0 => CsrfSwap::Superseded(decode_csrf(&stored)?),
+            _ => CsrfSwap::Gone,
+        })
     }
 
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
-        let existed: bool = self
-            .query(redis::cmd("EXISTS").arg(session_key(key)))
-            .await?;
-        self.query::<i64>(
-            redis::cmd("DEL")
-                .arg(session_key(key))
-                .arg(jobs_key(key))
-                .arg(sizes_key(key))
-                .arg(leases_key(key))
-                .arg(grants_key(key)),
-        )
-        .await?;
-        self.query::<i64>(redis::cmd("SREM").arg(JOB_SESSIONS).arg(encode_hex(&key.0)))
-            .await?;
-        Ok(existed)
+        self.purge(key, true).await.map(|(existed, _)| existed)
     }
 
-    /// Sessions expire by themselves; this removes the jobs of those that did and
-    /// returns them (their files are the caller's to remove).
-    async fn sweep_expired(&self, _now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {
+    /// Session records expire by themselves (their key's expiry); this removes, with
+    /// everything they own, the sessions with jobs whose record is gone or no longer
+    /// live at `now`, and returns them (their files are the caller's to remove).
+    async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {
         let mut swept = Vec::new();
         for session in self.sessions_with_jobs().await? {
-            let exists: bool = self
-                .query(redis::cmd("EXISTS").arg(session_key(&session)))
-                .await?;
-            if !exists {
-                self.delete_session_jobs(&session).await?;
+            let live = self
+                .load_session(&session)
+                .await?
+                .is_some_and(|record| record.is_live(now));
+            if !live {
+                self.purge(&session, true).await?;
                 swept.push(session);
             }
         }
@@ -662,29 +825,34 @@ impl<C> JobStore for RedisStorage<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
-    async fn insert_job(&self, job: &JobRecord) -> Result<(), StoreError> {
-        let inserted: i64 = self
-            .scripts
-            .insert_job
-            .key(jobs_key(&job.session))
-            .key(sizes_key(&job.session))
-            .arg(job_field(&job.job_id))
-            .arg(encode_job(job))
-            .arg(job.stored_bytes())
+    /// The session is entered in the set of sessions with jobs first (renewing the
+    /// set's expiry), so the sweep finds every session that may hold jobs; then one
+    /// script checks the session, the id and the quota and writes. If the session is
+    /// gone its entry stays until the sweep removes it (another request of the same
+    /// session may be mid-way through this).
+    async fn insert_job(&self, job: &JobRecord, quota: u64) -> Result<Reservation, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SADD")
+            .arg(JOB_SESSIONS)
+            .arg(encode_hex(&job.session.0))
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(JOB_SESSIONS)
             .arg(millis(self.max_session_life))
+            .ignore();
+        pipe.query_async::<()>(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        let (code, used): (i64, u64) = job_script(&self.scripts.insert_job, job)
+            .arg(millis(self.max_session_life))
+            .arg(quota)
             .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
-        if inserted == 0 {
+        if code == 3 {
             return Err(StoreError::Duplicate);
         }
-        self.query::<i64>(
-            redis::cmd("SADD")
-                .arg(JOB_SESSIONS)
-                .arg(encode_hex(&job.session.0)),
-        )
-        .await?;
-        Ok(())
+        Ok(Self::reservation(code, used))
     }
 
     async fn load_job(
@@ -703,18 +871,20 @@ where
     }
 
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError> {
-        let changed: i64 = self
-            .scripts
-            .update_job
-            .key(jobs_key(&job.session))
-            .key(sizes_key(&job.session))
-            .arg(job_field(&job.job_id))
-            .arg(encode_job(job))
-            .arg(job.stored_bytes())
+        let changed: i64 = job_script(&self.scripts.update_job, job)
             .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
         Ok(changed == 1)
+    }
+
+    async fn reserve_output(&self, job: &JobRecord, quota: u64) -> Result<Reservation, StoreError> {
+        let (code, used): (i64, u64) = job_script(&self.scripts.reserve_output, job)
+            .arg(quota)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(Self::reservation(code, used))
     }
 
     async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
@@ -739,10 +909,12 @@ where
             .admit_job
             .key(jobs_key(&queued.session))
             .key(leases_key(&queued.session))
+            .key(session_key(&queued.session))
             .arg(job_field(&queued.job_id))
             .arg(encode_job(queued))
             .arg(max_active)
             .arg(millis(lease))
+            .arg(millis(self.max_session_life))
             .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
@@ -805,24 +977,7 @@ where
     }
 
     async fn delete_session_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
-        let removed: u64 = self
-            .query(redis::cmd("HLEN").arg(jobs_key(session)))
-            .await?;
-        self.query::<i64>(
-            redis::cmd("DEL")
-                .arg(jobs_key(session))
-                .arg(sizes_key(session))
-                .arg(leases_key(session))
-                .arg(grants_key(session)),
-        )
-        .await?;
-        self.query::<i64>(
-            redis::cmd("SREM")
-                .arg(JOB_SESSIONS)
-                .arg(encode_hex(&session.0)),
-        )
-        .await?;
-        Ok(removed)
+        self.purge(session, false).await.map(|(_, jobs)| jobs)
     }
 
     async fn sessions_with_jobs(&self) -> Result<Vec<SessionKey>, StoreError> {
@@ -886,7 +1041,9 @@ where
                 .scripts
                 .renew_leases
                 .key(leases_key(&session))
+                .key(jobs_key(&session))
                 .arg(millis(ttl))
+                .arg(millis(self.max_session_life))
                 .arg(ids)
                 .invoke_async(&mut self.connection())
                 .await
@@ -910,7 +1067,7 @@ where
         token: &TokenHash,
         grant: &DownloadGrant,
         max_per_job: usize,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let stored = StoredGrant {
             session: encode_hex(&grant.session.0),
             job_id: grant.job_id,
@@ -927,11 +1084,13 @@ where
             )
             .await?;
         // The session's index of grants decides, atomically, which older grants of
-        // the job retire; the new one always stays.
-        let retired: Vec<String> = self
+        // the job retire; the new one always stays. It refuses if the session is gone:
+        // then the grant key written above goes too.
+        let retired: Option<Vec<String>> = self
             .scripts
             .add_grant
             .key(grants_key(&grant.session))
+            .key(session_key(&grant.session))
             .arg(job_field(&grant.job_id))
             .arg(encode_hex(&token.0))
             .arg(grant.expires_at.as_millis())
@@ -941,11 +1100,16 @@ where
             .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
+        let Some(retired) = retired else {
+            self.query::<i64>(redis::cmd("DEL").arg(grant_key(token)))
+                .await?;
+            return Ok(false);
+        };
         for old in retired {
             self.query::<i64>(redis::cmd("DEL").arg(format!("tc:grant:{old}")))
                 .await?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// `GETDEL`: of two requests racing for a token, on any instances, one gets it.
@@ -1045,8 +1209,11 @@ mod contract_tests {
         let client = redis::Client::open(server.url()).unwrap();
         let mut raw = client.get_multiplexed_async_connection().await.unwrap();
         let storage = super::RedisStorage::new(raw.clone(), Duration::from_secs(3600));
-        let session = crate::crypto::SessionSecret::generate().store_key();
+        use super::super::SessionStore as _;
         let now = crate::time::Timestamp::now();
+        let owner = super::super::contract::record(now, Duration::from_secs(60));
+        storage.insert_session(&owner).await.unwrap();
+        let session = owner.key;
         // One job as an older version wrote it: in the jobs hash only.
         let mut old = super::super::contract::job(session, now);
         old.output_size = Some(234);
@@ -1058,10 +1225,114 @@ mod contract_tests {
             .await
             .unwrap();
         storage
-            .insert_job(&super::super::contract::job(session, now))
+            .insert_job(&super::super::contract::job(session, now), u64::MAX)
             .await
             .unwrap();
         assert_eq!(storage.session_storage(&session).await.unwrap(), 2234);
+        // The quota check inside the insert script counts the old job too.
+        assert_eq!(
+            storage
+                .insert_job(&super::super::contract::job(session, now), 3000)
+                .await
+                .unwrap(),
+            super::super::Reservation::OverQuota { used: 2234 }
+        );
+    }
+
+    /// Every key in the database with its `PTTL` (-1: no expiry).
+    async fn keys_with_ttl(raw: &mut redis::aio::MultiplexedConnection) -> Vec<(String, i64)> {
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(raw).await.unwrap();
+        let mut out = Vec::new();
+        for key in keys {
+            let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(raw).await.unwrap();
+            out.push((key, ttl));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn every_key_has_an_expiry_and_a_closed_session_keeps_none_after_racing_writes() {
+        use super::super::contract::{job, record};
+        use super::super::{
+            DownloadGrant, DownloadStore as _, JobStore as _, RateAction, RateLimitStore as _,
+            SessionStore as _, TokenHash,
+        };
+        let server = redis_server::RedisServer::start();
+        let client = redis::Client::open(server.url()).unwrap();
+        let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+        let storage = super::RedisStorage::new(raw.clone(), Duration::from_secs(3600));
+        let now = crate::time::Timestamp::now();
+        let (kept, closed) = (
+            record(now, Duration::from_secs(60)),
+            record(now, Duration::from_secs(60)),
+        );
+        let mut running = Vec::new();
+        for session in [&kept, &closed] {
+            storage.insert_session(session).await.unwrap();
+            let mut job = job(session.key, now);
+            storage.insert_job(&job, u64::MAX).await.unwrap();
+            job.status = trustyconvert_protocol::JobStatus::Queued;
+            storage
+                .admit_job(&job, 4, Duration::from_secs(30))
+                .await
+                .unwrap();
+            let grant = DownloadGrant {
+                session: session.key,
+                job_id: job.job_id,
+                expires_at: now.plus(Duration::from_secs(600)),
+            };
+            let token = TokenHash(crate::crypto::random_bytes::<32>());
+            assert!(storage.insert_grant(&token, &grant, 16).await.unwrap());
+            running.push((session.key, job.job_id));
+        }
+        storage
+            .check_rate(
+                RateAction::Upload,
+                "192.0.2.1".parse().unwrap(),
+                std::num::NonZeroU32::new(5).unwrap(),
+            )
+            .await
+            .unwrap();
+        // The close races the lease keeper and a late upload of the closed session.
+        assert!(storage.delete_session(&closed.key).await.unwrap());
+        storage
+            .renew_job_leases(&running, Duration::from_secs(30))
+            .await
+            .unwrap();
+        storage
+            .insert_job(&job(closed.key, now), u64::MAX)
+            .await
+            .unwrap();
+        storage.sweep_expired(now).await.unwrap();
+
+        let keys = keys_with_ttl(&mut raw).await;
+        assert!(
+            keys.len() >= 7,
+            "the live session's keys are there: {keys:?}"
+        );
+        let without_expiry: Vec<_> = keys.iter().filter(|(_, ttl)| *ttl == -1).collect();
+        assert!(
+            without_expiry.is_empty(),
+            "keys without expiry: {without_expiry:?}"
+        );
+        let tag = crate::keys::encode_hex(&closed.key.0);
+        let leftovers: Vec<_> = keys.iter().filter(|(key, _)| key.contains(&tag)).collect();
+        assert!(
+            leftovers.is_empty(),
+            "keys of the closed session: {leftovers:?}"
+        );
+        // Its grant key too (grant keys name no session; only the live one's remains).
+        let grants = keys
+            .iter()
+            .filter(|(key, _)| key.starts_with("tc:grant:"))
+            .count();
+        assert_eq!(grants, 1);
+        let members: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(super::JOB_SESSIONS)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(members, vec![crate::keys::encode_hex(&kept.key.0)]);
     }
 
     #[tokio::test]

@@ -26,8 +26,9 @@ use super::local_rates::LocalRates;
 use super::session_cache::SessionCache;
 use super::sqlite_writer::Writer;
 use super::{
-    CsrfState, DownloadGrant, DownloadStore, JobRecord, JobStore, PreviousNonce, RateAction,
-    RateLimitStore, RateVerdict, SessionRecord, SessionStore, StoreError, TokenHash,
+    CsrfState, CsrfSwap, DownloadGrant, DownloadStore, JobRecord, JobStore, PreviousNonce,
+    RateAction, RateLimitStore, RateVerdict, Reservation, SessionRecord, SessionStore, StoreError,
+    TokenHash,
 };
 use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
 use crate::time::Timestamp;
@@ -351,31 +352,84 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
     })
 }
 
-impl SqliteStorage {
-    async fn write_job(&self, sql: &'static str, job: &JobRecord) -> Result<usize, StoreError> {
-        let job = job.clone();
-        self.write(move |connection| {
-            connection.prepare_cached(sql)?.execute(params![
-                job.session.0.as_slice(),
-                job.job_id.as_bytes().as_slice(),
-                job.task_id.map(|t| t.as_bytes().to_vec()),
-                job.status.as_str(),
-                job.original_filename,
-                job.source_format.name(),
-                job.target_format.map(Format::name),
-                job.file_size as i64,
-                job.output_size.map(|v| v as i64),
-                i64::from(job.progress),
-                job.error,
-                job.created_at.as_millis(),
-                job.updated_at.as_millis(),
-                job.completed_at.map(Timestamp::as_millis),
-                job.conversion_time,
-            ])
-        })
-        .await
-    }
+/// Runs `sql`, whose parameters ?1 to ?15 are a job's columns in [`JOB_COLUMNS`]
+/// order; returns how many rows changed.
+fn execute_job(connection: &Connection, sql: &str, job: &JobRecord) -> rusqlite::Result<usize> {
+    connection.prepare_cached(sql)?.execute(params![
+        job.session.0.as_slice(),
+        job.job_id.as_bytes().as_slice(),
+        job.task_id.map(|t| t.as_bytes().to_vec()),
+        job.status.as_str(),
+        job.original_filename,
+        job.source_format.name(),
+        job.target_format.map(Format::name),
+        job.file_size as i64,
+        job.output_size.map(|v| v as i64),
+        i64::from(job.progress),
+        job.error,
+        job.created_at.as_millis(),
+        job.updated_at.as_millis(),
+        job.completed_at.map(Timestamp::as_millis),
+        job.conversion_time,
+    ])
 }
+
+/// Whether the session filed under `key` exists (read inside the writer's
+/// transaction, so the answer holds for the rest of the write).
+fn session_exists(connection: &Connection, key: &SessionKey) -> rusqlite::Result<bool> {
+    connection
+        .prepare_cached("SELECT 1 FROM sessions WHERE key = ?1")?
+        .exists(params![key.0.as_slice()])
+}
+
+/// Bytes the jobs of `session` other than `except` take.
+fn bytes_of_other_jobs(
+    connection: &Connection,
+    session: &SessionKey,
+    except: &Uuid,
+) -> rusqlite::Result<u64> {
+    connection
+        .prepare_cached(
+            "SELECT COALESCE(SUM(file_size + COALESCE(output_size, 0)), 0) FROM jobs \
+             WHERE session_key = ?1 AND job_id != ?2",
+        )?
+        .query_row(
+            params![session.0.as_slice(), except.as_bytes().as_slice()],
+            |row| row.get::<_, i64>(0),
+        )
+        .map(|n| n.max(0) as u64)
+}
+
+/// Writes `job` with `sql` (an insert or an update of one job) if its session exists
+/// and its bytes fit in what the session's other jobs leave of `quota`.
+fn reserve(
+    connection: &Connection,
+    sql: &str,
+    job: &JobRecord,
+    quota: u64,
+) -> rusqlite::Result<Reservation> {
+    if !session_exists(connection, &job.session)? {
+        return Ok(Reservation::Gone);
+    }
+    let used = bytes_of_other_jobs(connection, &job.session, &job.job_id)?;
+    if job.stored_bytes() > quota.saturating_sub(used) {
+        return Ok(Reservation::OverQuota { used });
+    }
+    Ok(match execute_job(connection, sql, job)? {
+        0 => Reservation::Gone,
+        _ => Reservation::Reserved,
+    })
+}
+
+const INSERT_JOB: &str = "INSERT INTO jobs (session_key, job_id, task_id, status, original_filename, \
+    source_format, target_format, file_size, output_size, progress, error, created_at, updated_at, \
+    completed_at, conversion_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
+/// Replaces a job, only while it and its session exist.
+const UPDATE_JOB: &str = "UPDATE jobs SET task_id = ?3, status = ?4, original_filename = ?5, \
+    source_format = ?6, target_format = ?7, file_size = ?8, output_size = ?9, progress = ?10, \
+    error = ?11, created_at = ?12, updated_at = ?13, completed_at = ?14, conversion_time = ?15 \
+    WHERE session_key = ?1 AND job_id = ?2 AND EXISTS (SELECT 1 FROM sessions WHERE key = ?1)";
 
 #[async_trait]
 impl SessionStore for SqliteStorage {
@@ -456,25 +510,46 @@ impl SessionStore for SqliteStorage {
         .await
     }
 
-    async fn set_csrf(&self, session: &SessionRecord) -> Result<bool, StoreError> {
-        let (key, csrf) = (session.key, session.csrf);
+    /// `UPDATE … WHERE csrf_nonce = expected`; when it changes nothing, the state it
+    /// lost to is read in the same write (the writer runs one write at a time).
+    async fn swap_csrf(
+        &self,
+        key: &SessionKey,
+        expected: &[u8; CSRF_NONCE_BYTES],
+        next: &CsrfState,
+    ) -> Result<CsrfSwap, StoreError> {
+        let (key, expected, next) = (*key, *expected, *next);
         // Whatever happened (even an error: the write may have landed), the cached copy
         // is no longer known to be current.
         self.write_settled(
             move |connection| {
-                let (previous_nonce, previous_until) = previous_columns(&csrf);
-                connection
+                let (previous_nonce, previous_until) = previous_columns(&next);
+                let swapped = connection
                     .prepare_cached(
                         "UPDATE sessions SET csrf_nonce = ?2, prev_csrf_nonce = ?3, \
-                     prev_csrf_valid_until = ?4 WHERE key = ?1",
+                         prev_csrf_valid_until = ?4 WHERE key = ?1 AND csrf_nonce = ?5",
                     )?
                     .execute(params![
                         key.0.as_slice(),
-                        csrf.current.as_slice(),
+                        next.current.as_slice(),
                         previous_nonce,
-                        previous_until
-                    ])
-                    .map(|changed| changed > 0)
+                        previous_until,
+                        expected.as_slice()
+                    ])?
+                    > 0;
+                if swapped {
+                    return Ok(CsrfSwap::Swapped);
+                }
+                let stored = connection
+                    .prepare_cached(&format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE key = ?1"
+                    ))?
+                    .query_row(params![key.0.as_slice()], record_from_row)
+                    .optional()?;
+                Ok(match stored {
+                    Some(record) => CsrfSwap::Superseded(record.csrf),
+                    None => CsrfSwap::Gone,
+                })
             },
             move |cache, _| cache.forget(&[key]),
         )
@@ -534,11 +609,10 @@ impl SessionStore for SqliteStorage {
 
 #[async_trait]
 impl JobStore for SqliteStorage {
-    async fn insert_job(&self, job: &JobRecord) -> Result<(), StoreError> {
-        const SQL: &str = "INSERT INTO jobs (session_key, job_id, task_id, status, original_filename, \
-            source_format, target_format, file_size, output_size, progress, error, created_at, updated_at, \
-            completed_at, conversion_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
-        self.write_job(SQL, job).await.map(drop)
+    async fn insert_job(&self, job: &JobRecord, quota: u64) -> Result<Reservation, StoreError> {
+        let job = job.clone();
+        self.write(move |connection| reserve(connection, INSERT_JOB, &job, quota))
+            .await
     }
 
     async fn load_job(
@@ -562,11 +636,27 @@ impl JobStore for SqliteStorage {
     }
 
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError> {
-        const SQL: &str = "UPDATE jobs SET task_id = ?3, status = ?4, original_filename = ?5, \
-            source_format = ?6, target_format = ?7, file_size = ?8, output_size = ?9, progress = ?10, \
-            error = ?11, created_at = ?12, updated_at = ?13, completed_at = ?14, conversion_time = ?15 \
-            WHERE session_key = ?1 AND job_id = ?2";
-        self.write_job(SQL, job).await.map(|changed| changed > 0)
+        let job = job.clone();
+        self.write(move |connection| execute_job(connection, UPDATE_JOB, &job))
+            .await
+            .map(|changed| changed > 0)
+    }
+
+    async fn reserve_output(&self, job: &JobRecord, quota: u64) -> Result<Reservation, StoreError> {
+        let job = job.clone();
+        self.write(move |connection| {
+            let exists = connection
+                .prepare_cached("SELECT 1 FROM jobs WHERE session_key = ?1 AND job_id = ?2")?
+                .exists(params![
+                    job.session.0.as_slice(),
+                    job.job_id.as_bytes().as_slice()
+                ])?;
+            if !exists {
+                return Ok(Reservation::Gone);
+            }
+            reserve(connection, UPDATE_JOB, &job, quota)
+        })
+        .await
     }
 
     async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
@@ -656,17 +746,17 @@ impl DownloadStore for SqliteStorage {
         token: &TokenHash,
         grant: &DownloadGrant,
         max_per_job: usize,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let (token, grant) = (*token, *grant);
         // The new grant always stays; the newest others fill the remaining places.
         let keep_others = i64::try_from(max_per_job.saturating_sub(1)).unwrap_or(i64::MAX);
         // One write: the writer's savepoint makes it all or nothing.
         self.write(move |connection| {
             let (session, job) = (grant.session.0, *grant.job_id.as_bytes());
-            connection
+            let inserted = connection
                 .prepare_cached(
                     "INSERT INTO download_grants (token_hash, session_key, job_id, expires_at) \
-                     VALUES (?1, ?2, ?3, ?4)",
+                     SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM sessions WHERE key = ?2)",
                 )?
                 .execute(params![
                     token.0.as_slice(),
@@ -674,6 +764,9 @@ impl DownloadStore for SqliteStorage {
                     job.as_slice(),
                     grant.expires_at.as_millis()
                 ])?;
+            if inserted == 0 {
+                return Ok(false);
+            }
             connection
                 .prepare_cached(
                     "DELETE FROM download_grants WHERE session_key = ?1 AND job_id = ?2 \
@@ -687,7 +780,7 @@ impl DownloadStore for SqliteStorage {
                     token.0.as_slice(),
                     keep_others
                 ])
-                .map(drop)
+                .map(|_| true)
         })
         .await
     }
@@ -802,14 +895,17 @@ mod tests {
             let tasks: Vec<_> = (0..32u8)
                 .map(|i| {
                     let store = store.clone();
-                    let mut record = record.clone();
                     tokio::spawn(async move {
                         if i % 4 == 0 {
-                            record.csrf = CsrfState {
+                            let next = CsrfState {
                                 current: [round.wrapping_mul(32).wrapping_add(i); 16],
                                 previous: None,
                             };
-                            store.set_csrf(&record).await.unwrap();
+                            let current = store.load_session(&key).await.unwrap().unwrap();
+                            store
+                                .swap_csrf(&key, &current.csrf.current, &next)
+                                .await
+                                .unwrap();
                         } else {
                             store.load_session(&key).await.unwrap();
                         }

@@ -16,8 +16,9 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use trustyconvert_server::crypto::SessionKey;
 use trustyconvert_server::storage::{
-    DownloadGrant, DownloadStore, JobRecord, JobStore, MemoryStorage, RateAction, RateLimitStore,
-    RateVerdict, SessionRecord, SessionStore, Storage, StoreError, TokenHash,
+    CsrfState, CsrfSwap, DownloadGrant, DownloadStore, JobRecord, JobStore, MemoryStorage,
+    RateAction, RateLimitStore, RateVerdict, Reservation, SessionRecord, SessionStore, Storage,
+    StoreError, TokenHash,
 };
 use trustyconvert_server::{Server, ServerConfig, StoreKind, Timestamp};
 use uuid::Uuid;
@@ -332,9 +333,14 @@ impl SessionStore for InstrumentedStore {
         self.write()?;
         self.inner.touch_session(key, idle_expires_at).await
     }
-    async fn set_csrf(&self, session: &SessionRecord) -> Result<bool, StoreError> {
+    async fn swap_csrf(
+        &self,
+        key: &SessionKey,
+        expected: &[u8; 16],
+        next: &CsrfState,
+    ) -> Result<CsrfSwap, StoreError> {
         self.write()?;
-        self.inner.set_csrf(session).await
+        self.inner.swap_csrf(key, expected, next).await
     }
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
         self.write()?;
@@ -351,9 +357,9 @@ impl SessionStore for InstrumentedStore {
 
 #[async_trait]
 impl JobStore for InstrumentedStore {
-    async fn insert_job(&self, job: &JobRecord) -> Result<(), StoreError> {
+    async fn insert_job(&self, job: &JobRecord, quota: u64) -> Result<Reservation, StoreError> {
         self.check()?;
-        self.inner.insert_job(job).await
+        self.inner.insert_job(job, quota).await
     }
     async fn load_job(
         &self,
@@ -366,6 +372,10 @@ impl JobStore for InstrumentedStore {
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError> {
         self.check()?;
         self.inner.update_job(job).await
+    }
+    async fn reserve_output(&self, job: &JobRecord, quota: u64) -> Result<Reservation, StoreError> {
+        self.check()?;
+        self.inner.reserve_output(job, quota).await
     }
     async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
         self.check()?;
@@ -400,7 +410,7 @@ impl DownloadStore for InstrumentedStore {
         token: &TokenHash,
         grant: &DownloadGrant,
         max_per_job: usize,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.check()?;
         self.inner.insert_grant(token, grant, max_per_job).await
     }
