@@ -313,7 +313,7 @@ impl ApiClient {
             other => return closed(other),
         }
         // The token was rotated elsewhere: read the current one, then replay once.
-        let token = match self.manager.current_token_from_server().await {
+        let token = match self.manager.token_of_session_closing().await {
             Ok(token) => token,
             Err(error) => return closed(Err(error)).map(|_| None),
         };

@@ -5,7 +5,9 @@
 use futures::future::{BoxFuture, Either, FutureExt as _, Shared};
 use trustyconvert_protocol::ErrorType;
 
-use super::{backoff, Core, SessionEvent, SessionManager, SessionSnapshot, Settled};
+use super::{
+    backoff, remember_closed, Core, SessionEvent, SessionManager, SessionSnapshot, Settled,
+};
 use crate::counters::Counters;
 use crate::error::ClientError;
 
@@ -194,8 +196,14 @@ impl SessionManager {
             if slot.as_ref().is_some_and(|s| s.generation == generation) {
                 *slot = None;
             }
-            if core.epoch != epoch {
-                // A reset happened meanwhile: the reset wins, this result is dropped.
+            if let (Some(_), Ok(snapshot)) = (&core.closing, &outcome) {
+                // The close in progress closes the session the cookie jar names, which
+                // is the one this flight just obtained: never adopt it later.
+                remember_closed(core, snapshot.id.clone());
+            }
+            if core.epoch != epoch || core.closing.is_some() {
+                // A reset or close happened meanwhile (flights started during a close
+                // run only after it settled): it wins, this result is dropped.
                 return Err(ClientError::Superseded);
             }
             let newest = generation > core.applied_generation;

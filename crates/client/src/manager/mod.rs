@@ -8,6 +8,9 @@
 //!   a flight, or the recovery of a request, from an older epoch never writes state or
 //!   starts an init. Within an epoch, a flight only applies its result if no newer
 //!   flight (or adopted session) has already applied one.
+//! - **No revival.** Nothing installs a session while a close is in progress; `adopt`
+//!   also refuses a session obtained before the current epoch began or before the last
+//!   close settled, and any session this manager closed.
 //! - **Throttle after success only.** Inside `min_init_interval` after a success,
 //!   callers get that success (never a stale "false"); a failure is never cached.
 //! - **Server time.** Expiry is the server's `expires_in` counted from when the request
@@ -21,6 +24,7 @@ mod backoff;
 mod flight;
 mod recovery;
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -179,10 +183,36 @@ pub(crate) struct Core {
     init: Option<FlightSlot>,
     refresh: Option<FlightSlot>,
     /// A close in progress (started in the given epoch): inits started meanwhile wait
-    /// for it, so they cannot join the very session being closed.
+    /// for it, so they cannot join the very session being closed, and nothing installs
+    /// a session until it has settled.
     closing: Option<(u64, Settled)>,
+    /// `adopt` takes only sessions obtained strictly after this instant (this client's
+    /// clock): moved to now when an epoch begins and when a close settles, so an
+    /// announcement from before a reset or a close (possibly of the closed session) is
+    /// never installed.
+    adopt_after: i64,
+    /// Ids of the latest sessions this manager closed (or was closing): never adopted
+    /// again, whatever clock the announcement was timed by.
+    closed_ids: VecDeque<Arc<str>>,
     /// Flights started under the lock, spawned by `update` once it is released.
     launches: Vec<Launch>,
+}
+
+impl Core {
+    /// Whether `session`, announced from outside (another tab), may be installed at
+    /// `now`: no close in progress, obtained after the current epoch began and after
+    /// the last close settled, not a session closed here, newer than what is held, and
+    /// not expired.
+    pub(crate) fn admits(&self, session: &SessionSnapshot, now: i64) -> bool {
+        let not_newer = self.session.as_ref().is_some_and(|held| {
+            *held == *session || held.obtained_at_millis > session.obtained_at_millis
+        });
+        self.closing.is_none()
+            && session.obtained_at_millis > self.adopt_after
+            && !self.closed_ids.contains(&session.id)
+            && !not_newer
+            && session.expires_at_millis > now
+    }
 }
 
 /// Resolves when a close has settled (either way).
@@ -245,6 +275,8 @@ impl SessionManager {
             init: None,
             refresh: None,
             closing: None,
+            adopt_after: i64::MIN,
+            closed_ids: VecDeque::new(),
             launches: Vec::new(),
         };
         Self {
@@ -331,21 +363,27 @@ impl SessionManager {
     /// change state any more, and no response from before the reset starts an init.
     /// The next `ensure_session()` starts afresh (adopting a live cookie first).
     pub fn reset_session(&self) {
-        self.update(|core| begin_epoch(core, true));
+        let now = self.inner.clock.now_millis();
+        self.update(|core| begin_epoch(core, true, now));
     }
 
     /// Closes the session on the server (`POST /api/session/close`) and starts a new
     /// epoch. An initialization in flight is superseded first and awaited, so the
     /// session it may have created is the one closed: nothing revives the session, not
-    /// even through the cookie jar. Never creates a session to close it. Returns
-    /// whether a session was closed (`false`: there was none, or it was already gone).
+    /// even through the cookie jar or another tab's announcement (see
+    /// [`adopt`](Self::adopt)). Never creates a session to close it. Returns whether a
+    /// session was closed (`false`: there was none, or it was already gone).
     pub async fn close_session(&self) -> Result<bool, ClientError> {
         let (settle, settled) = futures::channel::oneshot::channel::<()>();
         let settled: Settled = settled.map(|_| ()).boxed().shared();
+        let now = self.inner.clock.now_millis();
         let (superseded, epoch) = self.update(|core| {
             let pending = core.init.as_ref().map(|slot| slot.flight.clone());
+            if let Some(held) = core.session.take() {
+                remember_closed(core, held.id.clone());
+            }
             // A session closed on purpose must not be silently adopted again.
-            begin_epoch(core, false);
+            begin_epoch(core, false, now);
             core.closing = Some((core.epoch, settled));
             (pending, core.epoch)
         });
@@ -559,14 +597,13 @@ impl SessionManager {
         request
     }
 
-    /// Reads the session's current token from the server without ever creating one.
-    pub(crate) async fn current_token_from_server(&self) -> Result<String, ClientError> {
+    /// Reads the current token of the session a close is about to close, from the
+    /// server, without ever creating one; that session's id is remembered as closed.
+    pub(crate) async fn token_of_session_closing(&self) -> Result<String, ClientError> {
         Counters::bump(&self.inner.counters.csrf_refreshes);
-        Ok(self
-            .fetch_session("/api/session")
-            .await?
-            .csrf_token
-            .to_string())
+        let session = self.fetch_session("/api/session").await?;
+        self.update(|core| remember_closed(core, session.id.clone()));
+        Ok(session.csrf_token.to_string())
     }
 
     /// One GET of a session endpoint, decoded.
@@ -592,7 +629,10 @@ struct CloseSettling {
 impl Drop for CloseSettling {
     fn drop(&mut self) {
         let epoch = self.epoch;
+        let now = self.manager.inner.clock.now_millis();
         self.manager.update(|core| {
+            // Whatever was obtained before the close landed may be the closed session.
+            core.adopt_after = core.adopt_after.max(now);
             if core
                 .closing
                 .as_ref()
@@ -625,15 +665,32 @@ impl Wait {
     }
 }
 
-/// Starts a new epoch: forgets the session and detaches every flight in progress.
-fn begin_epoch(core: &mut Core, sync_first: bool) {
+/// Starts a new epoch at `now`: forgets the session and detaches every flight in
+/// progress; from now on only sessions obtained later are adopted.
+fn begin_epoch(core: &mut Core, sync_first: bool, now: i64) {
     core.epoch += 1;
+    core.adopt_after = core.adopt_after.max(now);
     core.session = None;
     core.last_success_at = None;
     core.last_error = None;
     core.sync_first = sync_first;
     core.init = None;
     core.refresh = None;
+}
+
+/// How many closed session ids a manager remembers (a page closes a handful at most).
+const CLOSED_IDS_KEPT: usize = 16;
+
+/// Remembers `id` as a session this manager closed: [`SessionManager::adopt`] never
+/// takes it again.
+fn remember_closed(core: &mut Core, id: Arc<str>) {
+    if core.closed_ids.contains(&id) {
+        return;
+    }
+    if core.closed_ids.len() == CLOSED_IDS_KEPT {
+        core.closed_ids.pop_front();
+    }
+    core.closed_ids.push_back(id);
 }
 
 #[cfg(test)]

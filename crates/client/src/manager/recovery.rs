@@ -160,15 +160,24 @@ impl SessionManager {
 
     /// Takes over a session another holder obtained (a message from another tab),
     /// under the generation rules: it counts as the newest result, so an older flight
-    /// still in progress can never overwrite it. Ignored (returns `false`) if it is
-    /// what is held already, older than what is held, or expired. Emits no event.
+    /// still in progress can never overwrite it. Returns whether it was taken. Emits
+    /// no event.
+    ///
+    /// Never revives a closed session. Ignored (returns `false`):
+    /// - while a close is in progress;
+    /// - if it was obtained (`obtained_at_millis`) at or before the moment the current
+    ///   epoch began (a reset or close here) or the last close settled: it may be the
+    ///   very session closed, announced late. This compares the announcer's clock with
+    ///   this one; the tabs of one browser share `Date.now()`;
+    /// - if it is a session this manager closed (whatever its clock says);
+    /// - if it is what is held already, older than what is held, or expired.
+    ///
+    /// A live session refused this way is still found through the server (its cookie)
+    /// by the next initialization.
     pub fn adopt(&self, session: SessionSnapshot) -> bool {
         let now = self.inner.clock.now_millis();
         self.update(|core| {
-            let stale = core.session.as_ref().is_some_and(|held| {
-                *held == session || held.obtained_at_millis > session.obtained_at_millis
-            });
-            if stale || session.expires_at_millis <= now {
+            if !core.admits(&session, now) {
                 return false;
             }
             core.applied_generation = core.next_generation;
@@ -197,11 +206,12 @@ impl SessionManager {
     }
 
     /// Adopts the token of an explicit rotation (`POST /api/session/csrf`) that was
-    /// sent at `sent_at` with `ticket`; a reset meanwhile wins.
+    /// sent at `sent_at` with `ticket`, into that same session only; a reset or a
+    /// close meanwhile wins.
     pub(crate) fn adopt_rotated(&self, ticket: &Ticket, rotated: &CsrfTokenResponse, sent_at: i64) {
         let lifetime = i64::try_from(rotated.expires_in.saturating_mul(1000)).unwrap_or(i64::MAX);
         self.update(|core| {
-            if core.epoch != ticket.epoch {
+            if core.epoch != ticket.epoch || core.closing.is_some() {
                 return;
             }
             let Some(session) = core.session.as_mut() else {

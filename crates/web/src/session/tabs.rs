@@ -77,6 +77,9 @@ pub fn link(manager: &SessionManager, closes: RwSignal<u64>) -> Option<TabLink> 
 fn apply(manager: &SessionManager, event: SessionEvent, closes: RwSignal<u64>) {
     match event {
         SessionEvent::Initialized(session) | SessionEvent::Rotated(session) => {
+            // Refused during this tab's close, if obtained before this tab's last reset
+            // or close (a late message may carry the closed session), or if closed
+            // here; a live session refused is found through its cookie when next asked.
             manager.adopt(session);
         }
         SessionEvent::Closed => {
