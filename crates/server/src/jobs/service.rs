@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
 use uuid::Uuid;
 
-use super::upload::{duplicate_job_id, over_quota, storage_failure, IncomingUpload, SizeBound};
+use super::upload::{
+    duplicate_job_id, over_quota, storage_failure, IncomingUpload, PlaceError, SizeBound,
+};
 use super::{downloads, JobFiles};
 use crate::config::JobLimits;
 use crate::convert::{
@@ -455,23 +457,49 @@ impl JobService {
             conversion_time: None,
         };
         let files = &self.inner.files;
-        upload
+        let placed = upload
             .place_new(&files.job_dir(session, &job_id), super::files::INPUT)
-            .await?;
+            .await;
+        match placed {
+            Ok(()) => {}
+            Err(PlaceError::DuplicateId) => return Err(duplicate_job_id()),
+            // A close removes the session's folder, also while this places a file in
+            // it: that is a race lost to the close (the same 401), not a storage fault.
+            Err(PlaceError::Io(error)) => {
+                return Err(match self.session_exists(session).await? {
+                    true => storage_failure(error),
+                    false => self.closed_meanwhile(session).await,
+                })
+            }
+        }
         let quota = self.inner.limits.max_session_storage;
         let refusal = match self.inner.store.insert_job(&job, quota).await {
             Ok(Reservation::Reserved) => return Ok(job),
             Ok(Reservation::OverQuota { .. }) => over_quota(quota),
-            Ok(Reservation::Gone) => {
-                // Closed while this upload was on its way: nothing of it may stay.
-                files.remove_session(session).await;
-                return Err(ApiError::no_session());
-            }
+            Ok(Reservation::Gone) => return Err(self.closed_meanwhile(session).await),
             Err(StoreError::Duplicate) => duplicate_job_id(),
             Err(error) => error.into(),
         };
         files.remove_job(session, &job_id).await;
         Err(refusal)
+    }
+
+    /// Whether `session` is still live in the store (a close, or the sweep of an
+    /// expired session, removes its folder).
+    async fn session_exists(&self, session: &SessionKey) -> Result<bool, ApiError> {
+        Ok(self
+            .inner
+            .store
+            .load_session(session)
+            .await?
+            .is_some_and(|record| record.is_live(Timestamp::now())))
+    }
+
+    /// After a write lost the race with its session's close: whatever the request put
+    /// on disk goes, and it gets the 401 of a request that came after the close.
+    async fn closed_meanwhile(&self, session: &SessionKey) -> ApiError {
+        self.inner.files.remove_session(session).await;
+        ApiError::no_session()
     }
 
     /// A single-use download token for a completed job of `session`, and its expiry.

@@ -45,6 +45,18 @@ pub(super) fn over_quota(quota: u64) -> ApiError {
     .with_detail("max_session_storage", quota)
 }
 
+/// Why an upload could not be placed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum PlaceError {
+    /// The job's folder exists: the session already used this job id.
+    #[error("the job id is already used")]
+    DuplicateId,
+    /// The file system failed — or the session's folder vanished under it, which is
+    /// what a close of the session does.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// 400 for a job id this session already used.
 pub(super) fn duplicate_job_id() -> ApiError {
     ApiError::validation("This job_id is already used in this session; generate a new one.")
@@ -203,34 +215,28 @@ impl IncomingUpload {
         &mut self,
         job_dir: &Path,
         file_name: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), PlaceError> {
         if let Some(session_dir) = job_dir.parent() {
-            crate::private_fs::create_dir_all_async(session_dir)
-                .await
-                .map_err(storage_failure)?;
+            crate::private_fs::create_dir_all_async(session_dir).await?;
         }
         match crate::private_fs::create_dir_async(job_dir).await {
             Ok(()) => {}
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(duplicate_job_id())
+                return Err(PlaceError::DuplicateId)
             }
-            Err(error) => return Err(storage_failure(error)),
+            Err(error) => return Err(error.into()),
         }
         let target = job_dir.join(file_name);
         let placed = match &mut self.spool {
             Spool::Memory(buffer) => {
                 let buffer = std::mem::take(buffer);
-                crate::private_fs::write_async(&target, &buffer)
-                    .await
-                    .map_err(storage_failure)
+                crate::private_fs::write_async(&target, &buffer).await
             }
-            Spool::File { path, .. } => tokio::fs::rename(&*path, &target)
-                .await
-                .map_err(storage_failure),
+            Spool::File { path, .. } => tokio::fs::rename(&*path, &target).await,
         };
         if let Err(error) = placed {
             let _ = tokio::fs::remove_dir_all(job_dir).await;
-            return Err(error);
+            return Err(error.into());
         }
         self.kept = true;
         Ok(())
