@@ -140,7 +140,7 @@ impl Outcome {
     pub fn assert_clean(&self) {
         assert!(
             self.violations.is_empty() && self.harness_errors.is_empty(),
-            "{}: {} invariant violation(s), {} harness error(s); see the report above",
+            "{}: {} invariant violation(s), {} unexpected answer(s) (5xx or none); see the report above",
             self.store,
             self.violations.len(),
             self.harness_errors.len()

@@ -106,7 +106,7 @@ pub fn print(summary: &Summary<'_>) {
     }
     if !summary.harness_errors.is_empty() {
         out.push_str(&format!(
-            "harness errors (5xx or no answer): {}\n",
+            "unexpected answers (5xx, or none outside trickled uploads): {}\n",
             summary.harness_errors.len()
         ));
         for error in summary.harness_errors.iter().take(shown) {

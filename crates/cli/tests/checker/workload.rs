@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::history::{store_key, Micros, Op};
 use super::images::Png;
+use super::invariants::closed_at;
 use super::wire::{Payload, Reply, Request, Trickle, Wire};
 
 /// Everything the tabs of all slots share.
@@ -139,9 +140,19 @@ fn tab_seed(seed: u64, slot: usize, tab: usize) -> u64 {
 }
 
 /// Closes every session the run created that is still live (asking each for its
-/// current token first). Afterwards no session of the run is live.
+/// current token first). Afterwards no session of the run is live. Sessions whose end
+/// an answer already acknowledged are skipped.
 pub async fn close_everything(shared: &Shared) {
-    let sessions: Vec<String> = shared.sessions.lock().unwrap().values().cloned().collect();
+    let records = shared.wire.history.snapshot();
+    let ended = closed_at(&records);
+    let sessions: Vec<String> = shared
+        .sessions
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(key, _)| !ended.contains_key(key.as_str()))
+        .map(|(_, secret)| secret.clone())
+        .collect();
     let wire = &shared.wire;
     for batch in sessions.chunks(16) {
         join_all(batch.iter().enumerate().map(|(i, secret)| async move {
