@@ -39,6 +39,9 @@ const SLOTS: usize = 4;
 const TABS: usize = 3;
 /// The instances' sweep interval (`--sweep-interval`).
 const SWEEP: Duration = Duration::from_secs(1);
+/// How long to wait after the load for the conversions asked for to finish: longer than
+/// one conversion may take (`--conversion-timeout`) plus the queue.
+const SETTLE_JOBS: Duration = Duration::from_secs(20);
 /// How long to wait, after every session is closed, for the sweeps to leave nothing:
 /// five sweep intervals (polled, so a clean store ends the wait at once).
 const SETTLE: Duration = Duration::from_secs(5);
@@ -189,6 +192,10 @@ pub async fn check(
     });
     workload::run(Arc::clone(&shared), settings.seed, SLOTS, TABS).await;
     let load_ended = started.elapsed();
+    // What the sessions keep on disk, once nothing is in flight any more.
+    let settled_jobs = workload::settle_jobs(&shared, SETTLE_JOBS).await;
+    let kept_at = clock.now();
+    let kept = residue::folder_bytes(data_dir);
 
     // Every session of the run ends; then the sweeps get their time.
     workload::close_everything(&shared).await;
@@ -230,11 +237,7 @@ pub async fn check(
     violations.extend(invariants::csrf_grace(&records, grace));
     violations.extend(invariants::success_after_close(&records));
     violations.extend(invariants::quota(&records, QUOTA));
-    violations.extend(invariants::quota_on_disk(
-        &peaks.lock().unwrap(),
-        QUOTA,
-        &ids,
-    ));
+    violations.extend(invariants::quota_on_disk(&kept, kept_at, QUOTA, &ids));
     violations.extend(residue.violations(&ids));
     violations.extend(report::immortal_keys(&immortal.lock().unwrap()));
 
@@ -247,9 +250,17 @@ pub async fn check(
         .map(|r| r.describe())
         .collect();
 
+    let largest_folder = peaks
+        .lock()
+        .unwrap()
+        .values()
+        .copied()
+        .max_by_key(|(bytes, _)| *bytes);
     report::print(&report::Summary {
         store,
         records: &records,
+        largest_folder,
+        settled_jobs,
         sessions: closed.len(),
         violations: &violations,
         harness_errors: &harness_errors,

@@ -34,6 +34,10 @@ pub fn immortal_keys(keys: &BTreeMap<String, Micros>) -> Vec<Violation> {
 pub struct Summary<'a> {
     pub store: &'a str,
     pub records: &'a [Record],
+    /// The largest session folder the sampler saw during the load (bytes, when).
+    pub largest_folder: Option<(u64, Micros)>,
+    /// Whether every conversion finished before the folders were judged.
+    pub settled_jobs: bool,
     pub sessions: usize,
     pub violations: &'a [Violation],
     pub harness_errors: &'a [String],
@@ -89,6 +93,17 @@ pub fn print(summary: &Summary<'_>) {
     out.push_str("races provoked:\n");
     for (race, count) in races::count(summary.records) {
         out.push_str(&format!("  {count:>6}  {}\n", race.label()));
+    }
+    if let Some((bytes, at)) = summary.largest_folder {
+        out.push_str(&format!(
+            "largest session folder seen during the load: {bytes} bytes at {:.3}s (not judged: files may be placed before the quota decides)\n",
+            seconds(at)
+        ));
+    }
+    if !summary.settled_jobs {
+        out.push_str(
+            "note: some conversions were still queued or running when the folders were measured\n",
+        );
     }
     let mut by_rule: BTreeMap<Rule, Vec<&Violation>> = BTreeMap::new();
     for violation in summary.violations {

@@ -5,7 +5,7 @@
 //! uploads against the quota, a trickled upload closed under its feet). With two
 //! instances every request picks one at random, so one session's requests hit both.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -180,6 +180,58 @@ pub async fn close_everything(shared: &Shared) {
         }))
         .await;
     }
+}
+
+/// Waits until no conversion the clients asked for is queued or running any more,
+/// asking each one's status every 100 ms for at most `limit`. Returns whether all
+/// finished.
+pub async fn settle_jobs(shared: &Shared, limit: Duration) -> bool {
+    let records = shared.wire.history.snapshot();
+    let ended = closed_at(&records);
+    let finished: HashSet<Uuid> = records
+        .iter()
+        .filter(|r| {
+            r.op == Op::JobStatus && matches!(r.job_state.as_deref(), Some("completed" | "failed"))
+        })
+        .filter_map(|r| r.job_id)
+        .collect();
+    let sessions = shared.sessions.lock().unwrap().clone();
+    let mut pending: Vec<(Uuid, String)> = records
+        .iter()
+        .filter(|r| r.op == Op::Convert && r.status == Some(202))
+        .filter(|r| r.job_id.is_some_and(|job| !finished.contains(&job)))
+        .filter_map(|r| {
+            let key = r.session.as_deref()?;
+            let secret = sessions.get(key).filter(|_| !ended.contains_key(key))?;
+            Some((r.job_id?, secret.clone()))
+        })
+        .collect();
+    let wire = &shared.wire;
+    let started = std::time::Instant::now();
+    while !pending.is_empty() && started.elapsed() < limit {
+        let replies = join_all(pending.iter().map(|(job, secret)| {
+            wire.send(
+                Request::new("settle", 0, Op::JobStatus)
+                    .credentials(Some(secret.clone()), None)
+                    .job(*job),
+            )
+        }))
+        .await;
+        pending = pending
+            .into_iter()
+            .zip(replies)
+            .filter(|(_, reply)| {
+                reply.status == Some(200)
+                    && matches!(
+                        reply.record.job_state.as_deref(),
+                        Some("queued" | "processing")
+                    )
+            })
+            .map(|(job, _)| job)
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pending.is_empty()
 }
 
 /// A session cookie and a CSRF token to send.
