@@ -348,3 +348,18 @@ pub fn quota_on_disk(
         })
         .collect()
 }
+
+/// **Rule `redis-key-without-expiry`**: no Redis key is ever seen without an expiry
+/// (`PTTL` -1), during the run (sampled every second) or after it. A key without one
+/// outlives every session whose data it holds if nothing deletes it — after a crash,
+/// or when a close raced the write that created it.
+pub fn immortal_keys(keys: &BTreeMap<String, Micros>) -> Vec<Violation> {
+    keys.iter()
+        .map(|(key, at)| {
+            Violation::new(
+                Rule::NoExpiry,
+                format!("{key} had no expiry (first seen {:.3}s)", seconds(*at)),
+            )
+        })
+        .collect()
+}

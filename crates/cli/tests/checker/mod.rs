@@ -136,17 +136,17 @@ pub struct Outcome {
     pub violations: Vec<Violation>,
     /// Answers that mean the harness or the server broke rather than an invariant:
     /// 5xx, or no answer (outside trickled uploads, which a server may cut off).
-    pub harness_errors: Vec<String>,
+    pub unexpected: Vec<String>,
 }
 
 impl Outcome {
     pub fn assert_clean(&self) {
         assert!(
-            self.violations.is_empty() && self.harness_errors.is_empty(),
+            self.violations.is_empty() && self.unexpected.is_empty(),
             "{}: {} invariant violation(s), {} unexpected answer(s) (5xx or none); see the report above",
             self.store,
             self.violations.len(),
-            self.harness_errors.len()
+            self.unexpected.len()
         );
     }
 }
@@ -239,9 +239,9 @@ pub async fn check(
     violations.extend(invariants::quota(&records, QUOTA));
     violations.extend(invariants::quota_on_disk(&kept, kept_at, QUOTA, &ids));
     violations.extend(residue.violations(&ids));
-    violations.extend(report::immortal_keys(&immortal.lock().unwrap()));
+    violations.extend(invariants::immortal_keys(&immortal.lock().unwrap()));
 
-    let harness_errors: Vec<String> = records
+    let unexpected: Vec<String> = records
         .iter()
         .filter(|r| match r.status {
             Some(status) => status >= 500,
@@ -263,7 +263,7 @@ pub async fn check(
         settled_jobs,
         sessions: closed.len(),
         violations: &violations,
-        harness_errors: &harness_errors,
+        unexpected: &unexpected,
         unknown_residue: &residue.unknown,
         load: load_ended,
         settle: settled,
@@ -272,6 +272,6 @@ pub async fn check(
     Outcome {
         store: store.to_owned(),
         violations,
-        harness_errors,
+        unexpected,
     }
 }

@@ -16,21 +16,6 @@ fn shown_per_rule() -> usize {
         .unwrap_or(5)
 }
 
-/// **Rule `redis-key-without-expiry`**: no Redis key is ever seen without an expiry
-/// (`PTTL` -1), during the run (sampled every second) or after it. A key without one
-/// outlives every session whose data it holds if nothing deletes it — after a crash,
-/// or when a close raced the write that created it.
-pub fn immortal_keys(keys: &BTreeMap<String, Micros>) -> Vec<Violation> {
-    keys.iter()
-        .map(|(key, at)| {
-            Violation::new(
-                Rule::NoExpiry,
-                format!("{key} had no expiry (first seen {:.3}s)", seconds(*at)),
-            )
-        })
-        .collect()
-}
-
 pub struct Summary<'a> {
     pub store: &'a str,
     pub records: &'a [Record],
@@ -40,7 +25,7 @@ pub struct Summary<'a> {
     pub settled_jobs: bool,
     pub sessions: usize,
     pub violations: &'a [Violation],
-    pub harness_errors: &'a [String],
+    pub unexpected: &'a [String],
     pub unknown_residue: &'a [String],
     pub load: Duration,
     pub settle: Duration,
@@ -119,12 +104,12 @@ pub fn print(summary: &Summary<'_>) {
             out.push_str(&format!("    … and {} more\n", violations.len() - shown));
         }
     }
-    if !summary.harness_errors.is_empty() {
+    if !summary.unexpected.is_empty() {
         out.push_str(&format!(
             "unexpected answers (5xx, or none outside trickled uploads): {}\n",
-            summary.harness_errors.len()
+            summary.unexpected.len()
         ));
-        for error in summary.harness_errors.iter().take(shown) {
+        for error in summary.unexpected.iter().take(shown) {
             out.push_str(&format!("    - {error}\n"));
         }
     }

@@ -260,6 +260,12 @@ impl Residue {
         self.items.is_empty()
     }
 
+    /// **Rule `residue-after-sweep`**: once every session of the run is closed and the
+    /// sweeps had their time (polled for up to five sweep intervals), nothing belongs to
+    /// any of them: no folder `DATA/jobs/<key>`; with the embedded store no row of
+    /// `sessions`, `jobs` or `download_grants` under its key; with Redis no key
+    /// `tc:{<key>}:*`, no `tc:grant:*` whose value names it, no member `<key>` of
+    /// `tc:job-sessions`.
     pub fn violations(&self, ids: &HashMap<String, String>) -> Vec<Violation> {
         self.items
             .iter()
