@@ -284,6 +284,7 @@ impl JobService {
         job.updated_at = now;
         job.completed_at = Some(now);
         job.conversion_time = Some(started.elapsed().as_secs_f64());
+        let mut io_failure = None;
         match outcome {
             Ok(size) => {
                 job.status = JobStatus::Completed;
@@ -291,17 +292,21 @@ impl JobService {
                 job.output_size = Some(size);
             }
             Err(error) => {
-                if let ConversionError::Io(cause) = &error {
-                    tracing::error!(error = %cause, job = %job.job_id, "conversion I/O failed");
-                }
                 tracing::info!(job = %job.job_id, reason = %error, "conversion failed");
                 job.status = JobStatus::Failed;
                 job.error = Some(error.to_string());
+                io_failure = match error {
+                    ConversionError::Io(cause) => Some(cause),
+                    _ => None,
+                };
             }
         }
         if self.save(&job).await == Ok(false) {
-            // The session was closed meanwhile: leave nothing behind.
+            // The session was closed meanwhile (which also explains a file that
+            // vanished under the conversion): leave nothing behind.
             self.inner.files.remove_session(&job.session).await;
+        } else if let Some(cause) = io_failure {
+            tracing::error!(error = %cause, job = %job.job_id, "conversion I/O failed");
         }
     }
 
