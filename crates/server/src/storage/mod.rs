@@ -21,6 +21,7 @@ mod local_rates;
 mod memory;
 mod records;
 mod redis;
+mod redis_retry;
 #[cfg(test)]
 #[path = "../../tests/support/redis_server.rs"]
 mod redis_server;

@@ -101,6 +101,9 @@ pub async fn connect(
             .connection_timeout(CONNECT_TIMEOUT)
             .response_timeout(RESPONSE_TIMEOUT)
             .retries(1)
+            // RESP3: a node's connection is repaired as soon as it drops, also while
+            // idle (see `redis_retry`).
+            .use_protocol(redis::ProtocolVersion::RESP3)
             .build()
             .map_err(unavailable)?;
         let connection = client.get_async_connection().await.map_err(unavailable)?;
@@ -108,14 +111,14 @@ pub async fn connect(
         storage.ping().await?;
         return Ok(std::sync::Arc::new(storage));
     }
-    let client = redis::Client::open(url).map_err(unavailable)?;
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_response_timeout(Some(RESPONSE_TIMEOUT))
         .set_number_of_retries(1)
         .set_max_delay(MAX_RECONNECT_DELAY);
-    let connection = client
-        .get_connection_manager_with_config(config)
+    // Over RESP3, with one retry for a command that failed on a dropped connection when
+    // that is safe: see `redis_retry`.
+    let connection = super::redis_retry::connect(url, config)
         .await
         .map_err(unavailable)?;
     let storage = RedisStorage::new(connection, max_session_life);
