@@ -337,10 +337,11 @@ fn scripts() -> &'static Scripts {
         )),
         // KEYS[1] grants, KEYS[2] session; ARGV[1] job id, ARGV[2] token hex,
         // ARGV[3] expires ms, ARGV[4] how many older grants of the job to keep,
-        // ARGV[5] now ms, ARGV[6] index ttl ms. Returns the retired token hexes (the
-        // new grant stays), or nil if the session is gone (nothing written).
+        // ARGV[5] now ms, ARGV[6] index ttl ms. Returns {1, retired token hexes} (the
+        // new grant stays), or {0, {}} if the session is gone (nothing written).
+        // (Never a bare false: over RESP3 that is a boolean, not a null.)
         add_grant: Script::new(
-            r"if redis.call('EXISTS', KEYS[2]) == 0 then return false end
+            r"if redis.call('EXISTS', KEYS[2]) == 0 then return {0, {}} end
               redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[5])
               local prefix = ARGV[1] .. ':'
               local mine = {}
@@ -355,7 +356,7 @@ fn scripts() -> &'static Scripts {
               end
               redis.call('ZADD', KEYS[1], ARGV[3], prefix .. ARGV[2])
               redis.call('PEXPIRE', KEYS[1], ARGV[6])
-              return retired",
+              return {1, retired}",
         ),
         // GCRA. KEYS[1] state; ARGV[1] emission interval ms, ARGV[2] burst.
         // Returns {allowed (1/0), retry after ms}. Time is the Redis server's.
@@ -1089,7 +1090,7 @@ where
         // The session's index of grants decides, atomically, which older grants of
         // the job retire; the new one always stays. It refuses if the session is gone:
         // then the grant key written above goes too.
-        let retired: Option<Vec<String>> = self
+        let (added, retired): (i64, Vec<String>) = self
             .scripts
             .add_grant
             .key(grants_key(&grant.session))
@@ -1103,11 +1104,11 @@ where
             .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
-        let Some(retired) = retired else {
+        if added == 0 {
             self.query::<i64>(redis::cmd("DEL").arg(grant_key(token)))
                 .await?;
             return Ok(false);
-        };
+        }
         for old in retired {
             self.query::<i64>(redis::cmd("DEL").arg(format!("tc:grant:{old}")))
                 .await?;
