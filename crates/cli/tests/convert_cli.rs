@@ -177,10 +177,21 @@ async fn after_a_crash_finished_jobs_survive_and_the_job_in_flight_is_marked_fai
         .await
         .unwrap();
     api.convert(&done, Format::Pdf).await.unwrap();
-    for _ in 0..300 {
-        if api.job_status(&done).await.unwrap().status == JobStatus::Completed {
+    // Waited for however slow the machine is: the crash must come after it finished.
+    let give_up = std::time::Instant::now() + Duration::from_secs(900);
+    loop {
+        let status = api.job_status(&done).await.unwrap().status;
+        if status == JobStatus::Completed {
             break;
         }
+        assert!(
+            matches!(status, JobStatus::Queued | JobStatus::Processing),
+            "the first job ended {status:?}"
+        );
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the first job never finished"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -191,11 +202,11 @@ async fn after_a_crash_finished_jobs_survive_and_the_job_in_flight_is_marked_fai
         .await
         .unwrap();
     api.convert(&job_id, Format::Webp).await.unwrap();
-    let mut seen_processing = false;
-    for _ in 0..200 {
+    // Waits until the only worker has taken it, however long a loaded machine needs.
+    let give_up = std::time::Instant::now() + Duration::from_secs(900);
+    loop {
         let status = api.job_status(&job_id).await.unwrap();
         if status.status == JobStatus::Processing {
-            seen_processing = true;
             break;
         }
         assert_ne!(
@@ -203,9 +214,12 @@ async fn after_a_crash_finished_jobs_survive_and_the_job_in_flight_is_marked_fai
             JobStatus::Completed,
             "the conversion finished too fast to test a crash"
         );
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the conversion never started: {status:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(seen_processing);
     server.kill_hard();
 
     let server = ServeProcess::start(data.path(), &[], &[]);

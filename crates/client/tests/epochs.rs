@@ -108,7 +108,9 @@ async fn close_session_during_an_init_leaves_no_session_on_the_server() {
             let manager = manager.clone();
             tokio::spawn(async move { manager.close_session().await })
         };
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        // The init is released only once the close has begun (it drops the init from
+        // the state), however late a loaded machine runs the close's task.
+        eventually("the close has begun", || !manager.state().is_initializing).await;
         gate.release();
 
         assert_eq!(init.await.unwrap(), Err(ClientError::Superseded));

@@ -15,6 +15,8 @@ pub struct ServeProcess {
     child: Child,
     pub base: String,
     log: Arc<Mutex<Vec<String>>>,
+    /// Tells when the log reader has read the last line (the server's stderr closed).
+    log_done: mpsc::Receiver<()>,
 }
 
 impl ServeProcess {
@@ -39,6 +41,7 @@ impl ServeProcess {
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
+        let (done_tx, log_done) = mpsc::channel();
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -47,6 +50,7 @@ impl ServeProcess {
                 }
                 sink.lock().unwrap().push(line);
             }
+            let _ = done_tx.send(());
         });
         let base = rx
             .recv_timeout(Duration::from_secs(60))
@@ -56,7 +60,12 @@ impl ServeProcess {
                     log.lock().unwrap()
                 )
             });
-        Self { child, base, log }
+        Self {
+            child,
+            base,
+            log,
+            log_done,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -98,7 +107,9 @@ impl ServeProcess {
         self.child.wait().unwrap();
     }
 
-    /// Sends SIGTERM and returns the exit status and the whole log.
+    /// Sends SIGTERM and returns the exit status and the whole log: every line the
+    /// process wrote (the reader has reached the end of its stderr, however slow the
+    /// machine).
     pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill")
@@ -106,8 +117,10 @@ impl ServeProcess {
             .status()
             .unwrap()
             .success());
-        let status = wait_with_timeout(&mut self.child, Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(100));
+        let status = wait_with_timeout(&mut self.child, Duration::from_secs(60));
+        self.log_done
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server's stderr is read to its end");
         (status, self.log_text())
     }
 }

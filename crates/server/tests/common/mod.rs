@@ -287,6 +287,24 @@ pub async fn metric(server: &TestServer, series: &str) -> u64 {
         .unwrap()
 }
 
+/// How long [`eventually`] waits: far past what any machine needs, so only a condition
+/// that never comes fails the test (and a hung run still ends).
+pub const EVENTUALLY: Duration = Duration::from_secs(60);
+
+/// Polls `condition` until it holds; fails, naming `what`, if it has not held within
+/// [`EVENTUALLY`]. For what background work (the sweep) does by itself: waiting for the
+/// condition, not for a time that a loaded machine may overrun.
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let give_up = std::time::Instant::now() + EVENTUALLY;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "never happened within {EVENTUALLY:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The real memory backend behind a switch that injects outages, counting every
 /// session read and write.
 #[derive(Default)]

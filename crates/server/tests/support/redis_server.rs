@@ -84,7 +84,15 @@ impl RedisServer {
             .arg("--dir")
             .arg(self.dir.path());
         if self.cluster {
-            command.args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]);
+            // Redis's default node timeout: a node a loaded machine leaves unscheduled
+            // for a few seconds is not declared failed (which would take the whole
+            // cluster down; nothing here tests failover).
+            command.args([
+                "--cluster-enabled",
+                "yes",
+                "--cluster-node-timeout",
+                "15000",
+            ]);
         }
         if let Some(password) = &self.tls_password {
             let file = |name: &str| self.dir.path().join(name).display().to_string();
@@ -106,11 +114,11 @@ impl RedisServer {
         self.child = Some(child);
         if self.tls_password.is_some() {
             let port = self.port;
-            wait_until(Duration::from_secs(10), || {
+            wait_until(READY_WITHIN, || {
                 std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
             });
         } else {
-            wait_until(Duration::from_secs(10), || self.query(&["PING"]).is_ok());
+            wait_until(READY_WITHIN, || self.query(&["PING"]).is_ok());
         }
     }
 
@@ -234,7 +242,7 @@ impl RedisCluster {
             .status()
             .expect("redis-cli runs");
         assert!(status.success(), "redis-cli --cluster create failed");
-        wait_until(Duration::from_secs(20), || {
+        wait_until(READY_WITHIN, || {
             nodes.iter().all(|node| {
                 node.text(&["CLUSTER", "INFO"])
                     .is_some_and(|info| info.contains("cluster_state:ok"))
@@ -312,6 +320,10 @@ fn make_certificates(dir: &Path) {
         "server.pem",
     ]);
 }
+
+/// How long a server or cluster may take to become ready: far past what any machine
+/// needs (the wait ends as soon as it is ready), so only one that never starts fails.
+const READY_WITHIN: Duration = Duration::from_secs(60);
 
 fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) {
     let started = Instant::now();
