@@ -120,6 +120,11 @@ pub struct ServeArgs {
     #[arg(long = "trusted-proxy", env = "TRUSTY_TRUSTED_PROXY", value_delimiter = ',', value_parser = parse_cidr)]
     trusted_proxies: Vec<ipnet::IpNet>,
 
+    /// IPv6 clients count as one client per network of this prefix length for rate
+    /// limits (a machine given a /64 can send from any address in it).
+    #[arg(long, env = "TRUSTY_CLIENT_IPV6_PREFIX", default_value_t = defaults::CLIENT_IPV6_PREFIX, value_parser = clap::value_parser!(u8).range(1..=128))]
+    client_ipv6_prefix: u8,
+
     /// Uploads per minute per client IP (0 = unlimited).
     #[arg(long, env = "TRUSTY_RATE_LIMIT_UPLOAD", default_value_t = defaults::RATE_LIMIT_UPLOAD)]
     rate_limit_upload: u32,
@@ -202,6 +207,7 @@ impl ServeArgs {
             },
             http: HttpLimits::default(),
             trusted_proxies: self.trusted_proxies,
+            client_ipv6_prefix: self.client_ipv6_prefix,
             web_dir: self.web_dir,
             libreoffice: self.engines.libreoffice,
         }

@@ -614,6 +614,73 @@ async fn head_on_a_download_never_spends_its_token() {
 }
 
 #[tokio::test]
+async fn head_on_a_download_counts_against_the_download_rate_limit() {
+    let server = server_with(|c| c.rate_limits.download_per_minute = 3).await;
+    let creds = new_session(&server).await;
+    let job_id = completed_job(&server, &creds, "a.txt", b"hello".to_vec(), "pdf").await;
+    let (status, body) = download_token(&server, &creds, &job_id).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = body["data"]["download_token"].as_str().unwrap().to_owned();
+    let url = server.url(&format!("/api/download?token={token}"));
+    // One of the three is spent on the token; two HEADs use the rest.
+    for _ in 0..2 {
+        let head = client().head(&url).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK);
+    }
+    let head = client().head(&url).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(head.headers().get("retry-after").is_some());
+    let (status, _, _) = download(&server, &token).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "GET shares the budget"
+    );
+}
+
+#[tokio::test]
+async fn a_download_token_of_an_expired_session_is_refused_before_the_sweep() {
+    let store = std::sync::Arc::new(trustyconvert_server::storage::MemoryStorage::default());
+    let server = TestServer::start_with_storage(store.clone()).await;
+    let creds = new_session(&server).await;
+    let job_id = completed_job(&server, &creds, "a.txt", b"hello".to_vec(), "pdf").await;
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let (status, body) = download_token(&server, &creds, &job_id).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        tokens.push(body["data"]["download_token"].as_str().unwrap().to_owned());
+    }
+    // The session's idle expiry is moved into the past in the store itself: expired,
+    // and not swept (the sweep runs once a minute, and nothing here asks it to).
+    let key = trustyconvert_server::crypto::SessionSecret::parse(creds.session.as_bytes())
+        .expect("the cookie is a session id")
+        .store_key();
+    let past = trustyconvert_server::Timestamp::from_millis(
+        trustyconvert_server::Timestamp::now().as_millis() - 1000,
+    );
+    use trustyconvert_server::storage::SessionStore as _;
+    assert!(
+        store.touch_session(&key, past).await.unwrap(),
+        "not swept yet"
+    );
+    let head = client()
+        .head(server.url(&format!("/api/download?token={}", tokens[0])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::NOT_FOUND);
+    for token in &tokens {
+        let (status, _, bytes) = download(&server, token).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+}
+
+#[tokio::test]
 async fn uploads_and_outputs_are_held_to_the_session_storage_quota() {
     let server = server_with(|c| c.jobs.max_session_storage = 10 * 1024).await;
     let creds = new_session(&server).await;

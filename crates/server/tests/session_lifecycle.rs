@@ -515,6 +515,43 @@ async fn a_forced_replacement_counts_as_a_new_session_and_a_refused_one_keeps_th
 }
 
 #[tokio::test]
+async fn ipv6_clients_are_rate_limited_per_64_network() {
+    let server = TestServer::start(|c| {
+        c.rate_limits.init_per_minute = 1;
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(
+        init_from(&server, Some("2001:db8:1:2::1")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        init_from(&server, Some("2001:db8:1:2:ffff::9")).await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "another address of the same /64 is the same client"
+    );
+    assert_eq!(
+        init_from(&server, Some("2001:db8:1:3::1")).await.0,
+        StatusCode::OK,
+        "the next /64 is another client"
+    );
+
+    let per_address = TestServer::start(|c| {
+        c.rate_limits.init_per_minute = 1;
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        c.client_ipv6_prefix = 128;
+    })
+    .await;
+    for address in ["2001:db8:1:2::1", "2001:db8:1:2::2"] {
+        assert_eq!(
+            init_from(&per_address, Some(address)).await.0,
+            StatusCode::OK,
+            "with --client-ipv6-prefix 128 each address counts alone"
+        );
+    }
+}
+
+#[tokio::test]
 async fn forwarded_for_counts_only_from_a_trusted_proxy() {
     // Without trusted proxies the header is ignored: spoofing it evades nothing.
     let direct = TestServer::start(|c| c.rate_limits.init_per_minute = 1).await;

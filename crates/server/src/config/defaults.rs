@@ -49,6 +49,9 @@ pub const RATE_LIMIT_UPLOAD: u32 = 300;
 pub const RATE_LIMIT_CONVERT: u32 = 300;
 /// `--rate-limit-download`: download tokens and downloads per minute per client address.
 pub const RATE_LIMIT_DOWNLOAD: u32 = 600;
+/// `--client-ipv6-prefix`: IPv6 clients are counted per /64 network, the block one
+/// machine or home is usually given (it can pick any address inside it).
+pub const CLIENT_IPV6_PREFIX: u8 = 64;
 
 /// Time allowed to send a request's head.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

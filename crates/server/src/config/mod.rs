@@ -258,7 +258,7 @@ pub struct RateLimitConfig {
     pub upload_per_minute: u32,
     /// `POST /api/convert`.
     pub convert_per_minute: u32,
-    /// `POST /api/download_token` and `GET /api/download`.
+    /// `POST /api/download_token`, `GET` and `HEAD /api/download`.
     pub download_per_minute: u32,
 }
 
@@ -316,6 +316,9 @@ pub struct ServerConfig {
     /// Reverse proxies whose `X-Forwarded-For` is believed (see `client_addr`); from
     /// any other peer the header is ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// IPv6 clients are one client per network of this prefix length (1–128) for
+    /// rate limits: a machine given a /64 can send from 2^64 addresses.
+    pub client_ipv6_prefix: u8,
     /// The built web UI (`index.html`, the wasm bundle, `.gz` siblings) served at `/`;
     /// `None` serves a page saying how to build it.
     pub web_dir: Option<PathBuf>,
@@ -337,6 +340,7 @@ impl Default for ServerConfig {
             rate_limits: RateLimitConfig::default(),
             http: HttpLimits::default(),
             trusted_proxies: Vec::new(),
+            client_ipv6_prefix: defaults::CLIENT_IPV6_PREFIX,
             web_dir: None,
             libreoffice: LibreOfficeSetting::Auto,
         }
@@ -393,6 +397,9 @@ pub enum ConfigError {
     /// A cookie name is empty or has characters a cookie name cannot have.
     #[error("cookie name {0:?} is not a valid cookie token")]
     BadCookieName(String),
+    /// The IPv6 client prefix is not a prefix length.
+    #[error("the IPv6 client prefix must be between 1 and 128, not {0}")]
+    BadIpv6Prefix(u8),
 }
 
 impl ServerConfig {
@@ -422,6 +429,9 @@ impl ServerConfig {
         }
         if self.jobs.workers == 0 {
             return Err(ConfigError::ZeroLimit("the number of workers"));
+        }
+        if !(1..=128).contains(&self.client_ipv6_prefix) {
+            return Err(ConfigError::BadIpv6Prefix(self.client_ipv6_prefix));
         }
         let t = &self.timeouts;
         if t.idle.is_zero() || t.absolute.is_zero() || t.sweep_interval.is_zero() {

@@ -1,5 +1,6 @@
 //! The client's address, for rate limits: the TCP peer, or behind a trusted reverse
-//! proxy the address it reports.
+//! proxy the address it reports; an IPv6 client is its network (`/64` by default),
+//! since one machine can send from every address of the block it was given.
 //!
 //! Hand-written (a few lines over `ipnet`) because the rule is the security property:
 //! `X-Forwarded-For` is read only when the peer is a configured proxy, and then the
@@ -16,7 +17,8 @@ use ipnet::IpNet;
 use crate::error::ApiError;
 use crate::http::AppState;
 
-/// The address rate limits count against.
+/// The address rate limits count against: an IPv4 address, or the network address
+/// of an IPv6 client's prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 
@@ -34,11 +36,29 @@ impl FromRequestParts<AppState> for ClientAddr {
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|value| value.to_str().ok());
-        Ok(Self(client_ip(
-            peer,
-            forwarded,
-            &state.config.trusted_proxies,
-        )))
+        let client = client_ip(peer, forwarded, &state.config.trusted_proxies);
+        Ok(Self(client_key(client, state.config.client_ipv6_prefix)))
+    }
+}
+
+/// One client as limits count it: an IPv4 address as it is, an IPv6 address cut to
+/// its first `ipv6_prefix` bits (its network address).
+///
+/// ```
+/// use trustyconvert_server::http::client_key;
+/// let a = client_key("2001:db8::1".parse().unwrap(), 64);
+/// assert_eq!(a, client_key("2001:db8::ffff:2".parse().unwrap(), 64));
+/// assert_eq!(a.to_string(), "2001:db8::");
+/// assert_eq!(client_key("192.0.2.7".parse().unwrap(), 64).to_string(), "192.0.2.7");
+/// ```
+pub fn client_key(ip: IpAddr, ipv6_prefix: u8) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let network =
+                ipnet::Ipv6Net::new(v6, ipv6_prefix.min(128)).map_or(v6, |net| net.network());
+            IpAddr::V6(network)
+        }
+        v4 => v4,
     }
 }
 
@@ -112,5 +132,16 @@ mod tests {
             ip("203.0.113.9"),
             "a dual-stack peer and a hop with a port"
         );
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_prefix_and_ipv4_clients_by_address() {
+        let key = |text: &str, prefix| client_key(ip(text), prefix);
+        assert_eq!(key("2001:db8:1:2:3:4:5:6", 64), ip("2001:db8:1:2::"));
+        assert_ne!(key("2001:db8:1:2::1", 64), key("2001:db8:1:3::1", 64));
+        assert_eq!(key("2001:db8:1:2::1", 48), key("2001:db8:1:3::1", 48));
+        assert_ne!(key("2001:db8::1", 128), key("2001:db8::2", 128));
+        assert_eq!(key("::ffff:192.0.2.7", 64), ip("192.0.2.7"));
+        assert_eq!(key("192.0.2.7", 1), ip("192.0.2.7"));
     }
 }

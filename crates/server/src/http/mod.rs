@@ -20,7 +20,7 @@ mod state;
 mod web;
 
 pub use crate::error::{ApiError, ApiJson, ApiResult};
-pub use client_addr::{client_ip, ClientAddr};
+pub use client_addr::{client_ip, client_key, ClientAddr};
 pub use guard::{CurrentSession, RequireSession, SessionGuard, SessionGuardLayer};
 pub use json::ValidJson;
 pub use query::ValidQuery;

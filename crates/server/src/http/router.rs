@@ -72,13 +72,12 @@ fn router(state: AppState) -> Router {
             "/api/download_token",
             post(download::download_token).layer(limit(RateAction::Download)),
         )
-        // HEAD is registered after the layer: asking what a token downloads spends
-        // neither the token nor the rate limit.
+        // HEAD counts like GET: probing tokens is not free, though it spends none.
         .route(
             "/api/download",
             get(download::download)
-                .layer(limit(RateAction::Download))
-                .head(download::download_head),
+                .head(download::download_head)
+                .layer(limit(RateAction::Download)),
         )
         // Unknown API paths are answered here, behind the guard, not by the UI's
         // fallback: every /api request is checked, matched or not.

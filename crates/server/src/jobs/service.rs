@@ -575,8 +575,12 @@ impl JobService {
         Ok(OutputFile { length, ..output })
     }
 
-    /// The completed output a grant names (its length still to be read).
+    /// The completed output a grant names (its length still to be read). A grant of
+    /// a session that has expired is dead at once, before the sweep removes it.
     async fn output_of(&self, grant: &DownloadGrant) -> Result<OutputFile, ApiError> {
+        if !self.session_exists(&grant.session).await? {
+            return Err(gone());
+        }
         let job = self
             .inner
             .store

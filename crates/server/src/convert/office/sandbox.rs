@@ -1,6 +1,6 @@
 //! The fence around each LibreOffice run, the strongest this machine allows:
 //! - **bubblewrap** (`bwrap`): new user, mount, pid, network, IPC and UTS namespaces
-//!   where the run sees only the system's programs, libraries and fonts (read-only) and
+//!   and a new terminal session (it dies with the server), where the run sees only the system's programs, libraries and fonts (read-only) and
 //!   its own job's scratch directory. The data directory — other jobs' files, the
 //!   database, the key — does not exist there, nor does any network, so no document (a
 //!   linked image, an `INCLUDEPICTURE` field, an SVG inside a document pointing at
@@ -135,7 +135,8 @@ impl Bubblewrap {
     /// working directory).
     pub fn command(&self, program: &Path, scratch: &Path) -> Command {
         let mut command = Command::new(&self.bwrap);
-        command.args(["--unshare-all", "--die-with-parent"]);
+        // `--new-session`: no controlling terminal to push keystrokes into (TIOCSTI).
+        command.args(["--unshare-all", "--die-with-parent", "--new-session"]);
         for dir in SYSTEM_DIRS {
             let path = Path::new(dir);
             match std::fs::read_link(path) {
@@ -201,5 +202,27 @@ mod tests {
             "{printed}"
         );
         assert!(!printed.contains("root:"), "{printed}");
+    }
+
+    #[test]
+    fn a_fenced_program_leads_its_own_terminal_session() {
+        let (fence, why) = Fence::probe(Path::new("/bin/sh"));
+        assert!(matches!(fence, Fence::Bubblewrap(_)), "{why:?}");
+        let scratch = tempfile::tempdir().unwrap();
+        // Field 6 of /proc/self/stat is the session id, as the fenced pid namespace
+        // sees it: 0 when the session leader is outside the fence (the server's
+        // session, whose terminal TIOCSTI could write to), a fenced pid after setsid.
+        let output = fence
+            .command(Path::new("/bin/sh"), scratch.path())
+            .args(["-c", "set -- $(cat /proc/self/stat); echo \"session=$6\""])
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&output.stdout);
+        let session: u32 = printed
+            .trim()
+            .strip_prefix("session=")
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected output {printed:?}"));
+        assert_ne!(session, 0, "the fenced run shares the server's session");
     }
 }

@@ -64,7 +64,7 @@ pub struct DownloadQuery {
     responses(
         (status = 200, description = "The file, as an attachment. Content-Type is the output format's MIME type (image/png, application/pdf, text/csv; charset=utf-8, …), listed by format in docs/protocol.md.", content_type = "application/octet-stream", headers(("content-disposition" = String, description = "attachment; filename=…"))),
         (status = 400, description = "ValidationError: no token parameter.", body = crate::http::openapi::Failure),
-        (status = 404, description = "ResourceNotFound: invalid, used or expired token.", body = crate::http::openapi::Failure),
+        (status = 404, description = "ResourceNotFound: invalid, used or expired token, or its session expired.", body = crate::http::openapi::Failure),
         (status = 429, description = "RateLimitExceeded.", body = crate::http::openapi::Failure),
         (status = 503, description = "ServiceUnavailable.", body = crate::http::openapi::Failure),
     )
@@ -80,17 +80,20 @@ pub async fn download(
 }
 
 /// `HEAD /api/download?token=`: what `GET` would send, without the body and without
-/// spending the token (a link checker or a browser's pre-flight must not burn it).
+/// spending the token (a link checker or a browser's pre-flight must not burn it). It
+/// counts against the download rate limit like `GET`.
 #[utoipa::path(
     head,
     path = "/api/download",
     tag = "conversion",
     operation_id = "download_head",
-    description = "The headers GET would send, without the body and without spending the token.",
+    description = "The headers GET would send, without the body and without spending the token. Counts against the download rate limit.",
     params(("token" = String, Query, description = "A token from POST /api/download_token.")),
     responses(
         (status = 200, description = "The file's headers."),
-        (status = 404, description = "Invalid, used or expired token."),
+        (status = 404, description = "Invalid, used or expired token, or its session expired."),
+        (status = 429, description = "RateLimitExceeded (no body: HEAD)."),
+        (status = 503, description = "ServiceUnavailable (no body: HEAD)."),
     )
 )]
 pub async fn download_head(
