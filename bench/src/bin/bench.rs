@@ -365,7 +365,9 @@ fn main() {
             ])
             .args(["--rate-limit-init", "0", "--rate-limit-upload", "0"])
             .args(["--rate-limit-convert", "0", "--rate-limit-download", "0"])
-            .args(["--max-session-storage", "100GiB"]);
+            .args(["--max-session-storage", "100GiB"])
+            // wrk's connections all come from one address.
+            .args(["--max-connections-per-address", "1024"]);
         command
     };
     let baseline_with = |mode: &str| {

@@ -78,6 +78,8 @@ pub struct Server {
     listener: TcpListener,
     app: http::App,
     http_limits: HttpLimits,
+    per_address: Arc<http::PerAddress>,
+    metrics: Arc<http::Metrics>,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -160,19 +162,26 @@ impl Server {
                 source,
             })?;
         let http_limits = config.http;
+        let per_address = http::PerAddress::new(
+            http_limits.max_connections_per_address,
+            config.trusted_proxies.clone(),
+        );
+        let metrics = Arc::<http::Metrics>::default();
         let state = http::AppState::new(http::Services {
             sessions,
             jobs,
             rate_limits: http::RateLimits::new(Arc::clone(&storage), config.rate_limits),
             storage,
             csrf: Arc::new(csrf),
-            metrics: Arc::default(),
+            metrics: Arc::clone(&metrics),
             config: Arc::new(config),
         });
         Ok(Self {
             listener,
             app: http::app(state),
             http_limits,
+            per_address,
+            metrics,
             background: Vec::from(maintenance),
         })
     }
@@ -189,8 +198,15 @@ impl Server {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let result =
-            http::connections::serve(self.listener, self.app, self.http_limits, shutdown).await;
+        let result = http::connections::serve(
+            self.listener,
+            self.app,
+            self.http_limits,
+            self.per_address,
+            self.metrics,
+            shutdown,
+        )
+        .await;
         for task in &self.background {
             task.abort();
         }

@@ -275,6 +275,7 @@ async fn five_hundred_concurrent_inits_all_succeed_with_distinct_sessions() {
         let server = TestServer::start(|c| {
             c.store = store.clone();
             c.rate_limits.init_per_minute = 0; // a load test, not a limit test
+            c.http.max_connections_per_address = c.http.max_connections; // one address
         })
         .await;
         let client = client();

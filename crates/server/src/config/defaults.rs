@@ -61,6 +61,15 @@ pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_CONNECTIONS: usize = 1024;
 /// Largest request head; larger gets 431.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// `--max-connections-per-address`: connections one client address may hold open at
+/// once, a sixteenth of [`MAX_CONNECTIONS`], so one address cannot take every slot.
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
+/// `--body-min-rate`: bytes per second a request body must average once its grace
+/// period is over (mod_reqtimeout's `MinRate`, doubled).
+pub const BODY_MIN_RATE: u64 = 1024;
+/// `--body-rate-grace`: time a request body gets before its average rate is held to
+/// [`BODY_MIN_RATE`].
+pub const BODY_RATE_GRACE: Duration = Duration::from_secs(20);
 
 /// `--workers`: conversions running at once, one per CPU.
 pub fn workers() -> usize {

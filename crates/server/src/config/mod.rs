@@ -359,6 +359,14 @@ pub struct HttpLimits {
     pub max_connections: usize,
     /// Largest request head (request line and headers); larger gets 431.
     pub max_header_bytes: usize,
+    /// Connections one client address (the TCP peer) may hold open at once; more are
+    /// closed as soon as they are accepted. Trusted proxies are not held to it.
+    pub max_connections_per_address: usize,
+    /// Bytes per second a request body must average once [`Self::body_rate_grace`]
+    /// has passed since its head arrived.
+    pub body_min_rate: u64,
+    /// Time a request body gets before [`Self::body_min_rate`] applies.
+    pub body_rate_grace: Duration,
 }
 
 impl Default for HttpLimits {
@@ -368,6 +376,9 @@ impl Default for HttpLimits {
             body_idle_timeout: defaults::BODY_IDLE_TIMEOUT,
             max_connections: defaults::MAX_CONNECTIONS,
             max_header_bytes: defaults::MAX_HEADER_BYTES,
+            max_connections_per_address: defaults::MAX_CONNECTIONS_PER_ADDRESS,
+            body_min_rate: defaults::BODY_MIN_RATE,
+            body_rate_grace: defaults::BODY_RATE_GRACE,
         }
     }
 }
@@ -432,6 +443,14 @@ impl ServerConfig {
         }
         if !(1..=128).contains(&self.client_ipv6_prefix) {
             return Err(ConfigError::BadIpv6Prefix(self.client_ipv6_prefix));
+        }
+        if self.http.max_connections_per_address == 0 {
+            return Err(ConfigError::ZeroLimit(
+                "the maximum number of connections per address",
+            ));
+        }
+        if self.http.body_min_rate == 0 {
+            return Err(ConfigError::ZeroLimit("the minimum request body rate"));
         }
         let t = &self.timeouts;
         if t.idle.is_zero() || t.absolute.is_zero() || t.sweep_interval.is_zero() {

@@ -1,6 +1,8 @@
 //! Accepting and serving connections (HTTP/1.1) with the limits `axum::serve` does not
-//! offer: a deadline for the request head (slowloris), an idle timeout on request
-//! bodies, a cap on connections served at once, and a bounded request head (431).
+//! offer: a deadline for the request head (slowloris), a pace for request bodies (idle
+//! timeout and minimum rate, `body_pace`), a cap on connections served at once and one
+//! per client address (`per_address`: an address over it is closed at once), and a
+//! bounded request head (431).
 //! Shutdown is graceful: in-flight requests finish, idle connections close.
 
 use std::future::Future;
@@ -14,8 +16,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
-use tower_http::timeout::TimeoutBody;
 
+use super::body_pace::Pace;
+use super::{Metrics, PerAddress};
 use crate::config::HttpLimits;
 
 /// How long a shutdown waits for in-flight requests.
@@ -26,6 +29,8 @@ pub async fn serve(
     listener: TcpListener,
     app: super::App,
     limits: HttpLimits,
+    per_address: Arc<PerAddress>,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -49,11 +54,17 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(address_slot) = per_address.admit(peer.ip()) else {
+            // Closed before anything is read; the global slot is free again at once.
+            metrics.connection_refused();
+            tracing::debug!(peer = %peer.ip(), "connection refused: too many from its address");
+            drop(stream);
+            continue;
+        };
         let app = app.clone();
-        let body_timeout = limits.body_idle_timeout;
+        let pace = Pace::new(&limits);
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-            let mut request =
-                request.map(|body| axum::body::Body::new(TimeoutBody::new(body_timeout, body)));
+            let mut request = request.map(|body| axum::body::Body::new(pace.wrap(body)));
             request.extensions_mut().insert(ConnectInfo(peer));
             app.clone().oneshot(request)
         });
@@ -67,7 +78,7 @@ pub async fn serve(
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended with an error");
             }
-            drop(slot);
+            drop((slot, address_slot));
         });
     }
     drop(listener);

@@ -4,6 +4,7 @@ use axum::extract::{FromRequest, Request};
 use axum::Json;
 use serde::de::DeserializeOwned;
 
+use super::SlowBody;
 use crate::error::ApiError;
 
 /// Like [`axum::Json`], but a missing or wrong content type, bad JSON or a missing
@@ -17,10 +18,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ValidJson<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(ApiError::validation(format!(
-                "Invalid request body: {}",
-                rejection.body_text()
-            ))),
+            Err(rejection) => Err(match SlowBody::cause_of(&rejection) {
+                Some(slow) => slow.api_error(),
+                None => {
+                    ApiError::validation(format!("Invalid request body: {}", rejection.body_text()))
+                }
+            }),
         }
     }
 }

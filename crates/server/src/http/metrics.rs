@@ -16,6 +16,7 @@ pub struct Metrics {
     session_init_requests: AtomicU64,
     sessions_closed: AtomicU64,
     csrf_rejections: [AtomicU64; CsrfReason::ALL.len()],
+    connections_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -39,6 +40,11 @@ impl Metrics {
         self.csrf_rejections[reason as usize].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// One more connection closed at once: its address already held its most.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The exposition text.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
@@ -57,6 +63,11 @@ impl Metrics {
                 "trusty_sessions_closed_total",
                 "Sessions closed by their client.",
                 &self.sessions_closed,
+            ),
+            (
+                "trusty_connections_refused_total",
+                "Connections closed at once because their address held the most allowed.",
+                &self.connections_refused,
             ),
         ];
         for (name, help, value) in counters {

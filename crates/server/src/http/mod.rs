@@ -5,6 +5,7 @@
 //! Handlers parse, call a service ([`SessionService`](crate::session::SessionService),
 //! [`JobService`](crate::jobs::JobService)), and render; rules live in the services.
 
+mod body_pace;
 mod client_addr;
 pub(crate) mod connections;
 pub mod correlation;
@@ -12,6 +13,7 @@ mod guard;
 mod json;
 mod metrics;
 pub mod openapi;
+mod per_address;
 mod query;
 mod rate_limit;
 mod router;
@@ -20,9 +22,12 @@ mod state;
 mod web;
 
 pub use crate::error::{ApiError, ApiJson, ApiResult};
+pub(crate) use body_pace::SlowBody;
 pub use client_addr::{client_ip, client_key, ClientAddr};
 pub use guard::{CurrentSession, RequireSession, SessionGuard, SessionGuardLayer};
 pub use json::ValidJson;
+pub(crate) use metrics::Metrics;
+pub(crate) use per_address::PerAddress;
 pub use query::ValidQuery;
 pub use rate_limit::RateLimits;
 pub use router::{app, App};

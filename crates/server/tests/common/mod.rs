@@ -269,7 +269,12 @@ pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, kind
 
 /// The value of an unlabelled counter, or of `name{label}` when `label` is given.
 pub async fn metric(server: &TestServer, series: &str) -> u64 {
-    let text = client()
+    metric_from(&client(), server, series).await
+}
+
+/// [`metric`], asked through `client` (e.g. one bound to another source address).
+pub async fn metric_from(client: &Client, server: &TestServer, series: &str) -> u64 {
+    let text = client
         .get(server.url("/metrics"))
         .send()
         .await

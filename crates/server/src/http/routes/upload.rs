@@ -6,14 +6,16 @@ use axum::http::{header, HeaderMap, StatusCode};
 use trustyconvert_protocol::{JobStatus, UploadResponse};
 
 use super::parse_job_id;
-use crate::http::{ApiError, ApiJson, ApiResult, AppState, RequireSession};
+use crate::http::{ApiError, ApiJson, ApiResult, AppState, RequireSession, SlowBody};
 use crate::jobs::{too_large, IncomingUpload};
 
 /// Bytes of multipart framing allowed on top of the file itself.
 pub const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 
 fn multipart_error(error: axum::extract::multipart::MultipartError, max: u64) -> ApiError {
-    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    if let Some(slow) = SlowBody::cause_of(&error) {
+        slow.api_error()
+    } else if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
         too_large(max)
     } else {
         ApiError::validation(format!(
