@@ -145,6 +145,19 @@ pub struct ServeArgs {
     /// Name of the CSRF cookie.
     #[arg(long, env = "TRUSTY_CSRF_COOKIE", default_value = trustyconvert_server::DEFAULT_CSRF_COOKIE)]
     csrf_cookie: String,
+    /// Connections one client address may hold open at once; more are closed as soon as
+    /// they are accepted. Peers in `--trusted-proxy` are not held to it.
+    #[arg(long, env = "TRUSTY_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = defaults::MAX_CONNECTIONS_PER_ADDRESS)]
+    max_connections_per_address: usize,
+
+    /// Bytes per second a request body must average once its grace period is over
+    /// (e.g. `1KiB`, `500`); a slower body is cut off.
+    #[arg(long, env = "TRUSTY_BODY_MIN_RATE", default_value_t = ByteSize(defaults::BODY_MIN_RATE))]
+    body_min_rate: ByteSize,
+
+    /// Time a request body gets, from its head's arrival, before `--body-min-rate` applies.
+    #[arg(long, env = "TRUSTY_BODY_RATE_GRACE", default_value_t = HumanDuration(defaults::BODY_RATE_GRACE))]
+    body_rate_grace: HumanDuration,
 }
 
 /// The `SameSite` values accepted on the command line.
@@ -205,7 +218,12 @@ impl ServeArgs {
                 convert_per_minute: self.rate_limit_convert,
                 download_per_minute: self.rate_limit_download,
             },
-            http: HttpLimits::default(),
+            http: HttpLimits {
+                max_connections_per_address: self.max_connections_per_address,
+                body_min_rate: self.body_min_rate.0,
+                body_rate_grace: self.body_rate_grace.0,
+                ..HttpLimits::default()
+            },
             trusted_proxies: self.trusted_proxies,
             client_ipv6_prefix: self.client_ipv6_prefix,
             web_dir: self.web_dir,
