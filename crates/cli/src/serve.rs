@@ -145,8 +145,9 @@ pub struct ServeArgs {
     /// Name of the CSRF cookie.
     #[arg(long, env = "TRUSTY_CSRF_COOKIE", default_value = trustyconvert_server::DEFAULT_CSRF_COOKIE)]
     csrf_cookie: String,
-    /// Connections one client address may hold open at once; more are closed as soon as
-    /// they are accepted. Peers in `--trusted-proxy` are not held to it.
+    /// Connections one client address (IPv6: its `--client-ipv6-prefix` network) may hold
+    /// open at once; more are closed as soon as they are accepted. Peers in
+    /// `--trusted-proxy` are not held to it.
     #[arg(long, env = "TRUSTY_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = defaults::MAX_CONNECTIONS_PER_ADDRESS)]
     max_connections_per_address: usize,
 

@@ -164,6 +164,7 @@ impl Server {
         let http_limits = config.http;
         let per_address = http::PerAddress::new(
             http_limits.max_connections_per_address,
+            config.client_ipv6_prefix,
             config.trusted_proxies.clone(),
         );
         let metrics = Arc::<http::Metrics>::default();

@@ -1,6 +1,8 @@
 //! How many connections each client address holds open, so one address cannot take
-//! every connection slot. The address is the TCP peer's (never `X-Forwarded-For`);
-//! peers in `--trusted-proxy` carry many clients and are not counted.
+//! every connection slot. The address is the TCP peer's (never `X-Forwarded-For`),
+//! keyed like the rate limits ([`client_key`]: an IPv6 client by its
+//! `--client-ipv6-prefix` network); peers in `--trusted-proxy` carry many clients and
+//! are not counted.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -8,25 +10,24 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ipnet::IpNet;
 
-/// The key connections are counted under: the address itself (an IPv4 address mapped
-/// into IPv6 counts as the IPv4 address).
-pub fn address_key(peer: IpAddr) -> IpAddr {
-    peer.to_canonical()
-}
+use super::client_key;
 
-/// Open connections per address, at most `limit` each.
+/// Open connections per client key, at most `limit` each.
 #[derive(Debug)]
 pub struct PerAddress {
     limit: usize,
+    ipv6_prefix: u8,
     exempt: Vec<IpNet>,
     open: Mutex<HashMap<IpAddr, usize>>,
 }
 
 impl PerAddress {
-    /// At most `limit` connections per address; peers in `exempt` are not counted.
-    pub fn new(limit: usize, exempt: Vec<IpNet>) -> Arc<Self> {
+    /// At most `limit` connections per client key (IPv6 cut to `ipv6_prefix` bits);
+    /// peers in `exempt` are not counted.
+    pub fn new(limit: usize, ipv6_prefix: u8, exempt: Vec<IpNet>) -> Arc<Self> {
         Arc::new(Self {
             limit,
+            ipv6_prefix,
             exempt,
             open: Mutex::new(HashMap::new()),
         })
@@ -42,7 +43,7 @@ impl PerAddress {
                 key: None,
             });
         }
-        let key = address_key(peer);
+        let key = client_key(peer, self.ipv6_prefix);
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let count = open.entry(key).or_insert(0);
         if *count >= self.limit {
@@ -93,7 +94,7 @@ mod tests {
 
     #[test]
     fn an_address_gets_its_limit_and_its_places_back() {
-        let limits = PerAddress::new(2, Vec::new());
+        let limits = PerAddress::new(2, 64, Vec::new());
         let first = limits.admit(ip("192.0.2.1")).unwrap();
         let _second = limits.admit(ip("192.0.2.1")).unwrap();
         assert!(limits.admit(ip("192.0.2.1")).is_none());
@@ -104,21 +105,29 @@ mod tests {
 
     #[test]
     fn a_mapped_ipv4_address_counts_as_the_ipv4_address() {
-        let limits = PerAddress::new(1, Vec::new());
+        let limits = PerAddress::new(1, 64, Vec::new());
         let _held = limits.admit(ip("192.0.2.1")).unwrap();
         assert!(limits.admit(ip("::ffff:192.0.2.1")).is_none());
     }
 
     #[test]
+    fn an_ipv6_client_is_counted_by_its_prefix() {
+        let limits = PerAddress::new(1, 64, Vec::new());
+        let _held = limits.admit(ip("2001:db8::1")).unwrap();
+        assert!(limits.admit(ip("2001:db8::ffff:2")).is_none());
+        assert!(limits.admit(ip("2001:db8:0:1::1")).is_some());
+    }
+
+    #[test]
     fn trusted_proxies_are_not_counted() {
-        let limits = PerAddress::new(1, vec!["10.0.0.0/8".parse().unwrap()]);
+        let limits = PerAddress::new(1, 64, vec!["10.0.0.0/8".parse().unwrap()]);
         let held: Vec<_> = (0..5).map(|_| limits.admit(ip("10.1.2.3"))).collect();
         assert!(held.iter().all(Option::is_some));
     }
 
     #[test]
     fn counts_are_forgotten_when_the_last_connection_ends() {
-        let limits = PerAddress::new(1, Vec::new());
+        let limits = PerAddress::new(1, 64, Vec::new());
         drop(limits.admit(ip("192.0.2.1")));
         assert!(limits.open.lock().unwrap().is_empty());
     }
