@@ -44,6 +44,17 @@ pub struct ServeArgs {
     )]
     allowed_origins: Vec<String>,
 
+    /// The origin (`scheme://host[:port]`) users reach the service at; repeatable for
+    /// aliases. Unsafe requests and forced re-initializations must come from it (or
+    /// an allowed origin). Without it: each request's Host over http (https only via
+    /// a --trusted-proxy sending X-Forwarded-Proto); set it behind a TLS proxy.
+    #[arg(
+        long = "public-origin",
+        env = "TRUSTY_PUBLIC_ORIGIN",
+        value_delimiter = ','
+    )]
+    public_origins: Vec<String>,
+
     /// Idle timeout of a session, extended by activity (e.g. `30m`, `1h`).
     #[arg(long, env = "TRUSTY_IDLE_TIMEOUT", default_value_t = HumanDuration(defaults::IDLE_TIMEOUT))]
     idle_timeout: HumanDuration,
@@ -197,6 +208,7 @@ impl ServeArgs {
                 host_prefix: self.host_prefix,
             },
             allowed_origins: self.allowed_origins,
+            public_origins: self.public_origins,
             timeouts: Timeouts {
                 idle: self.idle_timeout.0,
                 absolute: self.absolute_timeout.0,

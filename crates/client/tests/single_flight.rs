@@ -229,3 +229,28 @@ async fn an_older_init_finishing_late_does_not_undo_a_newer_one() {
     assert_eq!(status.id.as_str(), &*newer.id);
     assert_eq!(manager.counts().init_requests, 2);
 }
+
+#[tokio::test]
+async fn a_forced_init_proves_its_origin_and_replaces_the_session_on_the_server() {
+    // The server honours `force=true` only with proof of origin; the native transport
+    // gives it (`Sec-Fetch-Site: none`), so a forced init really replaces the session.
+    let server = TestServer::start(|_| {}).await;
+    let (manager, transport, _clock) = manager(&server);
+    let first = manager.ensure_session().await.unwrap();
+    let old_cookies = transport.inner.cookie_header().unwrap();
+    let second = manager.init_session(true).await.unwrap();
+    assert_ne!(second.id, first.id, "a new session, not the old one joined");
+    assert_eq!(server.metric("trusty_sessions_created_total").await, 2);
+    let old_status = reqwest::Client::new()
+        .get(format!("{}/api/session", server.base))
+        .header("cookie", old_cookies)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(
+        old_status,
+        reqwest::StatusCode::UNAUTHORIZED,
+        "the old session is gone"
+    );
+}

@@ -134,11 +134,7 @@ impl Server {
         }
         let cookies = cookies::CookieWriter::new(config.cookies.clone());
         let csrf = csrf::CsrfPolicy::new(
-            config
-                .allowed_origins
-                .iter()
-                .filter_map(|origin| csrf::Origin::parse(origin))
-                .collect(),
+            origin_rules(&config),
             cookies.csrf_name().to_owned(),
             keyring.clone(),
         );
@@ -213,4 +209,26 @@ impl Server {
         }
         result
     }
+}
+
+/// The cross-origin rules of a validated `config` (every origin in it parses); says
+/// at startup where the public origin comes from when it is not configured.
+fn origin_rules(config: &ServerConfig) -> csrf::OriginRules {
+    let parse = |origins: &[String]| -> Vec<csrf::Origin> {
+        origins
+            .iter()
+            .filter_map(|origin| csrf::Origin::parse(origin))
+            .collect()
+    };
+    let public = if config.public_origins.is_empty() {
+        tracing::warn!(
+            "no --public-origin set: deriving it from each request's Host header as http://<host> \
+             (https only where a --trusted-proxy sends X-Forwarded-Proto: https); \
+             set --public-origin behind a TLS proxy"
+        );
+        csrf::PublicOrigins::FromHost
+    } else {
+        csrf::PublicOrigins::Configured(parse(&config.public_origins))
+    };
+    csrf::OriginRules::new(public, parse(&config.allowed_origins))
 }

@@ -111,8 +111,13 @@ async fn init_twice_with_the_cookie_returns_the_same_session() {
 async fn force_replaces_the_session_and_kills_the_old_one() {
     let server = TestServer::start(|_| {}).await;
     let old = new_session(&server).await;
-    let (status, headers, body) =
-        init_raw(&server, Some(&old.cookie_header()), "?force=true").await;
+    let (status, headers, body) = init_with(
+        &server,
+        Some(&old.cookie_header()),
+        "?force=true",
+        &[("sec-fetch-site", "same-origin")],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let new = creds_from(&headers, &body);
     assert_ne!(new.id, old.id);
@@ -498,13 +503,25 @@ async fn a_forced_replacement_counts_as_a_new_session_and_a_refused_one_keeps_th
     let server = TestServer::start(|c| c.rate_limits.init_per_minute = 2).await;
     let first = new_session(&server).await;
     // Replacing creates a session: it counts.
-    let (status, headers, body) =
-        init_raw(&server, Some(&first.cookie_header()), "?force=true").await;
+    let same_origin = [("sec-fetch-site", "same-origin")];
+    let (status, headers, body) = init_with(
+        &server,
+        Some(&first.cookie_header()),
+        "?force=true",
+        &same_origin,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let second = creds_from(&headers, &body);
     assert_ne!(second.id, first.id);
     // The budget is spent: a further replacement is refused and destroys nothing.
-    let (status, _, body) = init_raw(&server, Some(&second.cookie_header()), "?force=true").await;
+    let (status, _, body) = init_with(
+        &server,
+        Some(&second.cookie_header()),
+        "?force=true",
+        &same_origin,
+    )
+    .await;
     assert_error(
         status,
         &body,

@@ -1,4 +1,5 @@
-//! The native transport: reqwest with a shared cookie jar.
+//! The native transport: reqwest with a shared cookie jar; every request says
+//! `Sec-Fetch-Site: none`, as a browser does for a request its user started.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -103,7 +104,13 @@ impl ReqwestTransport {
             HttpMethod::Get => reqwest::Method::GET,
             HttpMethod::Post => reqwest::Method::POST,
         };
-        let mut builder = self.client.request(method, url);
+        // Every request of this client is one its user started, which a browser states
+        // as `Sec-Fetch-Site: none`: the proof of origin the server asks of a forced
+        // re-initialization (a browser sends the header itself; this client must).
+        let mut builder = self
+            .client
+            .request(method, url)
+            .header("sec-fetch-site", "none");
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }

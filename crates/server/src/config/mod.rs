@@ -303,6 +303,10 @@ pub struct ServerConfig {
     pub cookies: CookieConfig,
     /// Origins allowed for CORS and the cross-origin check, exact `scheme://host[:port]`.
     pub allowed_origins: Vec<String>,
+    /// The origins (`scheme://host[:port]`) the service's own pages are served from:
+    /// the first and any aliases. Empty: derived from each request's `Host` header,
+    /// as `http` unless a trusted proxy sends `X-Forwarded-Proto`.
+    pub public_origins: Vec<String>,
     /// Session lifetimes.
     pub timeouts: Timeouts,
     /// File with one or more keys (first signs, all verify); `None` generates one.
@@ -334,6 +338,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from(defaults::DATA_DIR),
             cookies: CookieConfig::default(),
             allowed_origins: Vec::new(),
+            public_origins: Vec::new(),
             timeouts: Timeouts::default(),
             secret_key_file: None,
             jobs: JobLimits::default(),
@@ -399,6 +404,11 @@ pub enum ConfigError {
         "allowed origin {0:?} is not of the form scheme://host[:port] (no path, no trailing slash)"
     )]
     BadOrigin(String),
+    /// A public origin is not of the form `scheme://host[:port]`.
+    #[error(
+        "--public-origin {0:?} is not of the form scheme://host[:port] (no path, no trailing slash)"
+    )]
+    BadPublicOrigin(String),
     /// A timeout is zero or inconsistent.
     #[error("{0}")]
     BadTimeout(&'static str),
@@ -430,6 +440,11 @@ impl ServerConfig {
         for origin in &self.allowed_origins {
             if crate::csrf::Origin::parse(origin).is_none() {
                 return Err(ConfigError::BadOrigin(origin.clone()));
+            }
+        }
+        for origin in &self.public_origins {
+            if crate::csrf::Origin::parse(origin).is_none() {
+                return Err(ConfigError::BadPublicOrigin(origin.clone()));
             }
         }
         if self.jobs.max_upload_bytes == 0 {

@@ -5,7 +5,7 @@ mod origin;
 
 use axum::http::{header, HeaderMap, Method};
 
-pub use origin::{check_origin, Origin};
+pub use origin::{Origin, OriginRules, Provenance, PublicOrigins, Scheme};
 
 use crate::cookies::find_cookie;
 use crate::crypto::{constant_time_eq, Keyring, TokenFault, CSRF_NONCE_BYTES};
@@ -18,7 +18,8 @@ use trustyconvert_protocol::CSRF_HEADER;
 pub enum CsrfReason {
     /// `Sec-Fetch-Site` says cross-site (or same-site) and the origin is not allow-listed.
     CrossSite,
-    /// No fetch metadata and an `Origin` that is neither the host nor allow-listed.
+    /// No fetch metadata and an `Origin` that is neither a public origin of the
+    /// service (scheme, host and port) nor allow-listed.
     OriginMismatch,
     /// `Origin: null`.
     NullOrigin,
@@ -106,36 +107,43 @@ pub fn is_unsafe(method: &Method) -> bool {
 /// What the CSRF check needs to know about the server; built once at startup.
 #[derive(Clone)]
 pub struct CsrfPolicy {
-    allowed_origins: Vec<Origin>,
+    origins: OriginRules,
     cookie_name: String,
     keyring: Keyring,
 }
 
 impl CsrfPolicy {
-    /// A policy accepting `allowed_origins` besides the host itself, reading the token
-    /// cookie `cookie_name` and verifying tokens with `keyring`.
-    pub fn new(allowed_origins: Vec<Origin>, cookie_name: String, keyring: Keyring) -> Self {
+    /// A policy judging origins by `origins`, reading the token cookie `cookie_name`
+    /// and verifying tokens with `keyring`.
+    pub fn new(origins: OriginRules, cookie_name: String, keyring: Keyring) -> Self {
         Self {
-            allowed_origins,
+            origins,
             cookie_name,
             keyring,
         }
     }
 
-    /// The origins allowed besides the host itself.
-    pub fn allowed_origins(&self) -> &[Origin] {
-        &self.allowed_origins
+    /// The cross-origin check alone, for a request that arrived over `arrival`: what
+    /// a forced re-initialization needs to be [`Provenance::Proven`].
+    pub fn provenance(
+        &self,
+        headers: &HeaderMap,
+        arrival: Scheme,
+    ) -> Result<Provenance, CsrfReason> {
+        self.origins.check(headers, arrival)
     }
 
-    /// Runs every check, cheapest first, on an unsafe request; returns the nonce of
-    /// the token it accepted (the current one, or the previous one inside its grace).
+    /// Runs every check, cheapest first, on an unsafe request that arrived over
+    /// `arrival`; returns the nonce of the token it accepted (the current one, or the
+    /// previous one inside its grace).
     pub fn check(
         &self,
         headers: &HeaderMap,
+        arrival: Scheme,
         session: Option<&SessionRecord>,
         now: Timestamp,
     ) -> Result<[u8; CSRF_NONCE_BYTES], CsrfFailure> {
-        check_origin(headers, &self.allowed_origins)?;
+        self.origins.check(headers, arrival)?;
         if has_form_content_type(headers) {
             return Err(CsrfReason::FormContentType.into());
         }

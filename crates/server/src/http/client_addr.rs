@@ -70,6 +70,13 @@ fn parse_hop(hop: &str) -> Result<IpAddr, std::net::AddrParseError> {
         .map(|ip| ip.to_canonical())
 }
 
+/// Whether `ip` is one of the `trusted` reverse proxies (a dual-stack listener's
+/// `::ffff:a.b.c.d` counts as `a.b.c.d`).
+pub(crate) fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    let ip = ip.to_canonical();
+    trusted.iter().any(|net| net.contains(&ip))
+}
+
 /// The client behind `peer`, given the `X-Forwarded-For` header values in order.
 pub fn client_ip<'a>(
     peer: IpAddr,
@@ -78,14 +85,13 @@ pub fn client_ip<'a>(
 ) -> IpAddr {
     // IPv4 peers of a dual-stack listener arrive as `::ffff:a.b.c.d`.
     let peer = peer.to_canonical();
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
+    if !is_trusted(peer, trusted) {
         return peer;
     }
     let hops: Vec<&str> = forwarded.flat_map(|value| value.split(',')).collect();
     for hop in hops.iter().rev() {
         match parse_hop(hop.trim()) {
-            Ok(ip) if is_trusted(&ip) => continue,
+            Ok(ip) if is_trusted(ip, trusted) => continue,
             Ok(ip) => return ip,
             // A hop we cannot read: stop believing the chain here.
             Err(_) => return peer,

@@ -13,7 +13,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
-use super::{ApiError, AppState};
+use super::{arrival_scheme, ApiError, AppState};
 use crate::csrf::{is_unsafe, CsrfFailure};
 use crate::session::ActiveSession;
 use crate::time::Timestamp;
@@ -149,10 +149,17 @@ async fn admit(state: &AppState, mut request: Request) -> Result<Request, Respon
         .await
         .map_err(IntoResponse::into_response)?;
     if is_unsafe(request.method()) {
-        match state
-            .csrf
-            .check(request.headers(), session.as_ref().map(|s| &s.record), now)
-        {
+        let arrival = arrival_scheme(
+            request.extensions(),
+            request.headers(),
+            &state.config.trusted_proxies,
+        );
+        match state.csrf.check(
+            request.headers(),
+            arrival,
+            session.as_ref().map(|s| &s.record),
+            now,
+        ) {
             Ok(nonce) => {
                 if let Some(session) = session.as_mut() {
                     session.presented_csrf = Some(nonce);

@@ -5,6 +5,7 @@
 //! Handlers parse, call a service ([`SessionService`](crate::session::SessionService),
 //! [`JobService`](crate::jobs::JobService)), and render; rules live in the services.
 
+mod arrival;
 mod body_pace;
 mod client_addr;
 pub(crate) mod connections;
@@ -22,6 +23,7 @@ mod state;
 mod web;
 
 pub use crate::error::{ApiError, ApiJson, ApiResult};
+pub(crate) use arrival::arrival_scheme;
 pub(crate) use body_pace::SlowBody;
 pub use client_addr::{client_ip, client_key, ClientAddr};
 pub use guard::{CurrentSession, RequireSession, SessionGuard, SessionGuardLayer};

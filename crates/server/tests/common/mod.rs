@@ -163,9 +163,22 @@ pub async fn init_raw(
     cookie: Option<&str>,
     query: &str,
 ) -> (StatusCode, HeaderMap, Value) {
+    init_with(server, cookie, query, &[]).await
+}
+
+/// `GET /api/session/init{query}` with `cookie` and `extra` headers.
+pub async fn init_with(
+    server: &TestServer,
+    cookie: Option<&str>,
+    query: &str,
+    extra: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, Value) {
     let mut request = client().get(server.url(&format!("/api/session/init{query}")));
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
+    }
+    for (name, value) in extra {
+        request = request.header(*name, *value);
     }
     split(request.send().await.unwrap()).await
 }

@@ -10,9 +10,10 @@ use axum::response::AppendHeaders;
 use serde::Deserialize;
 use trustyconvert_protocol::{CloseResponse, CsrfTokenResponse, SessionInfo};
 
-use crate::csrf::check_origin;
+use crate::csrf::Provenance;
 use crate::http::{
-    ApiError, ApiJson, ApiResult, AppState, ClientAddr, CurrentSession, RequireSession, ValidQuery,
+    arrival_scheme, ApiError, ApiJson, ApiResult, AppState, ClientAddr, CurrentSession,
+    RequireSession, ValidQuery,
 };
 use crate::session::ActiveSession;
 use crate::storage::RateAction;
@@ -34,30 +35,42 @@ fn set_cookies<const N: usize>(values: [HeaderValue; N]) -> SetCookies<N> {
     AppendHeaders(values.map(|value| (SET_COOKIE, value)))
 }
 
-/// Whether the request comes from this site, by the same origin check as CSRF: read
-/// from the headers in place (a `HeaderMap` extractor would copy them all).
-pub struct FromThisSite(bool);
+/// Whether the request proves it comes from this site (or an allow-listed one), by
+/// the origin check of CSRF: `Ok(())`, or why not. Read from the headers in place (a
+/// `HeaderMap` extractor would copy them all).
+///
+/// Only positive proof counts: fetch metadata `same-origin`/`none`, or a matching
+/// `Origin`. A request with neither (a cross-site link in a browser that sends no
+/// fetch metadata, whatever its `Referer`) is not from this site.
+pub struct FromThisSite(Result<(), &'static str>);
 
 impl FromRequestParts<AppState> for FromThisSite {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
-        Ok(Self(
-            check_origin(&parts.headers, state.csrf.allowed_origins()).is_ok(),
-        ))
+        let arrival = arrival_scheme(
+            &parts.extensions,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        );
+        Ok(Self(match state.csrf.provenance(&parts.headers, arrival) {
+            Ok(Provenance::Proven) => Ok(()),
+            Ok(Provenance::Unstated) => Err("no_origin_proof"),
+            Err(reason) => Err(reason.label()),
+        }))
     }
 }
 
 /// `GET /api/session/init`: returns the request's live session (extending it and
-/// re-sending both cookies) or creates one; `?force=true` replaces it, unless the
-/// request comes from another site (a plain link elsewhere must not be able to destroy
-/// a visitor's session and files): then it is a plain init.
+/// re-sending both cookies) or creates one; `?force=true` replaces it only when the
+/// request proves it comes from this site (a plain link elsewhere must not be able to
+/// destroy a visitor's session and files): otherwise it is a plain init.
 #[utoipa::path(
     get,
     path = "/api/session/init",
     tag = "session",
-    description = "Returns the request's live session (extending it and re-sending both cookies) or creates one. `force=true` replaces it, unless the request comes from another site.",
-    params(("force" = Option<bool>, Query, description = "Replace the current session (same-site requests only).")),
+    description = "Returns the request's live session (extending it and re-sending both cookies) or creates one. `force=true` replaces it only with proof of coming from the service's own origin (`Sec-Fetch-Site: same-origin` or `none`, or an `Origin` that is a public or allow-listed origin); otherwise it is a plain init.",
+    params(("force" = Option<bool>, Query, description = "Replace the current session (only with proof of same origin).")),
     responses(
         (status = 200, description = "The session; both cookies are set.", body = crate::http::openapi::Success<SessionInfo>, headers(("set-cookie" = String, description = "The session and CSRF cookies."))),
         (status = 400, description = "ValidationError: an unknown or malformed query parameter.", body = crate::http::openapi::Failure),
@@ -75,13 +88,19 @@ pub async fn init(
 ) -> ApiResult<(SetCookies<2>, ApiJson<SessionInfo>)> {
     state.metrics.session_init_request();
     let now = Timestamp::now();
-    let force = params.force && from_this_site;
-    if params.force && !force {
-        tracing::warn!(
-            event = "force_ignored",
-            "a cross-site request asked to replace the session; treated as a plain init"
-        );
-    }
+    let force = match (params.force, from_this_site) {
+        (true, Ok(())) => true,
+        (true, Err(reason)) => {
+            tracing::warn!(
+                event = "force_ignored",
+                reason,
+                session = current.as_ref().map(|s| tracing::field::display(&s.record.public_id)),
+                "a request without proof of coming from this site asked to replace the session; treated as a plain init"
+            );
+            false
+        }
+        (false, _) => false,
+    };
     // Only creating a session counts against the init rate limit; joining one is free.
     // A refused replacement leaves the old session as it was.
     let session = match current {
