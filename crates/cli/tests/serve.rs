@@ -110,6 +110,59 @@ fn bad_flags_exit_non_zero_with_a_message() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("floppy"));
 }
 
+#[test]
+fn an_invalid_public_origin_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in [
+        "https://convert.example/app",
+        "https://convert.example/",
+        "convert.example",
+        "ftp://convert.example",
+        "https://user@convert.example",
+    ] {
+        let output = Command::new(BIN)
+            .args(["serve", "--store", "memory", "--bind", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["--public-origin", bad])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{bad} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("--public-origin") && stderr.contains(bad),
+            "{bad}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_public_origin_the_derived_origin_is_announced_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(dir.path(), &["--store", "memory"], &[]);
+    let log = server.log_text();
+    let announced: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("no --public-origin set"))
+        .collect();
+    assert_eq!(announced.len(), 1, "{log}");
+    assert!(announced[0].contains("http://"), "{log}");
+    drop(server);
+
+    let server = ServeProcess::start(
+        dir.path(),
+        &[
+            "--store",
+            "memory",
+            "--public-origin",
+            "https://convert.example",
+        ],
+        &[],
+    );
+    let log = server.log_text();
+    assert!(!log.contains("no --public-origin set"), "{log}");
+}
+
 #[tokio::test]
 async fn embedded_sessions_and_the_key_survive_sigkill_and_restart() {
     let dir = tempfile::tempdir().unwrap();

@@ -181,6 +181,10 @@ impl Wire {
                 builder = builder.header("x-csrf-token", token);
             }
         }
+        if request.op == Op::ForceInit {
+            // The server replaces a session only with proof of same origin.
+            builder = builder.header("sec-fetch-site", "same-origin");
+        }
         if !cookies.is_empty() && request.op != Op::Download {
             builder = builder.header("cookie", cookies.join("; "));
         }
