@@ -288,9 +288,8 @@ mod tests {
     #[test]
     fn only_headers_a_browser_sets_prove_anything() {
         let rules = derived(&[]);
-        let check = |pairs: &[(&'static str, &'static str)]| {
-            rules.check(&headers(pairs), Scheme::Http)
-        };
+        let check =
+            |pairs: &[(&'static str, &'static str)]| rules.check(&headers(pairs), Scheme::Http);
         assert_eq!(check(&[]), Ok(Provenance::Unstated));
         assert_eq!(
             check(&[("referer", "http://api.local/"), ("host", "api.local")]),
