@@ -2,9 +2,10 @@
 //!
 //! Converters write through a [`BudgetWriter`] (made by [`Budget::writer`] around the
 //! job's [`Sink`], a file in the server), which refuses the byte past the output limit
-//! and any write after the deadline, and check [`Budget::check_time`] in their loops. Conversions run on the blocking pool, which cannot be cancelled, so this is
-//! how one that runs too long, or grows too large, stops by itself: it fails at its
-//! next write or step instead of finishing, whatever the input.
+//! and any write after the deadline, and check [`Budget::check_time`] in their loops.
+//! Conversions run on the blocking pool, which cannot be cancelled, so this is how one
+//! that runs too long, or grows too large, stops by itself: it fails at its next write
+//! or step instead of finishing, whatever the input.
 
 use std::cell::Cell;
 use std::io::{Seek, SeekFrom, Write};
