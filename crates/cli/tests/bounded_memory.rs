@@ -1,5 +1,7 @@
 //! The real server under inputs that amplify: each conversion ends within its bounds,
-//! the server stays up, and its peak memory is measured and bounded.
+//! the server stays up, and its peak memory is measured and bounded. A large image
+//! converts with the server holding its pixels but not its output, which goes to disk
+//! as it is encoded.
 
 mod common;
 
@@ -129,4 +131,60 @@ fn amplifying_inputs_end_bounded_with_the_server_alive_and_its_memory_measured()
     println!("peak server memory: {} MiB", peak / 1024);
     // Before the bounds these inputs took the server past 3 GB.
     assert!(peak < 512 * 1024, "peak server memory {} MiB", peak / 1024);
+}
+
+/// Largest image accepted, in pixels (the server's `MAX_PIXELS`).
+const MAX_PIXELS: u32 = 50_000_000;
+
+#[test]
+fn a_largest_image_converts_holding_its_pixels_but_not_its_output_in_memory() {
+    let data = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let inputs = tempfile::tempdir().unwrap();
+    // The time limit is far above what any machine needs, so only memory is judged.
+    let server = ServeProcess::start(
+        data.path(),
+        &[
+            "--store",
+            "memory",
+            "--conversion-timeout",
+            "15m",
+            "--rate-limit-upload",
+            "0",
+        ],
+        &[],
+    );
+    // 10 000 × 5 000 = 50 megapixels of RGB: 143 MiB decoded, as TIFF or BMP about the
+    // same again. A small PNG, as it is one colour.
+    let (width, height) = (10_000, MAX_PIXELS / 10_000);
+    let large = inputs.path().join("large.png");
+    image::RgbImage::from_pixel(width, height, image::Rgb([20, 120, 200]))
+        .save(&large)
+        .unwrap();
+    for target in ["tiff", "bmp"] {
+        let (ok, stderr) = convert(&server, state.path(), &large, target);
+        assert!(ok, "50 Mpx png → {target}: {stderr}");
+        let converted = image::ImageReader::open(large.with_extension(format!("out.{target}")))
+            .unwrap()
+            .with_guessed_format()
+            .unwrap()
+            .into_dimensions()
+            .unwrap();
+        assert_eq!(converted, (width, height), "{target} keeps the dimensions");
+    }
+    assert!(answers_health(&server), "the server is alive");
+    let peak = server.peak_memory_kib().expect("Linux reports VmHWM");
+    println!(
+        "peak server memory, 50 Mpx png → tiff, bmp: {} MiB",
+        peak / 1024
+    );
+    // The decoded pixels plus a margin for the server itself, far less than a second
+    // copy of the image: with the output held in memory the peak was about 600 MiB.
+    let decoded_mib = u64::from(MAX_PIXELS) * 3 / (1024 * 1024);
+    let bound_mib = decoded_mib + 150;
+    assert!(
+        peak < bound_mib * 1024,
+        "peak server memory {} MiB ≥ {bound_mib} MiB (decoded image {decoded_mib} MiB + 150 MiB)",
+        peak / 1024
+    );
 }

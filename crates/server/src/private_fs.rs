@@ -43,6 +43,15 @@ pub async fn create_file_async(path: &Path) -> io::Result<tokio::fs::File> {
     options.open(path).await
 }
 
+/// Creates a new 0600 file for writing; `AlreadyExists` if something is there.
+pub fn create_new_file(path: &Path) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 /// Writes `bytes` to a new (or truncated) 0600 file.
 pub async fn write_async(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use tokio::io::AsyncWriteExt as _;

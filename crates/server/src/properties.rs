@@ -96,8 +96,12 @@ proptest! {
                     scratch: dir.path(),
                     memory_limit: u64::MAX,
                 };
-                match BuiltinEngine.convert(&job).map_err(|e| budget.explain(e)) {
-                    Ok(output) => prop_assert!(output.len() <= 1 << 20),
+                let mut output = std::io::Cursor::new(Vec::new());
+                let converted = BuiltinEngine
+                    .convert(&job, &mut budget.writer(&mut output))
+                    .map_err(|e| budget.explain(e));
+                match converted {
+                    Ok(()) => prop_assert!(output.get_ref().len() <= 1 << 20),
                     Err(ConversionError::Io(error)) => prop_assert!(false, "I/O error: {error}"),
                     Err(_) => {}
                 }

@@ -794,6 +794,63 @@ async fn amplifying_inputs_stop_at_the_output_limit_and_the_server_lives_on() {
     assert_eq!(status["status"], "completed", "{status}");
 }
 
+/// The names of the files in every job folder under the server's data directory.
+fn job_folder_contents(server: &TestServer) -> Vec<Vec<String>> {
+    let jobs = server.config.data_dir.join("jobs");
+    let mut folders = Vec::new();
+    for session in std::fs::read_dir(&jobs).unwrap().map(Result::unwrap) {
+        if session.file_name() == ".incoming" {
+            continue;
+        }
+        for job in std::fs::read_dir(session.path())
+            .unwrap()
+            .map(Result::unwrap)
+        {
+            let mut names: Vec<String> = std::fs::read_dir(job.path())
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            folders.push(names);
+        }
+    }
+    folders
+}
+
+#[tokio::test]
+async fn output_written_past_the_limit_is_removed_from_disk() {
+    let server = server_with(|c| c.jobs.max_output_bytes = 1024 * 1024).await;
+    // A small solid PNG that decodes to 4000 × 4000: 48 MB as BMP (written in order)
+    // or TIFF (which seeks back to fill in offsets). Each is on disk, a MiB of it,
+    // when the limit stops it.
+    let solid = image::RgbImage::from_pixel(4000, 4000, image::Rgb([200, 30, 30]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    solid.write_to(&mut png, ImageFormat::Png).unwrap();
+    for target in ["bmp", "tiff"] {
+        let status = convert_once(&server, "solid.png", png.get_ref().clone(), target).await;
+        assert_failed_naming(&status, "larger than the limit of 1 MiB");
+    }
+    let mut folders = job_folder_contents(&server);
+    folders.sort();
+    assert_eq!(
+        folders,
+        [vec!["input"], vec!["input"]],
+        "only the upload is left in a failed job's folder"
+    );
+    // Within the limit, the result is placed as the job's output.
+    let small = image::RgbImage::from_pixel(100, 100, image::Rgb([200, 30, 30]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    small.write_to(&mut png, ImageFormat::Png).unwrap();
+    let status = convert_once(&server, "small.png", png.into_inner(), "tiff").await;
+    assert_eq!(status["status"], "completed", "{status}");
+    let mut folders = job_folder_contents(&server);
+    folders.sort();
+    assert_eq!(
+        folders,
+        [vec!["input"], vec!["input"], vec!["input", "output"]]
+    );
+}
+
 #[tokio::test]
 async fn a_conversion_past_its_time_limit_fails_and_frees_its_worker() {
     let server = server_with(|c| {

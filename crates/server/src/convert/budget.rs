@@ -1,13 +1,14 @@
 //! What one conversion may spend: output bytes and wall time.
 //!
-//! Converters write through [`Budget::writer`], which refuses the byte past the output
-//! limit and any write after the deadline, and check [`Budget::check_time`] in their
-//! loops. Conversions run on the blocking pool, which cannot be cancelled, so this is
-//! how one that runs too long, or grows too large, stops by itself: it fails at its
-//! next write or step instead of finishing, whatever the input.
+//! Converters write through a [`BudgetWriter`] (made by [`Budget::writer`] around the
+//! job's [`Sink`], a file in the server), which refuses the byte past the output limit
+//! and any write after the deadline, and check [`Budget::check_time`] in their loops.
+//! Conversions run on the blocking pool, which cannot be cancelled, so this is how one
+//! that runs too long, or grows too large, stops by itself: it fails at its next write
+//! or step instead of finishing, whatever the input.
 
 use std::cell::Cell;
-use std::io::{Cursor, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::time::{Duration, Instant};
 
 use trustyconvert_protocol::human_size;
@@ -74,11 +75,13 @@ impl Budget {
         Ok(())
     }
 
-    /// An in-memory output that stays within this budget.
-    pub fn writer(&self) -> BudgetWriter<'_> {
+    /// Writes to `out` within this budget.
+    pub fn writer<'a>(&'a self, out: &'a mut dyn Sink) -> BudgetWriter<'a> {
         BudgetWriter {
             budget: self,
-            out: Cursor::new(Vec::new()),
+            out,
+            position: 0,
+            len: 0,
         }
     }
 
@@ -105,40 +108,53 @@ impl Budget {
     }
 }
 
-/// Output bytes, refused past the budget's output limit or deadline.
+/// Where a conversion's output goes: anything written to and sought in, as some
+/// encoders (TIFF) go back to fill in offsets. In the server, a private file.
+pub trait Sink: Write + Seek {}
+
+impl<T: Write + Seek> Sink for T {}
+
+/// A [`Sink`] that refuses writes past the budget's output limit or deadline. It
+/// counts the furthest byte written, which is the size of the output.
 pub struct BudgetWriter<'a> {
     budget: &'a Budget,
-    out: Cursor<Vec<u8>>,
+    out: &'a mut dyn Sink,
+    position: u64,
+    len: u64,
 }
 
 impl BudgetWriter<'_> {
-    /// The bytes written.
-    pub fn into_inner(self) -> Vec<u8> {
-        self.out.into_inner()
+    /// The size of the output so far: the furthest byte written.
+    pub fn size(&self) -> u64 {
+        self.len
     }
 }
 
 impl Write for BudgetWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let end = self.out.position() + buf.len() as u64;
-        let refused = self.budget.check_time().and_then(|()| {
-            self.budget
-                .check_output(end.max(self.out.get_ref().len() as u64))
-        });
+        let end = self.position + buf.len() as u64;
+        let refused = self
+            .budget
+            .check_time()
+            .and_then(|()| self.budget.check_output(end.max(self.len)));
         if let Err(error) = refused {
             return Err(std::io::Error::other(error.to_string()));
         }
-        self.out.write(buf)
+        let written = self.out.write(buf)?;
+        self.position += written as u64;
+        self.len = self.len.max(self.position);
+        Ok(written)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.out.flush()
     }
 }
 
 impl Seek for BudgetWriter<'_> {
     fn seek(&mut self, position: SeekFrom) -> std::io::Result<u64> {
-        self.out.seek(position)
+        self.position = self.out.seek(position)?;
+        Ok(self.position)
     }
 }
 
@@ -149,8 +165,12 @@ mod tests {
     #[test]
     fn a_write_past_the_output_limit_is_refused_and_explained() {
         let budget = Budget::new(10, Duration::from_secs(60));
-        let mut writer = budget.writer();
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut writer = budget.writer(&mut out);
         writer.write_all(b"0123456789").unwrap();
+        writer.seek(SeekFrom::Start(4)).unwrap();
+        writer.write_all(b"456789").unwrap();
+        assert_eq!(writer.size(), 10);
         assert!(writer.write_all(b"x").is_err());
         let explained = budget.explain(ConversionError::Failed("io".into()));
         assert_eq!(
@@ -162,7 +182,8 @@ mod tests {
     #[test]
     fn after_the_deadline_nothing_more_is_done() {
         let budget = Budget::new(1 << 20, Duration::ZERO);
-        assert!(budget.writer().write_all(b"x").is_err());
+        let mut out = std::io::Cursor::new(Vec::new());
+        assert!(budget.writer(&mut out).write_all(b"x").is_err());
         assert!(budget
             .check_time()
             .unwrap_err()

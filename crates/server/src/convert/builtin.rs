@@ -2,7 +2,9 @@
 //! available; it needs nothing installed.
 
 use super::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
-use super::{image, pdf, sheet, svg, text, text_pdf, ConversionError, Format, RASTER_FORMATS};
+use super::{
+    image, pdf, sheet, svg, text, text_pdf, BudgetWriter, ConversionError, Format, RASTER_FORMATS,
+};
 
 /// Raster images convert to every raster format and to PDF.
 const IMAGE_OUTPUTS: [Format; 7] = [
@@ -113,36 +115,40 @@ impl Engine for BuiltinEngine {
         OFFERS
     }
 
-    fn convert(&self, job: &EngineJob<'_>) -> Result<Vec<u8>, ConversionError> {
+    fn convert(
+        &self,
+        job: &EngineJob<'_>,
+        out: &mut BudgetWriter<'_>,
+    ) -> Result<(), ConversionError> {
         let (source, target, budget) = (job.source, job.target, job.budget);
         if source.is_raster() {
             let image = image::decode(job.input, source)?;
             budget.check_time()?;
             return match target {
-                Format::Pdf => pdf::from_image(&image, budget),
-                raster => image::encode(&image, raster, budget),
+                Format::Pdf => pdf::from_image(&image, budget, out),
+                raster => image::encode(&image, raster, out),
             };
         }
         match (source, target) {
             (Format::Xlsx | Format::Ods, Format::Csv | Format::Json) => {
-                sheet::convert(job.input, source, target, budget)
+                sheet::convert(job.input, source, target, budget, out)
             }
             _ => {
                 let bytes = std::fs::read(job.input).map_err(ConversionError::Io)?;
                 match (source, target) {
-                    (Format::Svg, Format::Png) => svg::to_png(&bytes, budget),
-                    (Format::Svg, Format::Pdf) => svg::to_pdf(&bytes, budget),
+                    (Format::Svg, Format::Png) => svg::to_png(&bytes, budget, out),
+                    (Format::Svg, Format::Pdf) => svg::to_pdf(&bytes, budget, out),
                     (Format::Markdown, Format::Html) => {
-                        text::markdown_to_html(&bytes, job.title, budget)
+                        text::markdown_to_html(&bytes, job.title, out)
                     }
                     (Format::Markdown, Format::Pdf) => {
-                        text_pdf::from_text(&text::markdown_to_plain(&bytes)?, budget)
+                        text_pdf::from_text(&text::markdown_to_plain(&bytes)?, budget, out)
                     }
                     (Format::Txt, Format::Pdf) => {
-                        text_pdf::from_text(text::as_text(&bytes)?, budget)
+                        text_pdf::from_text(text::as_text(&bytes)?, budget, out)
                     }
-                    (Format::Csv, Format::Json) => text::csv_to_json(&bytes, budget),
-                    (Format::Json, Format::Csv) => text::json_to_csv(&bytes, budget),
+                    (Format::Csv, Format::Json) => text::csv_to_json(&bytes, budget, out),
+                    (Format::Json, Format::Csv) => text::json_to_csv(&bytes, budget, out),
                     _ => Err(ConversionError::Unsupported),
                 }
             }

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Budget, ConversionError, Format};
+use std::io::Write as _;
+
+use super::{Budget, BudgetWriter, ConversionError, Format, Sink};
 
 /// A group of conversions an engine offers: every input converts to every output.
 #[derive(Debug, Clone, Copy)]
@@ -56,9 +58,14 @@ pub trait Engine: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The conversion groups it offers.
     fn offers(&self) -> &'static [Offer];
-    /// Runs one job. Must stop by itself at the budget's deadline and never return
-    /// more than the budget's output limit.
-    fn convert(&self, job: &EngineJob<'_>) -> Result<Vec<u8>, ConversionError>;
+    /// Runs one job, writing its result to `out` as it is produced. Must stop by itself
+    /// at the budget's deadline (`out` refuses writes past it and past the output
+    /// limit).
+    fn convert(
+        &self,
+        job: &EngineJob<'_>,
+        out: &mut BudgetWriter<'_>,
+    ) -> Result<(), ConversionError>;
 }
 
 /// What probing an engine found, as `trustyconvert doctor` reports it.
@@ -154,14 +161,19 @@ impl Engines {
         })
     }
 
-    /// Runs `job` on the engine that converts its pair; a limit it hit is named.
-    pub fn convert(&self, job: &EngineJob<'_>) -> Result<Vec<u8>, ConversionError> {
+    /// Runs `job` on the engine that converts its pair, writing the result to `out`
+    /// within the job's budget; returns the result's size. A limit it hit is named.
+    /// On failure `out` holds a partial result, which the caller discards.
+    pub fn convert(&self, job: &EngineJob<'_>, out: &mut dyn Sink) -> Result<u64, ConversionError> {
         let engine = self
             .engine_for(job.source, job.target)
             .ok_or(ConversionError::Unsupported)?;
         tracing::debug!(engine = engine.name(), source = %job.source, target = %job.target, "converting");
+        let mut writer = job.budget.writer(out);
         engine
-            .convert(job)
+            .convert(job, &mut writer)
+            .and_then(|()| writer.flush().map_err(ConversionError::Output))
+            .map(|()| writer.size())
             .map_err(|error| job.budget.explain(error))
     }
 }

@@ -1,11 +1,12 @@
 //! Raster conversions with the `image` crate, and the decompression-bomb guard.
 
-use std::io::BufReader;
+use std::borrow::Cow;
+use std::io::{BufReader, BufWriter, Write as _};
 use std::path::Path;
 
-use image::{DynamicImage, ImageFormat, ImageReader, Limits};
+use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
 
-use super::{Budget, ConversionError, Format};
+use super::{BudgetWriter, ConversionError, Format};
 
 /// Largest accepted image, in pixels (a tiny file may declare enormous dimensions).
 pub const MAX_PIXELS: u64 = 50_000_000;
@@ -76,27 +77,33 @@ pub fn decode(path: &Path, format: Format) -> Result<DynamicImage, ConversionErr
     })
 }
 
-/// Encodes `image` as `target`, dropping alpha where the format has none.
+/// Encodes `image` as `target` into `out`, dropping alpha where the format has none.
 pub fn encode(
     image: &DynamicImage,
     target: Format,
-    budget: &Budget,
-) -> Result<Vec<u8>, ConversionError> {
+    out: &mut BudgetWriter<'_>,
+) -> Result<(), ConversionError> {
     let format = image_format(target).ok_or(ConversionError::Unsupported)?;
+    // A copy of the pixels only where the target needs other ones.
     let prepared = match target {
         Format::Jpeg | Format::Bmp if image.color().has_alpha() => {
-            DynamicImage::ImageRgb8(image.to_rgb8())
+            Cow::Owned(DynamicImage::ImageRgb8(image.to_rgb8()))
         }
         Format::Jpeg | Format::Bmp | Format::Tiff | Format::Webp | Format::Gif => match image {
-            DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => image.clone(),
-            other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
-            other => DynamicImage::ImageRgb8(other.to_rgb8()),
+            DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => Cow::Borrowed(image),
+            other if other.color().has_alpha() => {
+                Cow::Owned(DynamicImage::ImageRgba8(other.to_rgba8()))
+            }
+            other => Cow::Owned(DynamicImage::ImageRgb8(other.to_rgb8())),
         },
-        _ => image.clone(),
+        _ => Cow::Borrowed(image),
     };
-    let mut out = budget.writer();
-    prepared.write_to(&mut out, format).map_err(|error| {
-        ConversionError::Failed(format!("encoding {} failed ({error})", target.name()))
-    })?;
-    Ok(out.into_inner())
+    // Encoders write a few bytes at a time; the buffer spares the budget a check each.
+    let mut buffered = BufWriter::with_capacity(64 * 1024, out);
+    prepared
+        .write_to(&mut buffered, format)
+        .and_then(|()| buffered.flush().map_err(ImageError::IoError))
+        .map_err(|error| {
+            ConversionError::Failed(format!("encoding {} failed ({error})", target.name()))
+        })
 }

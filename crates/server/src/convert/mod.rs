@@ -23,7 +23,7 @@ mod text_pdf;
 
 use std::path::Path;
 
-pub use self::budget::{Budget, BudgetWriter};
+pub use self::budget::{Budget, BudgetWriter, Sink};
 pub use self::builtin::BuiltinEngine;
 pub use self::engine::{Engine, EngineJob, EngineReport, Engines, Offer, Probed};
 pub use self::format::{matches_magic, Format, RASTER_FORMATS};
@@ -68,6 +68,9 @@ pub enum ConversionError {
     /// Reading the stored input failed (an internal problem; never shown in detail).
     #[error("the stored file could not be read")]
     Io(#[source] std::io::Error),
+    /// Writing the result to disk failed (an internal problem; never shown in detail).
+    #[error("the result could not be stored")]
+    Output(#[source] std::io::Error),
 }
 
 /// Whether [`inspect`] has anything to check for `format` (the others are accepted

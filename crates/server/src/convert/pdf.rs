@@ -4,9 +4,9 @@ use image::DynamicImage;
 use lopdf::content::{Content, Operation};
 use lopdf::{dictionary, Document, Object, ObjectId, Stream};
 
-use super::{Budget, ConversionError};
+use super::{Budget, BudgetWriter, ConversionError};
 
-/// An image PDF, built with lopdf (one page, so the whole document in memory is fine).
+/// An image PDF, built with lopdf (one page: the document is held until it is written).
 struct PdfBuilder {
     document: Document,
     pages_id: ObjectId,
@@ -47,7 +47,11 @@ impl PdfBuilder {
         Ok(())
     }
 
-    fn finish(mut self, budget: &Budget) -> Result<Vec<u8>, ConversionError> {
+    fn finish(
+        mut self,
+        budget: &Budget,
+        out: &mut BudgetWriter<'_>,
+    ) -> Result<(), ConversionError> {
         let count = self.pages.len() as i64;
         self.document.objects.insert(
             self.pages_id,
@@ -61,16 +65,19 @@ impl PdfBuilder {
         self.document.trailer.set("Root", catalog_id);
         self.document.compress();
         budget.check_time()?;
-        let mut out = budget.writer();
         self.document
-            .save_to(&mut out)
-            .map_err(|e| ConversionError::Failed(format!("writing pdf: {e}")))?;
-        Ok(out.into_inner())
+            .save_to(out)
+            .map(drop)
+            .map_err(|e| ConversionError::Failed(format!("writing pdf: {e}")))
     }
 }
 
 /// One page exactly the size of the image (1 px = 1 pt), the image filling it.
-pub fn from_image(image: &DynamicImage, budget: &Budget) -> Result<Vec<u8>, ConversionError> {
+pub fn from_image(
+    image: &DynamicImage,
+    budget: &Budget,
+    out: &mut BudgetWriter<'_>,
+) -> Result<(), ConversionError> {
     let rgb = image.to_rgb8();
     let (width, height) = rgb.dimensions();
     let mut builder = PdfBuilder::new();
@@ -98,5 +105,5 @@ pub fn from_image(image: &DynamicImage, budget: &Budget) -> Result<Vec<u8>, Conv
         Operation::new("Q", vec![]),
     ];
     builder.add_page((w, h), resources, operations)?;
-    builder.finish(budget)
+    builder.finish(budget, out)
 }

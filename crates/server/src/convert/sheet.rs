@@ -95,15 +95,15 @@ fn iso_datetime(moment: &calamine::ExcelDateTime) -> String {
 /// Where rows go: a CSV or a JSON writer.
 trait RowSink {
     fn row(&mut self, cells: &[Cell]) -> Result<(), ConversionError>;
-    fn finish(self: Box<Self>) -> Result<Vec<u8>, ConversionError>;
+    fn finish(self: Box<Self>) -> Result<(), ConversionError>;
 }
 
-struct CsvSink<'a> {
-    writer: csv::Writer<BudgetWriter<'a>>,
+struct CsvSink<'a, 'b> {
+    writer: csv::Writer<&'a mut BudgetWriter<'b>>,
     budget: &'a Budget,
 }
 
-impl RowSink for CsvSink<'_> {
+impl RowSink for CsvSink<'_, '_> {
     fn row(&mut self, cells: &[Cell]) -> Result<(), ConversionError> {
         self.writer
             .write_record(cells.iter().map(Cell::text))
@@ -111,24 +111,23 @@ impl RowSink for CsvSink<'_> {
         self.budget.check_time()
     }
 
-    fn finish(self: Box<Self>) -> Result<Vec<u8>, ConversionError> {
-        let inner = self
-            .writer
+    fn finish(self: Box<Self>) -> Result<(), ConversionError> {
+        self.writer
             .into_inner()
-            .map_err(|e| ConversionError::Failed(format!("writing csv: {}", e.error())))?;
-        Ok(inner.into_inner())
+            .map(drop)
+            .map_err(|e| ConversionError::Failed(format!("writing csv: {}", e.error())))
     }
 }
 
 /// A JSON array of objects keyed by the first row, written an object at a time.
-struct JsonSink<'a> {
-    out: BudgetWriter<'a>,
+struct JsonSink<'a, 'b> {
+    out: &'a mut BudgetWriter<'b>,
     budget: &'a Budget,
     header: Option<Vec<String>>,
     rows: u64,
 }
 
-impl RowSink for JsonSink<'_> {
+impl RowSink for JsonSink<'_, '_> {
     fn row(&mut self, cells: &[Cell]) -> Result<(), ConversionError> {
         use std::io::Write as _;
         let Some(header) = &self.header else {
@@ -145,18 +144,17 @@ impl RowSink for JsonSink<'_> {
         let written = self
             .out
             .write_all(separator)
-            .and_then(|()| serde_json::to_writer(&mut self.out, &object).map_err(Into::into));
+            .and_then(|()| serde_json::to_writer(&mut *self.out, &object).map_err(Into::into));
         written.map_err(|e| ConversionError::Failed(format!("writing json: {e}")))?;
         self.budget.check_time()
     }
 
-    fn finish(mut self: Box<Self>) -> Result<Vec<u8>, ConversionError> {
+    fn finish(self: Box<Self>) -> Result<(), ConversionError> {
         use std::io::Write as _;
         let end: &[u8] = if self.rows == 0 { b"[]\n" } else { b"\n]\n" };
         self.out
             .write_all(end)
-            .map_err(|e| ConversionError::Failed(format!("writing json: {e}")))?;
-        Ok(self.out.into_inner())
+            .map_err(|e| ConversionError::Failed(format!("writing json: {e}")))
     }
 }
 
@@ -188,22 +186,21 @@ fn header_names(cells: &[Cell]) -> Vec<String> {
     names
 }
 
-/// The first sheet of the workbook at `path` as `target` (csv or json).
+/// The first sheet of the workbook at `path` as `target` (csv or json), into `out`.
 pub fn convert(
     path: &Path,
     source: Format,
     target: Format,
     budget: &Budget,
-) -> Result<Vec<u8>, ConversionError> {
+    out: &mut BudgetWriter<'_>,
+) -> Result<(), ConversionError> {
     let mut sink: Box<dyn RowSink + '_> = match target {
         Format::Csv => Box::new(CsvSink {
-            writer: csv::WriterBuilder::new()
-                .flexible(true)
-                .from_writer(budget.writer()),
+            writer: csv::WriterBuilder::new().flexible(true).from_writer(out),
             budget,
         }),
         Format::Json => Box::new(JsonSink {
-            out: budget.writer(),
+            out,
             budget,
             header: None,
             rows: 0,

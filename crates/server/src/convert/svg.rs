@@ -12,7 +12,7 @@
 //! embedded images together may hold at most [`MAX_PIXELS`] pixels; and filters (each
 //! a pass over its region, at most the canvas) at most [`MAX_FILTER_PIXELS`] pixels.
 
-use std::io::Cursor;
+use std::io::{Cursor, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
@@ -30,7 +30,7 @@ use super::image::{check_pixels, encode, MAX_PIXELS};
 const MAX_PAGE_SIDE: f32 = 14_400.0;
 /// Most pixels all filter passes of one drawing may cover together.
 pub const MAX_FILTER_PIXELS: u64 = 10 * MAX_PIXELS;
-use super::{font, Budget, ConversionError, Format};
+use super::{font, Budget, BudgetWriter, ConversionError, Format};
 
 /// The fonts SVG text may use: the bundled one, under every generic family name.
 static FONTS: LazyLock<Arc<fontdb::Database>> = LazyLock::new(|| {
@@ -114,7 +114,11 @@ pub fn parse(bytes: &[u8]) -> Result<Tree, ConversionError> {
 }
 
 /// The drawing as a PNG at its own size, transparent where it draws nothing.
-pub fn to_png(bytes: &[u8], budget: &Budget) -> Result<Vec<u8>, ConversionError> {
+pub fn to_png(
+    bytes: &[u8],
+    budget: &Budget,
+    out: &mut BudgetWriter<'_>,
+) -> Result<(), ConversionError> {
     let tree = parse(bytes)?;
     budget.check_time()?;
     let size = tree.size().to_int_size();
@@ -124,12 +128,16 @@ pub fn to_png(bytes: &[u8], budget: &Budget) -> Result<Vec<u8>, ConversionError>
     budget.check_time()?;
     let rgba = RgbaImage::from_raw(size.width(), size.height(), pixmap.take_demultiplied())
         .ok_or_else(|| ConversionError::Failed("rendering the drawing failed".into()))?;
-    encode(&DynamicImage::ImageRgba8(rgba), Format::Png, budget)
+    encode(&DynamicImage::ImageRgba8(rgba), Format::Png, out)
 }
 
 /// The drawing as a one-page vector PDF the size of the drawing (1 user unit = 1 pt);
 /// its text stays text.
-pub fn to_pdf(bytes: &[u8], budget: &Budget) -> Result<Vec<u8>, ConversionError> {
+pub fn to_pdf(
+    bytes: &[u8],
+    budget: &Budget,
+    out: &mut BudgetWriter<'_>,
+) -> Result<(), ConversionError> {
     let tree = parse(bytes)?;
     budget.check_time()?;
     let (width, height) = (tree.size().width(), tree.size().height());
@@ -155,6 +163,6 @@ pub fn to_pdf(bytes: &[u8], budget: &Budget) -> Result<Vec<u8>, ConversionError>
     let pdf = document
         .finish()
         .map_err(|error| ConversionError::Failed(format!("writing pdf: {error:?}")))?;
-    budget.check_output(pdf.len() as u64)?;
-    Ok(pdf)
+    out.write_all(&pdf)
+        .map_err(|error| ConversionError::Failed(format!("writing pdf: {error}")))
 }

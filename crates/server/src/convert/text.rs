@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::io::Write as _;
 
-use super::{Budget, ConversionError};
+use super::{Budget, BudgetWriter, ConversionError};
 
 fn utf8(bytes: &[u8]) -> Result<&str, ConversionError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -25,8 +25,8 @@ pub fn as_text(bytes: &[u8]) -> Result<&str, ConversionError> {
 pub fn markdown_to_html(
     bytes: &[u8],
     title: &str,
-    budget: &Budget,
-) -> Result<Vec<u8>, ConversionError> {
+    out: &mut BudgetWriter<'_>,
+) -> Result<(), ConversionError> {
     let source = utf8(bytes)?;
     let events = Parser::new_ext(source, Options::all()).map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
@@ -43,8 +43,7 @@ pub fn markdown_to_html(
     let document = format!(
         "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>{title_escaped}</title>\n</head>\n<body>\n{body}</body>\n</html>\n"
     );
-    budget.check_output(document.len() as u64)?;
-    Ok(document.into_bytes())
+    out.write_all(document.as_bytes()).map_err(write_failed)
 }
 
 /// The readable text of a markdown document (markup removed), for PDF output.
@@ -80,7 +79,11 @@ pub fn markdown_to_plain(bytes: &[u8]) -> Result<String, ConversionError> {
 
 /// An array of objects keyed by the header row; every value a string. Written row by
 /// row as it is read, so only one row is ever held.
-pub fn csv_to_json(bytes: &[u8], budget: &Budget) -> Result<Vec<u8>, ConversionError> {
+pub fn csv_to_json(
+    bytes: &[u8],
+    budget: &Budget,
+    out: &mut BudgetWriter<'_>,
+) -> Result<(), ConversionError> {
     let text = utf8(bytes)?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
@@ -89,8 +92,6 @@ pub fn csv_to_json(bytes: &[u8], budget: &Budget) -> Result<Vec<u8>, ConversionE
         .headers()
         .map_err(|e| ConversionError::Invalid(format!("the CSV header row cannot be read ({e})")))?
         .clone();
-    let mut out = budget.writer();
-    let write_failed = |e: std::io::Error| ConversionError::Failed(e.to_string());
     out.write_all(b"[").map_err(write_failed)?;
     for (index, record) in reader.records().enumerate() {
         budget.check_time()?;
@@ -104,15 +105,22 @@ pub fn csv_to_json(bytes: &[u8], budget: &Budget) -> Result<Vec<u8>, ConversionE
             .collect();
         out.write_all(if index == 0 { b"\n  " } else { b",\n  " })
             .map_err(write_failed)?;
-        serde_json::to_writer(&mut out, &row)
+        serde_json::to_writer(&mut *out, &row)
             .map_err(|e| ConversionError::Failed(e.to_string()))?;
     }
-    out.write_all(b"\n]\n").map_err(write_failed)?;
-    Ok(out.into_inner())
+    out.write_all(b"\n]\n").map_err(write_failed)
+}
+
+fn write_failed(error: std::io::Error) -> ConversionError {
+    ConversionError::Failed(error.to_string())
 }
 
 /// A JSON array of flat objects as CSV; the header is every key, in first-seen order.
-pub fn json_to_csv(bytes: &[u8], budget: &Budget) -> Result<Vec<u8>, ConversionError> {
+pub fn json_to_csv(
+    bytes: &[u8],
+    budget: &Budget,
+    out: &mut BudgetWriter<'_>,
+) -> Result<(), ConversionError> {
     let value: Value = serde_json::from_slice(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
         .map_err(|e| ConversionError::Invalid(format!("the file is not valid JSON ({e})")))?;
     let Value::Array(items) = value else {
@@ -139,7 +147,7 @@ pub fn json_to_csv(bytes: &[u8], budget: &Budget) -> Result<Vec<u8>, ConversionE
             }
         }
     }
-    let mut writer = csv::Writer::from_writer(budget.writer());
+    let mut writer = csv::Writer::from_writer(out);
     let failed = |e: csv::Error| ConversionError::Failed(e.to_string());
     writer.write_record(&headers).map_err(failed)?;
     for item in &items {
@@ -153,7 +161,7 @@ pub fn json_to_csv(bytes: &[u8], budget: &Budget) -> Result<Vec<u8>, ConversionE
     }
     writer
         .into_inner()
-        .map(|out| out.into_inner())
+        .map(drop)
         .map_err(|e| ConversionError::Failed(e.to_string()))
 }
 

@@ -15,7 +15,7 @@ use std::io::Write;
 use subsetter::GlyphRemapper;
 
 use super::font::{self, text_font};
-use super::{Budget, ConversionError};
+use super::{Budget, BudgetWriter, ConversionError};
 
 const A4: (f32, f32) = (595.0, 842.0);
 const MARGIN: f32 = 56.0;
@@ -30,9 +30,13 @@ const MAX_LINE_CHARS: usize = 400;
 const MAX_DISTINCT_CHARS: usize = u16::MAX as usize;
 
 /// Paginated text on A4 pages in an embedded Unicode font.
-pub fn from_text(text: &str, budget: &Budget) -> Result<Vec<u8>, ConversionError> {
+pub fn from_text(
+    text: &str,
+    budget: &Budget,
+    out: &mut BudgetWriter<'_>,
+) -> Result<(), ConversionError> {
     let per_page = ((A4.1 - 2.0 * MARGIN) / LEADING) as usize;
-    let mut pdf = TextPdf::start(budget.writer()).map_err(write_failed)?;
+    let mut pdf = TextPdf::start(out).map_err(write_failed)?;
     let mut lines = wrapped_lines(text).peekable();
     let mut first = true;
     while first || lines.peek().is_some() {
@@ -55,7 +59,7 @@ pub fn from_text(text: &str, budget: &Budget) -> Result<Vec<u8>, ConversionError
         pdf.add_page(&content).map_err(write_failed)?;
     }
     budget.check_time()?;
-    Ok(pdf.finish()?.into_inner())
+    pdf.finish()
 }
 
 fn write_failed(error: std::io::Error) -> ConversionError {
@@ -231,7 +235,7 @@ impl<W: Write> TextPdf<W> {
         self.object(FONT_ID, type0.as_bytes()).map_err(write_failed)
     }
 
-    fn finish(mut self) -> Result<W, ConversionError> {
+    fn finish(mut self) -> Result<(), ConversionError> {
         self.write_font()?;
         let mut kids = String::with_capacity(self.pages.len() * 10);
         for id in &self.pages {
@@ -258,8 +262,7 @@ impl<W: Write> TextPdf<W> {
             "trailer\n<< /Size {} /Root {CATALOG_ID} 0 R >>\nstartxref\n{xref_at}\n%%EOF\n",
             self.offsets.len()
         ));
-        self.raw(table.as_bytes()).map_err(write_failed)?;
-        Ok(self.out)
+        self.raw(table.as_bytes()).map_err(write_failed)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Job files on disk: `DATA_DIR/jobs/<session hash>/<job id>/{input,output}`.
+//! Job files on disk: `DATA_DIR/jobs/<session hash>/<job id>/{input,output}` (and,
+//! while a conversion runs, `work/` and `output.partial`).
 //! Paths are built only from hashes and UUIDs, never from user-supplied names.
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,11 @@ impl JobFiles {
     /// The conversion output.
     pub fn output(&self, session: &SessionKey, job_id: &Uuid) -> PathBuf {
         self.job_dir(session, job_id).join("output")
+    }
+
+    /// The conversion output while it is being written.
+    pub fn partial_output(&self, session: &SessionKey, job_id: &Uuid) -> PathBuf {
+        self.job_dir(session, job_id).join("output.partial")
     }
 
     /// Every session that has a directory on disk.

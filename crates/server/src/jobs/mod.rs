@@ -5,6 +5,7 @@
 
 mod downloads;
 mod files;
+mod pending;
 mod service;
 mod upload;
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
 use uuid::Uuid;
 
+use super::pending::PendingOutput;
 use super::upload::{
     duplicate_job_id, over_quota, storage_failure, IncomingUpload, PlaceError, SizeBound,
 };
@@ -224,8 +225,9 @@ impl JobService {
             return;
         }
         let files = &self.inner.files;
-        let (input, output) = (
+        let (input, partial, output) = (
             files.input(&job.session, &job.job_id),
+            files.partial_output(&job.session, &job.job_id),
             files.output(&job.session, &job.job_id),
         );
         let (source, target) = (
@@ -252,24 +254,31 @@ impl JobService {
                 Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(error) => return Err(ConversionError::Io(error)),
             }
-            let result = service.inner.engines.convert(&EngineJob {
-                input: &input,
-                source,
-                target,
-                title: &title,
-                budget: &budget,
-                scratch: &scratch,
-                memory_limit,
-            });
+            // The output goes to disk as it is produced; a failure drops (removes) it.
+            let converted = PendingOutput::create(partial)
+                .map_err(ConversionError::Output)
+                .and_then(|(pending, mut file)| {
+                    let job = EngineJob {
+                        input: &input,
+                        source,
+                        target,
+                        title: &title,
+                        budget: &budget,
+                        scratch: &scratch,
+                        memory_limit,
+                    };
+                    let size = service.inner.engines.convert(&job, &mut file)?;
+                    Ok((pending, size))
+                });
             let _ = std::fs::remove_dir_all(&scratch);
-            result
+            converted
         });
         // The budget stops the conversion at its next step; this frees the worker even
-        // if a step itself never ends. The result is written here, never by a task that
-        // was given up on.
+        // if a step itself never ends. The result is placed here, never by a task that
+        // was given up on (whose partial file is removed when the task ends).
         let outcome = match tokio::time::timeout(timeout + STEP_GRACE, work).await {
             Ok(Ok(converted)) => match converted {
-                Ok(bytes) => self.keep_output(&job, &output, bytes).await,
+                Ok((pending, size)) => self.keep_output(&job, pending, size, &output).await,
                 Err(error) => Err(error),
             },
             Ok(Err(_)) => Err(ConversionError::Failed(
@@ -296,7 +305,7 @@ impl JobService {
                 job.status = JobStatus::Failed;
                 job.error = Some(error.to_string());
                 io_failure = match error {
-                    ConversionError::Io(cause) => Some(cause),
+                    ConversionError::Io(cause) | ConversionError::Output(cause) => Some(cause),
                     _ => None,
                 };
             }
@@ -310,18 +319,19 @@ impl JobService {
         }
     }
 
-    /// Reserves a finished conversion's bytes against the session's storage quota (in
-    /// the store, in the step that records them), then writes the output; returns its
-    /// size. A job that then fails is saved without its output, which releases the
+    /// Reserves a finished conversion's `size` bytes against the session's storage
+    /// quota (in the store, in the step that records them), then places the pending
+    /// file as the job's `output`; returns its size. Refused, the pending file is
+    /// removed. A job that then fails is saved without its output, which releases the
     /// reservation.
     async fn keep_output(
         &self,
         job: &JobRecord,
+        pending: PendingOutput,
+        size: u64,
         output: &Path,
-        bytes: Vec<u8>,
     ) -> Result<u64, ConversionError> {
         let quota = self.inner.limits.max_session_storage;
-        let size = bytes.len() as u64;
         let reserving = JobRecord {
             output_size: Some(size),
             updated_at: Timestamp::now(),
@@ -348,11 +358,12 @@ impl JobService {
                 ));
             }
         }
-        // A new file in the job's existing folder: if a close removed the folder, this
-        // fails rather than bringing it back.
-        crate::private_fs::write_async(output, &bytes)
+        // A rename inside the job's existing folder: if a close removed the folder (and
+        // the pending file in it), this fails rather than bringing it back.
+        pending
+            .place(output)
             .await
-            .map_err(ConversionError::Io)?;
+            .map_err(ConversionError::Output)?;
         Ok(size)
     }
 

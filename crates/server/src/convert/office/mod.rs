@@ -26,7 +26,7 @@ use self::process::{find_program, run_within, ProcessLimits};
 use self::profile::{file_url, sanitize_html, PROFILE};
 use self::sandbox::Fence;
 use super::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
-use super::{ConversionError, Format};
+use super::{BudgetWriter, ConversionError, Format};
 use crate::config::LibreOfficeSetting;
 
 const OFFERS: &[Offer] = &[
@@ -199,7 +199,11 @@ impl Engine for LibreOffice {
         OFFERS
     }
 
-    fn convert(&self, job: &EngineJob<'_>) -> Result<Vec<u8>, ConversionError> {
+    fn convert(
+        &self,
+        job: &EngineJob<'_>,
+        sink: &mut BudgetWriter<'_>,
+    ) -> Result<(), ConversionError> {
         let (import, export) = filters(job.source, job.target)?;
         let scratch = job.scratch;
         let input = scratch.join(format!("document.{}", job.source.extension()));
@@ -250,7 +254,7 @@ impl Engine for LibreOffice {
             job.budget.check_output(size)?;
         }
         match size {
-            Some(_) if status.success() => std::fs::read(&output).map_err(ConversionError::Io),
+            Some(_) if status.success() => copy_result(&output, sink),
             _ => {
                 tracing::info!(%status, "LibreOffice produced no output");
                 Err(ConversionError::Failed(
@@ -259,6 +263,14 @@ impl Engine for LibreOffice {
             }
         }
     }
+}
+
+/// Copies LibreOffice's result file into `out`, a buffer at a time.
+fn copy_result(result: &Path, out: &mut BudgetWriter<'_>) -> Result<(), ConversionError> {
+    let mut file = std::fs::File::open(result).map_err(ConversionError::Io)?;
+    std::io::copy(&mut file, out)
+        .map(drop)
+        .map_err(ConversionError::Output)
 }
 
 /// The import filter (named, so the file is read as the type it was checked as) and
