@@ -13,6 +13,8 @@
 //! - the import filter is named, so a file is read as the type it was checked as
 //!   (a spreadsheet renamed `.doc` is not opened by another module).
 
+mod data_url;
+mod html;
 mod process;
 mod profile;
 mod sandbox;
@@ -22,8 +24,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use self::html::sanitize_html;
 use self::process::{find_program, run_within, ProcessLimits};
-use self::profile::{file_url, sanitize_html, PROFILE};
+use self::profile::{file_url, PROFILE};
 use self::sandbox::Fence;
 use super::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
 use super::{BudgetWriter, ConversionError, Format};

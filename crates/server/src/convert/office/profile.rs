@@ -1,10 +1,7 @@
 //! What each LibreOffice run starts from: a profile with macros off, links never
-//! updated and every proxy at a closed port, and HTML stripped of everything that
-//! could point outside the document.
+//! updated and every proxy at a closed port.
 
 use std::path::Path;
-
-use crate::convert::ConversionError;
 
 /// `user/registrymodifications.xcu` of every run's fresh profile. Writer's link update
 /// mode 0 and Calc's 1 both mean "never"; proxy type 2 is "manual".
@@ -26,29 +23,6 @@ pub const PROFILE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </oor:items>
 "#;
 
-/// HTML with only what a document needs: no scripts, styles, frames or forms; no URL
-/// but `http(s)` and `mailto` links and `data:` raster images (a relative, `file:` or
-/// SVG reference would make LibreOffice look for other files).
-pub fn sanitize_html(html: &[u8]) -> Result<Vec<u8>, ConversionError> {
-    let text = std::str::from_utf8(html.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(html))
-        .map_err(|_| ConversionError::Invalid("the HTML file is not UTF-8".into()))?;
-    let body = ammonia::Builder::default()
-        .url_schemes(["http", "https", "mailto", "data"].into())
-        .url_relative(ammonia::UrlRelative::Deny)
-        .attribute_filter(|_, _, value| {
-            let raster = ["png", "jpeg", "gif", "webp"]
-                .iter()
-                .any(|kind| value.starts_with(&format!("data:image/{kind};")));
-            (!value.starts_with("data:") || raster).then_some(value.into())
-        })
-        .clean(text)
-        .to_string();
-    Ok(format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>{body}</body></html>\n"
-    )
-    .into_bytes())
-}
-
 /// `path` as a `file://` URL, every byte outside the unreserved set escaped.
 pub fn file_url(path: &Path) -> String {
     use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -67,18 +41,6 @@ pub fn file_url(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn html_loses_scripts_and_references_to_local_files_and_svg() {
-        let html = br#"<p>Hi</p><script>alert(1)</script><img src="/etc/hostname"><img src="file:///etc/passwd"><img src="data:image/svg+xml;base64,PHN2Zz4="><img src="data:image/png;base64,iVBO"><a href="https://example.com/">x</a>"#;
-        let clean = String::from_utf8(sanitize_html(html).unwrap()).unwrap();
-        assert!(clean.contains("<p>Hi</p>"));
-        assert!(!clean.contains("script"));
-        assert!(!clean.contains("/etc/"), "{clean}");
-        assert!(!clean.contains("svg+xml"), "{clean}");
-        assert!(clean.contains("data:image/png;base64,iVBO"), "{clean}");
-        assert!(clean.contains("https://example.com/"));
-    }
 
     #[test]
     fn profile_paths_become_escaped_file_urls() {
