@@ -504,3 +504,62 @@ async fn zip_bombs_macro_documents_and_mislabelled_packages_are_refused_at_uploa
     let (status, _, body) = upload(&server, &creds, &new_job_id(), "fine.docx", docx("fine")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+/// How many images poppler's `pdfimages -list` finds in a PDF.
+fn pdfimages_count(pdf: &[u8]) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let output = std::process::Command::new("pdfimages")
+        .arg("-list")
+        .arg(&path)
+        .output()
+        .expect("pdfimages runs (scripts/setup.sh installs poppler-utils)");
+    assert!(output.status.success(), "{output:?}");
+    // Two header lines, then one line per image.
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .skip(2)
+        .filter(|line| !line.trim().is_empty())
+        .count()
+}
+
+/// A PNG every LibreOffice run can see, even inside bubblewrap (its own installation).
+fn png_visible_to_libreoffice() -> std::path::PathBuf {
+    let dir = std::path::Path::new("/usr/lib/libreoffice/share/toolbarmode");
+    std::fs::read_dir(dir)
+        .expect("LibreOffice's share folder")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .find(|path| path.extension().is_some_and(|ext| ext == "png"))
+        .expect("a PNG in LibreOffice's installation")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_data_urls_are_judged_by_their_bytes_so_svg_never_reaches_libreoffice() {
+    let server = server().await;
+    require_libreoffice(&group_ids(&server).await);
+    let creds = new_session(&server).await;
+    let local = png_visible_to_libreoffice();
+    let svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="64" height="64"><image width="64" height="64" xlink:href="file://{}"/></svg>"#,
+        local.display()
+    );
+    let svg64 = base64_encode(svg.as_bytes());
+    for (name, src) in [
+        ("upper.html", format!("DATA:image/svg+xml;base64,{svg64}")),
+        ("mislabelled.html", format!("data:image/png;base64,{svg64}")),
+        ("spaced.html", format!(" Data:image/svg+xml;base64,{svg64}")),
+    ] {
+        let html = format!(r#"<p>Picture below</p><img src="{src}">"#);
+        let (_, pdf) = round_trip(&server, &creds, name, html.into_bytes(), "pdf").await;
+        assert!(pdf_text(&pdf).contains("Picture below"), "{name} converts");
+        assert_eq!(pdfimages_count(&pdf), 0, "{name}: an image reached the PDF");
+    }
+    // The control: a real PNG in a data URL is kept, so the check above can fail.
+    let html = format!(
+        r#"<p>Picture below</p><img src="data:image/png;base64,{}">"#,
+        base64_encode(&red_png())
+    );
+    let (_, pdf) = round_trip(&server, &creds, "real.html", html.into_bytes(), "pdf").await;
+    assert!(pdfimages_count(&pdf) >= 1, "a genuine PNG is kept");
+}
