@@ -570,7 +570,8 @@ async fn office_pictures_linked_to_files_of_the_server_are_never_loaded() {
     require_libreoffice(&group_ids(&server).await);
     let creds = new_session(&server).await;
     // Visible inside the fence too; plain `soffice` with a default profile embeds it.
-    // The run's profile (links never updated) is what keeps it out.
+    // The run's profile keeps it out (`BlockUntrustedRefererLinks`: without it this
+    // fails; the link-update setting alone does not stop it).
     let local = png_visible_to_libreoffice();
     let types = r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#;
     let package_rels = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#;
