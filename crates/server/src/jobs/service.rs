@@ -473,9 +473,16 @@ impl JobService {
             conversion_time: None,
         };
         let files = &self.inner.files;
-        let placed = upload
-            .place_new(&files.job_dir(session, &job_id), super::files::INPUT)
-            .await;
+        let job_dir = files.job_dir(session, &job_id);
+        let mut placed = upload.place_new(&job_dir, super::files::INPUT).await;
+        if matches!(&placed, Err(PlaceError::Io(error)) if error.kind() == std::io::ErrorKind::NotFound)
+        {
+            // The session's folder vanished while the file was placed: a close (the
+            // store may not show it yet to this instance's cache). Placing again and
+            // letting the store's conditional insert judge gives the same answer as a
+            // request that came after the close.
+            placed = upload.place_new(&job_dir, super::files::INPUT).await;
+        }
         match placed {
             Ok(()) => {}
             Err(PlaceError::DuplicateId) => return Err(duplicate_job_id()),

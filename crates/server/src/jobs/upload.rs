@@ -227,16 +227,17 @@ impl IncomingUpload {
             Err(error) => return Err(error.into()),
         }
         let target = job_dir.join(file_name);
+        // The bytes stay in the upload until placed, so a failed attempt can be retried.
         let placed = match &mut self.spool {
-            Spool::Memory(buffer) => {
-                let buffer = std::mem::take(buffer);
-                crate::private_fs::write_async(&target, &buffer).await
-            }
+            Spool::Memory(buffer) => crate::private_fs::write_async(&target, buffer).await,
             Spool::File { path, .. } => tokio::fs::rename(&*path, &target).await,
         };
         if let Err(error) = placed {
             let _ = tokio::fs::remove_dir_all(job_dir).await;
             return Err(error.into());
+        }
+        if let Spool::Memory(buffer) = &mut self.spool {
+            *buffer = Vec::new();
         }
         self.kept = true;
         Ok(())
