@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ipnet::IpNet;
 
+use super::client_addr::is_trusted;
 use super::client_key;
 
 /// Open connections per client key, at most `limit` each.
@@ -36,8 +37,7 @@ impl PerAddress {
     /// A place for one more connection from `peer`, held until the returned
     /// [`AddressSlot`] is dropped; `None` if `peer` already holds `limit`.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<AddressSlot> {
-        let peer = peer.to_canonical();
-        if self.exempt.iter().any(|net| net.contains(&peer)) {
+        if is_trusted(peer, &self.exempt) {
             return Some(AddressSlot {
                 owner: Arc::clone(self),
                 key: None,
