@@ -31,6 +31,8 @@ const fromRoot = (p) => (path.isAbsolute(p) ? p : path.resolve(ROOT, p));
 
 export const TRUSTY_BIN = fromRoot(process.env.TRUSTY_BIN || 'target/debug/trustyconvert');
 export const TRUSTY_WEB_DIR = fromRoot(process.env.TRUSTY_WEB_DIR || 'target/web');
+export const EXAMPLE_BIN = fromRoot('target/debug/axum-app');
+export const EXAMPLE_PAGES = fromRoot('target/leptos-app');
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 export const SESSION_COOKIE = 'trustyconvert_session';
@@ -106,13 +108,32 @@ export async function startServer({ flags = [], startTimeout = 20_000 } = {}) {
     '--web-dir', TRUSTY_WEB_DIR,
     ...flags,
   ];
+  return spawnListening(TRUSTY_BIN, args, dataDir, /trustyconvert listening on (http:\/\/127\.0\.0\.1:\d+)/, startTimeout);
+}
+
+/**
+ * Starts the session library's example server (`examples/axum-app`) on 127.0.0.1:0,
+ * serving the built Leptos example page (`scripts/build-example.sh`) on the same origin.
+ */
+export async function startExampleApp({ startTimeout = 20_000 } = {}) {
+  for (const needed of [EXAMPLE_BIN, path.join(EXAMPLE_PAGES, 'index.html')]) {
+    if (!existsSync(needed)) {
+      throw new Error(`${needed} is missing: run ./scripts/build-example.sh and cargo build -p axum-app`);
+    }
+  }
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'trusty-e2e-example-'));
+  return spawnListening(EXAMPLE_BIN, ['127.0.0.1:0', EXAMPLE_PAGES], dataDir, /listening on (http:\/\/127\.0\.0\.1:\d+)/, startTimeout);
+}
+
+/** Spawns `bin` with `args` in `dataDir` and waits for the line `pattern` captures its base URL from. */
+async function spawnListening(bin, args, dataDir, pattern, startTimeout) {
   // Only the flags above configure the server: no TRUSTY_* setting leaks in from the
   // caller's environment (the binary reads many of them).
   const env = { NO_COLOR: '1', TRUSTY_LOG: process.env.TRUSTY_LOG || 'info' };
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('TRUSTY_')) env[key] = value;
   }
-  const child = spawn(TRUSTY_BIN, args, { cwd: dataDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args, { cwd: dataDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   liveChildren.add(child);
 
   const log = [];
@@ -143,7 +164,7 @@ export async function startServer({ flags = [], startTimeout = 20_000 } = {}) {
           const line = stripAnsi(pending.slice(0, newline));
           pending = pending.slice(newline + 1);
           remember(line);
-          const match = line.match(/trustyconvert listening on (http:\/\/127\.0\.0\.1:\d+)/);
+          const match = line.match(pattern);
           if (match) {
             clearTimeout(timer);
             resolve(match[1]);

@@ -13,7 +13,8 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 ./scripts/setup-browser.sh
 ./scripts/build-web.sh
-cargo build --locked -p trustyconvert
+./scripts/build-example.sh
+cargo build --locked -p trustyconvert -p axum-app
 
 if [ ! -f target/web/index.html ]; then
   echo "test-browser: target/web/index.html is missing after ./scripts/build-web.sh" >&2

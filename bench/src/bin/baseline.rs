@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer, SessionStore};
-use trustyconvert_server::Timestamp;
+use trustyconvert_session::Timestamp;
 
 /// The same allocator as TrustyConvert's binary, so allocation speed is not what the
 /// comparison measures.

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use trustyconvert_server::crypto::{generate_csrf_nonce, generate_public_id, SessionSecret};
 use trustyconvert_server::storage::{CsrfState, MemoryStorage, SessionRecord, SessionStore};
-use trustyconvert_server::Timestamp;
+use trustyconvert_session::crypto::{generate_csrf_nonce, generate_public_id, SessionSecret};
+use trustyconvert_session::Timestamp;
 
 /// The same allocator as the server binary, so the figures are the server's.
 #[global_allocator]

@@ -1,12 +1,14 @@
 //! `trustyconvert convert FILE --to FORMAT [-o OUT] [--server URL]`.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use trustyconvert_client::protocol::{Format, JobStatus};
-use trustyconvert_client::{ApiClient, ClientError, FileBody, Progress};
+use trustyconvert_client::protocol::{output_file_name, Format};
+use trustyconvert_client::workflow::{Observer, Workflow, WorkflowError};
+use trustyconvert_client::{ApiClient, FileBody};
 
 use crate::session_cmd::describe;
 use crate::target::{OptionalServerArg, Target};
@@ -16,10 +18,11 @@ use crate::target::{OptionalServerArg, Target};
 pub struct ConvertArgs {
     /// The file to convert.
     file: PathBuf,
-    /// Target format: png, jpeg (jpg), gif, bmp, tiff (tif), webp, pdf, html, json, csv.
-    #[arg(long = "to")]
+    /// Target format.
+    #[arg(long = "to", value_parser = crate::format_arg::TargetFormat)]
     to: Format,
-    /// Where to write the result (default: next to FILE with the new extension).
+    /// Where to write the result (default: next to FILE with the new extension; with
+    /// `-converted` added when FILE is already in the target format).
     #[arg(short = 'o', long = "output")]
     output: Option<PathBuf>,
     #[command(flatten)]
@@ -29,16 +32,9 @@ pub struct ConvertArgs {
 /// How often the job status is polled.
 const POLL_INTERVAL: Duration = Duration::from_millis(150);
 
-fn default_output(file: &Path, target: Format) -> PathBuf {
-    let candidate = file.with_extension(target.extension());
-    if candidate == file {
-        let stem = file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("output");
-        return file.with_file_name(format!("{stem}-converted.{}", target.extension()));
-    }
-    candidate
+/// Next to `file`, named by the one output-file-name rule.
+fn default_output(file: &Path, filename: &str, target: Format) -> PathBuf {
+    file.with_file_name(output_file_name(filename, target))
 }
 
 fn bar(progress: &MultiProgress, length: u64, label: &str, template: &str) -> ProgressBar {
@@ -56,9 +52,6 @@ const PERCENT: &str = "{msg:10} [{bar:30}] {pos}%";
 /// Runs the conversion; the message of an error names the file or the problem.
 pub async fn run(args: ConvertArgs) -> Result<(), String> {
     let name = args.file.display().to_string();
-    let bytes = tokio::fs::read(&args.file)
-        .await
-        .map_err(|e| format!("cannot read {name}: {e}"))?;
     let filename = args
         .file
         .file_name()
@@ -68,21 +61,27 @@ pub async fn run(args: ConvertArgs) -> Result<(), String> {
     let output = args
         .output
         .clone()
-        .unwrap_or_else(|| default_output(&args.file, args.to));
+        .unwrap_or_else(|| default_output(&args.file, &filename, args.to));
     if output == args.file {
         return Err(format!(
             "the output {} would overwrite the input; choose another -o",
             output.display()
         ));
     }
+    if args.server.server.is_none() {
+        return crate::offline::run(&args.file, args.to, &output).await;
+    }
+    let bytes = tokio::fs::read(&args.file)
+        .await
+        .map_err(|e| format!("cannot read {name}: {e}"))?;
 
     let target = Target::connect(&args.server).await?;
     let outcome = convert(&target.manager.api(), &filename, bytes, args.to).await;
     let label = target.label.clone();
     target.finish().await?;
     let converted = outcome.map_err(|error| match error {
-        Failure::Api(error) => format!("{name}: {}", describe(&error, &label)),
-        Failure::Job(reason) => format!("{name}: the conversion failed: {reason}"),
+        WorkflowError::Client(error) => format!("{name}: {}", describe(&error, &label)),
+        other => format!("{name}: {other}"),
     })?;
     tokio::fs::write(&output, &converted)
         .await
@@ -91,14 +90,60 @@ pub async fn run(args: ConvertArgs) -> Result<(), String> {
     Ok(())
 }
 
-enum Failure {
-    Api(ClientError),
-    Job(String),
+/// The progress bars of one conversion: upload, then conversion, then download, each
+/// added when its step begins.
+struct Bars {
+    progress: MultiProgress,
+    upload: ProgressBar,
+    conversion: OnceLock<ProgressBar>,
+    download: OnceLock<ProgressBar>,
 }
 
-impl From<ClientError> for Failure {
-    fn from(error: ClientError) -> Self {
-        Self::Api(error)
+impl Bars {
+    fn new(size: u64) -> Self {
+        let progress = MultiProgress::new();
+        let upload = bar(&progress, size, "upload", BYTES);
+        Self {
+            progress,
+            upload,
+            conversion: OnceLock::new(),
+            download: OnceLock::new(),
+        }
+    }
+}
+
+impl Observer for Bars {
+    fn upload_progress(&self, sent: u64, _total: Option<u64>) {
+        self.upload.set_position(sent);
+    }
+
+    fn uploaded(&self) {
+        self.upload.finish_with_message("uploaded");
+        self.conversion
+            .get_or_init(|| bar(&self.progress, 100, "convert", PERCENT));
+    }
+
+    fn conversion_progress(&self, percent: u8) {
+        if let Some(conversion) = self.conversion.get() {
+            conversion.set_position(u64::from(percent));
+        }
+    }
+
+    fn converted(&self) {
+        if let Some(conversion) = self.conversion.get() {
+            conversion.finish_with_message("converted");
+        }
+        self.download
+            .get_or_init(|| bar(&self.progress, 0, "download", BYTES));
+    }
+
+    fn download_progress(&self, received: u64, total: Option<u64>) {
+        if let Some(download) = self.download.get() {
+            if let Some(total) = total {
+                download.set_length(total);
+            }
+            download.set_position(received);
+        }
     }
 }
 
@@ -107,47 +152,23 @@ async fn convert(
     filename: &str,
     bytes: Vec<u8>,
     to: Format,
-) -> Result<Vec<u8>, Failure> {
-    let progress = MultiProgress::new();
-    let job_id = uuid::Uuid::new_v4().to_string();
-
-    let upload = bar(&progress, bytes.len() as u64, "upload", BYTES);
-    let upload_bar = upload.clone();
-    let report = Progress::new(move |sent, _| upload_bar.set_position(sent));
+) -> Result<Vec<u8>, WorkflowError> {
+    let bars = Arc::new(Bars::new(bytes.len() as u64));
+    let workflow = Workflow::new(api.clone()).poll_every(POLL_INTERVAL);
     let file = FileBody::Bytes(bytes.into());
-    api.upload_file(&job_id, filename, file, Some(report))
-        .await?;
-    upload.finish_with_message("uploaded");
-
-    let conversion = bar(&progress, 100, "convert", PERCENT);
-    api.convert(&job_id, to).await?;
-    loop {
-        let status = api.job_status(&job_id).await?;
-        conversion.set_position(u64::from(status.progress));
-        match status.status {
-            JobStatus::Completed => break,
-            JobStatus::Failed => {
+    let converted = workflow
+        .convert_file(file, filename, to, bars.clone())
+        .await
+        .inspect_err(|error| {
+            if let (WorkflowError::JobFailed { .. }, Some(conversion)) =
+                (error, bars.conversion.get())
+            {
                 conversion.abandon_with_message("failed");
-                let reason = status.error.unwrap_or_else(|| "no reason given".to_owned());
-                return Err(Failure::Job(reason));
             }
-            _ => tokio::time::sleep(POLL_INTERVAL).await,
-        }
+        })?;
+    let output = workflow.download(&converted, bars.clone()).await?;
+    if let Some(download) = bars.download.get() {
+        download.finish_with_message("downloaded");
     }
-    conversion.finish_with_message("converted");
-
-    let token = api.download_token(&job_id).await?;
-    let download = bar(&progress, 0, "download", BYTES);
-    let download_bar = download.clone();
-    let report = Progress::new(move |received, total| {
-        if let Some(total) = total {
-            download_bar.set_length(total);
-        }
-        download_bar.set_position(received);
-    });
-    let output = api
-        .download_with_progress(&token.download_token, Some(report))
-        .await?;
-    download.finish_with_message("downloaded");
     Ok(output)
 }

@@ -2,8 +2,7 @@
 //! and how to install the missing ones. Probes exactly as `serve` does at startup.
 
 use clap::Args;
-use trustyconvert_server::convert::probe_engines;
-use trustyconvert_server::LibreOfficeSetting;
+use trustyconvert_convert::{probe_engines, Format, LibreOfficeSetting};
 
 /// Where the engines are; shared by `serve` and `doctor`.
 #[derive(Debug, Args)]
@@ -34,7 +33,7 @@ pub async fn run(args: EngineArgs) -> Result<(), String> {
     println!();
     println!("Conversions offered:");
     for offer in engines.offers() {
-        let names = |formats: &[trustyconvert_server::convert::Format]| {
+        let names = |formats: &[Format]| {
             formats
                 .iter()
                 .map(|f| f.name())

@@ -10,7 +10,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
-use trustyconvert_server::http::correlation;
+use trustyconvert_session::correlation;
 
 /// Sends logs to stderr, filtered by `TRUSTY_LOG` (`info` by default).
 pub fn init() {

@@ -9,8 +9,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod client_state;
 mod convert_cmd;
 mod doctor;
+mod format_arg;
 mod formats_cmd;
 mod logging;
+mod offline;
 mod serve;
 mod session_cmd;
 mod target;
@@ -32,7 +34,7 @@ struct Cli {
 enum Command {
     /// Run the HTTP service (embedded store by default).
     Serve(Box<serve::ServeArgs>),
-    /// Convert a file (through --server, or a private in-process server).
+    /// Convert a file (through --server, or here, without one).
     Convert(convert_cmd::ConvertArgs),
     /// List the conversions available.
     Formats(target::OptionalServerArg),

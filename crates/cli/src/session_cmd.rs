@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 use trustyconvert_client::protocol::ErrorType;
-use trustyconvert_client::protocol::SessionInfo;
+use trustyconvert_client::protocol::{paths, SessionInfo};
 use trustyconvert_client::{ApiRequest, ClientError, SessionManager};
 
 use crate::client_state::ClientState;
@@ -90,7 +90,7 @@ async fn current_session(
     let server = &args.server;
     let api = args.manager(state).api();
     let outcome: Result<SessionInfo, ClientError> = api
-        .call(ApiRequest::get("/api/session").without_session())
+        .call(ApiRequest::get(paths::SESSION).without_session())
         .await;
     match outcome {
         Ok(info) => Ok(Some(info)),

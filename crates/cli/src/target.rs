@@ -1,5 +1,6 @@
 //! Which server a client command talks to: `--server URL`, or a one-off in-process
-//! server on a temporary store, so `convert` works with no setup at all.
+//! server on a temporary store, so `formats` works with no setup at all (`convert`
+//! without a server converts here instead: `offline.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +15,8 @@ use crate::client_state::ClientState;
 /// `--server` for commands that can also run without one.
 #[derive(Debug, Args)]
 pub struct OptionalServerArg {
-    /// Base URL of a TrustyConvert server. Without it, a private in-process server on a
-    /// temporary store does the work (same checks, same errors).
+    /// Base URL of a TrustyConvert server. Without it, the work is done here, with the
+    /// same checks and the default limits of a server.
     #[arg(long, env = "TRUSTY_SERVER")]
     pub server: Option<String>,
     #[command(flatten)]

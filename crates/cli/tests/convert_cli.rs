@@ -79,7 +79,7 @@ fn convert_errors_name_the_file_or_the_problem_and_exit_non_zero() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(
-        stderr.contains("fake.png") && stderr.contains("FileValidationError"),
+        stderr.contains("fake.png") && stderr.contains("the file was rejected"),
         "{stderr}"
     );
 
@@ -184,10 +184,7 @@ async fn after_a_crash_finished_jobs_survive_and_the_job_in_flight_is_marked_fai
         if status == JobStatus::Completed {
             break;
         }
-        assert!(
-            matches!(status, JobStatus::Queued | JobStatus::Processing),
-            "the first job ended {status:?}"
-        );
+        assert!(status.is_active(), "the first job ended {status:?}");
         assert!(
             std::time::Instant::now() < give_up,
             "the first job never finished"

@@ -143,7 +143,7 @@ async fn without_public_origin_the_derived_origin_is_announced_at_startup() {
     let log = server.log_text();
     let announced: Vec<&str> = log
         .lines()
-        .filter(|line| line.contains("no --public-origin set"))
+        .filter(|line| line.contains("no public origin configured"))
         .collect();
     assert_eq!(announced.len(), 1, "{log}");
     assert!(announced[0].contains("http://"), "{log}");
@@ -160,7 +160,7 @@ async fn without_public_origin_the_derived_origin_is_announced_at_startup() {
         &[],
     );
     let log = server.log_text();
-    assert!(!log.contains("no --public-origin set"), "{log}");
+    assert!(!log.contains("no public origin configured"), "{log}");
 }
 
 #[tokio::test]

@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use trustyconvert_protocol::{fields, paths};
 use trustyconvert_protocol::{
     CloseResponse, ConvertRequest, ConvertResponse, CsrfTokenResponse, DownloadTokenRequest,
-    DownloadTokenResponse, Envelope, ErrorType, Format, FormatGroup, HealthReport,
-    JobStatusResponse, SessionInfo, UploadResponse, CSRF_HEADER,
+    DownloadTokenResponse, ErrorType, Format, FormatGroup, HealthReport, JobStatusResponse,
+    SessionInfo, UploadResponse, CSRF_HEADER,
 };
 
 use crate::counters::Counters;
+use crate::envelope::decode_envelope;
 use crate::error::ClientError;
 use crate::manager::SessionManager;
 use crate::manager::Ticket;
@@ -84,6 +86,14 @@ impl ApiRequest {
 #[derive(Debug, Clone)]
 pub struct ApiClient {
     manager: SessionManager,
+}
+
+impl SessionManager {
+    /// The typed API client that routes every call through this manager. (Defined
+    /// here, beside the client: the manager itself knows nothing of the API.)
+    pub fn api(&self) -> ApiClient {
+        ApiClient::new(self.clone())
+    }
 }
 
 impl ApiClient {
@@ -174,14 +184,14 @@ impl ApiClient {
 
     /// `GET /api/session`.
     pub async fn session_status(&self) -> Result<SessionInfo, ClientError> {
-        self.call(ApiRequest::get("/api/session")).await
+        self.call(ApiRequest::get(paths::SESSION)).await
     }
 
     /// `POST /api/session/csrf`: asks the server for a new token and adopts it.
     pub async fn rotate_csrf(&self) -> Result<CsrfTokenResponse, ClientError> {
         Counters::bump(&self.manager.inner.counters.csrf_rotations);
         let (rotated, ticket, sent_at) = self
-            .call_in_session::<CsrfTokenResponse>(&ApiRequest::post("/api/session/csrf"))
+            .call_in_session::<CsrfTokenResponse>(&ApiRequest::post(paths::SESSION_CSRF))
             .await?;
         self.manager.adopt_rotated(&ticket, &rotated, sent_at);
         Ok(rotated)
@@ -189,13 +199,13 @@ impl ApiClient {
 
     /// `GET /api/health` (no session).
     pub async fn health(&self) -> Result<HealthReport, ClientError> {
-        self.call(ApiRequest::get("/api/health").without_session())
+        self.call(ApiRequest::get(paths::HEALTH).without_session())
             .await
     }
 
     /// `GET /api/convert/formats` (no session).
     pub async fn formats(&self) -> Result<Vec<FormatGroup>, ClientError> {
-        self.call(ApiRequest::get("/api/convert/formats").without_session())
+        self.call(ApiRequest::get(paths::FORMATS).without_session())
             .await
     }
 
@@ -223,12 +233,12 @@ impl ApiClient {
         progress: Option<Progress>,
     ) -> Result<UploadResponse, ClientError> {
         let upload = Upload {
-            fields: vec![("job_id".to_owned(), job_id.to_owned())],
-            file_field: "file".to_owned(),
+            fields: vec![(fields::JOB_ID.to_owned(), job_id.to_owned())],
+            file_field: fields::FILE.to_owned(),
             filename: filename.to_owned(),
             file,
         };
-        let request = ApiRequest::post("/api/upload")
+        let request = ApiRequest::post(paths::UPLOAD)
             .upload(upload)
             .progress(progress);
         self.call(request).await
@@ -245,17 +255,13 @@ impl ApiClient {
             target_format: target.name().to_owned(),
             source_format: None,
         };
-        self.call(ApiRequest::post("/api/convert").json(&request)?)
+        self.call(ApiRequest::post(paths::CONVERT).json(&request)?)
             .await
     }
 
     /// `GET /api/job_status?job_id=`.
     pub async fn job_status(&self, job_id: &str) -> Result<JobStatusResponse, ClientError> {
-        self.call(ApiRequest::get(format!(
-            "/api/job_status?job_id={}",
-            query_escape(job_id)
-        )))
-        .await
+        self.call(ApiRequest::get(paths::job_status(job_id))).await
     }
 
     /// `POST /api/download_token`.
@@ -263,7 +269,7 @@ impl ApiClient {
         let request = DownloadTokenRequest {
             job_id: job_id.to_owned(),
         };
-        self.call(ApiRequest::post("/api/download_token").json(&request)?)
+        self.call(ApiRequest::post(paths::DOWNLOAD_TOKEN).json(&request)?)
             .await
     }
 
@@ -271,8 +277,7 @@ impl ApiClient {
     /// browser then streams the file to disk itself (the token is the only credential
     /// it needs, and it is single-use).
     pub fn download_url(&self, token: &str) -> String {
-        let path = download_path(token);
-        self.manager.inner.transport.url(&path)
+        self.manager.inner.transport.url(&paths::download(token))
     }
 
     /// `GET /api/download?token=`: the output file's bytes (the token is consumed).
@@ -286,7 +291,7 @@ impl ApiClient {
         token: &str,
         progress: Option<Progress>,
     ) -> Result<Vec<u8>, ClientError> {
-        let mut request = HttpRequest::new(HttpMethod::Get, download_path(token));
+        let mut request = HttpRequest::new(HttpMethod::Get, paths::download(token));
         request.progress = progress;
         let response = self.send(&request, None).await?;
         if response.status == 200 {
@@ -303,7 +308,7 @@ impl ApiClient {
     /// `POST /api/session/close` with the token held now, without creating a session
     /// to close. `Ok(None)` when there was no session (left) to close.
     pub(crate) async fn close_session(&self) -> Result<Option<CloseResponse>, ClientError> {
-        let request = HttpRequest::new(HttpMethod::Post, "/api/session/close");
+        let request = HttpRequest::new(HttpMethod::Post, paths::SESSION_CLOSE);
         let Some(token) = self.manager.held_token() else {
             return Ok(None);
         };
@@ -331,51 +336,4 @@ fn closed(
         Err(error) if error.kind() == Some(ErrorType::SessionValidationError) => Ok(None),
         Err(error) => Err(error),
     }
-}
-
-/// Decodes an envelope: `data` on success, the typed error otherwise.
-pub(crate) fn decode_envelope<T: DeserializeOwned>(
-    response: HttpResponse,
-) -> Result<T, ClientError> {
-    let status = response.status;
-    let envelope: Envelope<T> =
-        serde_json::from_slice(&response.body).map_err(|error| ClientError::Protocol {
-            status,
-            detail: format!("not a TrustyConvert envelope: {error}"),
-        })?;
-    match (envelope.success, envelope.data, envelope.error) {
-        (true, Some(data), _) if (200..300).contains(&status) => Ok(data),
-        (false, _, Some(error)) => Err(ClientError::Api {
-            status,
-            kind: error.kind,
-            message: error.message,
-            details: error.details,
-            correlation_id: Some(envelope.correlation_id),
-            retry_after_secs: response
-                .header("retry-after")
-                .and_then(|v| v.trim().parse().ok()),
-        }),
-        _ => Err(ClientError::Protocol {
-            status,
-            detail: "inconsistent envelope".to_owned(),
-        }),
-    }
-}
-
-fn download_path(token: &str) -> String {
-    format!("/api/download?token={}", query_escape(token))
-}
-
-/// Percent-encodes a query value (ids and tokens are URL-safe already; this keeps a
-/// malformed value from changing the query).
-fn query_escape(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

@@ -1,7 +1,7 @@
 //! `ClientError`: everything a client call can fail with. `Clone + PartialEq` so one
 //! outcome can be shared by every waiter of a single flight and kept in reactive state.
 
-use trustyconvert_protocol::{human_size, ErrorType};
+use trustyconvert_protocol::{details as detail, human_size, ErrorType};
 
 use crate::transport::TransportError;
 
@@ -129,7 +129,10 @@ fn api_message(
 ) -> String {
     match kind {
         ErrorType::MaxFileSizeExceededError => {
-            match details.get("max_size").and_then(serde_json::Value::as_u64) {
+            match details
+                .get(detail::MAX_SIZE)
+                .and_then(serde_json::Value::as_u64)
+            {
                 Some(max) => too_large_message(max),
                 // Another limit (the session's storage quota): the server names it.
                 None => message.to_owned(),

@@ -9,6 +9,8 @@
 //!   recovery rules (403 CSRF → one refresh + one replay; 401 → one re-init + one replay).
 //! - [`Store`]: the small reactive store (get / set / subscribe) that holds the token and
 //!   the observable state.
+//! - [`workflow`]: one conversion (upload → convert → poll → download), the same for
+//!   the CLI and the page.
 //! - [`Transport`]: the only I/O boundary — reqwest with a cookie jar natively, `fetch`
 //!   with credentials in the browser.
 //!
@@ -27,12 +29,14 @@
 mod api;
 mod clock;
 mod counters;
+mod envelope;
 mod error;
 mod hub;
 mod manager;
 mod runtime;
 mod store;
 pub mod transport;
+pub mod workflow;
 
 pub use api::{ApiClient, ApiRequest};
 pub use clock::{Clock, SystemClock};

@@ -39,7 +39,7 @@ async fn after_another_tab_closes_twenty_concurrent_calls_create_exactly_one_new
     let posts: Vec<_> = (0..10)
         .map(|n| {
             let api = tab_b.api();
-            tokio::spawn(async move { api.upload(&job_id(n), "note.txt", b"hello").await })
+            tokio::spawn(async move { protected_post(&api, n).await })
         })
         .collect();
     let gets: Vec<_> = (0..10)
@@ -49,7 +49,7 @@ async fn after_another_tab_closes_twenty_concurrent_calls_create_exactly_one_new
         })
         .collect();
     for post in posts {
-        post.await.unwrap().expect("every upload succeeds");
+        post.await.unwrap().expect("every protected POST succeeds");
     }
     let mut ids = HashSet::new();
     for get in gets {
@@ -71,10 +71,14 @@ async fn a_poll_answered_after_close_session_fails_superseded_and_creates_no_ses
     let (manager, transport, _clock) = manager(&server);
     manager.ensure_session().await.unwrap();
     let gate = Gate::new();
-    transport.inject("/api/job_status", Some(1), Fault::HoldRequest(gate.clone()));
+    transport.inject(
+        session_get_path(),
+        Some(1),
+        Fault::HoldRequest(gate.clone()),
+    );
     let poll = {
         let api = manager.api();
-        tokio::spawn(async move { api.job_status(&job_id(1)).await })
+        tokio::spawn(async move { session_get(&api).await })
     };
     gate.reached().await; // the poll is in flight
     assert!(manager.close_session().await.unwrap());

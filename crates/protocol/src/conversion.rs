@@ -88,14 +88,34 @@ pub struct JobStatusResponse {
     pub output_size: Option<u64>,
     /// 0–100.
     pub progress: u8,
-    /// Why the job failed.
+    /// Why the job failed: the one field clients read (see
+    /// [`failure_reason`](Self::failure_reason)).
     pub error: Option<String>,
-    /// Same as `error`, for existing TrustyConvert clients.
+    /// Always equal to `error`; sent only for older TrustyConvert clients.
     pub error_message: Option<String>,
     /// RFC 3339, once finished.
     pub completed_at: Option<String>,
     /// Seconds the conversion took.
     pub conversion_time: Option<f64>,
+}
+
+impl JobStatusResponse {
+    /// Why a failed job failed: the server's `error` (`error_message` is its copy).
+    ///
+    /// ```
+    /// use trustyconvert_protocol::JobStatusResponse;
+    /// let status: JobStatusResponse = serde_json::from_value(serde_json::json!({
+    ///     "job_id": "j", "status": "failed", "created_at": "", "updated_at": "",
+    ///     "original_filename": "a.png", "source_format": "png", "target_format": "pdf",
+    ///     "file_size": 1, "output_size": null, "progress": 10,
+    ///     "error": "too big", "error_message": "too big",
+    ///     "completed_at": null, "conversion_time": null,
+    /// })).unwrap();
+    /// assert_eq!(status.failure_reason(), Some("too big"));
+    /// ```
+    pub fn failure_reason(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
 }
 
 /// The body of `POST /api/download_token`.

@@ -2,7 +2,9 @@
 //!
 //! Everything that crosses the network lives here so the server, the native client and
 //! the browser client agree on one definition: the JSON envelope, the error types and
-//! their HTTP statuses, the session DTOs, and the default cookie and header names.
+//! their HTTP statuses, the session DTOs, and the default cookie and header names; the
+//! API's [`paths`], the upload's multipart [`fields`] and the [`details`] keys of an
+//! error; and the file-name rule ([`output_file_name`]).
 //!
 //! This crate has no I/O and compiles for `wasm32-unknown-unknown`.
 //!
@@ -17,11 +19,15 @@
 #![warn(missing_docs)]
 
 mod conversion;
+pub mod details;
 mod envelope;
 mod error_type;
+pub mod fields;
+mod file_name;
 mod format;
 mod job_status;
 mod names;
+pub mod paths;
 mod session;
 mod size;
 
@@ -31,6 +37,7 @@ pub use conversion::{
 };
 pub use envelope::{Envelope, ErrorBody};
 pub use error_type::ErrorType;
+pub use file_name::{output_file_name, safe_file_name, MAX_FILE_NAME_CHARS};
 pub use format::{Format, UnknownFormat, RASTER_FORMATS};
 pub use job_status::JobStatus;
 pub use names::{

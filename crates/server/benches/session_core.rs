@@ -8,11 +8,12 @@ mod redis_server;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use trustyconvert_server::crypto::{generate_csrf_nonce, FreshSession, Keyring, SessionSecret};
 use trustyconvert_server::storage::{
     CsrfState, MemoryStorage, SessionRecord, SqliteStorage, Storage,
 };
-use trustyconvert_server::{StoreKind, Timestamp};
+use trustyconvert_server::StoreKind;
+use trustyconvert_session::crypto::{generate_csrf_nonce, FreshSession, Keyring, SessionSecret};
+use trustyconvert_session::Timestamp;
 
 fn tokens(c: &mut Criterion) {
     let keyring = Keyring::new(vec![[7; 32]]).unwrap();
@@ -33,7 +34,7 @@ fn record() -> SessionRecord {
     let now = Timestamp::now();
     SessionRecord {
         key: SessionSecret::generate().store_key(),
-        public_id: trustyconvert_server::crypto::generate_public_id(),
+        public_id: trustyconvert_session::crypto::generate_public_id(),
         created_at: now,
         idle_expires_at: now.plus(Duration::from_secs(3600)),
         absolute_expires_at: now.plus(Duration::from_secs(86_400)),

@@ -1,9 +1,10 @@
 //! The TrustyConvert HTTP service.
 //!
-//! Layers, outermost first: correlation id → panic catcher → CORS → (API routes only)
-//! the session guard (one store read, CSRF on unsafe methods) → rate limits →
-//! handlers ([`http`]) → services ([`session`], [`jobs`]) → [`storage`]. See
-//! `ARCHITECTURE.md` at the workspace root for the invariants.
+//! The converter is an application of `trustyconvert-session`: layers, outermost
+//! first: correlation id → panic catcher → CORS → (API routes only) the session
+//! layer's guard (one store read, CSRF on unsafe methods) → rate limits → handlers
+//! ([`http`]) → [`jobs`] → [`storage`]. See `ARCHITECTURE.md` at the workspace root
+//! for the invariants.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,21 +18,11 @@
 #![warn(missing_docs)]
 
 pub mod config;
-pub mod convert;
-mod cookies;
-pub mod crypto;
-pub mod csrf;
-mod error;
 pub mod http;
 pub mod jobs;
-mod keys;
 mod maintenance;
 mod private_fs;
-#[cfg(test)]
-mod properties;
-pub mod session;
 pub mod storage;
-mod time;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -43,10 +34,9 @@ pub use config::{
     ConfigError, CookieConfig, HttpLimits, JobLimits, LibreOfficeSetting, RateLimitConfig,
     SameSite, ServerConfig, StoreKind, Timeouts,
 };
-pub use error::{ApiError, ApiJson, ApiResult};
-pub use keys::{KeyError, GENERATED_KEY_FILE};
-pub use time::Timestamp;
 pub use trustyconvert_protocol::{DEFAULT_CSRF_COOKIE, DEFAULT_SESSION_COOKIE};
+pub use trustyconvert_session::keys::{KeyError, GENERATED_KEY_FILE};
+use trustyconvert_session::{SessionEvents, SessionHooks, Sessions};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -100,11 +90,15 @@ impl Server {
         storage: Arc<dyn storage::Storage>,
     ) -> Result<Self, StartError> {
         config.validate()?;
-        let keyring = keys::load_or_generate(config.secret_key_file.as_deref(), &config.data_dir)?;
+        let keyring = trustyconvert_session::keys::load_or_generate(
+            config.secret_key_file.as_deref(),
+            &config.data_dir,
+        )?;
         let libreoffice = config.libreoffice.clone();
-        let engines = tokio::task::spawn_blocking(move || convert::probe_engines(&libreoffice))
-            .await
-            .map_err(|_| StartError::Engines)?;
+        let engines =
+            tokio::task::spawn_blocking(move || trustyconvert_convert::probe_engines(&libreoffice))
+                .await
+                .map_err(|_| StartError::Engines)?;
         for report in engines.reports() {
             match &report.version {
                 Some(version) => {
@@ -132,23 +126,19 @@ impl Server {
                 "jobs interrupted by the last shutdown were marked failed"
             );
         }
-        let cookies = cookies::CookieWriter::new(config.cookies.clone());
-        let csrf = csrf::CsrfPolicy::new(
-            origin_rules(&config),
-            cookies.csrf_name().to_owned(),
-            keyring.clone(),
-        );
-        let sessions = session::SessionService::new(
-            Arc::clone(&storage),
-            jobs.clone(),
-            keyring,
-            config.timeouts,
-            cookies,
-        );
+        let metrics = Arc::<http::Metrics>::default();
+        let hooks: Arc<dyn SessionHooks> = Arc::new(jobs::SessionFiles::new(jobs.clone()));
+        let events: Arc<dyn SessionEvents> = metrics.clone();
+        let sessions = Sessions::builder(storage.clone())
+            .config(config.session_config())
+            .keyring(keyring)
+            .hooks(hooks)
+            .events(events)
+            .build()
+            .map_err(ConfigError::from)?;
         let maintenance = maintenance::spawn(
             sessions.clone(),
             jobs.clone(),
-            Arc::clone(&storage),
             config.timeouts.sweep_interval,
         );
         let listener = TcpListener::bind(config.bind)
@@ -163,13 +153,10 @@ impl Server {
             config.client_ipv6_prefix,
             config.trusted_proxies.clone(),
         );
-        let metrics = Arc::<http::Metrics>::default();
         let state = http::AppState::new(http::Services {
             sessions,
             jobs,
-            rate_limits: http::RateLimits::new(Arc::clone(&storage), config.rate_limits),
             storage,
-            csrf: Arc::new(csrf),
             metrics: Arc::clone(&metrics),
             config: Arc::new(config),
         });
@@ -209,26 +196,4 @@ impl Server {
         }
         result
     }
-}
-
-/// The cross-origin rules of a validated `config` (every origin in it parses); says
-/// at startup where the public origin comes from when it is not configured.
-fn origin_rules(config: &ServerConfig) -> csrf::OriginRules {
-    let parse = |origins: &[String]| -> Vec<csrf::Origin> {
-        origins
-            .iter()
-            .filter_map(|origin| csrf::Origin::parse(origin))
-            .collect()
-    };
-    let public = if config.public_origins.is_empty() {
-        tracing::warn!(
-            "no --public-origin set: deriving it from each request's Host header as http://<host> \
-             (https only where a --trusted-proxy sends X-Forwarded-Proto: https); \
-             set --public-origin behind a TLS proxy"
-        );
-        csrf::PublicOrigins::FromHost
-    } else {
-        csrf::PublicOrigins::Configured(parse(&config.public_origins))
-    };
-    csrf::OriginRules::new(public, parse(&config.allowed_origins))
 }

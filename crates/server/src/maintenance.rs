@@ -5,27 +5,20 @@
 //! a small task renews the leases of this process's jobs (they last three intervals),
 //! on its own clock so a long sweep never lets a live job's lease lapse.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
+use trustyconvert_session::{Sessions, Timestamp};
+
 use crate::jobs::JobService;
-use crate::session::SessionService;
-use crate::storage::Storage;
-use crate::time::Timestamp;
 
 /// How many sweep intervals a job lease lasts: two missed renewals are tolerated.
 pub const LEASE_INTERVALS: u32 = 3;
 
 /// Runs [`sweep_once`] every `interval`, and renews job leases every `interval`,
 /// until the tasks are aborted.
-pub fn spawn(
-    sessions: SessionService,
-    jobs: JobService,
-    storage: Arc<dyn Storage>,
-    interval: Duration,
-) -> [JoinHandle<()>; 2] {
+pub fn spawn(sessions: Sessions, jobs: JobService, interval: Duration) -> [JoinHandle<()>; 2] {
     let lease_keeper = {
         let jobs = jobs.clone();
         tokio::spawn(async move {
@@ -44,19 +37,21 @@ pub fn spawn(
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            sweep_once(&sessions, &jobs, storage.as_ref()).await;
+            sweep_once(&sessions, &jobs).await;
         }
     });
     [sweeper, lease_keeper]
 }
 
 /// One maintenance pass; failures are logged and retried on the next pass.
-pub async fn sweep_once(sessions: &SessionService, jobs: &JobService, storage: &dyn Storage) {
+pub async fn sweep_once(sessions: &Sessions, jobs: &JobService) {
     let now = Timestamp::now();
     match sessions.sweep_expired(now).await {
         Ok(0) => {}
         Ok(count) => tracing::debug!(count, "swept expired sessions"),
-        Err(error) => tracing::warn!(%error, "sweeping expired sessions failed"),
+        Err(error) => {
+            tracing::warn!(%error, "sweeping expired sessions or idle rate counters failed")
+        }
     }
     if let Err(error) = jobs.sweep_orphans(now).await {
         tracing::warn!(%error, "sweeping the jobs of vanished sessions failed");
@@ -65,8 +60,5 @@ pub async fn sweep_once(sessions: &SessionService, jobs: &JobService, storage: &
         Ok(0) => {}
         Ok(count) => tracing::warn!(count, "jobs of a stopped instance were marked failed"),
         Err(error) => tracing::warn!(%error, "failing abandoned jobs failed"),
-    }
-    if let Err(error) = storage.forget_idle_rates().await {
-        tracing::warn!(%error, "forgetting idle rate-limit counters failed");
     }
 }

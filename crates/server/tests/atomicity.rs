@@ -17,8 +17,8 @@ use image::{ImageFormat, Rgb, RgbImage};
 use redis_server::RedisServer;
 use reqwest::{Method, StatusCode};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use trustyconvert_server::crypto::SessionSecret;
 use trustyconvert_server::StoreKind;
+use trustyconvert_session::crypto::SessionSecret;
 
 /// One server per store; the Redis one with its own `redis-server`.
 struct OnStore {

@@ -652,11 +652,11 @@ async fn a_download_token_of_an_expired_session_is_refused_before_the_sweep() {
     }
     // The session's idle expiry is moved into the past in the store itself: expired,
     // and not swept (the sweep runs once a minute, and nothing here asks it to).
-    let key = trustyconvert_server::crypto::SessionSecret::parse(creds.session.as_bytes())
+    let key = trustyconvert_session::crypto::SessionSecret::parse(creds.session.as_bytes())
         .expect("the cookie is a session id")
         .store_key();
-    let past = trustyconvert_server::Timestamp::from_millis(
-        trustyconvert_server::Timestamp::now().as_millis() - 1000,
+    let past = trustyconvert_session::Timestamp::from_millis(
+        trustyconvert_session::Timestamp::now().as_millis() - 1000,
     );
     use trustyconvert_server::storage::SessionStore as _;
     assert!(

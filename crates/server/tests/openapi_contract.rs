@@ -449,3 +449,46 @@ async fn rate_limited_and_unavailable_answers_match_the_openapi_document() {
     .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn the_documents_paths_and_upload_fields_are_the_protocols() {
+    use trustyconvert_protocol::{fields, paths};
+    let server = TestServer::start(|_| {}).await;
+    let contract = Contract::fetch(&server).await;
+    let documented: BTreeSet<&str> = contract.document["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let protocol = BTreeSet::from([
+        paths::SESSION,
+        paths::SESSION_INIT,
+        paths::SESSION_CSRF,
+        paths::SESSION_CLOSE,
+        paths::HEALTH,
+        paths::FORMATS,
+        paths::OPENAPI,
+        paths::UPLOAD,
+        paths::CONVERT,
+        paths::JOB_STATUS,
+        paths::DOWNLOAD_TOKEN,
+        paths::DOWNLOAD,
+        paths::METRICS,
+    ]);
+    assert_eq!(documented, protocol);
+
+    let form = &contract.document["paths"][paths::UPLOAD]["post"]["requestBody"]["content"]
+        ["multipart/form-data"]["schema"];
+    let name = form["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        .unwrap_or_else(|| panic!("the upload form is a named schema: {form}"));
+    let properties: BTreeSet<&str> = contract.document["components"]["schemas"][name]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(properties, BTreeSet::from([fields::JOB_ID, fields::FILE]));
+}

@@ -1,14 +1,11 @@
 //! The TrustyConvert web UI: a Leptos client-side-rendered app, compiled to wasm32 and
 //! served by `trustyconvert serve` at `/`.
 //!
-//! - [`session`]: `<SessionProvider>` and [`use_session`], the browser half of the
-//!   centralized session management (one session per browser, kept in step across tabs).
-//! - [`ui`]: the conversion page, made of components that each ask for the session.
+//! The session comes from [`trustyconvert_leptos`] (`<SessionProvider>` and
+//! `use_session()`: one session per browser, kept in step across tabs); [`ui`] is the
+//! conversion page, made of components that each ask for the session.
 
-pub mod session;
 pub mod ui;
-
-pub use session::{use_session, SessionProvider, UseSession};
 
 /// Mounts the app on the page's `<body>` (the module's start function).
 #[wasm_bindgen::prelude::wasm_bindgen(start)]

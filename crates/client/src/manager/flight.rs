@@ -3,7 +3,7 @@
 //! the epoch/generation rules.
 
 use futures::future::{BoxFuture, Either, FutureExt as _, Shared};
-use trustyconvert_protocol::ErrorType;
+use trustyconvert_protocol::{paths, ErrorType};
 
 use super::{
     backoff, remember_closed, Core, SessionEvent, SessionManager, SessionSnapshot, Settled,
@@ -34,10 +34,6 @@ pub(crate) enum Job {
     /// repaired here: re-initializing is the init flight's job alone.
     Refresh,
 }
-
-const INIT_PATH: &str = "/api/session/init";
-const FORCE_INIT_PATH: &str = "/api/session/init?force=true";
-const STATUS_PATH: &str = "/api/session";
 
 pub(crate) fn is_no_session(error: &ClientError) -> bool {
     error.kind() == Some(ErrorType::SessionValidationError)
@@ -149,17 +145,17 @@ impl SessionManager {
                     .is_some()
                 {
                     Counters::bump(&counters.sync_requests);
-                    if let Ok(session) = self.fetch_session(STATUS_PATH).await {
+                    if let Ok(session) = self.fetch_session(paths::SESSION).await {
                         return Ok(session);
                     }
                 }
-                self.init_with_retries(INIT_PATH).await
+                self.init_with_retries(paths::SESSION_INIT).await
             }
-            Job::Init => self.init_with_retries(INIT_PATH).await,
-            Job::ForceInit => self.init_with_retries(FORCE_INIT_PATH).await,
+            Job::Init => self.init_with_retries(paths::SESSION_INIT).await,
+            Job::ForceInit => self.init_with_retries(paths::SESSION_INIT_FORCED).await,
             Job::Refresh => {
                 Counters::bump(&counters.csrf_refreshes);
-                self.fetch_session(STATUS_PATH).await
+                self.fetch_session(paths::SESSION).await
             }
         }
     }

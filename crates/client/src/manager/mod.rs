@@ -30,11 +30,11 @@ use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt as _, Shared};
 use serde::{Deserialize, Serialize};
-use trustyconvert_protocol::{SessionInfo, DEFAULT_CSRF_COOKIE};
+use trustyconvert_protocol::{paths, SessionInfo, DEFAULT_CSRF_COOKIE};
 
-use crate::api::{decode_envelope, ApiClient};
 use crate::clock::{Clock, SystemClock};
 use crate::counters::{Counters, NetworkCounts};
+use crate::envelope::decode_envelope;
 use crate::error::ClientError;
 use crate::hub::{Hub, Subscription};
 use crate::store::Store;
@@ -299,11 +299,6 @@ impl SessionManager {
     pub fn connect(base_url: &str, config: ManagerConfig) -> Result<Self, ClientError> {
         let transport = crate::transport::ReqwestTransport::new(base_url)?;
         Ok(Self::new(Arc::new(transport), config))
-    }
-
-    /// The typed API client that routes every call through this manager.
-    pub fn api(&self) -> ApiClient {
-        ApiClient::new(self.clone())
     }
 
     /// Returns a usable session: at once, without I/O, if the token is fresh; otherwise
@@ -601,7 +596,7 @@ impl SessionManager {
     /// server, without ever creating one; that session's id is remembered as closed.
     pub(crate) async fn token_of_session_closing(&self) -> Result<String, ClientError> {
         Counters::bump(&self.inner.counters.csrf_refreshes);
-        let session = self.fetch_session("/api/session").await?;
+        let session = self.fetch_session(paths::SESSION).await?;
         self.update(|core| remember_closed(core, session.id.clone()));
         Ok(session.csrf_token.to_string())
     }

@@ -1,5 +1,10 @@
 //! The real server on 127.0.0.1:0, a fault-injecting wrapper around the real reqwest
 //! transport, and a manual clock.
+//!
+//! The server is the converter, or with `TRUSTY_TEST_APP=library` the session crate's
+//! example application (`examples/axum-app`), so the session conformance and race
+//! tests hold the library to the same rules as the converter built on it
+//! (`scripts/test.sh` runs them both ways).
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -14,12 +19,69 @@ use trustyconvert_client::{
     Clock, HttpRequest, HttpResponse, ManagerConfig, SessionManager, Transport, TransportError,
 };
 use trustyconvert_server::{Server, ServerConfig, StoreKind};
+use trustyconvert_session::csrf::CsrfReason;
+use trustyconvert_session::store::MemoryStore;
+use trustyconvert_session::{SessionEvents, Sessions};
 
 /// A running in-process server.
 pub struct TestServer {
     pub base: String,
+    /// The library application's counters (the converter's are read from `/metrics`).
+    library_counters: Option<Arc<LibraryCounters>>,
     _dir: tempfile::TempDir,
     _shutdown: oneshot::Sender<()>,
+}
+
+/// Whether the tests run against the session crate's example application.
+fn library_app() -> bool {
+    std::env::var("TRUSTY_TEST_APP").is_ok_and(|app| app == "library")
+}
+
+/// The session layer's events, counted under the converter's metric names.
+#[derive(Default)]
+struct LibraryCounters {
+    init_requests: AtomicUsize,
+    created: AtomicUsize,
+    closed: AtomicUsize,
+    csrf_rejections: Mutex<Vec<CsrfReason>>,
+}
+
+impl SessionEvents for LibraryCounters {
+    fn init_requested(&self) {
+        self.init_requests.fetch_add(1, Ordering::SeqCst);
+    }
+    fn session_created(&self) {
+        self.created.fetch_add(1, Ordering::SeqCst);
+    }
+    fn session_closed(&self) {
+        self.closed.fetch_add(1, Ordering::SeqCst);
+    }
+    fn csrf_rejected(&self, reason: CsrfReason) {
+        self.csrf_rejections.lock().unwrap().push(reason);
+    }
+}
+
+impl LibraryCounters {
+    fn series(&self, series: &str) -> u64 {
+        let count = match series {
+            "trusty_session_init_requests_total" => self.init_requests.load(Ordering::SeqCst),
+            "trusty_sessions_created_total" => self.created.load(Ordering::SeqCst),
+            "trusty_sessions_closed_total" => self.closed.load(Ordering::SeqCst),
+            other => {
+                let reason = other
+                    .strip_prefix("trusty_csrf_rejections_total{reason=\"")
+                    .and_then(|rest| rest.strip_suffix("\"}"))
+                    .unwrap_or_else(|| panic!("{series} missing"));
+                self.csrf_rejections
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r.label() == reason)
+                    .count()
+            }
+        };
+        count as u64
+    }
 }
 
 impl TestServer {
@@ -32,6 +94,9 @@ impl TestServer {
             ..ServerConfig::default()
         };
         configure(&mut config);
+        if library_app() {
+            return Self::start_library(&config, dir).await;
+        }
         let server = Server::bind(config).await.unwrap();
         let base = format!("http://{}", server.local_addr());
         let (tx, rx) = oneshot::channel();
@@ -40,6 +105,36 @@ impl TestServer {
         }));
         Self {
             base,
+            library_counters: None,
+            _dir: dir,
+            _shutdown: tx,
+        }
+    }
+
+    /// The example application over the session part of `config`, on a memory store.
+    async fn start_library(config: &ServerConfig, dir: tempfile::TempDir) -> Self {
+        let counters = Arc::new(LibraryCounters::default());
+        let events: Arc<dyn SessionEvents> = counters.clone();
+        let sessions = Sessions::builder(Arc::new(MemoryStore::default()))
+            .config(config.session_config())
+            .events(events)
+            .build()
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let service =
+            axum_app::app(&sessions).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, service)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Self {
+            base,
+            library_counters: Some(counters),
             _dir: dir,
             _shutdown: tx,
         }
@@ -47,6 +142,9 @@ impl TestServer {
 
     /// A counter from `/metrics`, e.g. `trusty_session_init_requests_total`.
     pub async fn metric(&self, series: &str) -> u64 {
+        if let Some(counters) = &self.library_counters {
+            return counters.series(series);
+        }
         let text = reqwest::get(format!("{}/metrics", self.base))
             .await
             .unwrap()
@@ -375,6 +473,42 @@ pub async fn eventually(what: &str, condition: impl Fn() -> bool) {
 }
 
 /// A syntactically valid UUID v4 job id, different for each `n`.
+/// The application's CSRF-protected POST: the converter's upload of a small text file,
+/// the example application's echo.
+pub async fn protected_post(
+    api: &trustyconvert_client::ApiClient,
+    n: u32,
+) -> Result<(), trustyconvert_client::ClientError> {
+    if library_app() {
+        let request = trustyconvert_client::ApiRequest::post("/api/echo")
+            .json(&serde_json::json!({ "n": n }))?;
+        api.call::<serde_json::Value>(request).await.map(drop)
+    } else {
+        api.upload(&job_id(n), "note.txt", b"hello").await.map(drop)
+    }
+}
+
+/// The path of a GET that needs a session: the converter's job status, the example
+/// application's session status.
+pub fn session_get_path() -> &'static str {
+    if library_app() {
+        "/api/session"
+    } else {
+        "/api/job_status"
+    }
+}
+
+/// Sends the GET at [`session_get_path`].
+pub async fn session_get(
+    api: &trustyconvert_client::ApiClient,
+) -> Result<(), trustyconvert_client::ClientError> {
+    if library_app() {
+        api.session_status().await.map(drop)
+    } else {
+        api.job_status(&job_id(1)).await.map(drop)
+    }
+}
+
 pub fn job_id(n: u32) -> String {
     format!("00000000-0000-4000-8000-{n:012}")
 }

@@ -4,26 +4,21 @@
 
 use std::time::Duration;
 
-use super::{SameSite, StoreKind};
+use super::StoreKind;
+
+/// The session layer's defaults: `--same-site` (`SAME_SITE`), `--idle-timeout`
+/// (`IDLE_TIMEOUT`), `--absolute-timeout` (`ABSOLUTE_TIMEOUT`), `--csrf-grace`
+/// (`CSRF_GRACE`), `--sweep-interval` (`SWEEP_INTERVAL`), `--rate-limit-init`
+/// (`RATE_LIMIT_INIT`) and `--client-ipv6-prefix` (`CLIENT_IPV6_PREFIX`).
+pub use trustyconvert_session::config::defaults::*;
 
 /// `--store`: SQLite in the data directory, so sessions survive restarts.
 pub const STORE: StoreKind = StoreKind::Embedded;
-/// `--same-site`.
-pub const SAME_SITE: SameSite = SameSite::Lax;
 
 /// `--bind`: loopback only, so a first run exposes nothing.
 pub const BIND: &str = "127.0.0.1:8080";
 /// `--data-dir`.
 pub const DATA_DIR: &str = "./data";
-
-/// `--idle-timeout`: a session unused this long ends.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
-/// `--absolute-timeout`: a session ends this long after its creation, used or not.
-pub const ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
-/// `--csrf-grace`: the previous CSRF token stays valid this long after a rotation.
-pub const CSRF_GRACE: Duration = Duration::from_secs(60);
-/// `--sweep-interval`: how often expired sessions, their jobs and files are removed.
-pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// `--max-upload-size`: 100 MiB.
 pub const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
@@ -41,17 +36,12 @@ pub const CONVERSION_TIMEOUT: Duration = Duration::from_secs(60);
 /// typical document in well under half of that).
 pub const ENGINE_MEMORY: u64 = 1024 * 1024 * 1024;
 
-/// `--rate-limit-init`: new sessions per minute per client address.
-pub const RATE_LIMIT_INIT: u32 = 120;
 /// `--rate-limit-upload`: uploads per minute per client address.
 pub const RATE_LIMIT_UPLOAD: u32 = 300;
 /// `--rate-limit-convert`: conversion requests per minute per client address.
 pub const RATE_LIMIT_CONVERT: u32 = 300;
 /// `--rate-limit-download`: download tokens and downloads per minute per client address.
 pub const RATE_LIMIT_DOWNLOAD: u32 = 600;
-/// `--client-ipv6-prefix`: IPv6 clients are counted per /64 network, the block one
-/// machine or home is usually given (it can pick any address inside it).
-pub const CLIENT_IPV6_PREFIX: u8 = 64;
 
 /// Time allowed to send a request's head.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

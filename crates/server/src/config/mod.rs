@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use trustyconvert_protocol::{DEFAULT_CSRF_COOKIE, DEFAULT_SESSION_COOKIE, HOST_COOKIE_PREFIX};
+pub use trustyconvert_session::{CookieConfig, SameSite, SessionConfig, Timeouts};
 
 /// Which storage backend keeps sessions, jobs, download grants and rate counters.
 /// `Debug` and `Display` never show a Redis password.
@@ -78,143 +78,8 @@ impl std::str::FromStr for StoreKind {
     }
 }
 
-/// The `SameSite` attribute given to both cookies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SameSite {
-    /// Sent on same-site requests and top-level cross-site navigations (the default).
-    Lax,
-    /// Sent on same-site requests only.
-    Strict,
-    /// Sent on every request; requires `Secure`.
-    None,
-}
-
-impl SameSite {
-    /// The lowercase name `--same-site` takes.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Lax => "lax",
-            Self::Strict => "strict",
-            Self::None => "none",
-        }
-    }
-
-    /// The attribute value as written in `Set-Cookie`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Lax => "Lax",
-            Self::Strict => "Strict",
-            Self::None => "None",
-        }
-    }
-}
-
-/// How the session and CSRF cookies are named and flagged.
-#[derive(Debug, Clone)]
-pub struct CookieConfig {
-    /// Base name of the session cookie (without the `__Host-` prefix).
-    pub session_name: String,
-    /// Base name of the CSRF cookie (without the `__Host-` prefix).
-    pub csrf_name: String,
-    /// Whether cookies carry `Secure`. Only the documented dev switch turns it off.
-    pub secure: bool,
-    /// The `SameSite` attribute.
-    pub same_site: SameSite,
-    /// Whether both names get the `__Host-` prefix.
-    pub host_prefix: bool,
-}
-
-impl Default for CookieConfig {
-    fn default() -> Self {
-        Self {
-            session_name: DEFAULT_SESSION_COOKIE.to_owned(),
-            csrf_name: DEFAULT_CSRF_COOKIE.to_owned(),
-            secure: true,
-            same_site: defaults::SAME_SITE,
-            host_prefix: false,
-        }
-    }
-}
-
-impl CookieConfig {
-    /// The session cookie name as sent on the wire.
-    pub fn session_cookie_name(&self) -> String {
-        self.prefixed(&self.session_name)
-    }
-
-    /// The CSRF cookie name as sent on the wire.
-    pub fn csrf_cookie_name(&self) -> String {
-        self.prefixed(&self.csrf_name)
-    }
-
-    fn prefixed(&self, name: &str) -> String {
-        if self.host_prefix {
-            format!("{HOST_COOKIE_PREFIX}{name}")
-        } else {
-            name.to_owned()
-        }
-    }
-}
-
-/// Session lifetimes.
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    /// Idle timeout, extended by activity.
-    pub idle: Duration,
-    /// Absolute timeout from creation, never extended.
-    pub absolute: Duration,
-    /// How long the previous CSRF token stays valid after a rotation.
-    pub csrf_grace: Duration,
-    /// How often expired sessions are swept from the store.
-    pub sweep_interval: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Self {
-            idle: defaults::IDLE_TIMEOUT,
-            absolute: defaults::ABSOLUTE_TIMEOUT,
-            csrf_grace: defaults::CSRF_GRACE,
-            sweep_interval: defaults::SWEEP_INTERVAL,
-        }
-    }
-}
-
-/// Where to find LibreOffice, which converts office documents: `auto` looks for
-/// `soffice` (then `libreoffice`) on the `PATH`, `off` never uses it, anything else
-/// is the program to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LibreOfficeSetting {
-    /// Look on the `PATH`.
-    Auto,
-    /// Never offer office conversions.
-    Off,
-    /// This program (a path, or a name looked up on the `PATH`).
-    Program(PathBuf),
-}
-
-impl std::fmt::Display for LibreOfficeSetting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Auto => f.write_str("auto"),
-            Self::Off => f.write_str("off"),
-            Self::Program(path) => write!(f, "{}", path.display()),
-        }
-    }
-}
-
-impl std::str::FromStr for LibreOfficeSetting {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value.trim() {
-            "" => Err("expected auto, off or the path of soffice".to_owned()),
-            "auto" => Ok(Self::Auto),
-            "off" => Ok(Self::Off),
-            program => Ok(Self::Program(PathBuf::from(program))),
-        }
-    }
-}
+/// Where to find LibreOffice (`--libreoffice`); the convert crate's setting.
+pub use trustyconvert_convert::LibreOfficeSetting;
 
 /// Limits on uploads and jobs.
 #[derive(Debug, Clone, Copy)]
@@ -391,62 +256,31 @@ impl Default for HttpLimits {
 /// A configuration that cannot work, explained.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// `SameSite=None` without `Secure` is refused by browsers.
-    #[error(
-        "SameSite=None requires Secure cookies; drop --insecure-cookies or pick another SameSite"
-    )]
-    SameSiteNoneNeedsSecure,
-    /// `__Host-` cookies must be Secure.
-    #[error("the __Host- cookie prefix requires Secure cookies; drop --insecure-cookies")]
-    HostPrefixNeedsSecure,
-    /// An allowed origin is not of the form `scheme://host[:port]`.
-    #[error(
-        "allowed origin {0:?} is not of the form scheme://host[:port] (no path, no trailing slash)"
-    )]
-    BadOrigin(String),
-    /// A public origin is not of the form `scheme://host[:port]`.
-    #[error(
-        "--public-origin {0:?} is not of the form scheme://host[:port] (no path, no trailing slash)"
-    )]
-    BadPublicOrigin(String),
-    /// A timeout is zero or inconsistent.
-    #[error("{0}")]
-    BadTimeout(&'static str),
-    /// A job limit is zero.
+    /// The session layer's part (cookies, origins, timeouts, the IPv6 prefix).
+    #[error(transparent)]
+    Session(#[from] trustyconvert_session::ConfigError),
+    /// A job or connection limit is zero.
     #[error("{0} must be greater than zero")]
     ZeroLimit(&'static str),
-    /// A cookie name is empty or has characters a cookie name cannot have.
-    #[error("cookie name {0:?} is not a valid cookie token")]
-    BadCookieName(String),
-    /// The IPv6 client prefix is not a prefix length.
-    #[error("the IPv6 client prefix must be between 1 and 128, not {0}")]
-    BadIpv6Prefix(u8),
 }
 
 impl ServerConfig {
+    /// The session layer's part of the configuration.
+    pub fn session_config(&self) -> SessionConfig {
+        SessionConfig {
+            cookies: self.cookies.clone(),
+            timeouts: self.timeouts,
+            allowed_origins: self.allowed_origins.clone(),
+            public_origins: self.public_origins.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+            client_ipv6_prefix: self.client_ipv6_prefix,
+            init_per_minute: self.rate_limits.init_per_minute,
+        }
+    }
+
     /// Checks the configuration for combinations that cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.cookies.secure && self.cookies.same_site == SameSite::None {
-            return Err(ConfigError::SameSiteNoneNeedsSecure);
-        }
-        if !self.cookies.secure && self.cookies.host_prefix {
-            return Err(ConfigError::HostPrefixNeedsSecure);
-        }
-        for name in [&self.cookies.session_name, &self.cookies.csrf_name] {
-            if !is_cookie_token(name) {
-                return Err(ConfigError::BadCookieName(name.clone()));
-            }
-        }
-        for origin in &self.allowed_origins {
-            if crate::csrf::Origin::parse(origin).is_none() {
-                return Err(ConfigError::BadOrigin(origin.clone()));
-            }
-        }
-        for origin in &self.public_origins {
-            if crate::csrf::Origin::parse(origin).is_none() {
-                return Err(ConfigError::BadPublicOrigin(origin.clone()));
-            }
-        }
+        self.session_config().validate()?;
         if self.jobs.max_upload_bytes == 0 {
             return Err(ConfigError::ZeroLimit("the maximum upload size"));
         }
@@ -456,9 +290,6 @@ impl ServerConfig {
         if self.jobs.workers == 0 {
             return Err(ConfigError::ZeroLimit("the number of workers"));
         }
-        if !(1..=128).contains(&self.client_ipv6_prefix) {
-            return Err(ConfigError::BadIpv6Prefix(self.client_ipv6_prefix));
-        }
         if self.http.max_connections_per_address == 0 {
             return Err(ConfigError::ZeroLimit(
                 "the maximum number of connections per address",
@@ -467,27 +298,8 @@ impl ServerConfig {
         if self.http.body_min_rate == 0 {
             return Err(ConfigError::ZeroLimit("the minimum request body rate"));
         }
-        let t = &self.timeouts;
-        if t.idle.is_zero() || t.absolute.is_zero() || t.sweep_interval.is_zero() {
-            return Err(ConfigError::BadTimeout(
-                "timeouts must be greater than zero",
-            ));
-        }
-        if t.idle > t.absolute {
-            return Err(ConfigError::BadTimeout(
-                "the idle timeout cannot be longer than the absolute timeout",
-            ));
-        }
         Ok(())
     }
-}
-
-/// RFC 6265 `token`: visible ASCII except separators.
-fn is_cookie_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use hyper::body::{Body, Bytes, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use crate::config::HttpLimits;
-use crate::error::ApiError;
+use trustyconvert_protocol::details;
+use trustyconvert_session::ApiError;
 
 /// Why a request body was given up on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -62,16 +63,16 @@ impl SlowBody {
                 "The request body stopped arriving for more than {} seconds.",
                 idle.as_secs()
             ))
-            .with_detail("reason", "body_stalled")
-            .with_detail("idle_timeout_seconds", idle.as_secs()),
+            .with_detail(details::REASON, "body_stalled")
+            .with_detail(details::IDLE_TIMEOUT_SECONDS, idle.as_secs()),
             Self::TooSlow { min_rate, grace } => ApiError::validation(format!(
                 "The request body arrived too slowly: after the first {} seconds it must \
                  average at least {min_rate} bytes per second.",
                 grace.as_secs()
             ))
-            .with_detail("reason", "body_too_slow")
-            .with_detail("min_rate_bytes_per_second", min_rate)
-            .with_detail("grace_seconds", grace.as_secs()),
+            .with_detail(details::REASON, "body_too_slow")
+            .with_detail(details::MIN_RATE_BYTES_PER_SECOND, min_rate)
+            .with_detail(details::GRACE_SECONDS, grace.as_secs()),
         }
     }
 }

@@ -5,7 +5,7 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 
 use super::SlowBody;
-use crate::error::ApiError;
+use trustyconvert_session::ApiError;
 
 /// Like [`axum::Json`], but a missing or wrong content type, bad JSON or a missing
 /// field is a 400 `ValidationError` in the envelope.

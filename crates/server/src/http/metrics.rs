@@ -7,7 +7,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::csrf::CsrfReason;
+use trustyconvert_session::csrf::CsrfReason;
+use trustyconvert_session::SessionEvents;
 
 /// The server's counters.
 #[derive(Debug, Default)]
@@ -19,27 +20,26 @@ pub struct Metrics {
     connections_refused: AtomicU64,
 }
 
-impl Metrics {
-    /// One more session created.
-    pub fn session_created(&self) {
-        self.sessions_created.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// One more request to `/api/session/init`.
-    pub fn session_init_request(&self) {
+/// The session layer's events, counted.
+impl SessionEvents for Metrics {
+    fn init_requested(&self) {
         self.session_init_requests.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// One more session closed by its client.
-    pub fn session_closed(&self) {
+    fn session_created(&self) {
+        self.sessions_created.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn session_closed(&self) {
         self.sessions_closed.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// One more CSRF rejection for `reason`.
-    pub fn csrf_rejected(&self, reason: CsrfReason) {
+    fn csrf_rejected(&self, reason: CsrfReason) {
         self.csrf_rejections[reason as usize].fetch_add(1, Ordering::Relaxed);
     }
+}
 
+impl Metrics {
     /// One more connection closed at once: its address already held its most.
     pub fn connection_refused(&self) {
         self.connections_refused.fetch_add(1, Ordering::Relaxed);

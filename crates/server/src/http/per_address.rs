@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ipnet::IpNet;
 
-use super::client_addr::is_trusted;
-use super::client_key;
+use trustyconvert_session::http::{client_key, is_trusted};
 
 /// Open connections per client key, at most `limit` each.
 #[derive(Debug)]

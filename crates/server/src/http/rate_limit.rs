@@ -1,84 +1,40 @@
-//! Per-client rate limits as route layers. The counters belong to the storage backend
-//! (`RateLimitStore`; the memory and embedded backends keep them in the process), so a
-//! backend shared by several instances can count across them. A counter that cannot be
-//! read is a 503, never a request let through uncounted.
-
-use std::num::NonZeroU32;
-use std::sync::Arc;
+//! Per-client rate limits of the conversion routes as route layers, counted through
+//! the session layer's [`RateLimits`] in the storage backend's counters (the memory
+//! and embedded backends keep them in the process), so a backend shared by several
+//! instances counts across them. A counter that cannot be read is a 503, never a
+//! request let through uncounted. Session creation is limited by the session layer.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use trustyconvert_protocol::ErrorType;
+use trustyconvert_session::http::ClientAddr;
+use trustyconvert_session::store::RateAction;
 
-use super::{ApiError, AppState, ClientAddr};
-use crate::config::RateLimitConfig;
-use crate::storage::{RateAction, RateVerdict, Storage};
+use super::AppState;
 
-/// The configured limits over the storage's counters. Cheap to clone.
-#[derive(Clone)]
-pub struct RateLimits {
-    storage: Arc<dyn Storage>,
-    config: RateLimitConfig,
-}
+/// Uploading a file.
+pub const UPLOAD: RateAction = RateAction::named("upload");
+/// Asking for a conversion.
+pub const CONVERT: RateAction = RateAction::named("convert");
+/// Asking for a download token or downloading.
+pub const DOWNLOAD: RateAction = RateAction::named("download");
 
-impl RateLimits {
-    /// Limits as configured, counted in `storage`.
-    pub fn new(storage: Arc<dyn Storage>, config: RateLimitConfig) -> Self {
-        Self { storage, config }
-    }
-
-    fn per_minute(&self, action: RateAction) -> Option<NonZeroU32> {
-        NonZeroU32::new(match action {
-            RateAction::Init => self.config.init_per_minute,
-            RateAction::Upload => self.config.upload_per_minute,
-            RateAction::Convert => self.config.convert_per_minute,
-            RateAction::Download => self.config.download_per_minute,
-        })
-    }
-
-    /// Counts one `action` by `client`: 429 `RateLimitExceeded` with `Retry-After`
-    /// when over its limit.
-    pub async fn check(&self, action: RateAction, client: ClientAddr) -> Result<(), ApiError> {
-        let Some(per_minute) = self.per_minute(action) else {
-            return Ok(());
-        };
-        match self
-            .storage
-            .check_rate(action, client.0, per_minute)
-            .await?
-        {
-            RateVerdict::Allowed => Ok(()),
-            RateVerdict::Limited { retry_after } => {
-                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                tracing::info!(
-                    event = "rate_limited",
-                    action = action.name(),
-                    "request over the rate limit"
-                );
-                Err(ApiError::new(
-                    ErrorType::RateLimitExceeded,
-                    "Too many requests. Please wait a moment and try again.",
-                )
-                .with_retry_after(seconds.max(1)))
-            }
-        }
-    }
-}
-
-/// The layer state: the app and what this layer limits.
+/// The layer state: the app, what this layer limits and how often it may happen.
 #[derive(Clone)]
 pub struct Limited {
     state: AppState,
     action: RateAction,
+    per_minute: u32,
 }
 
 impl Limited {
-    /// Limits `action` on every request of the route.
-    pub fn every(state: &AppState, action: RateAction) -> Self {
+    /// Limits `action` to `per_minute` requests per client (`0`: unlimited) on every
+    /// request of the route.
+    pub fn every(state: &AppState, action: RateAction, per_minute: u32) -> Self {
         Self {
             state: state.clone(),
             action,
+            per_minute,
         }
     }
 }
@@ -93,8 +49,9 @@ pub async fn enforce(State(limited): State<Limited>, request: Request, next: Nex
     };
     if let Err(error) = limited
         .state
-        .rate_limits
-        .check(limited.action, client)
+        .sessions
+        .rate_limits()
+        .check(limited.action, limited.per_minute, client)
         .await
     {
         return error.into_response();

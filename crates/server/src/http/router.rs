@@ -11,18 +11,18 @@ use axum::Router;
 use tower::util::Either;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
-use trustyconvert_protocol::{CORRELATION_ID_HEADER, CSRF_HEADER};
+use trustyconvert_protocol::{paths, CORRELATION_ID_HEADER, CSRF_HEADER};
 
-use super::correlation::{Frame, FrameLayer};
-use super::guard::{SessionGuard, SessionGuardLayer};
-use super::rate_limit::{enforce, Limited};
-use super::routes::{download, formats, health, jobs, session, upload};
+use trustyconvert_session::frame::{Frame, FrameLayer};
+use trustyconvert_session::SessionGuard;
+
+use super::rate_limit::{enforce, Limited, CONVERT, DOWNLOAD, UPLOAD};
+use super::routes::{download, formats, health, jobs, upload};
 use super::{ApiError, AppState};
-use crate::storage::RateAction;
 
 /// The whole application as one service: the request frame (correlation id, panics),
-/// CORS when cross-origin callers are configured, the session guard (every `/api`
-/// path), then the routes.
+/// CORS when cross-origin callers are configured, the session layer's guard (every
+/// `/api` path), then the routes.
 pub type App = Frame<Either<Cors<SessionGuard<Router>>, SessionGuard<Router>>>;
 
 /// Builds the whole application.
@@ -32,7 +32,7 @@ pub fn app(state: AppState) -> App {
     // response) is left out.
     let cors = (!state.config.allowed_origins.is_empty())
         .then(|| cors_layer(&state.config.allowed_origins));
-    let guard = SessionGuardLayer::new(state.clone());
+    let guard = state.sessions.layer().only_under(paths::API);
     ServiceBuilder::new()
         .layer(FrameLayer)
         .option_layer(cors)
@@ -46,45 +46,43 @@ fn router(state: AppState) -> Router {
     let upload_body_limit =
         usize::try_from(state.config.jobs.max_upload_bytes + upload::MULTIPART_OVERHEAD)
             .unwrap_or(usize::MAX);
-    let limit = |action| from_fn_with_state(Limited::every(&state, action), enforce);
+    let limits = state.config.rate_limits;
+    let limit = |action, per_minute| {
+        from_fn_with_state(Limited::every(&state, action, per_minute), enforce)
+    };
     let api = Router::new()
-        // Init counts against its rate limit in the handler: only when it creates a
-        // session.
-        .route("/api/session/init", get(session::init))
-        .route("/api/session", get(session::status))
-        .route("/api/session/csrf", post(session::rotate_csrf))
-        .route("/api/session/close", post(session::close))
-        .route("/api/health", get(health::health))
-        .route("/api/convert/formats", get(formats::formats))
-        .route("/api/openapi.json", get(super::openapi::serve))
+        .merge(state.sessions.routes())
+        .route(paths::HEALTH, get(health::health))
+        .route(paths::FORMATS, get(formats::formats))
+        .route(paths::OPENAPI, get(super::openapi::serve))
         .route(
-            "/api/upload",
+            paths::UPLOAD,
             post(upload::upload)
                 .layer(DefaultBodyLimit::max(upload_body_limit))
-                .layer(limit(RateAction::Upload)),
+                .layer(limit(UPLOAD, limits.upload_per_minute)),
         )
         .route(
-            "/api/convert",
-            post(jobs::convert).layer(limit(RateAction::Convert)),
+            paths::CONVERT,
+            post(jobs::convert).layer(limit(CONVERT, limits.convert_per_minute)),
         )
-        .route("/api/job_status", get(jobs::job_status))
+        .route(paths::JOB_STATUS, get(jobs::job_status))
         .route(
-            "/api/download_token",
-            post(download::download_token).layer(limit(RateAction::Download)),
+            paths::DOWNLOAD_TOKEN,
+            post(download::download_token).layer(limit(DOWNLOAD, limits.download_per_minute)),
         )
         // HEAD counts like GET: probing tokens is not free, though it spends none.
         .route(
-            "/api/download",
+            paths::DOWNLOAD,
             get(download::download)
                 .head(download::download_head)
-                .layer(limit(RateAction::Download)),
+                .layer(limit(DOWNLOAD, limits.download_per_minute)),
         )
         // Unknown API paths are answered here, behind the guard, not by the UI's
         // fallback: every /api request is checked, matched or not.
-        .route("/api", any(not_found))
-        .route("/api/", any(not_found))
-        .route("/api/{*rest}", any(not_found))
-        .route("/metrics", get(metrics));
+        .route(paths::API, any(not_found))
+        .route(&format!("{}/", paths::API), any(not_found))
+        .route(&format!("{}/{{*rest}}", paths::API), any(not_found))
+        .route(paths::METRICS, get(metrics));
     let web_dir = state.config.web_dir.clone();
     // One flat router (no nested /api router, which would match each request twice
     // and rewrite its URI).
@@ -117,7 +115,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
 
 #[utoipa::path(
     get,
-    path = "/metrics",
+    path = paths::METRICS,
     tag = "meta",
     description = "Prometheus counters (sessions, CSRF rejections by reason).",
     responses((status = 200, description = "Prometheus text format.", content_type = "text/plain"))

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
+use trustyconvert_session::Sessions;
+
 use super::metrics::Metrics;
-use super::rate_limit::RateLimits;
 use crate::config::ServerConfig;
-use crate::csrf::CsrfPolicy;
 use crate::jobs::JobService;
-use crate::session::SessionService;
 use crate::storage::Storage;
 
 /// State shared by every handler and layer: one pointer, so the clone every layer and
@@ -30,18 +30,20 @@ impl std::ops::Deref for AppState {
     }
 }
 
+impl FromRef<AppState> for Sessions {
+    fn from_ref(state: &AppState) -> Sessions {
+        state.sessions.clone()
+    }
+}
+
 /// What the handlers use.
 pub struct Services {
-    /// Session lifecycle.
-    pub sessions: SessionService,
+    /// The session layer: sessions, CSRF, the session routes, rate limits.
+    pub sessions: Sessions,
     /// Job lifecycle.
     pub jobs: JobService,
     /// The storage backend (health probes).
     pub storage: Arc<dyn Storage>,
-    /// The CSRF check, built from the configuration.
-    pub csrf: Arc<CsrfPolicy>,
-    /// Per-client rate limits.
-    pub rate_limits: RateLimits,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// The validated configuration.

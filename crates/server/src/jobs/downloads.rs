@@ -1,52 +1,130 @@
-//! Download tokens: 256 random bits, single use, ten minutes, bound to the session
-//! that asked, at most [`MAX_TOKENS_PER_JOB`] alive per job (hoarding a thousand links
-//! to one file buys nothing). The store keeps only a hash of each token.
+//! Downloads: a completed job's output behind a single-use token bound to the session
+//! that asked (tokens in `tokens.rs`), read only while that session lives.
 
-use std::time::Duration;
+use uuid::Uuid;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use sha2::{Digest, Sha256};
+use super::service::JobService;
+use super::tokens;
+use super::upload::storage_failure;
+use crate::storage::DownloadGrant;
+use trustyconvert_protocol::{output_file_name, ErrorType, Format, JobStatus};
+use trustyconvert_session::crypto::SessionKey;
+use trustyconvert_session::ApiError;
+use trustyconvert_session::Timestamp;
 
-use crate::crypto::random_bytes;
-use crate::storage::TokenHash;
-
-/// How long a download token lives.
-pub const DOWNLOAD_TOKEN_TTL: Duration = Duration::from_secs(600);
-/// Live tokens per job: issuing one more retires the oldest.
-pub const MAX_TOKENS_PER_JOB: usize = 16;
-/// Longest token accepted on the wire (longer input is refused before hashing).
-const MAX_TOKEN_LEN: usize = 64;
-
-/// A fresh token and the hash it is stored under.
-pub fn mint() -> (String, TokenHash) {
-    let token = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
-    let hash = hash(&token);
-    (token, hash)
-}
-
-/// The store key of a token from the wire; `None` for input no token can be.
-pub fn parse(token: &str) -> Option<TokenHash> {
-    (!token.is_empty() && token.len() <= MAX_TOKEN_LEN).then(|| hash(token))
-}
-
-fn hash(token: &str) -> TokenHash {
-    TokenHash(Sha256::digest(token.as_bytes()).into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_random_and_stored_only_as_their_hash() {
-        let (first, first_hash) = mint();
-        let (second, _) = mint();
-        assert_ne!(first, second);
-        assert_eq!(first.len(), 43);
-        assert_eq!(parse(&first), Some(first_hash));
-        assert_ne!(first_hash.0.as_slice(), first.as_bytes());
-        assert_eq!(parse(""), None);
-        assert_eq!(parse(&"a".repeat(65)), None);
+impl JobService {
+    /// A single-use download token for a completed job of `session`, and its expiry.
+    pub async fn issue_download(
+        &self,
+        session: &SessionKey,
+        job_id: &Uuid,
+    ) -> Result<(String, Timestamp), ApiError> {
+        let job = self.find(session, job_id).await?;
+        if job.status != JobStatus::Completed {
+            return Err(ApiError::validation(format!(
+                "The job is {}; only completed jobs can be downloaded.",
+                job.status
+            )));
+        }
+        let (token, hash) = tokens::mint();
+        let grant = DownloadGrant {
+            session: *session,
+            job_id: *job_id,
+            expires_at: Timestamp::now().plus(tokens::DOWNLOAD_TOKEN_TTL),
+        };
+        let granted = self
+            .inner
+            .store
+            .insert_grant(&hash, &grant, tokens::MAX_TOKENS_PER_JOB)
+            .await?;
+        if !granted {
+            // Closed after this request passed the guard.
+            return Err(ApiError::no_session());
+        }
+        Ok((token, grant.expires_at))
     }
+
+    /// Spends `token` and opens the output it grants.
+    pub async fn redeem_download(
+        &self,
+        token: &str,
+    ) -> Result<(OutputFile, tokio::fs::File), ApiError> {
+        let hash = tokens::parse(token).ok_or_else(gone)?;
+        let grant = self
+            .inner
+            .store
+            .take_grant(&hash, Timestamp::now())
+            .await?
+            .ok_or_else(gone)?;
+        let output = self.output_of(&grant).await?;
+        let file = tokio::fs::File::open(&output.path)
+            .await
+            .map_err(|_| gone())?;
+        let length = file.metadata().await.map_err(storage_failure)?.len();
+        Ok((OutputFile { length, ..output }, file))
+    }
+
+    /// What `token` would download, without spending it (for `HEAD`).
+    pub async fn inspect_download(&self, token: &str) -> Result<OutputFile, ApiError> {
+        let hash = tokens::parse(token).ok_or_else(gone)?;
+        let grant = self
+            .inner
+            .store
+            .peek_grant(&hash, Timestamp::now())
+            .await?
+            .ok_or_else(gone)?;
+        let output = self.output_of(&grant).await?;
+        let length = tokio::fs::metadata(&output.path)
+            .await
+            .map_err(|_| gone())?
+            .len();
+        Ok(OutputFile { length, ..output })
+    }
+
+    /// The completed output a grant names (its length still to be read). A grant of
+    /// a session that has expired is dead at once, before the sweep removes it.
+    async fn output_of(&self, grant: &DownloadGrant) -> Result<OutputFile, ApiError> {
+        if !self.session_exists(&grant.session).await? {
+            return Err(gone());
+        }
+        let job = self
+            .inner
+            .store
+            .load_job(&grant.session, &grant.job_id)
+            .await?
+            .ok_or_else(gone)?;
+        let target = job
+            .target_format
+            .filter(|_| job.status == JobStatus::Completed)
+            .ok_or_else(gone)?;
+        Ok(OutputFile {
+            job_id: job.job_id,
+            path: self.inner.files.output(&job.session, &job.job_id),
+            length: 0,
+            filename: output_file_name(&job.original_filename, target),
+            format: target,
+        })
+    }
+}
+
+/// A completed job's output, as a download.
+#[derive(Debug, Clone)]
+pub struct OutputFile {
+    /// The job.
+    pub job_id: Uuid,
+    /// Where it is on disk.
+    pub path: std::path::PathBuf,
+    /// Its size in bytes.
+    pub length: u64,
+    /// The name to save it under ([`output_file_name`] of the upload's name).
+    pub filename: String,
+    /// Its format.
+    pub format: Format,
+}
+
+fn gone() -> ApiError {
+    ApiError::new(
+        ErrorType::ResourceNotFound,
+        "This download link is invalid, used or expired.",
+    )
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
-use crate::crypto::SessionKey;
-use crate::keys::{decode_hex32, encode_hex};
+use trustyconvert_session::crypto::SessionKey;
+use trustyconvert_session::keys::{decode_hex32, encode_hex};
 
 /// Uploads interrupted by a crash are removed after this long.
 const STALE_INCOMING: std::time::Duration = std::time::Duration::from_secs(3600);

@@ -5,11 +5,17 @@
 
 mod downloads;
 mod files;
+mod intake;
 mod pending;
+mod runner;
 mod service;
+mod session_hooks;
+mod tokens;
 mod upload;
 
-pub use downloads::{DOWNLOAD_TOKEN_TTL, MAX_TOKENS_PER_JOB};
+pub use downloads::OutputFile;
 pub use files::JobFiles;
-pub use service::{JobService, OutputFile};
+pub use service::JobService;
+pub use session_hooks::SessionFiles;
+pub use tokens::{DOWNLOAD_TOKEN_TTL, MAX_TOKENS_PER_JOB};
 pub use upload::{too_large, IncomingUpload};

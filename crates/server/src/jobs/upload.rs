@@ -1,27 +1,23 @@
 //! An upload on its way in, with a running size check against the upload limit and
-//! the session's storage quota and its first bytes kept for the type check. Small
+//! the session's storage quota, then the convert crate's input checks. Small
 //! files (up to [`IN_MEMORY_LIMIT`]) stay in memory and are written once, where they
 //! belong; larger ones stream to a private temporary file, one chunk in memory at a
 //! time. [`JobService::accept_upload`](super::JobService::accept_upload) verifies it
 //! and turns it into a job.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt as _;
-use trustyconvert_protocol::{human_size, ErrorType};
+use trustyconvert_convert::{inspect_input, Engines, InputBytes, InputClaim, InputError};
+use trustyconvert_protocol::{details, human_size, paths, safe_file_name, ErrorType, Format};
 use uuid::Uuid;
 
-use crate::convert::{matches_magic, Format};
-use crate::error::ApiError;
-
-/// How many leading bytes are checked against the claimed type.
-const SNIFF_LEN: usize = 4096;
+use trustyconvert_session::ApiError;
 /// Uploads up to this size are held in memory until they are placed: one file-system
 /// write instead of six (temporary file, writes, flush, directory, rename). With the
 /// connection cap this bounds the memory held by uploads in flight (1024 × 64 KiB).
 pub const IN_MEMORY_LIMIT: usize = 64 * 1024;
-/// Longest file name kept for display.
-const MAX_FILENAME_CHARS: usize = 200;
 
 /// 413 `MaxFileSizeExceededError` naming the upload limit.
 pub fn too_large(max: u64) -> ApiError {
@@ -29,7 +25,7 @@ pub fn too_large(max: u64) -> ApiError {
         ErrorType::MaxFileSizeExceededError,
         format!("The file is larger than the limit of {max} bytes."),
     )
-    .with_detail("max_size", max)
+    .with_detail(details::MAX_SIZE, max)
 }
 
 /// 413 `MaxFileSizeExceededError` naming the session's storage quota.
@@ -42,7 +38,7 @@ pub(super) fn over_quota(quota: u64) -> ApiError {
             human_size(quota)
         ),
     )
-    .with_detail("max_session_storage", quota)
+    .with_detail(details::MAX_SESSION_STORAGE, quota)
 }
 
 /// Why an upload could not be placed.
@@ -96,7 +92,6 @@ pub struct IncomingUpload {
     name: String,
     declared_type: Option<String>,
     size: u64,
-    head: Vec<u8>,
     bound: SizeBound,
     kept: bool,
 }
@@ -121,10 +116,9 @@ impl IncomingUpload {
         Self {
             incoming_dir: incoming_dir.to_owned(),
             spool: Spool::Memory(Vec::new()),
-            name: display_name(file_name),
+            name: safe_file_name(file_name),
             declared_type: declared_type.map(str::to_owned),
             size: 0,
-            head: Vec::with_capacity(SNIFF_LEN),
             bound,
             kept: false,
         }
@@ -139,8 +133,6 @@ impl IncomingUpload {
         if self.size > self.bound.room {
             return Err(over_quota(self.bound.quota));
         }
-        let room = SNIFF_LEN.saturating_sub(self.head.len());
-        self.head.extend_from_slice(&chunk[..room.min(chunk.len())]);
         match &mut self.spool {
             Spool::Memory(buffer) if buffer.len() + chunk.len() <= IN_MEMORY_LIMIT => {
                 buffer.extend_from_slice(chunk);
@@ -164,7 +156,7 @@ impl IncomingUpload {
 
     /// Moves what is in memory into a private temporary file (from then on, chunks
     /// go straight there).
-    pub(super) async fn spill(&mut self) -> Result<&Path, ApiError> {
+    async fn spill(&mut self) -> Result<&Path, ApiError> {
         if let Spool::Memory(buffer) = &mut self.spool {
             let buffer = std::mem::take(buffer);
             crate::private_fs::create_dir_all_async(&self.incoming_dir)
@@ -188,23 +180,41 @@ impl IncomingUpload {
         }
     }
 
-    /// Checks what the file is: the format named by its extension (or, without a
-    /// known extension, by its declared MIME type), confirmed by its first bytes;
-    /// `convertible` says which formats the engines read.
-    pub(super) async fn finish(
-        &mut self,
-        convertible: impl Fn(Format) -> bool,
-    ) -> Result<Format, ApiError> {
-        if let Spool::File { file, .. } = &mut self.spool {
-            file.flush().await.map_err(storage_failure)?;
-        }
-        verify(
-            &self.name,
-            self.declared_type.as_deref(),
-            self.size,
-            &self.head,
-            convertible,
-        )
+    /// Checks what the file is, by the convert crate's rule for every input
+    /// ([`inspect_input`]: the format its name or declared type names, read by one of
+    /// `engines`, confirmed by its first bytes and the deeper checks of that format),
+    /// on the blocking pool: a package's check inflates it whole.
+    pub(super) async fn inspect(&mut self, engines: Arc<Engines>) -> Result<Format, ApiError> {
+        let (name, declared_type) = (self.name.clone(), self.declared_type.clone());
+        let check = move |input: InputBytes<'_>| {
+            let claim = InputClaim {
+                file_name: &name,
+                declared_type: declared_type.as_deref(),
+            };
+            inspect_input(&engines, claim, input)
+        };
+        let checked = match &mut self.spool {
+            Spool::Memory(buffer) => {
+                // Lent to the check and given back: it is placed afterwards.
+                let bytes = std::mem::take(buffer);
+                let (bytes, checked) = tokio::task::spawn_blocking(move || {
+                    let checked = check(InputBytes::Memory(&bytes));
+                    (bytes, checked)
+                })
+                .await
+                .map_err(|_| ApiError::internal())?;
+                *buffer = bytes;
+                checked
+            }
+            Spool::File { path, file } => {
+                file.flush().await.map_err(storage_failure)?;
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || check(InputBytes::File(&path)))
+                    .await
+                    .map_err(|_| ApiError::internal())?
+            }
+        };
+        checked.map_err(refusal)
     }
 
     /// Creates `job_dir` — which must not exist yet: a job id already used is
@@ -254,71 +264,14 @@ impl IncomingUpload {
     }
 }
 
-/// Only the last path component, without control characters, bounded in length.
-fn display_name(raw: &str) -> String {
-    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_FILENAME_CHARS)
-        .collect();
-    match cleaned.trim() {
-        "" | "." | ".." => "upload".to_owned(),
-        name => name.to_owned(),
-    }
-}
-
-fn verify(
-    name: &str,
-    declared_type: Option<&str>,
-    size: u64,
-    head: &[u8],
-    convertible: impl Fn(Format) -> bool,
-) -> Result<Format, ApiError> {
-    let extension = name.rsplit_once('.').map(|(_, ext)| ext).unwrap_or("");
-    let format = Format::parse(extension)
-        .or_else(|| declared_type.and_then(Format::from_mime))
-        .filter(|format| convertible(*format))
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorType::UnsupportedFormatError,
-                format!(
-                    "Files of type {:?} cannot be converted. See /api/convert/formats.",
-                    if extension.is_empty() {
-                        declared_type.unwrap_or("")
-                    } else {
-                        extension
-                    }
-                ),
-            )
-        })?;
-    if size == 0 {
-        return Err(ApiError::new(
-            ErrorType::FileValidationError,
-            "The file is empty.",
-        ));
-    }
-    if !matches_magic(format, head) {
-        return Err(ApiError::new(
-            ErrorType::FileValidationError,
-            format!(
-                "The file's content is not {}; its name and content do not match.",
-                format.name()
-            ),
-        ));
-    }
-    Ok(format)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::display_name;
-
-    #[test]
-    fn file_names_are_never_paths() {
-        assert_eq!(display_name("../../etc/passwd"), "passwd");
-        assert_eq!(display_name("C:\\Users\\x\\photo.png"), "photo.png");
-        assert_eq!(display_name(".."), "upload");
-        assert_eq!(display_name("a\u{0}b.txt"), "ab.txt");
+/// The answer to an input the convert crate refused.
+fn refusal(error: InputError) -> ApiError {
+    match error {
+        InputError::Unsupported { .. } => ApiError::new(
+            ErrorType::UnsupportedFormatError,
+            format!("{error} See {}.", paths::FORMATS),
+        ),
+        InputError::Io(cause) => storage_failure(cause),
+        refused => ApiError::new(ErrorType::FileValidationError, refused.to_string()),
     }
 }

@@ -9,7 +9,7 @@ use trustyconvert_protocol::{Format, JobStatus};
 use uuid::Uuid;
 
 use super::*;
-use crate::crypto::{generate_csrf_nonce, generate_public_id, SessionSecret};
+use trustyconvert_session::crypto::{generate_csrf_nonce, generate_public_id, SessionSecret};
 
 /// Runs every part of the contract against `store`.
 pub async fn check_all(store: &dyn Storage) {
@@ -19,6 +19,7 @@ pub async fn check_all(store: &dyn Storage) {
     sweeping_removes_expired_sessions_with_what_they_own(store).await;
     jobs(store).await;
     admission_is_checked_and_leased(store).await;
+    active_jobs_are_those_the_protocol_calls_active(store).await;
     download_grants(store).await;
     quota_is_reserved_in_the_write_that_admits_the_bytes(store).await;
     nothing_is_written_into_a_closed_session(store).await;
@@ -68,7 +69,7 @@ fn grant(job: &JobRecord, expires_at: Timestamp) -> DownloadGrant {
 }
 
 fn token() -> TokenHash {
-    TokenHash(crate::crypto::random_bytes::<32>())
+    TokenHash(trustyconvert_session::crypto::random_bytes::<32>())
 }
 
 async fn sessions(store: &dyn Storage) {
@@ -552,6 +553,60 @@ async fn admission_is_checked_and_leased(store: &dyn Storage) {
     store.delete_session(&owner.key).await.unwrap();
 }
 
+/// The backends' own queries (SQL, Lua) count, admit against and fail exactly the jobs
+/// whose status `JobStatus::is_active` calls active.
+async fn active_jobs_are_those_the_protocol_calls_active(store: &dyn Storage) {
+    let now = Timestamp::now();
+    let owner = record(now, Duration::from_secs(60));
+    store.insert_session(&owner).await.unwrap();
+    let mut jobs = Vec::new();
+    for status in JobStatus::ALL {
+        let job = JobRecord {
+            status,
+            ..job(owner.key, now)
+        };
+        store.insert_job(&job, u64::MAX).await.unwrap();
+        jobs.push(job);
+    }
+    let active = JobStatus::ALL.iter().filter(|s| s.is_active()).count() as u64;
+    assert!(active > 0);
+    assert_eq!(store.count_active_jobs(&owner.key).await.unwrap(), active);
+    let waiting = job(owner.key, now);
+    store.insert_job(&waiting, u64::MAX).await.unwrap();
+    let queued = JobRecord {
+        status: JobStatus::Queued,
+        target_format: Some(Format::Jpeg),
+        ..waiting
+    };
+    let lease = Duration::from_secs(60);
+    assert_eq!(
+        store.admit_job(&queued, active, lease).await.unwrap(),
+        Admission::Full(active)
+    );
+    assert_eq!(
+        store.admit_job(&queued, active + 1, lease).await.unwrap(),
+        Admission::Admitted
+    );
+    store.delete_job(&owner.key, &queued.job_id).await.unwrap();
+    assert_eq!(
+        store
+            .fail_unfinished_jobs("interrupted", now)
+            .await
+            .unwrap(),
+        active
+    );
+    for job in jobs {
+        let stored = store.load_job(&owner.key, &job.job_id).await.unwrap();
+        let expected = if job.status.is_active() {
+            JobStatus::Failed
+        } else {
+            job.status
+        };
+        assert_eq!(stored.unwrap().status, expected, "a {} job", job.status);
+    }
+    store.delete_session(&owner.key).await.unwrap();
+}
+
 async fn download_grants(store: &dyn Storage) {
     let now = Timestamp::now();
     let owner = record(now, Duration::from_secs(60));
@@ -634,14 +689,14 @@ async fn rate_limits(store: &dyn Storage) {
     for _ in 0..3 {
         assert_eq!(
             store
-                .check_rate(RateAction::Upload, client, quota)
+                .check_rate(RateAction::named("upload"), client, quota)
                 .await
                 .unwrap(),
             RateVerdict::Allowed
         );
     }
     match store
-        .check_rate(RateAction::Upload, client, quota)
+        .check_rate(RateAction::named("upload"), client, quota)
         .await
         .unwrap()
     {
@@ -652,7 +707,7 @@ async fn rate_limits(store: &dyn Storage) {
     }
     assert_eq!(
         store
-            .check_rate(RateAction::Upload, other, quota)
+            .check_rate(RateAction::named("upload"), other, quota)
             .await
             .unwrap(),
         RateVerdict::Allowed,
@@ -660,7 +715,7 @@ async fn rate_limits(store: &dyn Storage) {
     );
     assert_eq!(
         store
-            .check_rate(RateAction::Convert, client, quota)
+            .check_rate(RateAction::named("convert"), client, quota)
             .await
             .unwrap(),
         RateVerdict::Allowed,

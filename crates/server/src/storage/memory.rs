@@ -1,163 +1,42 @@
-//! The in-process backend: hash maps behind locks, swept like the others. Lost on
-//! restart; for tests, the CLI's private converter and throw-away runs.
+//! The in-process backend: the session layer's [`MemoryStore`] and the jobs and
+//! download grants beside it, swept like the others. Lost on restart; for tests and
+//! throw-away runs.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use trustyconvert_session::crypto::{SessionKey, CSRF_NONCE_BYTES};
+use trustyconvert_session::store::MemoryStore;
+use trustyconvert_session::Timestamp;
 use uuid::Uuid;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-
-use super::local_rates::LocalRates;
 use super::{
-    CsrfState, CsrfSwap, DownloadGrant, DownloadStore, JobRecord, JobStore, PreviousNonce,
-    RateAction, RateLimitStore, RateVerdict, Reservation, SessionRecord, SessionStore, StoreError,
-    TokenHash,
+    CsrfState, CsrfSwap, DownloadGrant, DownloadStore, JobRecord, JobStore, RateAction,
+    RateLimitStore, RateVerdict, Reservation, SessionRecord, SessionStore, StoreError, TokenHash,
 };
-use crate::crypto::{constant_time_eq, SessionKey, CSRF_NONCE_BYTES};
-use crate::time::Timestamp;
-
-/// A session as the memory store holds it: a [`SessionRecord`] without its key (the
-/// map's key) and with the public id as its 16 bytes, 80 bytes in all, so a million
-/// live sessions take about a quarter of a gigabyte with the map's own overhead.
-/// Written by hand because the record type is shared with the other backends, and this
-/// is the one where the size of a session is the size of the service.
-#[derive(Debug, Clone, Copy)]
-struct CompactSession {
-    public_id: [u8; PUBLIC_ID_BYTES],
-    created_at: Timestamp,
-    idle_expires_at: Timestamp,
-    absolute_expires_at: Timestamp,
-    csrf_current: [u8; CSRF_NONCE_BYTES],
-    /// `i64::MIN` when there is no previous nonce.
-    previous_until: i64,
-    previous_nonce: [u8; CSRF_NONCE_BYTES],
-}
-
-const PUBLIC_ID_BYTES: usize = 16;
-const NO_PREVIOUS: i64 = i64::MIN;
-
-impl CompactSession {
-    /// The compact form, or `None` for a public id that is not 16 bytes in base64url
-    /// (never made by this service; kept whole in a side table).
-    fn of(record: &SessionRecord) -> Option<Self> {
-        let public_id = URL_SAFE_NO_PAD
-            .decode(&record.public_id)
-            .ok()?
-            .try_into()
-            .ok()?;
-        let compact = Self::with_public_id(record, public_id);
-        // Only ids that come back exactly are stored compactly.
-        (compact.public_id() == record.public_id).then_some(compact)
-    }
-
-    /// `record` with `public_id` in place of its own.
-    fn with_public_id(record: &SessionRecord, public_id: [u8; PUBLIC_ID_BYTES]) -> Self {
-        let mut compact = Self {
-            public_id,
-            created_at: record.created_at,
-            idle_expires_at: record.idle_expires_at,
-            absolute_expires_at: record.absolute_expires_at,
-            csrf_current: record.csrf.current,
-            previous_until: NO_PREVIOUS,
-            previous_nonce: [0; CSRF_NONCE_BYTES],
-        };
-        compact.set_csrf(&record.csrf);
-        compact
-    }
-
-    fn public_id(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.public_id)
-    }
-
-    fn csrf(&self) -> CsrfState {
-        CsrfState {
-            current: self.csrf_current,
-            previous: (self.previous_until != NO_PREVIOUS).then_some(PreviousNonce {
-                nonce: self.previous_nonce,
-                valid_until: Timestamp::from_millis(self.previous_until),
-            }),
-        }
-    }
-
-    fn set_csrf(&mut self, csrf: &CsrfState) {
-        self.csrf_current = csrf.current;
-        (self.previous_nonce, self.previous_until) = match csrf.previous {
-            Some(previous) => (previous.nonce, previous.valid_until.as_millis()),
-            None => ([0; CSRF_NONCE_BYTES], NO_PREVIOUS),
-        };
-    }
-
-    fn record(&self, key: SessionKey, public_id: String) -> SessionRecord {
-        SessionRecord {
-            key,
-            public_id,
-            created_at: self.created_at,
-            idle_expires_at: self.idle_expires_at,
-            absolute_expires_at: self.absolute_expires_at,
-            csrf: self.csrf(),
-        }
-    }
-
-    fn is_live(&self, now: Timestamp) -> bool {
-        now < self.idle_expires_at.min(self.absolute_expires_at)
-    }
-}
-
-/// Sessions in compact form, and the rare public id that has no compact form.
-#[derive(Debug, Default)]
-struct Sessions {
-    compact: HashMap<SessionKey, CompactSession>,
-    irregular_ids: HashMap<SessionKey, String>,
-}
-
-impl Sessions {
-    fn get(&self, key: &SessionKey) -> Option<SessionRecord> {
-        let compact = self.compact.get(key)?;
-        let public_id = match self.irregular_ids.get(key) {
-            Some(id) => id.clone(),
-            None => compact.public_id(),
-        };
-        Some(compact.record(*key, public_id))
-    }
-
-    fn remove(&mut self, key: &SessionKey) -> bool {
-        self.irregular_ids.remove(key);
-        self.compact.remove(key).is_some()
-    }
-}
 
 /// Everything in memory. Expired records are swept, so memory stays bounded by what
 /// is live.
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
-    sessions: RwLock<Sessions>,
+    sessions: MemoryStore,
     /// Jobs by session, so a session's questions (its usage, its active jobs) cost
     /// its own jobs, not everyone's.
     jobs: Mutex<HashMap<SessionKey, HashMap<Uuid, JobRecord>>>,
     grants: Mutex<HashMap<TokenHash, DownloadGrant>>,
-    rates: LocalRates,
 }
 
 // A poisoned lock only means a panic elsewhere; every map stays consistent because
 // each mutation below is a single map operation.
 //
-// Lock order: `sessions` before `jobs` before `grants`, never the other way. A write
-// that must only happen while its session exists holds the sessions lock (read) while
-// it writes, so a delete (which takes it for writing) comes wholly before or after.
+// Lock order: the session store before `jobs` before `grants`, never the other way.
+// A write that must only happen while its session exists runs inside
+// `MemoryStore::with_session`, which holds the session while it writes, so a delete
+// comes wholly before or after.
 impl MemoryStorage {
-    fn sessions(&self) -> RwLockReadGuard<'_, Sessions> {
-        self.sessions.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn sessions_mut(&self) -> RwLockWriteGuard<'_, Sessions> {
-        self.sessions.write().unwrap_or_else(|p| p.into_inner())
-    }
-
     fn jobs(&self) -> MutexGuard<'_, HashMap<SessionKey, HashMap<Uuid, JobRecord>>> {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -183,25 +62,11 @@ impl MemoryStorage {
 #[async_trait]
 impl SessionStore for MemoryStorage {
     async fn insert_session(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        let mut sessions = self.sessions_mut();
-        if sessions.compact.contains_key(&record.key) {
-            return Err(StoreError::Duplicate);
-        }
-        let compact = match CompactSession::of(record) {
-            Some(compact) => compact,
-            None => {
-                sessions
-                    .irregular_ids
-                    .insert(record.key, record.public_id.clone());
-                CompactSession::with_public_id(record, [0; PUBLIC_ID_BYTES])
-            }
-        };
-        sessions.compact.insert(record.key, compact);
-        Ok(())
+        self.sessions.insert_session(record).await
     }
 
     async fn load_session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
-        Ok(self.sessions().get(key))
+        self.sessions.load_session(key).await
     }
 
     async fn touch_session(
@@ -209,12 +74,7 @@ impl SessionStore for MemoryStorage {
         key: &SessionKey,
         idle_expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
-        Ok(self
-            .sessions_mut()
-            .compact
-            .get_mut(key)
-            .map(|session| session.idle_expires_at = idle_expires_at)
-            .is_some())
+        self.sessions.touch_session(key, idle_expires_at).await
     }
 
     async fn swap_csrf(
@@ -223,38 +83,17 @@ impl SessionStore for MemoryStorage {
         expected: &[u8; CSRF_NONCE_BYTES],
         next: &CsrfState,
     ) -> Result<CsrfSwap, StoreError> {
-        let mut sessions = self.sessions_mut();
-        let Some(stored) = sessions.compact.get_mut(key) else {
-            return Ok(CsrfSwap::Gone);
-        };
-        if !constant_time_eq(&stored.csrf_current, expected) {
-            return Ok(CsrfSwap::Superseded(stored.csrf()));
-        }
-        stored.set_csrf(next);
-        Ok(CsrfSwap::Swapped)
+        self.sessions.swap_csrf(key, expected, next).await
     }
 
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
-        let existed = self.sessions_mut().remove(key);
+        let existed = self.sessions.delete_session(key).await?;
         self.forget_sessions(&[*key]);
         Ok(existed)
     }
 
     async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {
-        let mut swept = Vec::new();
-        {
-            let mut sessions = self.sessions_mut();
-            sessions.compact.retain(|key, session| {
-                let live = session.is_live(now);
-                if !live {
-                    swept.push(*key);
-                }
-                live
-            });
-            for key in &swept {
-                sessions.irregular_ids.remove(key);
-            }
-        }
+        let swept = self.sessions.sweep_expired(now).await?;
         self.forget_sessions(&swept);
         self.grants().retain(|_, grant| grant.expires_at > now);
         Ok(swept)
@@ -268,25 +107,23 @@ impl SessionStore for MemoryStorage {
 #[async_trait]
 impl JobStore for MemoryStorage {
     async fn insert_job(&self, job: &JobRecord, quota: u64) -> Result<Reservation, StoreError> {
-        let sessions = self.sessions();
-        if !sessions.compact.contains_key(&job.session) {
-            return Ok(Reservation::Gone);
-        }
-        let mut jobs = self.jobs();
-        let of_session = jobs.entry(job.session).or_default();
-        if of_session.contains_key(&job.job_id) {
-            return Err(StoreError::Duplicate);
-        }
-        let used = of_session.values().map(JobRecord::stored_bytes).sum();
-        if job.stored_bytes() > quota.saturating_sub(used) {
-            if of_session.is_empty() {
-                jobs.remove(&job.session);
+        let inserted = self.sessions.with_session(&job.session, || {
+            let mut jobs = self.jobs();
+            let of_session = jobs.entry(job.session).or_default();
+            if of_session.contains_key(&job.job_id) {
+                return Err(StoreError::Duplicate);
             }
-            return Ok(Reservation::OverQuota { used });
-        }
-        of_session.insert(job.job_id, job.clone());
-        drop(sessions);
-        Ok(Reservation::Reserved)
+            let used = of_session.values().map(JobRecord::stored_bytes).sum();
+            if job.stored_bytes() > quota.saturating_sub(used) {
+                if of_session.is_empty() {
+                    jobs.remove(&job.session);
+                }
+                return Ok(Reservation::OverQuota { used });
+            }
+            of_session.insert(job.job_id, job.clone());
+            Ok(Reservation::Reserved)
+        });
+        inserted.unwrap_or(Ok(Reservation::Gone))
     }
 
     async fn load_job(
@@ -302,44 +139,37 @@ impl JobStore for MemoryStorage {
     }
 
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError> {
-        let sessions = self.sessions();
-        if !sessions.compact.contains_key(&job.session) {
-            return Ok(false);
-        }
-        let updated = self
-            .jobs()
-            .get_mut(&job.session)
-            .and_then(|of_session| of_session.get_mut(&job.job_id))
-            .map(|stored| *stored = job.clone())
-            .is_some();
-        drop(sessions);
-        Ok(updated)
+        let updated = self.sessions.with_session(&job.session, || {
+            self.jobs()
+                .get_mut(&job.session)
+                .and_then(|of_session| of_session.get_mut(&job.job_id))
+                .map(|stored| *stored = job.clone())
+                .is_some()
+        });
+        Ok(updated.unwrap_or(false))
     }
 
     async fn reserve_output(&self, job: &JobRecord, quota: u64) -> Result<Reservation, StoreError> {
-        let sessions = self.sessions();
-        if !sessions.compact.contains_key(&job.session) {
-            return Ok(Reservation::Gone);
-        }
-        let mut jobs = self.jobs();
-        let Some(of_session) = jobs.get_mut(&job.session) else {
-            return Ok(Reservation::Gone);
-        };
-        if !of_session.contains_key(&job.job_id) {
-            return Ok(Reservation::Gone);
-        }
-        let used = of_session
-            .values()
-            .filter(|other| other.job_id != job.job_id)
-            .map(JobRecord::stored_bytes)
-            .sum();
-        if job.stored_bytes() > quota.saturating_sub(used) {
-            return Ok(Reservation::OverQuota { used });
-        }
-        of_session.insert(job.job_id, job.clone());
-        drop(jobs);
-        drop(sessions);
-        Ok(Reservation::Reserved)
+        let reserved = self.sessions.with_session(&job.session, || {
+            let mut jobs = self.jobs();
+            let Some(of_session) = jobs.get_mut(&job.session) else {
+                return Reservation::Gone;
+            };
+            if !of_session.contains_key(&job.job_id) {
+                return Reservation::Gone;
+            }
+            let used = of_session
+                .values()
+                .filter(|other| other.job_id != job.job_id)
+                .map(JobRecord::stored_bytes)
+                .sum();
+            if job.stored_bytes() > quota.saturating_sub(used) {
+                return Reservation::OverQuota { used };
+            }
+            of_session.insert(job.job_id, job.clone());
+            Reservation::Reserved
+        });
+        Ok(reserved.unwrap_or(Reservation::Gone))
     }
 
     async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
@@ -405,28 +235,24 @@ impl DownloadStore for MemoryStorage {
         grant: &DownloadGrant,
         max_per_job: usize,
     ) -> Result<bool, StoreError> {
-        let sessions = self.sessions();
-        if !sessions.compact.contains_key(&grant.session) {
-            return Ok(false);
-        }
-        let mut grants = self.grants();
-        // The new grant always stays; the newest others fill the remaining places.
-        let keep_others = max_per_job.saturating_sub(1);
-        let mut others: Vec<(TokenHash, Timestamp)> = grants
-            .iter()
-            .filter(|(_, g)| g.session == grant.session && g.job_id == grant.job_id)
-            .map(|(hash, g)| (*hash, g.expires_at))
-            .collect();
-        if others.len() > keep_others {
-            others.sort_by_key(|(_, expires_at)| *expires_at);
-            for (hash, _) in &others[..others.len() - keep_others] {
-                grants.remove(hash);
+        let inserted = self.sessions.with_session(&grant.session, || {
+            let mut grants = self.grants();
+            // The new grant always stays; the newest others fill the remaining places.
+            let keep_others = max_per_job.saturating_sub(1);
+            let mut others: Vec<(TokenHash, Timestamp)> = grants
+                .iter()
+                .filter(|(_, g)| g.session == grant.session && g.job_id == grant.job_id)
+                .map(|(hash, g)| (*hash, g.expires_at))
+                .collect();
+            if others.len() > keep_others {
+                others.sort_by_key(|(_, expires_at)| *expires_at);
+                for (hash, _) in &others[..others.len() - keep_others] {
+                    grants.remove(hash);
+                }
             }
-        }
-        grants.insert(*token, *grant);
-        drop(grants);
-        drop(sessions);
-        Ok(true)
+            grants.insert(*token, *grant);
+        });
+        Ok(inserted.is_some())
     }
 
     async fn take_grant(
@@ -461,12 +287,11 @@ impl RateLimitStore for MemoryStorage {
         client: IpAddr,
         per_minute: NonZeroU32,
     ) -> Result<RateVerdict, StoreError> {
-        Ok(self.rates.check(action, client, per_minute))
+        self.sessions.check_rate(action, client, per_minute).await
     }
 
     async fn forget_idle_rates(&self) -> Result<(), StoreError> {
-        self.rates.forget_idle();
-        Ok(())
+        self.sessions.forget_idle_rates().await
     }
 }
 
@@ -477,11 +302,6 @@ mod tests {
     #[tokio::test]
     async fn memory_storage_meets_the_storage_contract() {
         super::super::contract::check_all(&MemoryStorage::default()).await;
-    }
-
-    #[test]
-    fn a_session_takes_eighty_bytes_besides_its_key() {
-        assert_eq!(std::mem::size_of::<CompactSession>(), 80);
     }
 
     #[tokio::test]

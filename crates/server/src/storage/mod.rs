@@ -2,12 +2,13 @@
 //! their CSRF state, conversion jobs, download grants and rate-limit counters — behind
 //! one set of traits, with one implementation per backend.
 //!
-//! Handlers never see a backend: [`SessionService`](crate::session::SessionService)
+//! Handlers never see a backend: [`SessionService`](trustyconvert_session::SessionService)
 //! and [`JobService`](crate::jobs::JobService) use an `Arc<dyn Storage>` chosen by
 //! [`open`]. Every method is one round trip; updates only change existing records, so
 //! nothing a request deleted can come back; deleting a session deletes its jobs and
-//! download grants with it. A new backend implements the four traits in one file and
-//! passes the contract suite in `contract.rs`.
+//! download grants with it. A new backend implements the four traits (in a folder of
+//! its own, one file per trait, as `sqlite` and `redis` do) and passes the contract
+//! suite in `contract.rs`.
 //!
 //! Atomic under concurrency: no method checks in one step and writes in another. A
 //! CSRF rotation is a compare-and-swap on the current nonce; a new job, an output and
@@ -17,20 +18,14 @@
 
 #[cfg(test)]
 pub(crate) mod contract;
-mod local_rates;
 mod memory;
 mod records;
 mod redis;
-mod redis_retry;
 #[cfg(test)]
 #[path = "../../tests/support/redis_server.rs"]
 mod redis_server;
-mod session_cache;
 mod sqlite;
-mod sqlite_writer;
 
-use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,97 +34,20 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::config::StoreKind;
-use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
-use crate::time::Timestamp;
+use trustyconvert_session::crypto::SessionKey;
+use trustyconvert_session::Timestamp;
 
 pub use memory::MemoryStorage;
-pub use records::{
-    Admission, CsrfState, CsrfSwap, DownloadGrant, JobRecord, PreviousNonce, RateAction,
-    RateVerdict, Reservation, SessionRecord, TokenHash,
-};
+pub use records::{Admission, DownloadGrant, JobRecord, Reservation, TokenHash};
 pub use redis::RedisStorage;
 pub use sqlite::SqliteStorage;
+pub use trustyconvert_session::store::{
+    CsrfState, CsrfSwap, LocalRates, PreviousNonce, RateAction, RateLimitStore, RateVerdict,
+    SessionRecord, SessionStore, Store, StoreError,
+};
 
 /// File name of the embedded database inside the data directory.
 pub const EMBEDDED_DB_FILE: &str = "trustyconvert.sqlite3";
-
-/// A storage failure. The HTTP layer answers every one with 503, never fails open.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The store cannot be reached or did not answer.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    /// A record could not be decoded.
-    #[error("store returned a corrupt record: {0}")]
-    Corrupt(String),
-    /// A new record collided with an existing key.
-    #[error("key already exists")]
-    Duplicate,
-}
-
-/// Sessions and their CSRF state.
-#[async_trait]
-pub trait SessionStore: Send + Sync + 'static {
-    /// Adds a new session; fails with [`StoreError::Duplicate`] if the key exists.
-    async fn insert_session(&self, record: &SessionRecord) -> Result<(), StoreError>;
-
-    /// Reads one session. Expired records may be returned; callers check
-    /// [`SessionRecord::is_live`].
-    async fn load_session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError>;
-
-    /// The session a request names, with its idle expiry moved to `now + idle` when
-    /// that is at least `touch_step` later than the stored one — the request's one
-    /// store round trip. `None` if it is gone. Backends that can read and slide the
-    /// expiry in one command override this.
-    async fn resolve_session(
-        &self,
-        key: &SessionKey,
-        now: Timestamp,
-        idle: Duration,
-        touch_step: Duration,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        let Some(mut record) = self.load_session(key).await? else {
-            return Ok(None);
-        };
-        let target = now.plus(idle);
-        if record.is_live(now) && record.idle_expires_at.until(target) >= touch_step {
-            if !self.touch_session(key, target).await? {
-                return Ok(None);
-            }
-            record.idle_expires_at = target;
-        }
-        Ok(Some(record))
-    }
-
-    /// Moves the idle expiry of an existing session. Returns `false` if it is gone.
-    async fn touch_session(
-        &self,
-        key: &SessionKey,
-        idle_expires_at: Timestamp,
-    ) -> Result<bool, StoreError>;
-
-    /// Rotates the session's CSRF state to `next` if, and only if, its current nonce
-    /// is still `expected` (compare-and-swap, one atomic step); keeps its expiry and
-    /// never creates a session. Of two rotations presenting the same nonce exactly one
-    /// swaps; the other learns the state it lost to ([`CsrfSwap::Superseded`]).
-    async fn swap_csrf(
-        &self,
-        key: &SessionKey,
-        expected: &[u8; CSRF_NONCE_BYTES],
-        next: &CsrfState,
-    ) -> Result<CsrfSwap, StoreError>;
-
-    /// Deletes a session with its jobs and download grants. Returns whether the
-    /// session existed.
-    async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError>;
-
-    /// Deletes every session expired at `now` (with its jobs and grants) and every
-    /// expired download grant; returns the keys of the deleted sessions.
-    async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError>;
-
-    /// A cheap round trip proving the store answers.
-    async fn ping(&self) -> Result<(), StoreError>;
-}
 
 /// Conversion jobs, keyed by (session, job id).
 #[async_trait]
@@ -244,25 +162,14 @@ pub trait DownloadStore: Send + Sync + 'static {
     ) -> Result<Option<DownloadGrant>, StoreError>;
 }
 
-/// Per-client rate-limit counters.
-#[async_trait]
-pub trait RateLimitStore: Send + Sync + 'static {
-    /// Counts one `action` by `client` against `per_minute`.
-    async fn check_rate(
-        &self,
-        action: RateAction,
-        client: IpAddr,
-        per_minute: NonZeroU32,
-    ) -> Result<RateVerdict, StoreError>;
-    /// Forgets counters of clients that are back under their limits.
-    async fn forget_idle_rates(&self) -> Result<(), StoreError>;
-}
+/// Everything a backend provides: the session layer's [`Store`] (sessions and rate
+/// counters) and the converter's jobs and download grants, in one backend so that
+/// "only while the session exists" is checked in the same step that writes.
+/// Implemented for every type implementing the traits; services hold an
+/// `Arc<dyn Storage>`.
+pub trait Storage: Store + JobStore + DownloadStore {}
 
-/// Everything a backend provides. Implemented for every type implementing the four
-/// traits; services hold an `Arc<dyn Storage>`.
-pub trait Storage: SessionStore + JobStore + DownloadStore + RateLimitStore {}
-
-impl<T: SessionStore + JobStore + DownloadStore + RateLimitStore> Storage for T {}
+impl<T: Store + JobStore + DownloadStore> Storage for T {}
 
 /// Why the storage could not be opened.
 #[derive(Debug, thiserror::Error)]

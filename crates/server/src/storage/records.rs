@@ -1,58 +1,12 @@
-//! What the storage layer keeps: sessions, jobs and download grants. Secrets never
-//! appear here — sessions are keyed by a hash of their id, download tokens by a hash.
+//! What the storage layer keeps besides sessions: jobs and download grants. Secrets
+//! never appear here — sessions are keyed by a hash of their id, download tokens by a
+//! hash.
 
 use trustyconvert_protocol::{Format, JobStatus};
 use uuid::Uuid;
 
-use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
-use crate::time::Timestamp;
-
-/// A CSRF nonce that was current before the last rotation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PreviousNonce {
-    /// The nonce of the previous token.
-    pub nonce: [u8; CSRF_NONCE_BYTES],
-    /// The end of its grace window.
-    pub valid_until: Timestamp,
-}
-
-/// The CSRF part of a session: which token nonces are accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CsrfState {
-    /// Nonce of the current token.
-    pub current: [u8; CSRF_NONCE_BYTES],
-    /// Nonce of the token before the last rotation, inside its grace window.
-    pub previous: Option<PreviousNonce>,
-}
-
-/// One session as the store keeps it. The secret id is not in here, only its hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRecord {
-    /// Hash of the secret id; the primary key.
-    pub key: SessionKey,
-    /// Public handle, safe for bodies and logs.
-    pub public_id: String,
-    /// When the session was created.
-    pub created_at: Timestamp,
-    /// End of the idle timeout; moved forward by activity.
-    pub idle_expires_at: Timestamp,
-    /// End of the absolute timeout; never moves.
-    pub absolute_expires_at: Timestamp,
-    /// Which CSRF tokens are accepted.
-    pub csrf: CsrfState,
-}
-
-impl SessionRecord {
-    /// The earlier of the idle and the absolute expiry.
-    pub fn expires_at(&self) -> Timestamp {
-        self.idle_expires_at.min(self.absolute_expires_at)
-    }
-
-    /// Whether the session is still valid at `now`.
-    pub fn is_live(&self, now: Timestamp) -> bool {
-        now < self.expires_at()
-    }
-}
+use trustyconvert_session::crypto::SessionKey;
+use trustyconvert_session::Timestamp;
 
 /// One conversion job of one session.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,43 +80,6 @@ impl std::fmt::Debug for TokenHash {
     }
 }
 
-/// An action whose rate is limited per client address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RateAction {
-    /// Creating a session.
-    Init,
-    /// Uploading a file.
-    Upload,
-    /// Asking for a conversion.
-    Convert,
-    /// Asking for a download token or downloading.
-    Download,
-}
-
-impl RateAction {
-    /// A short stable name (store keys, logs).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Init => "init",
-            Self::Upload => "upload",
-            Self::Convert => "convert",
-            Self::Download => "download",
-        }
-    }
-}
-
-/// The answer of a rate check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateVerdict {
-    /// Counted and allowed.
-    Allowed,
-    /// Over the limit; allowed again after this long.
-    Limited {
-        /// How long to wait.
-        retry_after: std::time::Duration,
-    },
-}
-
 /// The answer of [`JobStore::admit_job`](super::JobStore::admit_job).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
@@ -173,19 +90,6 @@ pub enum Admission {
     /// The job is no longer `uploaded`: it was queued already (perhaps elsewhere).
     NotUploaded(JobStatus),
     /// The job is gone (its session was closed).
-    Gone,
-}
-
-/// The answer of [`SessionStore::swap_csrf`](super::SessionStore::swap_csrf).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CsrfSwap {
-    /// The expected nonce was current; the new state is stored.
-    Swapped,
-    /// The current nonce is no longer the expected one (another rotation won, or the
-    /// request presented the previous token): nothing was written, and this is the
-    /// state now stored.
-    Superseded(CsrfState),
-    /// The session is gone (closed or expired).
     Gone,
 }
 

@@ -14,13 +14,14 @@ use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
-use trustyconvert_server::crypto::SessionKey;
 use trustyconvert_server::storage::{
     CsrfState, CsrfSwap, DownloadGrant, DownloadStore, JobRecord, JobStore, MemoryStorage,
     RateAction, RateLimitStore, RateVerdict, Reservation, SessionRecord, SessionStore, Storage,
     StoreError, TokenHash,
 };
-use trustyconvert_server::{Server, ServerConfig, StoreKind, Timestamp};
+use trustyconvert_server::{Server, ServerConfig, StoreKind};
+use trustyconvert_session::crypto::SessionKey;
+use trustyconvert_session::Timestamp;
 use uuid::Uuid;
 
 pub const SESSION_COOKIE: &str = "trustyconvert_session";

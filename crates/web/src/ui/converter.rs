@@ -1,19 +1,22 @@
 //! Pick or drop a file, choose a target, convert, watch progress, download.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use futures::future::AbortHandle;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use trustyconvert_client::protocol::{Format, FormatGroup, JobStatus};
-use trustyconvert_client::{human_size, too_large_message, ApiClient, ClientError, FileBody};
+use trustyconvert_client::protocol::{Format, FormatGroup};
+use trustyconvert_client::workflow::{Observer, Workflow, WorkflowError};
+use trustyconvert_client::{human_size, too_large_message, ApiClient, FileBody};
 use wasm_bindgen::JsCast as _;
 use web_sys::{File, HtmlInputElement};
 
 use super::formats::{accepted_inputs, offer, source_format, Offer};
-use super::{new_job_id, sleep};
-use crate::session::use_session;
+use trustyconvert_leptos::use_session;
 
-/// How often a running job's status is polled, in milliseconds.
-const POLL_INTERVAL_MS: i32 = 400;
+/// How often a running job's status is polled.
+const POLL_INTERVAL: Duration = Duration::from_millis(400);
 
 /// Where the conversion of the chosen file stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,7 +209,7 @@ pub fn Converter() -> impl IntoView {
             let (work, handle) = futures::future::abortable(async move {
                 match session.ensured().await {
                     Ok(_) => run_conversion(&api, &picked, target, phase).await,
-                    Err(failure) => Err(Failure::Client(failure)),
+                    Err(failure) => Err(WorkflowError::Client(failure)),
                 }
             });
             in_flight.set_value(Some(handle));
@@ -223,7 +226,7 @@ pub fn Converter() -> impl IntoView {
                     Ok(done) => phase.set(done),
                     Err(failure) => {
                         phase.set(Phase::Ready);
-                        error.set(Some(failure.message()));
+                        error.set(Some(failure.user_message()));
                     }
                 }
             });
@@ -256,7 +259,7 @@ pub fn Converter() -> impl IntoView {
         event.prevent_default();
         let api = download_api.clone();
         spawn_local(async move {
-            match fresh_link(&api, &job_id).await {
+            match workflow(&api).download_link(&job_id).await {
                 Ok(url) => {
                     if let Some(window) = web_sys::window() {
                         let _ = window.location().assign(&url);
@@ -414,31 +417,22 @@ pub fn Converter() -> impl IntoView {
     }
 }
 
-/// Why a conversion did not finish.
-enum Failure {
-    Client(ClientError),
-    Job(String),
+/// The conversions of the page, through its session.
+fn workflow(api: &ApiClient) -> Workflow {
+    Workflow::new(api.clone()).poll_every(POLL_INTERVAL)
 }
 
-impl Failure {
-    fn message(&self) -> String {
-        match self {
-            Self::Client(error) => error.user_message(),
-            Self::Job(reason) => format!("The conversion failed: {reason}"),
-        }
+/// Moves the page's phase along with the conversion.
+struct PhaseObserver(RwSignal<Phase>);
+
+impl Observer for PhaseObserver {
+    fn uploaded(&self) {
+        self.0.set(Phase::Converting(0));
     }
-}
 
-impl From<ClientError> for Failure {
-    fn from(error: ClientError) -> Self {
-        Self::Client(error)
+    fn conversion_progress(&self, percent: u8) {
+        self.0.set(Phase::Converting(percent));
     }
-}
-
-/// A new single-use download link for a completed job.
-async fn fresh_link(api: &ApiClient, job_id: &str) -> Result<String, ClientError> {
-    let token = api.download_token(job_id).await?;
-    Ok(api.download_url(&token.download_token))
 }
 
 /// Upload, convert, poll until done, and return the finished phase with its link.
@@ -447,40 +441,17 @@ async fn run_conversion(
     picked: &Chosen,
     target: Format,
     phase: RwSignal<Phase>,
-) -> Result<Phase, Failure> {
-    let job_id =
-        new_job_id().ok_or_else(|| Failure::Job("this browser cannot create ids".into()))?;
+) -> Result<Phase, WorkflowError> {
+    let workflow = workflow(api);
     let file = FileBody::Blob(picked.file.clone().unchecked_into());
-    api.upload_file(&job_id, &picked.name, file, None).await?;
-    phase.set(Phase::Converting(0));
-    api.convert(&job_id, target).await?;
-    loop {
-        let status = api.job_status(&job_id).await?;
-        match status.status {
-            JobStatus::Completed => break,
-            JobStatus::Failed => {
-                let reason = status
-                    .error_message
-                    .or(status.error)
-                    .unwrap_or_else(|| "no reason given".to_owned());
-                return Err(Failure::Job(reason));
-            }
-            _ => {
-                phase.set(Phase::Converting(status.progress.min(100)));
-                sleep(POLL_INTERVAL_MS).await;
-            }
-        }
-    }
-    let url = fresh_link(api, &job_id).await?;
+    let observer = Arc::new(PhaseObserver(phase));
+    let converted = workflow
+        .convert_file(file, &picked.name, target, observer)
+        .await?;
+    let url = workflow.download_link(&converted.job_id).await?;
     Ok(Phase::Done {
-        job_id,
+        job_id: converted.job_id,
         url,
-        name: output_name(&picked.name, target),
+        name: converted.file_name,
     })
-}
-
-/// `photo.png` + `webp` → `photo.webp`.
-fn output_name(input: &str, target: Format) -> String {
-    let stem = input.rsplit_once('.').map_or(input, |(stem, _)| stem);
-    format!("{stem}.{}", target.extension())
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::session::use_session;
+use trustyconvert_leptos::use_session;
 
 /// `data-state` of the indicator.
 fn state_name(ready: bool, initializing: bool, failed: bool) -> &'static str {

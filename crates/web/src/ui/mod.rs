@@ -8,10 +8,10 @@ mod privacy;
 
 use leptos::prelude::*;
 
-use crate::session::SessionProvider;
 use converter::Converter;
 use indicator::SessionIndicator;
 use privacy::PrivacyNote;
+use trustyconvert_leptos::SessionProvider;
 
 /// The whole page.
 #[component]
@@ -36,19 +36,4 @@ pub fn App() -> impl IntoView {
             </main>
         </SessionProvider>
     }
-}
-
-/// Waits `millis` milliseconds (`setTimeout`).
-pub(crate) async fn sleep(millis: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, millis);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
-/// A fresh UUID v4 from the browser's CSPRNG (job ids are client-generated).
-pub(crate) fn new_job_id() -> Option<String> {
-    Some(web_sys::window()?.crypto().ok()?.random_uuid())
 }

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::session::use_session;
+use trustyconvert_leptos::use_session;
 
 /// A short note on retention; it too asks for the session when it mounts.
 #[component]

@@ -5,17 +5,19 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use trustyconvert_protocol::{DownloadTokenRequest, DownloadTokenResponse};
+use trustyconvert_protocol::{paths, DownloadTokenRequest, DownloadTokenResponse};
 
 use super::parse_job_id;
-use crate::http::{ApiJson, ApiResult, AppState, RequireSession, ValidJson, ValidQuery};
+use crate::http::{ApiJson, ApiResult, AppState, ValidJson};
 use crate::jobs::OutputFile;
+use trustyconvert_session::http::ValidQuery;
+use trustyconvert_session::RequireSession;
 
 /// `POST /api/download_token`: a single-use, ten-minute token for a completed job.
 /// Issuing counts against the download rate limit.
 #[utoipa::path(
     post,
-    path = "/api/download_token",
+    path = paths::DOWNLOAD_TOKEN,
     tag = "conversion",
     description = "A single-use, ten-minute token to download a completed job's output.",
     request_body = DownloadTokenRequest,
@@ -57,7 +59,7 @@ pub struct DownloadQuery {
 /// `GET /api/download?token=`: streams the output; the token is consumed.
 #[utoipa::path(
     get,
-    path = "/api/download",
+    path = paths::DOWNLOAD,
     tag = "conversion",
     description = "Streams the output and spends the token. Needs no cookie: the token is the credential.",
     params(("token" = String, Query, description = "A token from POST /api/download_token.")),
@@ -84,7 +86,7 @@ pub async fn download(
 /// counts against the download rate limit like `GET`.
 #[utoipa::path(
     head,
-    path = "/api/download",
+    path = paths::DOWNLOAD,
     tag = "conversion",
     operation_id = "download_head",
     description = "The headers GET would send, without the body and without spending the token. Counts against the download rate limit.",

@@ -2,11 +2,10 @@
 //! perform.
 
 use axum::extract::State;
-use trustyconvert_protocol::FormatGroup;
+use trustyconvert_protocol::{paths, Format, FormatGroup};
 
-use crate::convert::Format;
-use crate::error::ApiJson;
 use crate::http::AppState;
+use trustyconvert_session::ApiJson;
 
 /// Canonical names, with `jpg` after `jpeg` (clients that match on extensions find it).
 fn names(formats: &[Format]) -> Vec<String> {
@@ -20,7 +19,7 @@ fn names(formats: &[Format]) -> Vec<String> {
 /// The handler.
 #[utoipa::path(
     get,
-    path = "/api/convert/formats",
+    path = paths::FORMATS,
     tag = "conversion",
     description = "Exactly the conversions this server performs: in each group every input converts to every output. Groups depend on the engines installed (office documents need LibreOffice).",
     responses((status = 200, description = "The format groups.", body = crate::http::openapi::Success<Vec<FormatGroup>>))

@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use trustyconvert_protocol::{HealthReport, ServiceHealth};
+use trustyconvert_protocol::{paths, HealthReport, ServiceHealth};
 
-use crate::error::ApiJson;
 use crate::http::AppState;
-use crate::time::Timestamp;
+use trustyconvert_session::ApiJson;
+use trustyconvert_session::Timestamp;
 
 const HEALTHY: &str = "healthy";
 const UNHEALTHY: &str = "unhealthy";
@@ -18,7 +18,7 @@ const UNHEALTHY: &str = "unhealthy";
 /// makes the service `unhealthy` (503); a dead data directory makes it `degraded`.
 #[utoipa::path(
     get,
-    path = "/api/health",
+    path = paths::HEALTH,
     tag = "meta",
     description = "Probes the store and the data directory.",
     responses(

@@ -4,20 +4,21 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trustyconvert_protocol::{
-    ConvertRequest, ConvertResponse, ErrorType, JobStatus, JobStatusResponse,
+    paths, ConvertRequest, ConvertResponse, ErrorType, Format, JobStatus, JobStatusResponse,
 };
 
 use super::parse_job_id;
-use crate::convert::Format;
-use crate::http::{ApiError, ApiJson, ApiResult, AppState, RequireSession, ValidJson, ValidQuery};
+use crate::http::{ApiError, ApiJson, ApiResult, AppState, ValidJson};
 use crate::storage::JobRecord;
-use crate::time::Timestamp;
+use trustyconvert_session::http::ValidQuery;
+use trustyconvert_session::RequireSession;
+use trustyconvert_session::Timestamp;
 
 fn parse_format(name: &str, field: &str) -> Result<Format, ApiError> {
     Format::parse(name).ok_or_else(|| {
         ApiError::new(
             ErrorType::UnsupportedFormatError,
-            format!("Unknown {field} {name:?}. See /api/convert/formats."),
+            format!("Unknown {field} {name:?}. See {}.", paths::FORMATS),
         )
     })
 }
@@ -25,7 +26,7 @@ fn parse_format(name: &str, field: &str) -> Result<Format, ApiError> {
 /// `POST /api/convert`: queues a conversion of an uploaded job.
 #[utoipa::path(
     post,
-    path = "/api/convert",
+    path = paths::CONVERT,
     tag = "conversion",
     description = "Queues the conversion of an uploaded job.",
     request_body = ConvertRequest,
@@ -74,7 +75,7 @@ pub struct JobQuery {
 /// `GET /api/job_status?job_id=`.
 #[utoipa::path(
     get,
-    path = "/api/job_status",
+    path = paths::JOB_STATUS,
     tag = "conversion",
     description = "Where a job of the session stands.",
     params(("job_id" = String, Query, description = "The job's UUID.")),

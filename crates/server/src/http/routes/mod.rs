@@ -4,7 +4,6 @@ pub mod download;
 pub mod formats;
 pub mod health;
 pub mod jobs;
-pub mod session;
 pub mod upload;
 
 use uuid::Uuid;

@@ -3,11 +3,12 @@
 
 use axum::extract::{Multipart, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use trustyconvert_protocol::{JobStatus, UploadResponse};
+use trustyconvert_protocol::{fields, paths, JobStatus, UploadResponse};
 
 use super::parse_job_id;
-use crate::http::{ApiError, ApiJson, ApiResult, AppState, RequireSession, SlowBody};
+use crate::http::{ApiError, ApiJson, ApiResult, AppState, SlowBody};
 use crate::jobs::{too_large, IncomingUpload};
+use trustyconvert_session::RequireSession;
 
 /// Bytes of multipart framing allowed on top of the file itself.
 pub const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -29,7 +30,7 @@ fn multipart_error(error: axum::extract::multipart::MultipartError, max: u64) ->
 /// running size check, verifies its type by magic bytes, refuses oversized images.
 #[utoipa::path(
     post,
-    path = "/api/upload",
+    path = paths::UPLOAD,
     tag = "conversion",
     description = "Stores a file as a new job of the session. The type is taken from the file name (or part type) and checked against the first bytes.",
     request_body(content = crate::http::openapi::UploadForm, content_type = "multipart/form-data"),
@@ -73,11 +74,11 @@ pub async fn upload(
         .map_err(|e| multipart_error(e, max))?
     {
         match field.name() {
-            Some("job_id") => {
-                let text = small_field(field, "job_id", max).await?;
+            Some(fields::JOB_ID) => {
+                let text = small_field(field, fields::JOB_ID, max).await?;
                 job_id = Some(parse_job_id(&text)?);
             }
-            Some("file") if file.is_none() => {
+            Some(fields::FILE) if file.is_none() => {
                 let mut upload = state
                     .jobs
                     .begin_upload(

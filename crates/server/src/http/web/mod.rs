@@ -11,7 +11,7 @@ use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::services::ServeDir;
 
-use crate::error::ApiError;
+use trustyconvert_session::ApiError;
 
 /// The policy of the UI's pages: only its own scripts (wasm compiled from them), its own
 /// stylesheet, API calls to its own origin, never framed.

@@ -1,0 +1,203 @@
+//! The engine interface: each engine says what it converts, is probed once at startup,
+//! and runs one job within that job's limits. [`Engines`] holds the engines found and
+//! is the only place a server (or the command line) asks what can be converted.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use std::io::Write as _;
+
+use crate::{Budget, BudgetWriter, ConversionError, Format, Sink};
+
+/// A group of conversions an engine offers: every input converts to every output.
+#[derive(Debug, Clone, Copy)]
+pub struct Offer {
+    /// Stable id of the group (`image`, `office`, …), sent to clients.
+    pub id: &'static str,
+    /// Its name for people.
+    pub name: &'static str,
+    /// One sentence on what it does.
+    pub description: &'static str,
+    /// Formats read.
+    pub inputs: &'static [Format],
+    /// Formats written (an input listed here too is re-encoded, e.g. png → png).
+    pub outputs: &'static [Format],
+    /// Short notes on how the conversion behaves.
+    pub features: &'static [&'static str],
+}
+
+impl Offer {
+    /// Whether this group converts `source` to `target`.
+    pub fn converts(&self, source: Format, target: Format) -> bool {
+        self.inputs.contains(&source) && self.outputs.contains(&target)
+    }
+}
+
+/// One conversion to run: where its input is, what to make of it, and its limits.
+#[derive(Debug)]
+pub struct EngineJob<'a> {
+    /// The stored upload.
+    pub input: &'a Path,
+    /// Its format (verified at upload).
+    pub source: Format,
+    /// The format asked for.
+    pub target: Format,
+    /// The upload's file name, for titles.
+    pub title: &'a str,
+    /// Time and output size left to this job.
+    pub budget: &'a Budget,
+    /// A private, empty directory for this job's temporary files; removed afterwards.
+    pub scratch: &'a Path,
+    /// Bytes of memory (address space) an external engine process may map.
+    pub memory_limit: u64,
+}
+
+/// A conversion engine.
+pub trait Engine: Send + Sync + 'static {
+    /// Its stable name (`built-in`, `libreoffice`).
+    fn name(&self) -> &'static str;
+    /// The conversion groups it offers.
+    fn offers(&self) -> &'static [Offer];
+    /// Runs one job, writing its result to `out` as it is produced. Must stop by itself
+    /// at the budget's deadline (`out` refuses writes past it and past the output
+    /// limit).
+    fn convert(
+        &self,
+        job: &EngineJob<'_>,
+        out: &mut BudgetWriter<'_>,
+    ) -> Result<(), ConversionError>;
+}
+
+/// What probing an engine found, as `trustyconvert doctor` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineReport {
+    /// The engine's name.
+    pub name: &'static str,
+    /// Its version, if it was found.
+    pub version: Option<String>,
+    /// Where it was found and how it runs, or why it is missing and how to install it.
+    pub detail: String,
+    /// The group ids it offers (only if found).
+    pub offers: Vec<&'static str>,
+}
+
+impl EngineReport {
+    /// Whether the engine was found and its conversions are offered.
+    pub fn found(&self) -> bool {
+        self.version.is_some()
+    }
+}
+
+/// The engines found at startup, in order of preference.
+#[derive(Clone)]
+pub struct Engines {
+    available: Vec<Arc<dyn Engine>>,
+    reports: Vec<EngineReport>,
+    /// What each engine not found would offer, with the index of its report.
+    missing: Vec<(usize, &'static [Offer])>,
+}
+
+impl std::fmt::Debug for Engines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engines")
+            .field("reports", &self.reports)
+            .finish()
+    }
+}
+
+/// The outcome of probing one engine: the engine if it can run, and the report.
+pub struct Probed {
+    /// The engine, if found.
+    pub engine: Option<Arc<dyn Engine>>,
+    /// What was found.
+    pub report: EngineReport,
+    /// What the engine offers when it is found: for a missing one, the conversions
+    /// it would bring, so that asking for one names what is missing.
+    pub offers: &'static [Offer],
+}
+
+impl Engines {
+    /// Collects probe results; engines not found are reported but offer nothing.
+    pub fn from_probes(probes: impl IntoIterator<Item = Probed>) -> Self {
+        let (mut available, mut reports, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+        for probed in probes {
+            match probed.engine {
+                Some(engine) => available.push(engine),
+                None => missing.push((reports.len(), probed.offers)),
+            }
+            reports.push(probed.report);
+        }
+        Self {
+            available,
+            reports,
+            missing,
+        }
+    }
+
+    /// Every engine probed, found or not.
+    pub fn reports(&self) -> &[EngineReport] {
+        &self.reports
+    }
+
+    /// The groups on offer, in engine order; a group id offered twice is listed once.
+    pub fn offers(&self) -> Vec<Offer> {
+        let mut offers: Vec<Offer> = Vec::new();
+        for offer in self.available.iter().flat_map(|engine| engine.offers()) {
+            if !offers.iter().any(|known| known.id == offer.id) {
+                offers.push(*offer);
+            }
+        }
+        offers
+    }
+
+    /// Whether any engine reads `source`.
+    pub fn reads(&self, source: Format) -> bool {
+        self.available
+            .iter()
+            .flat_map(|engine| engine.offers())
+            .any(|offer| offer.inputs.contains(&source))
+    }
+
+    /// Whether `source` converts to `target`.
+    pub fn converts(&self, source: Format, target: Format) -> bool {
+        self.engine_for(source, target).is_some()
+    }
+
+    /// The report of an engine that was not found and would convert `source` to
+    /// `target` (when no engine found does): why it is missing and how to install it.
+    pub fn missing_for(&self, source: Format, target: Format) -> Option<&EngineReport> {
+        if self.converts(source, target) {
+            return None;
+        }
+        self.missing
+            .iter()
+            .find(|(_, offers)| offers.iter().any(|offer| offer.converts(source, target)))
+            .and_then(|(report, _)| self.reports.get(*report))
+    }
+
+    /// The first engine that converts `source` to `target`.
+    fn engine_for(&self, source: Format, target: Format) -> Option<&Arc<dyn Engine>> {
+        self.available.iter().find(|engine| {
+            engine
+                .offers()
+                .iter()
+                .any(|offer| offer.converts(source, target))
+        })
+    }
+
+    /// Runs `job` on the engine that converts its pair, writing the result to `out`
+    /// within the job's budget; returns the result's size. A limit it hit is named.
+    /// On failure `out` holds a partial result, which the caller discards.
+    pub fn convert(&self, job: &EngineJob<'_>, out: &mut dyn Sink) -> Result<u64, ConversionError> {
+        let engine = self
+            .engine_for(job.source, job.target)
+            .ok_or(ConversionError::Unsupported)?;
+        tracing::debug!(engine = engine.name(), source = %job.source, target = %job.target, "converting");
+        let mut writer = job.budget.writer(out);
+        engine
+            .convert(job, &mut writer)
+            .and_then(|()| writer.flush().map_err(ConversionError::Output))
+            .map(|()| writer.size())
+            .map_err(|error| job.budget.explain(error))
+    }
+}

@@ -1,0 +1,305 @@
+//! The LibreOffice engine: office documents (docx, doc, odt, rtf, html) to PDF, and
+//! docx ↔ odt, by running `soffice --headless --convert-to` once per job.
+//!
+//! Each run is shut in:
+//! - `sandbox`: bubblewrap namespaces — it sees only system files and its own scratch
+//!   directory, and has no network (without bubblewrap: no network only, and a warning);
+//! - `profile`: its own fresh profile and temp folder (concurrent jobs never share a
+//!   profile, which LibreOffice locks and corrupts), macros disabled, links never
+//!   updated, proxies at a closed port; HTML is sanitized first;
+//! - `process`: an empty environment but for `PATH` (system folders), `HOME`, `TMPDIR`
+//!   and the locale; address-space and file-size limits; and its own process group,
+//!   killed whole when the job's time is up and once it exits;
+//! - the import filter is named, so a file is read as the type it was checked as
+//!   (a spreadsheet renamed `.doc` is not opened by another module).
+
+mod data_url;
+mod html;
+mod process;
+mod profile;
+mod sandbox;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use self::html::sanitize_html;
+use self::process::{find_program, run_within, ProcessLimits};
+use self::profile::{file_url, PROFILE};
+use self::sandbox::Fence;
+use crate::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
+use crate::{BudgetWriter, ConversionError, Format, LibreOfficeSetting};
+
+/// What LibreOffice converts, when it is found.
+const OFFERS: &[Offer] = &[
+    Offer {
+        id: "office",
+        name: "Office documents",
+        description: "Word, OpenDocument, RTF and HTML documents to PDF, laid out by LibreOffice.",
+        inputs: &[
+            Format::Docx,
+            Format::Doc,
+            Format::Odt,
+            Format::Rtf,
+            Format::Html,
+        ],
+        outputs: &[Format::Pdf],
+        features: &[
+            "fonts, tables and images kept",
+            "macros never run",
+            "no network",
+        ],
+    },
+    Offer {
+        id: "docx-to-odt",
+        name: "Word to OpenDocument",
+        description: "A Word document as an OpenDocument text.",
+        inputs: &[Format::Docx],
+        outputs: &[Format::Odt],
+        features: &["macros never run"],
+    },
+    Offer {
+        id: "odt-to-docx",
+        name: "OpenDocument to Word",
+        description: "An OpenDocument text as a Word document.",
+        inputs: &[Format::Odt],
+        outputs: &[Format::Docx],
+        features: &["macros never run"],
+    },
+];
+
+/// How long the probe waits for `soffice --version`.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How to install LibreOffice, for the doctor's report.
+pub const INSTALL_HINT: &str = "install LibreOffice and bubblewrap (Debian/Ubuntu: apt-get \
+     install libreoffice-writer-nogui bubblewrap; Fedora: dnf install libreoffice-writer \
+     bubblewrap) or pass --libreoffice PATH";
+
+/// LibreOffice, found, probed and fenced.
+#[derive(Debug)]
+pub struct LibreOffice {
+    program: PathBuf,
+    fence: Fence,
+}
+
+impl LibreOffice {
+    /// What it converts when found (also known without probing).
+    pub(crate) const OFFERS: &'static [Offer] = OFFERS;
+
+    /// Looks for LibreOffice as `setting` says, finds the strongest fence this machine
+    /// allows (warning when it is not bubblewrap), and asks its version from inside.
+    pub fn probe(setting: &LibreOfficeSetting) -> Probed {
+        let missing = |detail: String| Probed {
+            engine: None,
+            report: EngineReport {
+                name: "libreoffice",
+                version: None,
+                detail,
+                offers: Vec::new(),
+            },
+            offers: OFFERS,
+        };
+        let program = match setting {
+            LibreOfficeSetting::Off => return missing("turned off (--libreoffice off)".into()),
+            LibreOfficeSetting::Auto => {
+                match find_program("soffice").or_else(|| find_program("libreoffice")) {
+                    Some(program) => program,
+                    None => return missing(format!("not found on the PATH; {INSTALL_HINT}")),
+                }
+            }
+            LibreOfficeSetting::Program(program) => match find_program(program) {
+                Some(program) => program,
+                None => return missing(format!("{} not found; {INSTALL_HINT}", program.display())),
+            },
+        };
+        // Run by its real path: a symlink elsewhere (say in /opt/bin) would not exist
+        // inside the fence, which shows only system folders and the installation.
+        let program = std::fs::canonicalize(&program).unwrap_or(program);
+        let (fence, weaker) = Fence::probe(&program);
+        if let Some(why) = &weaker {
+            tracing::warn!(
+                reason = %why,
+                "LibreOffice runs without a file-system fence: a document could make it read \
+                 files this server's user can read; install bubblewrap"
+            );
+        }
+        let engine = Self { program, fence };
+        let version = match engine.version() {
+            Ok(version) => version,
+            Err(why) => {
+                return missing(format!(
+                    "{} did not run ({why}); {INSTALL_HINT}",
+                    engine.program.display()
+                ))
+            }
+        };
+        let detail = format!(
+            "{}, {}; macros off",
+            engine.program.display(),
+            engine.fence.describe()
+        );
+        Probed {
+            engine: Some(Arc::new(engine)),
+            report: EngineReport {
+                name: "libreoffice",
+                version: Some(version),
+                detail,
+                offers: OFFERS.iter().map(|offer| offer.id).collect(),
+            },
+            offers: OFFERS,
+        }
+    }
+
+    /// `soffice` fenced in `scratch`, with a fresh profile there and the environment
+    /// cleared; add the arguments.
+    fn soffice(&self, scratch: &Path) -> std::io::Result<Command> {
+        let profile = scratch.join("profile");
+        let temp = scratch.join("tmp");
+        for dir in [profile.join("user"), temp.clone()] {
+            std::fs::create_dir_all(&dir)?;
+        }
+        std::fs::write(profile.join("user/registrymodifications.xcu"), PROFILE)?;
+        let mut command = self.fence.command(&self.program, scratch);
+        command
+            .arg(format!("-env:UserInstallation={}", file_url(&profile)))
+            .env_clear()
+            // Inside the fence only the system folders exist.
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", scratch)
+            .env("TMPDIR", &temp)
+            .env("LANG", "C.UTF-8")
+            .env("SAL_USE_VCLPLUGIN", "svp")
+            .stdin(Stdio::null());
+        let log = std::fs::File::create(scratch.join("soffice.log"))?;
+        command.stderr(log.try_clone()?).stdout(log);
+        Ok(command)
+    }
+
+    /// The version number (`7.4.7.2`) `soffice --version` prints, asked inside the fence.
+    fn version(&self) -> Result<String, String> {
+        let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut command = self.soffice(scratch.path()).map_err(|e| e.to_string())?;
+        command.arg("--version");
+        match run_within(&mut command, Instant::now() + PROBE_TIMEOUT).map_err(|e| e.to_string())? {
+            Some(status) if status.success() => {}
+            Some(status) => return Err(format!("it exited with {status}")),
+            None => return Err("it did not answer within 30 s".into()),
+        }
+        let printed = std::fs::read_to_string(scratch.path().join("soffice.log"))
+            .map_err(|e| e.to_string())?;
+        printed
+            .lines()
+            .find(|line| line.contains("LibreOffice"))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .map(str::to_owned)
+            .ok_or_else(|| format!("it printed no version ({:?})", printed.trim()))
+    }
+}
+
+impl Engine for LibreOffice {
+    fn name(&self) -> &'static str {
+        "libreoffice"
+    }
+
+    fn offers(&self) -> &'static [Offer] {
+        OFFERS
+    }
+
+    fn convert(
+        &self,
+        job: &EngineJob<'_>,
+        sink: &mut BudgetWriter<'_>,
+    ) -> Result<(), ConversionError> {
+        let (import, export) = filters(job.source, job.target)?;
+        let scratch = job.scratch;
+        let input = scratch.join(format!("document.{}", job.source.extension()));
+        if job.source == Format::Html {
+            let html = std::fs::read(job.input).map_err(ConversionError::Io)?;
+            std::fs::write(&input, sanitize_html(&html)?).map_err(ConversionError::Io)?;
+        } else {
+            std::fs::copy(job.input, &input).map_err(ConversionError::Io)?;
+        }
+        let out = scratch.join("out");
+        std::fs::create_dir_all(&out).map_err(ConversionError::Io)?;
+        let mut command = self.soffice(scratch).map_err(ConversionError::Io)?;
+        command
+            .args([
+                "--headless",
+                "--invisible",
+                "--nocrashreport",
+                "--nodefault",
+                "--nofirststartwizard",
+                "--nolockcheck",
+                "--nologo",
+                "--norestore",
+            ])
+            .arg(format!("--infilter={import}"))
+            .arg("--convert-to")
+            .arg(export)
+            .arg("--outdir")
+            .arg(&out)
+            .arg(&input);
+        ProcessLimits {
+            address_space: job.memory_limit,
+            // Past the output limit by the room the profile and temp files need: a
+            // result that large fails the size check below.
+            file_size: job.budget.max_output().saturating_add(64 * 1024 * 1024),
+        }
+        .apply(&mut command);
+        let status =
+            run_within(&mut command, job.budget.deadline()).map_err(ConversionError::Io)?;
+        let Some(status) = status else {
+            job.budget.check_time()?;
+            return Err(ConversionError::Limit(
+                "the conversion ran out of time".into(),
+            ));
+        };
+        let output = out.join(format!("document.{}", job.target.extension()));
+        let size = std::fs::metadata(&output).map(|m| m.len()).ok();
+        if let Some(size) = size {
+            job.budget.check_output(size)?;
+        }
+        match size {
+            Some(_) if status.success() => copy_result(&output, sink),
+            _ => {
+                tracing::info!(%status, "LibreOffice produced no output");
+                Err(ConversionError::Failed(
+                    "LibreOffice could not convert this file (is it damaged?)".into(),
+                ))
+            }
+        }
+    }
+}
+
+/// Copies LibreOffice's result file into `out`, a buffer at a time.
+fn copy_result(result: &Path, out: &mut BudgetWriter<'_>) -> Result<(), ConversionError> {
+    let mut file = std::fs::File::open(result).map_err(ConversionError::Io)?;
+    std::io::copy(&mut file, out)
+        .map(drop)
+        .map_err(ConversionError::Output)
+}
+
+/// The import filter (named, so the file is read as the type it was checked as) and
+/// the export filter (`--convert-to`) for a pair.
+fn filters(
+    source: Format,
+    target: Format,
+) -> Result<(&'static str, &'static str), ConversionError> {
+    let import = match source {
+        Format::Docx => "MS Word 2007 XML",
+        Format::Doc => "MS Word 97",
+        Format::Odt => "writer8",
+        Format::Rtf => "Rich Text Format",
+        Format::Html => "HTML (StarWriter)",
+        _ => return Err(ConversionError::Unsupported),
+    };
+    let export = match (source, target) {
+        (_, Format::Pdf) => "pdf:writer_pdf_Export",
+        (Format::Docx, Format::Odt) => "odt:writer8",
+        (Format::Odt, Format::Docx) => "docx:MS Word 2007 XML",
+        _ => return Err(ConversionError::Unsupported),
+    };
+    Ok((import, export))
+}

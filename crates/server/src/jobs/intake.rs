@@ -1,0 +1,108 @@
+//! Intake: an upload is counted against its size limit and the session's quota as it
+//! arrives, checked beyond its magic bytes, placed in a new job folder, and recorded
+//! only if its session still exists and its bytes fit.
+
+use super::service::JobService;
+use super::upload::{
+    duplicate_job_id, over_quota, storage_failure, IncomingUpload, PlaceError, SizeBound,
+};
+use crate::storage::{JobRecord, Reservation, StoreError};
+use trustyconvert_protocol::JobStatus;
+use trustyconvert_session::crypto::SessionKey;
+use trustyconvert_session::ApiError;
+use trustyconvert_session::Timestamp;
+use uuid::Uuid;
+
+impl JobService {
+    /// Starts receiving a file for `session`: bounded by the upload limit and by the
+    /// room left in the session's storage quota.
+    pub async fn begin_upload(
+        &self,
+        session: &SessionKey,
+        file_name: &str,
+        declared_type: Option<&str>,
+    ) -> Result<IncomingUpload, ApiError> {
+        let limits = &self.inner.limits;
+        let used = self.inner.store.session_storage(session).await?;
+        let bound = SizeBound {
+            max: limits.max_upload_bytes,
+            room: limits.max_session_storage.saturating_sub(used),
+            quota: limits.max_session_storage,
+        };
+        Ok(IncomingUpload::new(
+            &self.inner.files.incoming_dir(),
+            file_name,
+            declared_type,
+            bound,
+        ))
+    }
+
+    /// Checks a received file (the convert crate's input checks: type by name and
+    /// magic bytes, image dimensions, packages) and stores it as job `job_id` of `session`. The file is placed first, in a job
+    /// folder that must not exist yet (a duplicate id is refused before any file
+    /// moves); then the record is inserted, in one store step that checks the session
+    /// still exists and reserves the bytes against its quota. That step decides: if it
+    /// refuses, the placed files go again — so an upload that loses a race with its
+    /// session's close leaves nothing and gets the same 401 as one that came after.
+    pub async fn accept_upload(
+        &self,
+        session: &SessionKey,
+        job_id: Uuid,
+        mut upload: IncomingUpload,
+    ) -> Result<JobRecord, ApiError> {
+        let format = upload
+            .inspect(std::sync::Arc::clone(&self.inner.engines))
+            .await?;
+        let now = Timestamp::now();
+        let job = JobRecord {
+            session: *session,
+            job_id,
+            task_id: None,
+            status: JobStatus::Uploaded,
+            original_filename: upload.name().to_owned(),
+            source_format: format,
+            target_format: None,
+            file_size: upload.size(),
+            output_size: None,
+            progress: 0,
+            error: None,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+            conversion_time: None,
+        };
+        let files = &self.inner.files;
+        let job_dir = files.job_dir(session, &job_id);
+        let mut placed = upload.place_new(&job_dir, super::files::INPUT).await;
+        if matches!(&placed, Err(PlaceError::Io(error)) if error.kind() == std::io::ErrorKind::NotFound)
+        {
+            // The session's folder vanished while the file was placed: a close (the
+            // store may not show it yet to this instance's cache). Placing again and
+            // letting the store's conditional insert judge gives the same answer as a
+            // request that came after the close.
+            placed = upload.place_new(&job_dir, super::files::INPUT).await;
+        }
+        match placed {
+            Ok(()) => {}
+            Err(PlaceError::DuplicateId) => return Err(duplicate_job_id()),
+            // A close removes the session's folder, also while this places a file in
+            // it: that is a race lost to the close (the same 401), not a storage fault.
+            Err(PlaceError::Io(error)) => {
+                return Err(match self.session_exists(session).await? {
+                    true => storage_failure(error),
+                    false => self.closed_meanwhile(session).await,
+                })
+            }
+        }
+        let quota = self.inner.limits.max_session_storage;
+        let refusal = match self.inner.store.insert_job(&job, quota).await {
+            Ok(Reservation::Reserved) => return Ok(job),
+            Ok(Reservation::OverQuota { .. }) => over_quota(quota),
+            Ok(Reservation::Gone) => return Err(self.closed_meanwhile(session).await),
+            Err(StoreError::Duplicate) => duplicate_job_id(),
+            Err(error) => error.into(),
+        };
+        files.remove_job(session, &job_id).await;
+        Err(refusal)
+    }
+}

@@ -1,0 +1,45 @@
+//! How an application learns that sessions ended, to remove what it keeps with them.
+
+use async_trait::async_trait;
+
+use crate::crypto::SessionKey;
+
+/// Told when sessions end, after their records are gone from the store: from then on
+/// nothing can be attached to them (an application's writes are conditional on the
+/// session existing), so whatever the application deletes here stays deleted.
+///
+/// The converter built on this crate deletes a session's jobs, download links and
+/// files here. A hook that fails to clean up should leave the rest to a sweep of its
+/// own ("data whose session no longer exists"), as the calls are not retried.
+///
+/// ```
+/// use trustyconvert_session::{async_trait, SessionHooks, SessionKey};
+///
+/// struct Uploads;
+///
+/// #[async_trait]
+/// impl SessionHooks for Uploads {
+///     async fn on_close(&self, session: &SessionKey) {
+///         // delete this session's uploads
+///         # let _ = session;
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait SessionHooks: Send + Sync + 'static {
+    /// A session was closed by its client (or replaced by a forced initialization).
+    async fn on_close(&self, _session: &SessionKey) {}
+
+    /// The sweep deleted these expired sessions.
+    async fn on_expired(&self, sessions: &[SessionKey]) {
+        for session in sessions {
+            self.on_close(session).await;
+        }
+    }
+}
+
+/// Hooks that do nothing: for an application that keeps nothing with its sessions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl SessionHooks for NoHooks {}

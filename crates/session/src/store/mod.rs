@@ -1,0 +1,129 @@
+//! What a session store must do, and what it keeps.
+//!
+//! A store holds [`SessionRecord`]s keyed by [`SessionKey`] (a hash of the secret id:
+//! the store never holds a usable id) and the per-client counters of rate limits.
+//! Every method is one round trip and atomic: updates only change existing records,
+//! so nothing a request deleted can come back, and a CSRF rotation is a
+//! compare-and-swap on the current nonce.
+//!
+//! The crate ships [`MemoryStore`] (feature `memory`, on by default). An application
+//! that keeps its own data per session implements these traits on its backend, next
+//! to its own, so that "only while the session exists" is checked in the same step
+//! that writes (the converter built on this crate does so for SQLite and Redis).
+
+mod local_rates;
+#[cfg(feature = "memory")]
+mod memory;
+mod records;
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
+use crate::time::Timestamp;
+
+pub use local_rates::LocalRates;
+#[cfg(feature = "memory")]
+pub use memory::MemoryStore;
+pub use records::{CsrfState, CsrfSwap, PreviousNonce, RateAction, RateVerdict, SessionRecord};
+
+/// A storage failure. The layer answers every one with 503: it never fails open.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or did not answer.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A record could not be decoded.
+    #[error("store returned a corrupt record: {0}")]
+    Corrupt(String),
+    /// A new record collided with an existing key.
+    #[error("key already exists")]
+    Duplicate,
+}
+
+/// Sessions and their CSRF state.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Adds a new session; fails with [`StoreError::Duplicate`] if the key exists.
+    async fn insert_session(&self, record: &SessionRecord) -> Result<(), StoreError>;
+
+    /// Reads one session. Expired records may be returned; callers check
+    /// [`SessionRecord::is_live`].
+    async fn load_session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// The session a request names, with its idle expiry moved to `now + idle` when
+    /// that is at least `touch_step` later than the stored one — the request's one
+    /// store round trip. `None` if it is gone. Backends that can read and slide the
+    /// expiry in one command override this.
+    async fn resolve_session(
+        &self,
+        key: &SessionKey,
+        now: Timestamp,
+        idle: Duration,
+        touch_step: Duration,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let Some(mut record) = self.load_session(key).await? else {
+            return Ok(None);
+        };
+        let target = now.plus(idle);
+        if record.is_live(now) && record.idle_expires_at.until(target) >= touch_step {
+            if !self.touch_session(key, target).await? {
+                return Ok(None);
+            }
+            record.idle_expires_at = target;
+        }
+        Ok(Some(record))
+    }
+
+    /// Moves the idle expiry of an existing session. Returns `false` if it is gone.
+    async fn touch_session(
+        &self,
+        key: &SessionKey,
+        idle_expires_at: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Rotates the session's CSRF state to `next` if, and only if, its current nonce
+    /// is still `expected` (compare-and-swap, one atomic step); keeps its expiry and
+    /// never creates a session. Of two rotations presenting the same nonce exactly one
+    /// swaps; the other learns the state it lost to ([`CsrfSwap::Superseded`]).
+    async fn swap_csrf(
+        &self,
+        key: &SessionKey,
+        expected: &[u8; CSRF_NONCE_BYTES],
+        next: &CsrfState,
+    ) -> Result<CsrfSwap, StoreError>;
+
+    /// Deletes a session (and, in a backend shared with an application, what the
+    /// application keeps with it). Returns whether the session existed.
+    async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError>;
+
+    /// Deletes every session expired at `now`; returns the keys of the deleted
+    /// sessions.
+    async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError>;
+
+    /// A cheap round trip proving the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Per-client rate-limit counters.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync + 'static {
+    /// Counts one `action` by `client` against `per_minute`.
+    async fn check_rate(
+        &self,
+        action: RateAction,
+        client: IpAddr,
+        per_minute: NonZeroU32,
+    ) -> Result<RateVerdict, StoreError>;
+    /// Forgets counters of clients that are back under their limits.
+    async fn forget_idle_rates(&self) -> Result<(), StoreError>;
+}
+
+/// Everything the session layer needs of a backend. Implemented for every type that
+/// implements both traits.
+pub trait Store: SessionStore + RateLimitStore {}
+
+impl<T: SessionStore + RateLimitStore> Store for T {}
