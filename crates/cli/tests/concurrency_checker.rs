@@ -12,7 +12,7 @@
 mod checker;
 mod common;
 
-#[path = "../../server/tests/support/redis_server.rs"]
+#[path = "../../session/tests/support/redis_server.rs"]
 mod redis_server;
 
 use checker::{Backend, Settings};

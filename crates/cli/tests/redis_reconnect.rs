@@ -5,7 +5,7 @@
 
 mod common;
 
-#[path = "../../server/tests/support/redis_server.rs"]
+#[path = "../../session/tests/support/redis_server.rs"]
 mod redis_server;
 
 use std::path::Path;

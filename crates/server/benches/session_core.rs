@@ -2,15 +2,13 @@
 //! generation, and one store read and write per backend (memory, embedded SQLite,
 //! Redis on a `redis-server` started here). `cargo bench -p trustyconvert-server`.
 
-#[path = "../tests/support/redis_server.rs"]
+#[path = "../../session/tests/support/redis_server.rs"]
 mod redis_server;
 
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use trustyconvert_server::storage::{
-    CsrfState, MemoryStorage, SessionRecord, SqliteStorage, Storage,
-};
+use trustyconvert_server::storage::{CsrfState, MemoryStorage, SessionRecord, Storage};
 use trustyconvert_server::StoreKind;
 use trustyconvert_session::crypto::{generate_csrf_nonce, FreshSession, Keyring, SessionSecret};
 use trustyconvert_session::Timestamp;
@@ -70,7 +68,9 @@ fn stores(c: &mut Criterion) {
     store_get_put(c, "memory", &runtime, &MemoryStorage::default());
     let dir = tempfile::tempdir().unwrap();
     let sqlite = runtime
-        .block_on(SqliteStorage::open(dir.path().join("bench.sqlite3")))
+        .block_on(trustyconvert_server::storage::open_sqlite(
+            dir.path().join("bench.sqlite3"),
+        ))
         .unwrap();
     store_get_put(c, "embedded", &runtime, &sqlite);
     let redis = redis_server::RedisServer::start();

@@ -59,17 +59,3 @@ pub async fn write_async(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.write_all(bytes).await?;
     file.flush().await
 }
-
-/// Creates an empty 0600 file if nothing is at `path` yet (so a database opened there
-/// afterwards, and the journal files SQLite gives the same mode, are private).
-pub fn touch(path: &Path) -> io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(error) => Err(error),
-    }
-}

@@ -6,7 +6,7 @@
 //! close) are held to the same rules by the storage contract on every backend.
 
 mod common;
-#[path = "support/redis_server.rs"]
+#[path = "../../session/tests/support/redis_server.rs"]
 mod redis_server;
 
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@
 //! nothing a request deleted can come back; deleting a session deletes its jobs and
 //! download grants with it. A new backend implements the four traits (in a folder of
 //! its own, one file per trait, as `sqlite` and `redis` do) and passes the contract
-//! suite in `contract.rs`.
+//! suite in `contract.rs` (which runs the session layer's store contract first).
 //!
 //! Atomic under concurrency: no method checks in one step and writes in another. A
 //! CSRF rotation is a compare-and-swap on the current nonce; a new job, an output and
@@ -22,7 +22,7 @@ mod memory;
 mod records;
 mod redis;
 #[cfg(test)]
-#[path = "../../tests/support/redis_server.rs"]
+#[path = "../../../session/tests/support/redis_server.rs"]
 mod redis_server;
 mod sqlite;
 
@@ -40,7 +40,7 @@ use trustyconvert_session::Timestamp;
 pub use memory::MemoryStorage;
 pub use records::{Admission, DownloadGrant, JobRecord, Reservation, TokenHash};
 pub use redis::RedisStorage;
-pub use sqlite::SqliteStorage;
+pub use sqlite::{open as open_sqlite, SqliteStore};
 pub use trustyconvert_session::store::{
     CsrfState, CsrfSwap, LocalRates, PreviousNonce, RateAction, RateLimitStore, RateVerdict,
     SessionRecord, SessionStore, Store, StoreError,
@@ -202,7 +202,7 @@ pub async fn open(
                 path: data_dir.to_owned(),
                 source,
             })?;
-            let store = SqliteStorage::open(data_dir.join(EMBEDDED_DB_FILE)).await?;
+            let store = sqlite::open(data_dir.join(EMBEDDED_DB_FILE)).await?;
             Ok(Arc::new(store))
         }
     }

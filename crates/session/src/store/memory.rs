@@ -271,4 +271,9 @@ mod tests {
     fn a_session_takes_eighty_bytes_besides_its_key() {
         assert_eq!(std::mem::size_of::<CompactSession>(), 80);
     }
+
+    #[tokio::test]
+    async fn memory_store_meets_the_session_store_contract() {
+        crate::store::contract::check_store(&MemoryStore::default()).await;
+    }
 }

@@ -6,15 +6,31 @@
 //! so nothing a request deleted can come back, and a CSRF rotation is a
 //! compare-and-swap on the current nonce.
 //!
-//! The crate ships [`MemoryStore`] (feature `memory`, on by default). An application
-//! that keeps its own data per session implements these traits on its backend, next
-//! to its own, so that "only while the session exists" is checked in the same step
-//! that writes (the converter built on this crate does so for SQLite and Redis).
+//! The crate ships three stores, each behind a cargo feature:
+//!
+//! - [`MemoryStore`] (`memory`, on by default): in this process; for tests and for a
+//!   single instance that may lose its sessions on restart.
+//! - [`sqlite::SqliteStore`] (`sqlite`): an SQLite file; one process, sessions kept
+//!   across restarts, every write committed before the answer.
+//! - [`redis::RedisStore`] (`redis`): a Redis server or cluster shared by several
+//!   instances; expiry is Redis's own.
+//!
+//! An application that keeps its own data per session keeps it in the same backend,
+//! so that "only while the session exists" is checked in the same step that writes:
+//! its tables beside the sessions ([`sqlite::SqliteTables`]), or keys under the
+//! session's hash tag ([`redis::session_key_prefix`]). A store of one's own passes
+//! [`contract::check_store`] (feature `contract`).
 
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
 mod local_rates;
 #[cfg(feature = "memory")]
 mod memory;
 mod records;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;

@@ -1,9 +1,9 @@
-//! The key layout. Every key of one session carries its hash tag `{S}` (S = hex of the
-//! session's store key), so a session's keys live in one cluster slot and the scripts
-//! may touch them together:
+//! The converter's keys. Every key of one session starts with the session layer's
+//! prefix (`tc:{S}:`, S = hex of the session's store key), so a session's keys live in
+//! one cluster slot with its record and the scripts may touch them together:
 //!
 //! ```text
-//! tc:{S}:session         the record: "<csrf json>\n<rest json>"; its expiry is the idle expiry
+//! tc:{S}:session         the session layer's record; its expiry is the idle expiry
 //! tc:{S}:jobs            hash: job id → job (JSON); expires after the absolute timeout
 //! tc:{S}:sizes           hash: job id → bytes its files take (the quota's sum); as jobs
 //! tc:{S}:leases          hash: job id → until when (Redis time, ms) a live instance runs it; as jobs
@@ -11,7 +11,6 @@
 //! tc:grant:<T>           one download grant (T = hex of the token hash; expires with it)
 //! tc:job-sessions        set of sessions that own jobs (for the orphan sweep); expires after
 //!                        the absolute timeout, renewed by every new job
-//! tc:rate:<action>:<ip>  one client's GCRA state for one action; expires when idle
 //! ```
 //!
 //! Every key written has an expiry, also one a background task writes (a lease), and no
@@ -19,25 +18,16 @@
 //! first). Expiry is Redis's: session keys die at their idle expiry, grants at theirs,
 //! jobs after the absolute timeout at the latest.
 
-use std::net::IpAddr;
-
 use uuid::Uuid;
 
-use crate::storage::{RateAction, TokenHash};
+use crate::storage::TokenHash;
 use trustyconvert_session::crypto::SessionKey;
 use trustyconvert_session::keys::encode_hex;
+use trustyconvert_session::store::redis::session_key_prefix as prefix;
+pub(super) use trustyconvert_session::store::redis::session_record_key as session_key;
 
 /// Global set of sessions owning jobs.
 pub(super) const JOB_SESSIONS: &str = "tc:job-sessions";
-
-/// The hash-tagged key prefix of a session: `tc:{S}:`.
-fn prefix(session: &SessionKey) -> String {
-    format!("tc:{{{}}}:", encode_hex(&session.0))
-}
-
-pub(super) fn session_key(session: &SessionKey) -> String {
-    format!("{}session", prefix(session))
-}
 
 pub(super) fn jobs_key(session: &SessionKey) -> String {
     format!("{}jobs", prefix(session))
@@ -66,11 +56,6 @@ pub(super) fn grant_key(token: &TokenHash) -> String {
 /// A grant's key named by the hex of its token hash, as a session's index names it.
 pub(super) fn grant_key_of(token_hex: &str) -> String {
     format!("tc:grant:{token_hex}")
-}
-
-/// One client's GCRA state for one action.
-pub(super) fn rate_key(action: RateAction, client: IpAddr) -> String {
-    format!("tc:rate:{}:{client}", action.name())
 }
 
 #[cfg(test)]

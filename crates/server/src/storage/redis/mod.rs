@@ -1,22 +1,19 @@
-//! The shared backend: Redis (a single server or a Redis Cluster), so several instances
-//! behind a load balancer see one truth. Files stay in `--data-dir`, which the
-//! instances share.
+//! The shared backend: the session layer's [`RedisStore`] (a single server or a Redis
+//! Cluster) with the converter's jobs, download grants and leases under each session's
+//! hash tag, so several instances behind a load balancer see one truth. Files stay in
+//! `--data-dir`, which the instances share.
 //!
-//! Requires Redis ≥ 7.0 (`PEXPIRETIME`). Record times (`created_at`, expiries) are the
-//! instances' clocks, which are assumed NTP-synchronised: a skew of δ moves an expiry
-//! by δ. Leases and rate counters use Redis's own clock (`TIME`).
+//! Requires Redis ≥ 7.0. Leases use Redis's own clock (`TIME`).
 //!
-//! One job per module: `connection` (the connection to a single server, and the one
-//! retry a command may get), `keys` (the key layout: one hash tag per session),
-//! `scripts` (the Lua scripts that make multi-key changes atomic), `codec` (records as
-//! stored), and one module per store trait: `sessions`, `jobs`, `downloads`, `rates`.
+//! One job per module: `keys` (the key layout: one hash tag per session), `scripts`
+//! (the Lua scripts that make multi-key changes atomic), `codec` (records as stored),
+//! and one module per store trait: `sessions` (the session layer's store, with what a
+//! session owns deleted with it), `jobs`, `downloads`.
 
 mod codec;
-mod connection;
 mod downloads;
 mod jobs;
 mod keys;
-mod rates;
 mod scripts;
 mod sessions;
 
@@ -25,21 +22,16 @@ use std::time::Duration;
 use redis::aio::ConnectionLike;
 use redis::RedisError;
 
-use super::{SessionStore as _, StoreError};
+use super::StoreError;
 use scripts::{scripts, Scripts};
+use trustyconvert_session::store::redis::{RedisConnection, RedisStore};
 
-/// How long a command may wait for Redis before the request gets a 503.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long connecting may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Longest pause between reconnection attempts, so service resumes quickly.
-const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
-
-/// Sessions, jobs, grants and rate counters in Redis over one multiplexed,
-/// self-reconnecting connection (`C` is a `ConnectionManager` or a cluster connection).
+/// Sessions (the session layer's [`RedisStore`]), jobs, grants and leases in Redis over
+/// one multiplexed, self-reconnecting connection (`C`: a [`RedisConnection`], or any
+/// redis connection in tests).
 #[derive(Clone)]
-pub struct RedisStorage<C> {
-    connection: C,
+pub struct RedisStorage<C = RedisConnection> {
+    sessions: RedisStore<C>,
     /// The longest a session can live (the absolute timeout): job keys expire after it.
     max_session_life: Duration,
     scripts: &'static Scripts,
@@ -51,60 +43,18 @@ impl<C> std::fmt::Debug for RedisStorage<C> {
     }
 }
 
-/// Opens a connection to `url`: `redis://[user:password@]host:port[/db]`,
-/// `rediss://…` (TLS), or `redis+cluster://[user:password@]host:port[,host:port…]`.
+/// Opens a connection to `url` (see [`trustyconvert_session::store::redis::connect`]
+/// for the forms it takes); job records expire `max_session_life` after the session's
+/// last upload at the latest.
 pub async fn connect(
     url: &str,
     max_session_life: Duration,
 ) -> Result<std::sync::Arc<dyn super::Storage>, StoreError> {
-    if url.starts_with("rediss") {
-        // rustls needs one process-wide crypto provider; a second install is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-    if let Some(nodes) = cluster_nodes(url) {
-        let client = redis::cluster::ClusterClient::builder(nodes)
-            .connection_timeout(CONNECT_TIMEOUT)
-            .response_timeout(RESPONSE_TIMEOUT)
-            .retries(1)
-            // RESP3: a node's connection is repaired as soon as it drops, also while
-            // idle (see `connection`).
-            .use_protocol(redis::ProtocolVersion::RESP3)
-            .build()
-            .map_err(unavailable)?;
-        let connection = client.get_async_connection().await.map_err(unavailable)?;
-        let storage = RedisStorage::new(connection, max_session_life);
-        storage.ping().await?;
-        return Ok(std::sync::Arc::new(storage));
-    }
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(RESPONSE_TIMEOUT))
-        .set_number_of_retries(1)
-        .set_max_delay(MAX_RECONNECT_DELAY);
-    // Over RESP3, with one retry for a command that failed on a dropped connection when
-    // that is safe: see `connection`.
-    let connection = connection::connect(url, config)
-        .await
-        .map_err(unavailable)?;
-    let storage = RedisStorage::new(connection, max_session_life);
-    storage.ping().await?;
-    Ok(std::sync::Arc::new(storage))
-}
-
-/// The node URLs of a `redis+cluster://` (or `rediss+cluster://`) URL.
-fn cluster_nodes(url: &str) -> Option<Vec<String>> {
-    let (scheme, rest) = url.split_once("+cluster://")?;
-    let (userinfo, hosts) = match rest.rsplit_once('@') {
-        Some((userinfo, hosts)) => (format!("{userinfo}@"), hosts),
-        None => (String::new(), rest),
-    };
-    let hosts = hosts.trim_end_matches('/');
-    Some(
-        hosts
-            .split(',')
-            .map(|host| format!("{scheme}://{userinfo}{host}"))
-            .collect(),
-    )
+    let sessions = trustyconvert_session::store::redis::connect(url).await?;
+    Ok(std::sync::Arc::new(RedisStorage::over(
+        sessions,
+        max_session_life,
+    )))
 }
 
 fn unavailable(error: RedisError) -> StoreError {
@@ -128,15 +78,19 @@ where
     /// A backend over `connection`; job records expire `max_session_life` after
     /// the session's last upload at the latest (no session outlives that).
     pub fn new(connection: C, max_session_life: Duration) -> Self {
+        Self::over(RedisStore::new(connection), max_session_life)
+    }
+
+    fn over(sessions: RedisStore<C>, max_session_life: Duration) -> Self {
         Self {
-            connection,
+            sessions,
             max_session_life,
             scripts: scripts(),
         }
     }
 
     fn connection(&self) -> C {
-        self.connection.clone()
+        self.sessions.connection()
     }
 
     async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
@@ -144,23 +98,6 @@ where
             .query_async(&mut self.connection())
             .await
             .map_err(unavailable)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cluster_nodes;
-
-    #[test]
-    fn cluster_urls_name_every_node_with_the_credentials() {
-        assert_eq!(
-            cluster_nodes("redis+cluster://:secret@10.0.0.1:7000,10.0.0.2:7001"),
-            Some(vec![
-                "redis://:secret@10.0.0.1:7000".to_owned(),
-                "redis://:secret@10.0.0.2:7001".to_owned()
-            ])
-        );
-        assert_eq!(cluster_nodes("redis://localhost:6379"), None);
     }
 }
 

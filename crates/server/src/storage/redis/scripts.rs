@@ -1,8 +1,8 @@
-//! The Lua scripts: every change that touches several keys, or checks and then writes,
-//! runs as one script, atomically. Every script declares every key it touches, all of
-//! one session's tag, and every script that writes a session's keys first checks
-//! `tc:{S}:session` exists. A CSRF rotation is a compare-and-swap script; a new job's
-//! or an output's bytes are checked against the quota and written in one script.
+//! The converter's Lua scripts: every change that touches several keys, or checks and
+//! then writes, runs as one script, atomically. Every script declares every key it
+//! touches, all of one session's tag, and every script that writes a session's keys
+//! first checks that the session record `tc:{S}:session` exists. A new job's or an
+//! output's bytes are checked against the quota and written in one script.
 
 use redis::Script;
 
@@ -12,7 +12,6 @@ use crate::storage::JobRecord;
 
 /// The Lua scripts, loaded once per process (`EVALSHA`, falling back to `EVAL`).
 pub(super) struct Scripts {
-    pub(super) swap_csrf: Script,
     pub(super) purge_session: Script,
     pub(super) insert_job: Script,
     pub(super) update_job: Script,
@@ -22,7 +21,6 @@ pub(super) struct Scripts {
     pub(super) fail_if_abandoned: Script,
     pub(super) renew_leases: Script,
     pub(super) add_grant: Script,
-    pub(super) rate: Script,
 }
 
 /// Whether a job's JSON has an active status, and whether its lease ran out (Lua).
@@ -69,18 +67,6 @@ end
 pub(super) fn scripts() -> &'static Scripts {
     static SCRIPTS: std::sync::OnceLock<Scripts> = std::sync::OnceLock::new();
     SCRIPTS.get_or_init(|| Scripts {
-        // KEYS[1] session; ARGV[1] expected current nonce, ARGV[2] new CSRF JSON.
-        // Returns {1, ''} swapped, {0, stored CSRF JSON} superseded, {2, ''} gone.
-        swap_csrf: Script::new(
-            r"local v = redis.call('GET', KEYS[1])
-              if not v then return {2, ''} end
-              local cut = string.find(v, '\n', 1, true)
-              if not cut then return redis.error_reply('corrupt session record') end
-              local csrf = string.sub(v, 1, cut - 1)
-              if cjson.decode(csrf).current ~= ARGV[1] then return {0, csrf} end
-              redis.call('SET', KEYS[1], ARGV[2] .. string.sub(v, cut), 'KEEPTTL')
-              return {1, ''}",
-        ),
         // KEYS[1] session, KEYS[2] jobs, KEYS[3] sizes, KEYS[4] leases, KEYS[5] grants;
         // ARGV[1] '1' to delete the session record too. Returns {existed, jobs,
         // grant members}: the caller deletes the grants' own keys.
@@ -217,20 +203,6 @@ pub(super) fn scripts() -> &'static Scripts {
               redis.call('ZADD', KEYS[1], ARGV[3], prefix .. ARGV[2])
               redis.call('PEXPIRE', KEYS[1], ARGV[6])
               return {1, retired}",
-        ),
-        // GCRA. KEYS[1] state; ARGV[1] emission interval ms, ARGV[2] burst.
-        // Returns {allowed (1/0), retry after ms}. Time is the Redis server's.
-        rate: Script::new(
-            r"local t = redis.call('TIME')
-              local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-              local interval = tonumber(ARGV[1])
-              local limit = interval * tonumber(ARGV[2])
-              local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-              if tat < now then tat = now end
-              local new_tat = tat + interval
-              if new_tat - now > limit then return {0, new_tat - now - limit} end
-              redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now)
-              return {1, 0}",
         ),
     })
 }

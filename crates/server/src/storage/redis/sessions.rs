@@ -1,19 +1,23 @@
-//! [`SessionStore`] on Redis. Hot path: validating a request is one command,
-//! `GETEX key PXAT now+idle` — it reads the record and slides the idle expiry (a TTL
-//! update, never a record rewrite). The idle expiry *is* the key's expiry
-//! (`PEXPIRETIME` reads it back exactly). Closing a session deletes everything it owns.
+//! [`SessionStore`] and [`RateLimitStore`] on Redis: the session layer's
+//! [`RedisStore`](trustyconvert_session::store::redis::RedisStore), whose hot paths
+//! (one `GETEX` per request, a compare-and-swap rotation) are unchanged; closing a
+//! session deletes everything it owns in the same script as its record.
 
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionLike;
 
-use super::codec::{decode_csrf, decode_session, encode_csrf, encode_nonce, encode_session};
 use super::keys::{
     grant_key_of, grants_key, jobs_key, leases_key, session_key, sizes_key, JOB_SESSIONS,
 };
 use super::{unavailable, RedisStorage};
-use crate::storage::{CsrfState, CsrfSwap, JobStore as _, SessionRecord, SessionStore, StoreError};
+use crate::storage::{
+    CsrfState, CsrfSwap, JobStore as _, RateAction, RateLimitStore, RateVerdict, SessionRecord,
+    SessionStore, StoreError,
+};
 use trustyconvert_session::crypto::{SessionKey, CSRF_NONCE_BYTES};
 use trustyconvert_session::keys::encode_hex;
 use trustyconvert_session::Timestamp;
@@ -59,76 +63,31 @@ where
     }
 }
 
+/// The session layer's store, except that deleting a session deletes what it owns
+/// with it, and the sweep deletes what expired sessions owned.
 #[async_trait]
 impl<C> SessionStore for RedisStorage<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     async fn insert_session(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        let created: Option<String> = self
-            .query(
-                redis::cmd("SET")
-                    .arg(session_key(&record.key))
-                    .arg(encode_session(record))
-                    .arg("PXAT")
-                    .arg(record.idle_expires_at.as_millis())
-                    .arg("NX"),
-            )
-            .await?;
-        created.map(drop).ok_or(StoreError::Duplicate)
+        self.sessions.insert_session(record).await
     }
 
     async fn load_session(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
-        let mut pipe = redis::pipe();
-        pipe.cmd("GET")
-            .arg(session_key(key))
-            .cmd("PEXPIRETIME")
-            .arg(session_key(key));
-        let (value, expires): (Option<String>, i64) = pipe
-            .query_async(&mut self.connection())
-            .await
-            .map_err(unavailable)?;
-        let idle_expires_at = Timestamp::from_millis(expires);
-        value
-            .map(|value| decode_session(key, &value, idle_expires_at))
-            .transpose()
+        self.sessions.load_session(key).await
     }
 
-    /// One command: `GETEX` reads the record and slides its idle expiry. Only when
-    /// the absolute expiry comes first is the key's expiry moved back to it (a second
-    /// command, in the last idle period of a session's life).
     async fn resolve_session(
         &self,
         key: &SessionKey,
         now: Timestamp,
         idle: Duration,
-        _touch_step: Duration,
+        touch_step: Duration,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let idle_expires_at = now.plus(idle);
-        let value: Option<String> = self
-            .query(
-                redis::cmd("GETEX")
-                    .arg(session_key(key))
-                    .arg("PXAT")
-                    .arg(idle_expires_at.as_millis()),
-            )
-            .await?;
-        let Some(record) = value
-            .map(|value| decode_session(key, &value, idle_expires_at))
-            .transpose()?
-        else {
-            return Ok(None);
-        };
-        if record.absolute_expires_at < idle_expires_at {
-            let _: i64 = self
-                .query(
-                    redis::cmd("PEXPIREAT")
-                        .arg(session_key(key))
-                        .arg(record.absolute_expires_at.as_millis()),
-                )
-                .await?;
-        }
-        Ok(Some(record))
+        self.sessions
+            .resolve_session(key, now, idle, touch_step)
+            .await
     }
 
     async fn touch_session(
@@ -136,41 +95,19 @@ where
         key: &SessionKey,
         idle_expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let changed: i64 = self
-            .query(
-                redis::cmd("PEXPIREAT")
-                    .arg(session_key(key))
-                    .arg(idle_expires_at.as_millis()),
-            )
-            .await?;
-        Ok(changed == 1)
+        self.sessions.touch_session(key, idle_expires_at).await
     }
 
-    /// One script: the CSRF line of the record is replaced only if its current nonce
-    /// is the expected one, over an existing key (a closed or expired session is never
-    /// resurrected), keeping the key's expiry, which is the idle expiry.
     async fn swap_csrf(
         &self,
         key: &SessionKey,
         expected: &[u8; CSRF_NONCE_BYTES],
         next: &CsrfState,
     ) -> Result<CsrfSwap, StoreError> {
-        let (code, stored): (i64, String) = self
-            .scripts
-            .swap_csrf
-            .key(session_key(key))
-            .arg(encode_nonce(expected))
-            .arg(encode_csrf(next))
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(unavailable)?;
-        Ok(match code {
-            1 => CsrfSwap::Swapped,
-            0 => CsrfSwap::Superseded(decode_csrf(&stored)?),
-            _ => CsrfSwap::Gone,
-        })
+        self.sessions.swap_csrf(key, expected, next).await
     }
 
+    /// The record and what the session owns, in one script.
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
         self.purge(key, true).await.map(|(existed, _)| existed)
     }
@@ -194,7 +131,26 @@ where
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let _: String = self.query(&redis::cmd("PING")).await?;
-        Ok(())
+        self.sessions.ping().await
+    }
+}
+
+/// The session layer's counters, unchanged.
+#[async_trait]
+impl<C> RateLimitStore for RedisStorage<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    async fn check_rate(
+        &self,
+        action: RateAction,
+        client: IpAddr,
+        per_minute: NonZeroU32,
+    ) -> Result<RateVerdict, StoreError> {
+        self.sessions.check_rate(action, client, per_minute).await
+    }
+
+    async fn forget_idle_rates(&self) -> Result<(), StoreError> {
+        self.sessions.forget_idle_rates().await
     }
 }

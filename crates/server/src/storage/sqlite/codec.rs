@@ -1,76 +1,16 @@
-//! Rows and records: the columns the queries select, a session, job or download grant
-//! read from its row, and a session's or job's fields as statement parameters.
+//! Rows and records: the columns the queries select, a job or download grant read
+//! from its row, and a job's fields as statement parameters.
 
 use rusqlite::{params, Connection, Row};
 use trustyconvert_protocol::{Format, JobStatus};
 use uuid::Uuid;
 
-use crate::storage::{CsrfState, DownloadGrant, JobRecord, PreviousNonce, SessionRecord};
-use trustyconvert_session::crypto::{SessionKey, CSRF_NONCE_BYTES};
+use crate::storage::{DownloadGrant, JobRecord};
 use trustyconvert_session::Timestamp;
-
-/// The columns of `sessions`, in the order [`record_from_row`] reads them.
-pub(super) const SESSION_COLUMNS: &str = "key, public_id, created_at, idle_expires_at, \
-    absolute_expires_at, csrf_nonce, prev_csrf_nonce, prev_csrf_valid_until";
-
-fn nonce_from(bytes: Vec<u8>, column: usize) -> rusqlite::Result<[u8; CSRF_NONCE_BYTES]> {
-    bytes.try_into().map_err(|bytes: Vec<u8>| {
-        rusqlite::Error::FromSqlConversionFailure(
-            column,
-            rusqlite::types::Type::Blob,
-            format!("nonce of {} bytes", bytes.len()).into(),
-        )
-    })
-}
-
-pub(super) fn record_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
-    let key: Vec<u8> = row.get(0)?;
-    let key: [u8; 32] = key.try_into().map_err(|_| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, "key size".into())
-    })?;
-    let previous_nonce: Option<Vec<u8>> = row.get(6)?;
-    let previous_until: Option<i64> = row.get(7)?;
-    let previous = match (previous_nonce, previous_until) {
-        (Some(nonce), Some(until)) => Some(PreviousNonce {
-            nonce: nonce_from(nonce, 6)?,
-            valid_until: Timestamp::from_millis(until),
-        }),
-        _ => None,
-    };
-    Ok(SessionRecord {
-        key: SessionKey(key),
-        public_id: row.get(1)?,
-        created_at: Timestamp::from_millis(row.get(2)?),
-        idle_expires_at: Timestamp::from_millis(row.get(3)?),
-        absolute_expires_at: Timestamp::from_millis(row.get(4)?),
-        csrf: CsrfState {
-            current: nonce_from(row.get(5)?, 5)?,
-            previous,
-        },
-    })
-}
-
-pub(super) fn previous_columns(csrf: &CsrfState) -> (Option<Vec<u8>>, Option<i64>) {
-    match csrf.previous {
-        Some(previous) => (
-            Some(previous.nonce.to_vec()),
-            Some(previous.valid_until.as_millis()),
-        ),
-        None => (None, None),
-    }
-}
-
-pub(super) fn session_key(row: &Row<'_>, column: usize) -> rusqlite::Result<SessionKey> {
-    let bytes: Vec<u8> = row.get(column)?;
-    bytes
-        .try_into()
-        .map(SessionKey)
-        .map_err(|_| corrupt(column, "session key"))
-}
 
 pub(super) fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<DownloadGrant> {
     Ok(DownloadGrant {
-        session: session_key(row, 0)?,
+        session: row.get(0)?,
         job_id: Uuid::from_slice(&row.get::<_, Vec<u8>>(1)?).map_err(|_| corrupt(1, "uuid"))?,
         expires_at: Timestamp::from_millis(row.get(2)?),
     })
@@ -95,7 +35,7 @@ pub(super) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
     let format =
         |column: usize, name: String| Format::parse(&name).ok_or_else(|| corrupt(column, "format"));
     Ok(JobRecord {
-        session: session_key(row, 0)?,
+        session: row.get(0)?,
         job_id: uuid(1, row.get(1)?)?,
         task_id: row
             .get::<_, Option<Vec<u8>>>(2)?
@@ -127,7 +67,7 @@ pub(super) fn execute_job(
     job: &JobRecord,
 ) -> rusqlite::Result<usize> {
     connection.prepare_cached(sql)?.execute(params![
-        job.session.0.as_slice(),
+        job.session,
         job.job_id.as_bytes().as_slice(),
         job.task_id.map(|t| t.as_bytes().to_vec()),
         job.status.as_str(),

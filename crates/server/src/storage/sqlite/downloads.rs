@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::codec::grant_from_row;
-use super::SqliteStorage;
+use super::SqliteStore;
 use crate::storage::{DownloadGrant, DownloadStore, StoreError, TokenHash};
 use trustyconvert_session::Timestamp;
 
 #[async_trait]
-impl DownloadStore for SqliteStorage {
+impl DownloadStore for SqliteStore {
     async fn insert_grant(
         &self,
         token: &TokenHash,
@@ -76,7 +76,7 @@ impl DownloadStore for SqliteStorage {
         now: Timestamp,
     ) -> Result<Option<DownloadGrant>, StoreError> {
         let grant = self
-            .run(grant_by_token(
+            .read(grant_by_token(
                 "SELECT session_key, job_id, expires_at FROM download_grants WHERE token_hash = ?1",
                 *token,
             ))

@@ -6,8 +6,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use trustyconvert_protocol::JobStatus;
 use uuid::Uuid;
 
-use super::codec::{execute_job, job_from_row, session_key, JOB_COLUMNS};
-use super::SqliteStorage;
+use super::codec::{execute_job, job_from_row, JOB_COLUMNS};
+use super::SqliteStore;
 use crate::storage::{JobRecord, JobStore, Reservation, StoreError};
 use trustyconvert_session::crypto::SessionKey;
 use trustyconvert_session::Timestamp;
@@ -70,7 +70,7 @@ const UPDATE_JOB: &str = "UPDATE jobs SET task_id = ?3, status = ?4, original_fi
     WHERE session_key = ?1 AND job_id = ?2 AND EXISTS (SELECT 1 FROM sessions WHERE key = ?1)";
 
 #[async_trait]
-impl JobStore for SqliteStorage {
+impl JobStore for SqliteStore {
     async fn insert_job(&self, job: &JobRecord, quota: u64) -> Result<Reservation, StoreError> {
         let job = job.clone();
         self.write(move |connection| reserve(connection, INSERT_JOB, &job, quota))
@@ -83,7 +83,7 @@ impl JobStore for SqliteStorage {
         job_id: &Uuid,
     ) -> Result<Option<JobRecord>, StoreError> {
         let (session, job_id) = (*session, *job_id);
-        self.run(move |connection| {
+        self.read(move |connection| {
             connection
                 .prepare_cached(&format!(
                     "SELECT {JOB_COLUMNS} FROM jobs WHERE session_key = ?1 AND job_id = ?2"
@@ -123,7 +123,7 @@ impl JobStore for SqliteStorage {
 
     async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
         let session = *session;
-        self.run(move |connection| {
+        self.read(move |connection| {
                 connection
                     .prepare_cached(
                         "SELECT COUNT(*) FROM jobs WHERE session_key = ?1 AND status IN ('queued', 'processing')",
@@ -136,7 +136,7 @@ impl JobStore for SqliteStorage {
 
     async fn session_storage(&self, session: &SessionKey) -> Result<u64, StoreError> {
         let session = *session;
-        self.run(move |connection| {
+        self.read(move |connection| {
             connection
                 .prepare_cached(
                     "SELECT COALESCE(SUM(file_size + COALESCE(output_size, 0)), 0) FROM jobs \
@@ -171,10 +171,10 @@ impl JobStore for SqliteStorage {
     }
 
     async fn sessions_with_jobs(&self) -> Result<Vec<SessionKey>, StoreError> {
-        self.run(|connection| {
+        self.read(|connection| {
             let mut statement =
                 connection.prepare_cached("SELECT DISTINCT session_key FROM jobs")?;
-            let rows = statement.query_map([], |row| session_key(row, 0))?;
+            let rows = statement.query_map([], |row| row.get(0))?;
             rows.collect()
         })
         .await

@@ -1,29 +1,11 @@
-//! The database's layout: its tables and indexes, created if missing when the store
-//! opens, and the settings every connection uses (WAL, `synchronous=NORMAL`, a busy
-//! timeout).
+//! The converter's tables beside the session layer's `sessions`: jobs and download
+//! grants, created when the store opens, deleted with their session.
 
-use std::path::Path;
-use std::time::Duration;
-
-use rusqlite::Connection;
-
-/// How long a connection waits for SQLite's lock (the writer for a checkpoint, or
-/// another process on the file) before giving up (then 503).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+use rusqlite::{params, Connection};
+use trustyconvert_session::store::sqlite::SqliteTables;
+use trustyconvert_session::{SessionKey, Timestamp};
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS sessions (
-    key                   BLOB PRIMARY KEY NOT NULL,
-    public_id             TEXT NOT NULL,
-    created_at            INTEGER NOT NULL,
-    idle_expires_at       INTEGER NOT NULL,
-    absolute_expires_at   INTEGER NOT NULL,
-    csrf_nonce            BLOB NOT NULL,
-    prev_csrf_nonce       BLOB,
-    prev_csrf_valid_until INTEGER
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sessions_idle_expiry ON sessions (idle_expires_at);
-CREATE INDEX IF NOT EXISTS sessions_absolute_expiry ON sessions (absolute_expires_at);
 CREATE TABLE IF NOT EXISTS jobs (
     session_key       BLOB NOT NULL,
     job_id            BLOB NOT NULL,
@@ -53,17 +35,31 @@ CREATE INDEX IF NOT EXISTS download_grants_job ON download_grants (session_key, 
 CREATE INDEX IF NOT EXISTS download_grants_expiry ON download_grants (expires_at);
 ";
 
-/// Opens a connection to the database at `path` with the settings every connection
-/// uses.
-pub(super) fn connect(path: &Path) -> rusqlite::Result<Connection> {
-    let connection = Connection::open(path)?;
-    connection.busy_timeout(BUSY_TIMEOUT)?;
-    connection.pragma_update(None, "journal_mode", "WAL")?;
-    connection.pragma_update(None, "synchronous", "NORMAL")?;
-    Ok(connection)
-}
+/// Jobs and download grants, kept with their sessions.
+pub(super) struct ConverterTables;
 
-/// Creates the tables and indexes that do not exist yet.
-pub(super) fn create_tables(connection: &Connection) -> rusqlite::Result<()> {
-    connection.execute_batch(SCHEMA)
+impl SqliteTables for ConverterTables {
+    fn create(&self, connection: &Connection) -> rusqlite::Result<()> {
+        connection.execute_batch(SCHEMA)
+    }
+
+    /// A deleted session's jobs and download grants (its files are removed by the
+    /// session hooks once this has committed).
+    fn forget_session(&self, connection: &Connection, key: &SessionKey) -> rusqlite::Result<()> {
+        connection
+            .prepare_cached("DELETE FROM jobs WHERE session_key = ?1")?
+            .execute(params![key])?;
+        connection
+            .prepare_cached("DELETE FROM download_grants WHERE session_key = ?1")?
+            .execute(params![key])?;
+        Ok(())
+    }
+
+    /// Download grants past their expiry.
+    fn sweep(&self, connection: &Connection, now: Timestamp) -> rusqlite::Result<()> {
+        connection
+            .prepare_cached("DELETE FROM download_grants WHERE expires_at <= ?1")?
+            .execute(params![now.as_millis()])
+            .map(drop)
+    }
 }

@@ -18,7 +18,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::map_error;
-use crate::storage::StoreError;
+use crate::store::StoreError;
 
 /// Most writes committed together; the rest wait for the next commit.
 const MAX_BATCH: usize = 256;

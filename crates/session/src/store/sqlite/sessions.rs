@@ -2,28 +2,19 @@
 //! the session cache (see `session_cache`); a read is served from the cache when it
 //! holds the record, else from the database, filling the cache.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 
-use super::codec::{previous_columns, record_from_row, session_key, SESSION_COLUMNS};
-use super::SqliteStorage;
-use crate::storage::{CsrfState, CsrfSwap, SessionRecord, SessionStore, StoreError};
-use trustyconvert_session::crypto::{SessionKey, CSRF_NONCE_BYTES};
-use trustyconvert_session::Timestamp;
-
-/// Deletes what belongs to a deleted session: its jobs and download grants.
-fn forget_session(connection: &Connection, key: &SessionKey) -> rusqlite::Result<()> {
-    connection
-        .prepare_cached("DELETE FROM jobs WHERE session_key = ?1")?
-        .execute(params![key.0.as_slice()])?;
-    connection
-        .prepare_cached("DELETE FROM download_grants WHERE session_key = ?1")?
-        .execute(params![key.0.as_slice()])?;
-    Ok(())
-}
+use super::codec::{previous_columns, record_from_row, SESSION_COLUMNS};
+use super::SqliteStore;
+use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
+use crate::store::{CsrfState, CsrfSwap, SessionRecord, SessionStore, StoreError};
+use crate::time::Timestamp;
 
 #[async_trait]
-impl SessionStore for SqliteStorage {
+impl SessionStore for SqliteStore {
     async fn insert_session(&self, stored: &SessionRecord) -> Result<(), StoreError> {
         let record = stored.clone();
         let cached = stored.clone();
@@ -64,7 +55,7 @@ impl SessionStore for SqliteStorage {
         };
         let key = *key;
         let loaded = self
-            .run(move |connection| {
+            .read(move |connection| {
                 connection
                     .prepare_cached(&format!(
                         "SELECT {SESSION_COLUMNS} FROM sessions WHERE key = ?1"
@@ -147,16 +138,18 @@ impl SessionStore for SqliteStorage {
         .await
     }
 
+    /// One write, with the application's [`forget_session`](super::SqliteTables):
+    /// the writer's savepoint makes it all or nothing.
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
         let key = *key;
-        // One write: the writer's savepoint makes it all or nothing.
+        let tables = Arc::clone(&self.tables);
         self.write_settled(
             move |connection| {
                 let existed = connection
                     .prepare_cached("DELETE FROM sessions WHERE key = ?1")?
                     .execute(params![key.0.as_slice()])?
                     > 0;
-                forget_session(connection, &key)?;
+                tables.forget_session(connection, &key)?;
                 Ok(existed)
             },
             move |cache, _| cache.forget(&[key]),
@@ -165,6 +158,7 @@ impl SessionStore for SqliteStorage {
     }
 
     async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {
+        let tables = Arc::clone(&self.tables);
         self.write_settled(
             move |connection| {
                 let swept = connection
@@ -172,14 +166,12 @@ impl SessionStore for SqliteStorage {
                     "DELETE FROM sessions WHERE idle_expires_at <= ?1 OR absolute_expires_at <= ?1 \
                      RETURNING key",
                 )?
-                .query_map(params![now.as_millis()], |row| session_key(row, 0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .query_map(params![now.as_millis()], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<SessionKey>>>()?;
                 for key in &swept {
-                    forget_session(connection, key)?;
+                    tables.forget_session(connection, key)?;
                 }
-                connection
-                    .prepare_cached("DELETE FROM download_grants WHERE expires_at <= ?1")?
-                    .execute(params![now.as_millis()])?;
+                tables.sweep(connection, now)?;
                 Ok(swept)
             },
             |cache, swept| {
@@ -202,18 +194,18 @@ impl SessionStore for SqliteStorage {
 mod tests {
     use std::time::Duration;
 
-    use super::super::SqliteStorage;
-    use crate::storage::{contract, CsrfState, SessionStore as _};
-    use trustyconvert_session::Timestamp;
+    use super::super::SqliteStore;
+    use crate::store::{contract, CsrfState, SessionStore as _};
+    use crate::time::Timestamp;
 
     #[tokio::test]
     async fn a_close_whose_caller_stopped_waiting_still_leaves_the_cache() {
         use futures::FutureExt as _;
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStorage::open(dir.path().join("test.sqlite3"))
+        let store = SqliteStore::open(dir.path().join("test.sqlite3"))
             .await
             .unwrap();
-        let record = contract::record(Timestamp::now(), Duration::from_secs(60));
+        let record = contract::sample_record(Timestamp::now(), Duration::from_secs(60));
         store.insert_session(&record).await.unwrap();
         assert!(store.load_session(&record.key).await.unwrap().is_some());
         // The request is dropped once its delete is queued (its client disconnected).
@@ -231,11 +223,11 @@ mod tests {
     async fn the_session_cache_agrees_with_the_file_after_racing_reads_and_writes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("test.sqlite3");
-        let store = SqliteStorage::open(path.clone()).await.unwrap();
+        let store = SqliteStore::open(path.clone()).await.unwrap();
         // A second handle on the file, whose cache is dropped before each read: what is
         // stored.
-        let file = SqliteStorage::open(path).await.unwrap();
-        let record = contract::record(Timestamp::now(), Duration::from_secs(60));
+        let file = SqliteStore::open(path).await.unwrap();
+        let record = contract::sample_record(Timestamp::now(), Duration::from_secs(60));
         store.insert_session(&record).await.unwrap();
         let key = record.key;
         for round in 0..40u8 {

@@ -518,7 +518,7 @@ mod tests {
     /// replayable) as its first command — answered once Redis is back.
     #[tokio::test]
     async fn an_idle_connection_sends_a_write_after_redis_restarted() {
-        let mut server = crate::storage::redis_server::RedisServer::start();
+        let mut server = super::super::redis_server::RedisServer::start();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))

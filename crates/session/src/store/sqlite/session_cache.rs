@@ -19,9 +19,9 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::storage::SessionRecord;
-use trustyconvert_session::crypto::SessionKey;
-use trustyconvert_session::Timestamp;
+use crate::crypto::SessionKey;
+use crate::store::SessionRecord;
+use crate::time::Timestamp;
 
 /// Most records held at once.
 pub const MAX_CACHED: usize = 100_000;
@@ -105,7 +105,7 @@ impl SessionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::CsrfState;
+    use crate::store::CsrfState;
 
     fn record(byte: u8) -> SessionRecord {
         SessionRecord {

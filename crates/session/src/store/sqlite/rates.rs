@@ -1,16 +1,16 @@
-//! [`RateLimitStore`] for the embedded backend: the counters stay in this process
-//! ([`LocalRates`](crate::storage::LocalRates)), the database file's only user.
+//! [`RateLimitStore`] for the SQLite store: the counters stay in this process
+//! ([`LocalRates`](crate::store::LocalRates)), the database file's only user.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use async_trait::async_trait;
 
-use super::SqliteStorage;
-use crate::storage::{RateAction, RateLimitStore, RateVerdict, StoreError};
+use super::SqliteStore;
+use crate::store::{RateAction, RateLimitStore, RateVerdict, StoreError};
 
 #[async_trait]
-impl RateLimitStore for SqliteStorage {
+impl RateLimitStore for SqliteStore {
     async fn check_rate(
         &self,
         action: RateAction,

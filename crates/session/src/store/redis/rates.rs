@@ -10,11 +10,11 @@ use async_trait::async_trait;
 use redis::aio::ConnectionLike;
 
 use super::keys::rate_key;
-use super::{unavailable, RedisStorage};
-use crate::storage::{RateAction, RateLimitStore, RateVerdict, StoreError};
+use super::{unavailable, RedisStore};
+use crate::store::{RateAction, RateLimitStore, RateVerdict, StoreError};
 
 #[async_trait]
-impl<C> RateLimitStore for RedisStorage<C>
+impl<C> RateLimitStore for RedisStore<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
