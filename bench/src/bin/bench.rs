@@ -9,7 +9,10 @@
 //! are medians over rounds, ratios medians of same-round ratios),
 //! `BENCH_CONNECTIONS` (default 32), `BENCH_CHAINS` (rotation chains, default 4),
 //! `BENCH_SERVERS` (a comma-separated subset of bare, tower-memory, tower-redis, memory,
-//! embedded, redis; default all).
+//! embedded, redis, earlier-memory, earlier-embedded; default all),
+//! `BENCH_EARLIER` (the `trustyconvert` binary of an earlier build: then it runs too,
+//! on the memory and embedded stores, compared with this build in the same rounds —
+//! how a change moved the figures).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -351,8 +354,8 @@ fn main() {
     std::thread::sleep(Duration::from_millis(500));
     let redis_url = format!("redis://127.0.0.1:{redis_port}");
 
-    let ours_with = |store: &str, data: &str| {
-        let mut command = Command::new(&ours);
+    let serve = |binary: &Path, store: &str, data: &str| {
+        let mut command = Command::new(binary);
         command
             .args([
                 "serve",
@@ -378,7 +381,7 @@ fn main() {
         command
     };
     let dir = |name: &str| work.join(name).display().to_string();
-    let servers = vec![
+    let mut servers = vec![
         Server {
             key: "bare",
             name: "axum (bare, ceiling)",
@@ -401,21 +404,36 @@ fn main() {
             key: "memory",
             name: "TrustyConvert (memory)",
             compare_with: Some("axum + tower-sessions (memory)"),
-            command: ours_with("memory", &dir("memory")),
+            command: serve(&ours, "memory", &dir("memory")),
         },
         Server {
             key: "embedded",
             name: "TrustyConvert (embedded)",
             compare_with: Some("axum + tower-sessions (memory)"),
-            command: ours_with("embedded", &dir("embedded")),
+            command: serve(&ours, "embedded", &dir("embedded")),
         },
         Server {
             key: "redis",
             name: "TrustyConvert (Redis)",
             compare_with: Some("axum + tower-sessions (Redis)"),
-            command: ours_with(&redis_url, &dir("redis")),
+            command: serve(&ours, &redis_url, &dir("redis")),
         },
     ];
+    let earlier = std::env::var_os("BENCH_EARLIER").map(PathBuf::from);
+    if let Some(earlier) = &earlier {
+        servers.push(Server {
+            key: "earlier-memory",
+            name: "TrustyConvert, earlier build (memory)",
+            compare_with: Some("TrustyConvert (memory)"),
+            command: serve(earlier, "memory", &dir("earlier-memory")),
+        });
+        servers.push(Server {
+            key: "earlier-embedded",
+            name: "TrustyConvert, earlier build (embedded)",
+            compare_with: Some("TrustyConvert (embedded)"),
+            command: serve(earlier, "embedded", &dir("earlier-embedded")),
+        });
+    }
 
     let only = std::env::var("BENCH_SERVERS").unwrap_or_default();
     let chosen = |key: &str| only.is_empty() || only.split(',').any(|k| k.trim() == key);

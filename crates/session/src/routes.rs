@@ -208,7 +208,7 @@ async fn rotate_csrf(
     post,
     path = paths::SESSION_CLOSE,
     tag = "session",
-    description = "Ends the session with its jobs, files and download links; expires both cookies.",
+    description = "Ends the session (and, through the hooks, what the application keeps with it); expires both cookies.",
     responses(
         (status = 200, description = "Closed; both cookies are expired.", body = crate::openapi::Success<CloseResponse>, headers(("set-cookie" = String, description = "Both cookies, expired."))),
         (status = 401, description = "SessionValidationError: no live session.", body = crate::openapi::Failure),

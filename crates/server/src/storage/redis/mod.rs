@@ -94,10 +94,7 @@ where
     }
 
     async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
-        command
-            .query_async(&mut self.connection())
-            .await
-            .map_err(unavailable)
+        self.sessions.query(command).await
     }
 }
 

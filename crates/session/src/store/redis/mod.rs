@@ -182,7 +182,12 @@ where
         self.connection.clone()
     }
 
-    async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
+    /// Sends one command over the store's connection; a failure is
+    /// [`StoreError::Unavailable`].
+    pub async fn query<T: redis::FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+    ) -> Result<T, StoreError> {
         command
             .query_async(&mut self.connection())
             .await
