@@ -49,11 +49,11 @@
 //!
 //! # Features
 //!
-//! - `memory` (default): [`store::MemoryStore`], sessions in this process.
+//! - `memory` (default): `store::MemoryStore`, sessions in this process.
 //! - `sqlite`: `store::sqlite::SqliteStore`, sessions in an SQLite file.
 //! - `redis`: `store::redis::RedisStore`, sessions in Redis or a Redis Cluster.
 //! - `contract`: `store::contract`, the behaviour every store must show.
-//! - `openapi`: [`SessionApi`], the routes' OpenAPI description (utoipa).
+//! - `openapi`: `SessionApi`, the routes' OpenAPI description (utoipa).
 //!
 //! # Minimum supported Rust version
 //!

@@ -8,18 +8,18 @@
 //!
 //! The crate ships three stores, each behind a cargo feature:
 //!
-//! - [`MemoryStore`] (`memory`, on by default): in this process; for tests and for a
+//! - `MemoryStore` (`memory`, on by default): in this process; for tests and for a
 //!   single instance that may lose its sessions on restart.
-//! - [`sqlite::SqliteStore`] (`sqlite`): an SQLite file; one process, sessions kept
+//! - `sqlite::SqliteStore` (`sqlite`): an SQLite file; one process, sessions kept
 //!   across restarts, every write committed before the answer.
-//! - [`redis::RedisStore`] (`redis`): a Redis server or cluster shared by several
+//! - `redis::RedisStore` (`redis`): a Redis server or cluster shared by several
 //!   instances; expiry is Redis's own.
 //!
 //! An application that keeps its own data per session keeps it in the same backend,
 //! so that "only while the session exists" is checked in the same step that writes:
-//! its tables beside the sessions ([`sqlite::SqliteTables`]), or keys under the
-//! session's hash tag ([`redis::session_key_prefix`]). A store of one's own passes
-//! [`contract::check_store`] (feature `contract`).
+//! its tables beside the sessions (`sqlite::SqliteTables`), or keys under the
+//! session's hash tag (`redis::session_key_prefix`). A store of one's own passes
+//! `contract::check_store` (feature `contract`).
 
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
