@@ -236,7 +236,10 @@ impl std::fmt::Display for Format {
 
 /// A name that is no known format; its message lists the known ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownFormat(pub String);
+pub struct UnknownFormat(
+    /// The name as it was given.
+    pub String,
+);
 
 impl std::fmt::Display for UnknownFormat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

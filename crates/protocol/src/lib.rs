@@ -1,22 +1,66 @@
-//! Wire types shared by every part of TrustyConvert.
+//! The wire types of the TrustyConvert HTTP API, defined once for the server, the
+//! native client and the browser client: the JSON [`Envelope`] every answer comes in,
+//! the closed set of [`ErrorType`]s with their HTTP statuses, the session, health and
+//! conversion bodies, the file [`Format`]s, the API's [`paths`], the upload's multipart
+//! [`fields`], the [`details`] keys of an error, the default cookie and header names,
+//! and the one rule that names a converted file ([`output_file_name`]).
 //!
-//! Everything that crosses the network lives here so the server, the native client and
-//! the browser client agree on one definition: the JSON envelope, the error types and
-//! their HTTP statuses, the session DTOs, and the default cookie and header names; the
-//! API's [`paths`], the upload's multipart [`fields`] and the [`details`] keys of an
-//! error; and the file-name rule ([`output_file_name`]).
+//! What it guarantees:
 //!
-//! This crate has no I/O and compiles for `wasm32-unknown-unknown`.
+//! - **No I/O, any target.** Plain data, functions and constants over `serde` and
+//!   `serde_json`; it builds for `wasm32-unknown-unknown` as it does natively.
+//! - **One status per error type.** [`ErrorType::status`] is the only mapping from an
+//!   error's `type` to its HTTP status.
+//! - **Stable wire names.** Formats and job statuses serialize as their lowercase
+//!   canonical names; [`Format::parse`] also reads aliases and file extensions (`jpg`,
+//!   `.TIF`), case-insensitively.
+//! - **Query values cannot change a query.** [`paths::job_status`] and
+//!   [`paths::download`] percent-encode the id or token they are given.
+//! - **Safe file names.** [`safe_file_name`] keeps only the last path component,
+//!   without control characters, at most [`MAX_FILE_NAME_CHARS`] characters, never
+//!   empty, `.` or `..`; [`output_file_name`] never gives a converted file the name of
+//!   its original.
+//!
+//! # Example
 //!
 //! ```
-//! use trustyconvert_protocol::{Envelope, ErrorType};
+//! use trustyconvert_protocol::{output_file_name, paths, Envelope, ErrorType, Format, SessionInfo};
 //!
+//! # fn main() -> Result<(), serde_json::Error> {
+//! // A failed answer, as the server sends it.
 //! let json = r#"{"success":false,"error":{"message":"no session","type":"SessionValidationError","details":{}},"correlation_id":"c1"}"#;
-//! let envelope: Envelope<serde_json::Value> = serde_json::from_str(json).unwrap();
-//! assert_eq!(envelope.error.unwrap().kind, ErrorType::SessionValidationError);
+//! let envelope: Envelope<SessionInfo> = serde_json::from_str(json)?;
+//! let error = envelope.error.expect("a failed envelope carries an error");
+//! assert_eq!(error.kind, ErrorType::SessionValidationError);
+//! assert_eq!(error.kind.status(), 401);
+//!
+//! // A successful one, built and serialized.
+//! let ok = Envelope::success(Format::Pdf, "c2".to_owned());
+//! assert_eq!(
+//!     serde_json::to_string(&ok)?,
+//!     r#"{"success":true,"data":"pdf","correlation_id":"c2"}"#
+//! );
+//!
+//! // Names people type, paths and file names.
+//! let target: Format = "JPG".parse().expect("a known format");
+//! assert_eq!(target, Format::Jpeg);
+//! assert_eq!(paths::download("a&b"), "/api/download?token=a%26b");
+//! assert_eq!(output_file_name("holiday/photo.png", target), "photo.jpg");
+//! # Ok(())
+//! # }
 //! ```
+//!
+//! # Features
+//!
+//! - `openapi` (off by default): derives `utoipa::ToSchema` for the request and
+//!   response bodies, [`ErrorBody`], [`ErrorType`], [`Format`] and [`JobStatus`], so a
+//!   server can describe them in its OpenAPI document.
+//!
+//! # Minimum supported Rust version
+//!
+//! 1.92.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod conversion;
 pub mod details;
@@ -46,3 +90,8 @@ pub use names::{
 };
 pub use session::{CloseResponse, CsrfTokenResponse, HealthReport, ServiceHealth, SessionInfo};
 pub use size::human_size;
+
+/// The README's example, compiled as a doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;

@@ -128,7 +128,7 @@ pub struct SessionFields {
     pub obtained_at_millis: i64,
 }
 
-/// The observable state (the seed's `useSession()` fields).
+/// The observable state of a manager: what a page shows of its session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionState {
     /// A session is known in this epoch.
