@@ -69,13 +69,8 @@ pub fn inspect_input(
     claim: InputClaim<'_>,
     input: InputBytes<'_>,
 ) -> Result<Format, InputError> {
-    let extension = claim
-        .file_name
-        .rsplit_once('.')
-        .map(|(_, ext)| ext)
-        .unwrap_or("");
-    let named =
-        Format::parse(extension).or_else(|| claim.declared_type.and_then(Format::from_mime));
+    let extension = claim.extension();
+    let named = claim.named_format();
     let Some(format) = named.filter(|format| engines.reads(*format)) else {
         let claimed = match extension {
             "" => claim.declared_type.unwrap_or(""),
@@ -102,6 +97,40 @@ pub fn inspect_input(
         refused => InputError::Rejected(refused.to_string()),
     })?;
     Ok(format)
+}
+
+impl InputClaim<'_> {
+    /// The extension of the claimed file name (`""` without one).
+    fn extension(&self) -> &str {
+        self.file_name
+            .rsplit_once('.')
+            .map(|(_, ext)| ext)
+            .unwrap_or("")
+    }
+
+    /// The format the extension names, or without a known extension the declared type.
+    fn named_format(&self) -> Option<Format> {
+        Format::parse(self.extension()).or_else(|| self.declared_type.and_then(Format::from_mime))
+    }
+}
+
+/// Whether [`inspect_input`] may take long on an input claimed as `claim`: a
+/// zip-based document is inflated and an SVG parsed whole, while every other check
+/// reads a few header bytes. A caller on an async runtime runs the heavy ones on a
+/// blocking thread and the light ones of an input in memory in place (a thread
+/// hand-off costs more than they do).
+///
+/// ```
+/// use trustyconvert_convert::{inspection_is_heavy, InputClaim};
+/// let claim = |name| InputClaim { file_name: name, declared_type: None };
+/// assert!(inspection_is_heavy(&claim("report.docx")));
+/// assert!(!inspection_is_heavy(&claim("notes.txt")));
+/// ```
+pub fn inspection_is_heavy(claim: &InputClaim<'_>) -> bool {
+    matches!(
+        claim.named_format(),
+        Some(Format::Docx | Format::Xlsx | Format::Odt | Format::Ods | Format::Svg)
+    )
 }
 
 /// An input's bytes to read and seek in.

@@ -78,7 +78,7 @@ pub use self::budget::{Budget, BudgetWriter, Sink};
 pub use self::builtin::BuiltinEngine;
 pub use self::engine::{Engine, EngineJob, EngineReport, Engines, Offer, Probed};
 pub use self::error::ConversionError;
-pub use self::input::{inspect_input, InputBytes, InputClaim, InputError};
+pub use self::input::{inspect_input, inspection_is_heavy, InputBytes, InputClaim, InputError};
 pub use self::office::LibreOffice;
 pub use self::probe::{known_targets, probe_engines};
 pub use self::setting::LibreOfficeSetting;

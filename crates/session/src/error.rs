@@ -1,6 +1,6 @@
 //! `ApiError`: every failure the API reports, rendered as the error envelope. The
-//! services (`session`, `jobs`) return it, so their rules decide the error type and
-//! message; the HTTP layer only renders it.
+//! session service (and an application's own services) return it, so their rules
+//! decide the error type and message; the HTTP layer only renders it.
 
 use std::borrow::Cow;
 
@@ -115,7 +115,7 @@ impl IntoResponse for ApiError {
 ///
 /// ```
 /// use trustyconvert_session::ApiJson;
-/// let created = ApiJson::created(serde_json::json!({"job_id": "…"}));
+/// let created = ApiJson::created(serde_json::json!({"id": 7}));
 /// # let _ = created;
 /// ```
 #[derive(Debug)]

@@ -8,8 +8,9 @@ use crate::crypto::SessionKey;
 /// nothing can be attached to them (an application's writes are conditional on the
 /// session existing), so whatever the application deletes here stays deleted.
 ///
-/// The converter built on this crate deletes a session's jobs, download links and
-/// files here. A hook that fails to clean up should leave the rest to a sweep of its
+/// The converter built on this crate removes a session's files here (its job records
+/// and download grants leave the store with the session record, in the same step).
+/// A hook that fails to clean up should leave the rest to a sweep of its
 /// own ("data whose session no longer exists"), as the calls are not retried.
 ///
 /// ```

@@ -91,7 +91,7 @@ fn generate_key_file(path: &Path) -> Result<(), KeyError> {
         Err(error) => return Err(io(error)),
     };
     let contents = format!(
-        "# TrustyConvert server key, generated on first start. Keep it secret.\n{}\n",
+        "# Session signing key, generated on first start. Keep it secret.\n{}\n",
         encode_hex(&random_bytes::<KEY_BYTES>())
     );
     file.write_all(contents.as_bytes())

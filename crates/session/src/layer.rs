@@ -103,6 +103,14 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfChecked {
     }
 }
 
+impl Sessions {
+    /// The layer resolving each request's session and checking CSRF on unsafe
+    /// methods. Put it around the routes (and [`router`](Self::router)).
+    pub fn layer(&self) -> SessionLayer {
+        SessionLayer::new(self.clone())
+    }
+}
+
 /// Which requests the layer judges.
 #[derive(Debug, Clone, Copy)]
 enum Scope {

@@ -68,6 +68,7 @@ pub mod crypto;
 pub mod csrf;
 mod error;
 mod events;
+mod extract;
 pub mod frame;
 mod hooks;
 pub mod http;

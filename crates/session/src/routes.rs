@@ -30,7 +30,7 @@ const fn relative(path: &'static str) -> &'static str {
 }
 
 /// The routes, relative to where they are nested; their state is the [`Sessions`].
-pub(crate) fn router() -> Router<Sessions> {
+fn router() -> Router<Sessions> {
     Router::new()
         // Init counts against its rate limit in the handler: only when it creates a
         // session.
@@ -41,12 +41,30 @@ pub(crate) fn router() -> Router<Sessions> {
 }
 
 /// The same routes at their full paths (`/api/session/...`), to merge.
-pub(crate) fn absolute_router() -> Router<Sessions> {
+fn absolute_router() -> Router<Sessions> {
     Router::new()
         .route(paths::SESSION_INIT, get(init))
         .route(paths::SESSION, get(status))
         .route(paths::SESSION_CSRF, post(rotate_csrf))
         .route(paths::SESSION_CLOSE, post(close))
+}
+
+impl Sessions {
+    /// The session routes, to nest where the client expects them (`/api/session`):
+    /// `GET /init`, `GET /`, `POST /csrf`, `POST /close`. The init route's rate limit
+    /// counts per client address, so serve the application with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` (without it, init
+    /// answers 500).
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        router().with_state(self.clone())
+    }
+
+    /// The same routes at the paths the clients use (`/api/session/init`, …), to
+    /// [`merge`](Router::merge) into an application's router: no nesting, so no URI
+    /// rewrite on each request (the converter mounts them this way).
+    pub fn routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        absolute_router().with_state(self.clone())
+    }
 }
 
 /// Query of `GET /api/session/init`.

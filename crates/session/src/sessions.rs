@@ -3,15 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::Router;
-
 use crate::config::{ConfigError, SessionConfig};
 use crate::cookies::CookieWriter;
 use crate::crypto::{random_bytes, Keyring};
 use crate::csrf::{CsrfPolicy, Origin, OriginRules, PublicOrigins};
 use crate::events::{NoEvents, SessionEvents};
 use crate::hooks::{NoHooks, SessionHooks};
-use crate::layer::SessionLayer;
 use crate::rate_limit::RateLimits;
 use crate::service::SessionService;
 use crate::store::{Store, StoreError};
@@ -84,28 +81,6 @@ impl Sessions {
     /// The store, for a health probe's [`ping`](crate::store::SessionStore::ping).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.0.store
-    }
-
-    /// The layer resolving each request's session and checking CSRF on unsafe
-    /// methods. Put it around the routes (and [`router`](Self::router)).
-    pub fn layer(&self) -> SessionLayer {
-        SessionLayer::new(self.clone())
-    }
-
-    /// The session routes, to nest where the client expects them (`/api/session`):
-    /// `GET /init`, `GET /`, `POST /csrf`, `POST /close`. The init route's rate limit
-    /// counts per client address, so serve the application with
-    /// `into_make_service_with_connect_info::<SocketAddr>()` (without it, init
-    /// answers 500).
-    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        crate::routes::router().with_state(self.clone())
-    }
-
-    /// The same routes at the paths the clients use (`/api/session/init`, …), to
-    /// [`merge`](Router::merge) into an application's router: no nesting, so no URI
-    /// rewrite on each request (the converter mounts them this way).
-    pub fn routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        crate::routes::absolute_router().with_state(self.clone())
     }
 
     /// Removes the sessions expired at `now` (telling the hooks) and forgets idle rate

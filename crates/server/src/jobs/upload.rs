@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt as _;
-use trustyconvert_convert::{inspect_input, Engines, InputBytes, InputClaim, InputError};
+use trustyconvert_convert::{
+    inspect_input, inspection_is_heavy, Engines, InputBytes, InputClaim, InputError,
+};
 use trustyconvert_protocol::{details, human_size, paths, safe_file_name, ErrorType, Format};
 use uuid::Uuid;
 
@@ -182,8 +184,9 @@ impl IncomingUpload {
 
     /// Checks what the file is, by the convert crate's rule for every input
     /// ([`inspect_input`]: the format its name or declared type names, read by one of
-    /// `engines`, confirmed by its first bytes and the deeper checks of that format),
-    /// on the blocking pool: a package's check inflates it whole.
+    /// `engines`, confirmed by its first bytes and the deeper checks of that format):
+    /// in place for a file in memory whose checks read only its first bytes, else on
+    /// the blocking pool (a package's check inflates it whole).
     pub(super) async fn inspect(&mut self, engines: Arc<Engines>) -> Result<Format, ApiError> {
         let (name, declared_type) = (self.name.clone(), self.declared_type.clone());
         let check = move |input: InputBytes<'_>| {
@@ -193,7 +196,12 @@ impl IncomingUpload {
             };
             inspect_input(&engines, claim, input)
         };
+        let heavy = inspection_is_heavy(&InputClaim {
+            file_name: &self.name,
+            declared_type: self.declared_type.as_deref(),
+        });
         let checked = match &mut self.spool {
+            Spool::Memory(buffer) if !heavy => check(InputBytes::Memory(buffer)),
             Spool::Memory(buffer) => {
                 // Lent to the check and given back: it is placed afterwards.
                 let bytes = std::mem::take(buffer);

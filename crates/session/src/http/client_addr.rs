@@ -10,42 +10,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
-use axum::http::request::Parts;
 use ipnet::IpNet;
-
-use crate::error::ApiError;
-use crate::Sessions;
 
 /// The address rate limits count against: an IPv4 address, or the network address
 /// of an IPv6 client's prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
-
-impl<S> FromRequestParts<S> for ClientAddr
-where
-    S: Send + Sync,
-    Sessions: FromRef<S>,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let sessions = Sessions::from_ref(state);
-        let config = sessions.config();
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip())
-            .ok_or_else(ApiError::internal)?;
-        let forwarded = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|value| value.to_str().ok());
-        let client = client_ip(peer, forwarded, &config.trusted_proxies);
-        Ok(Self(client_key(client, config.client_ipv6_prefix)))
-    }
-}
 
 /// One client as limits count it: an IPv4 address as it is, an IPv6 address cut to
 /// its first `ipv6_prefix` bits (its network address).

@@ -183,14 +183,14 @@ async fn rate_limits<S: Store + ?Sized>(store: &S) {
     for _ in 0..3 {
         assert_eq!(
             store
-                .check_rate(RateAction::named("upload"), client, quota)
+                .check_rate(RateAction::named("login"), client, quota)
                 .await
                 .unwrap(),
             RateVerdict::Allowed
         );
     }
     match store
-        .check_rate(RateAction::named("upload"), client, quota)
+        .check_rate(RateAction::named("login"), client, quota)
         .await
         .unwrap()
     {
@@ -201,7 +201,7 @@ async fn rate_limits<S: Store + ?Sized>(store: &S) {
     }
     assert_eq!(
         store
-            .check_rate(RateAction::named("upload"), other, quota)
+            .check_rate(RateAction::named("login"), other, quota)
             .await
             .unwrap(),
         RateVerdict::Allowed,
@@ -209,7 +209,7 @@ async fn rate_limits<S: Store + ?Sized>(store: &S) {
     );
     assert_eq!(
         store
-            .check_rate(RateAction::named("convert"), client, quota)
+            .check_rate(RateAction::named("signup"), client, quota)
             .await
             .unwrap(),
         RateVerdict::Allowed,

@@ -57,8 +57,8 @@ impl SessionRecord {
 ///
 /// ```
 /// use trustyconvert_session::store::RateAction;
-/// const UPLOAD: RateAction = RateAction::named("upload");
-/// assert_eq!(UPLOAD.name(), "upload");
+/// const LOGIN: RateAction = RateAction::named("login");
+/// assert_eq!(LOGIN.name(), "login");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RateAction(&'static str);
