@@ -6,8 +6,7 @@
 //! The TrustyConvert server uses this crate behind its upload and conversion routes;
 //! the `trustyconvert convert` command uses it directly when it runs without a server.
 //!
-//! ```no_run
-//! use std::path::Path;
+//! ```
 //! use std::time::Duration;
 //!
 //! use trustyconvert_convert::{
@@ -16,30 +15,36 @@
 //! };
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // Once per process: which engines this machine has (LibreOffice is optional).
-//! let engines = probe_engines(&LibreOfficeSetting::Auto);
+//! // Once per process: which engines this machine has (LibreOffice is optional:
+//! // `LibreOfficeSetting::Auto` looks for it on the PATH).
+//! let engines = probe_engines(&LibreOfficeSetting::Off);
 //!
-//! // The same checks an upload gets: the name says PNG, the bytes must agree, and
-//! // the picture's declared size must be within the limits.
-//! let input = Path::new("photo.png");
-//! let claim = InputClaim { file_name: "photo.png", declared_type: None };
-//! let source = inspect_input(&engines, claim, InputBytes::File(input))?;
+//! let scratch = tempfile::tempdir()?;
+//! let input = scratch.path().join("prices.csv");
+//! std::fs::write(&input, "item,price\ntea,3.5\n")?;
+//!
+//! // The same checks an upload gets: the name says CSV, some engine must read it and
+//! // the bytes must agree (for pictures, their declared size must be within limits).
+//! let claim = InputClaim { file_name: "prices.csv", declared_type: None };
+//! let source = inspect_input(&engines, claim, InputBytes::File(&input))?;
+//! assert_eq!(source, Format::Csv);
 //!
 //! // Convert within 60 s and 256 MiB of output, streaming to a file.
 //! let budget = Budget::new(256 << 20, Duration::from_secs(60));
-//! let scratch = tempfile::tempdir()?;
 //! let job = EngineJob {
-//!     input,
+//!     input: &input,
 //!     source,
-//!     target: Format::Webp,
-//!     title: "photo.png",
+//!     target: Format::Json,
+//!     title: "prices.csv",
 //!     budget: &budget,
 //!     scratch: scratch.path(),
 //!     memory_limit: 1 << 30,
 //! };
-//! let mut output = std::fs::File::create("photo.webp")?;
-//! let size = engines.convert(&job, &mut output)?;
-//! println!("wrote {size} bytes");
+//! let output_path = scratch.path().join("prices.json");
+//! let mut output = std::fs::File::create(&output_path)?;
+//! engines.convert(&job, &mut output)?;
+//! let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&output_path)?)?;
+//! assert_eq!(json[0]["item"], "tea");
 //! # Ok(())
 //! # }
 //! ```
@@ -51,6 +56,16 @@
 //! - `office`: LibreOffice in a fenced subprocess — when installed.
 //! - `input`: the checks an input passes before any engine opens it.
 //! - `budget`: the output and time limits every run writes through.
+//!
+//! # Features
+//!
+//! None: the built-in engine is always compiled in; LibreOffice is found (or not) at
+//! run time ([`LibreOfficeSetting`]), so a missing engine's formats are simply not
+//! offered.
+//!
+//! # Minimum supported Rust version
+//!
+//! 1.92.
 
 #![deny(missing_docs)]
 

@@ -52,6 +52,15 @@
 //!     });
 //! }
 //! ```
+//!
+//! # Features
+//!
+//! None. The crate builds for `wasm32-unknown-unknown` only (it drives the browser's
+//! `BroadcastChannel`, Web Locks and `fetch`).
+//!
+//! # Minimum supported Rust version
+//!
+//! 1.92.
 
 #![deny(missing_docs)]
 

@@ -38,7 +38,9 @@ use trustyconvert_session::crypto::SessionKey;
 use trustyconvert_session::Timestamp;
 
 pub use memory::MemoryStorage;
-pub use records::{Admission, DownloadGrant, JobRecord, Reservation, TokenHash};
+pub use records::{
+    active_status_names, Admission, DownloadGrant, JobRecord, Reservation, TokenHash,
+};
 pub use redis::RedisStorage;
 pub use sqlite::{open as open_sqlite, SqliteStore};
 pub use trustyconvert_session::store::{

@@ -109,3 +109,15 @@ pub enum Reservation {
     /// Nothing written: the session (or, for an output, the job) is gone.
     Gone,
 }
+
+/// The names of the statuses [`JobStatus::is_active`] calls active, as the backends'
+/// own queries (SQL, Lua) spell them: they are built from this list, never written
+/// out, so the rule stays in one place.
+///
+/// [`JobStatus::is_active`]: trustyconvert_protocol::JobStatus::is_active
+pub fn active_status_names() -> impl Iterator<Item = &'static str> {
+    trustyconvert_protocol::JobStatus::ALL
+        .into_iter()
+        .filter(|status| status.is_active())
+        .map(|status| status.as_str())
+}

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::codec::{execute_job, job_from_row, JOB_COLUMNS};
 use super::SqliteStore;
-use crate::storage::{JobRecord, JobStore, Reservation, StoreError};
+use crate::storage::{active_status_names, JobRecord, JobStore, Reservation, StoreError};
 use trustyconvert_session::crypto::SessionKey;
 use trustyconvert_session::Timestamp;
 
@@ -124,14 +124,15 @@ impl JobStore for SqliteStore {
     async fn count_active_jobs(&self, session: &SessionKey) -> Result<u64, StoreError> {
         let session = *session;
         self.read(move |connection| {
-                connection
-                    .prepare_cached(
-                        "SELECT COUNT(*) FROM jobs WHERE session_key = ?1 AND status IN ('queued', 'processing')",
-                    )?
-                    .query_row(params![session.0.as_slice()], |row| row.get::<_, i64>(0))
-                    .map(|n| n as u64)
-            })
-            .await
+            connection
+                .prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM jobs WHERE session_key = ?1 AND status IN ({})",
+                    active_status_list()
+                ))?
+                .query_row(params![session.0.as_slice()], |row| row.get::<_, i64>(0))
+                .map(|n| n as u64)
+        })
+        .await
     }
 
     async fn session_storage(&self, session: &SessionKey) -> Result<u64, StoreError> {
@@ -184,19 +185,25 @@ impl JobStore for SqliteStore {
         let reason = reason.to_owned();
         self.write(move |connection| {
             connection
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "UPDATE jobs SET status = ?3, error = ?1, updated_at = ?2, completed_at = ?2 \
-                         WHERE status IN (?4, ?5)",
-                )?
-                .execute(params![
-                    reason,
-                    now.as_millis(),
-                    JobStatus::Failed.as_str(),
-                    JobStatus::Queued.as_str(),
-                    JobStatus::Processing.as_str()
-                ])
+                     WHERE status IN ({})",
+                    active_status_list()
+                ))?
+                .execute(params![reason, now.as_millis(), JobStatus::Failed.as_str()])
                 .map(|n| n as u64)
         })
         .await
     }
+}
+
+/// The active statuses as an SQL list (`'queued', 'processing'`), built once.
+fn active_status_list() -> &'static str {
+    static LIST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LIST.get_or_init(|| {
+        active_status_names()
+            .map(|name| format!("'{name}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
 }
