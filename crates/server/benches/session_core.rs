@@ -8,7 +8,7 @@ mod redis_server;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use trustyconvert_server::storage::{CsrfState, MemoryStorage, SessionRecord, Storage};
+use trustyconvert_server::storage::{ConverterStorage, CsrfState, MemoryStorage, SessionRecord};
 use trustyconvert_server::StoreKind;
 use trustyconvert_session::crypto::{generate_csrf_nonce, FreshSession, Keyring, SessionSecret};
 use trustyconvert_session::Timestamp;
@@ -47,7 +47,7 @@ fn store_get_put(
     c: &mut Criterion,
     name: &str,
     runtime: &tokio::runtime::Runtime,
-    store: &dyn Storage,
+    store: &dyn ConverterStorage,
 ) {
     let stored = record();
     runtime.block_on(store.insert_session(&stored)).unwrap();

@@ -83,11 +83,11 @@ impl Server {
     }
 
     /// Like [`Server::bind`], but over a storage backend the caller built: another
-    /// implementation of [`storage::Storage`], or a wrapper around one (tests use this
+    /// implementation of [`storage::ConverterStorage`], or a wrapper around one (tests use this
     /// to inject outages). `config.store` is ignored.
     pub async fn bind_with_storage(
         config: ServerConfig,
-        storage: Arc<dyn storage::Storage>,
+        storage: Arc<dyn storage::ConverterStorage>,
     ) -> Result<Self, StartError> {
         config.validate()?;
         let keyring = trustyconvert_session::keys::load_or_generate(

@@ -11,7 +11,7 @@ use crate::events::{NoEvents, SessionEvents};
 use crate::hooks::{NoHooks, SessionHooks};
 use crate::rate_limit::RateLimits;
 use crate::service::SessionService;
-use crate::store::{Store, StoreError};
+use crate::store::{Storage, StoreError};
 use crate::time::Timestamp;
 
 /// The session layer of one application: its store, configuration, keys, CSRF
@@ -38,12 +38,12 @@ struct Inner {
     rate_limits: RateLimits,
     config: SessionConfig,
     events: Arc<dyn SessionEvents>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn Storage>,
 }
 
 impl Sessions {
     /// A builder over `store`.
-    pub fn builder(store: Arc<dyn Store>) -> SessionsBuilder {
+    pub fn builder(store: Arc<dyn Storage>) -> SessionsBuilder {
         SessionsBuilder {
             store,
             config: SessionConfig::default(),
@@ -79,7 +79,7 @@ impl Sessions {
     }
 
     /// The store, for a health probe's [`ping`](crate::store::SessionStore::ping).
-    pub fn store(&self) -> &Arc<dyn Store> {
+    pub fn store(&self) -> &Arc<dyn Storage> {
         &self.0.store
     }
 
@@ -116,7 +116,7 @@ impl Sessions {
 /// with [`crate::keys::load_or_generate`] for that), no hooks and no metrics.
 #[must_use]
 pub struct SessionsBuilder {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Storage>,
     config: SessionConfig,
     keyring: Option<Keyring>,
     hooks: Arc<dyn SessionHooks>,

@@ -8,7 +8,7 @@ use trustyconvert_session::Sessions;
 use super::metrics::Metrics;
 use crate::config::ServerConfig;
 use crate::jobs::JobService;
-use crate::storage::Storage;
+use crate::storage::ConverterStorage;
 
 /// State shared by every handler and layer: one pointer, so the clone every layer and
 /// extractor makes costs one reference count, not one per service.
@@ -43,7 +43,7 @@ pub struct Services {
     /// Job lifecycle.
     pub jobs: JobService,
     /// The storage backend (health probes).
-    pub storage: Arc<dyn Storage>,
+    pub storage: Arc<dyn ConverterStorage>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// The validated configuration.

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::JobFiles;
 use crate::config::JobLimits;
-use crate::storage::{JobRecord, Storage, StoreError};
+use crate::storage::{ConverterStorage, JobRecord, StoreError};
 use trustyconvert_convert::Engines;
 use trustyconvert_session::crypto::SessionKey;
 use trustyconvert_session::ApiError;
@@ -23,7 +23,7 @@ const INTERRUPTED: &str =
     "The server restarted during the conversion. Please convert the file again.";
 
 pub(super) struct Inner {
-    pub(super) store: Arc<dyn Storage>,
+    pub(super) store: Arc<dyn ConverterStorage>,
     pub(super) files: JobFiles,
     pub(super) limits: JobLimits,
     pub(super) engines: Arc<Engines>,
@@ -48,7 +48,7 @@ impl JobService {
     /// are leased for `lease` at a time ([`JobService::renew_leases`] must run more
     /// often than that).
     pub fn new(
-        store: Arc<dyn Storage>,
+        store: Arc<dyn ConverterStorage>,
         files: JobFiles,
         limits: JobLimits,
         engines: Engines,

@@ -11,7 +11,7 @@ use super::*;
 use trustyconvert_session::crypto::SessionSecret;
 
 /// Runs every part of the contract against `store`.
-pub async fn check_all(store: &dyn Storage) {
+pub async fn check_all(store: &dyn ConverterStorage) {
     trustyconvert_session::store::contract::check_store(store).await;
     deleting_a_session_deletes_its_jobs_and_grants(store).await;
     sweeping_removes_expired_sessions_with_what_they_own(store).await;
@@ -59,7 +59,7 @@ fn token() -> TokenHash {
 
 /// Uploads (and outputs) released together against a small quota: the bytes are
 /// checked and written in one step, so together they never pass it.
-async fn quota_is_reserved_in_the_write_that_admits_the_bytes(store: &dyn Storage) {
+async fn quota_is_reserved_in_the_write_that_admits_the_bytes(store: &dyn ConverterStorage) {
     let now = Timestamp::now();
     let owner = record(now, Duration::from_secs(60));
     store.insert_session(&owner).await.unwrap();
@@ -123,7 +123,7 @@ async fn quota_is_reserved_in_the_write_that_admits_the_bytes(store: &dyn Storag
 /// After a session is closed, no write of a request that passed the guard before the
 /// close (a job, an output, a grant, a lease) lands: each is conditional on the session
 /// in the same step.
-async fn nothing_is_written_into_a_closed_session(store: &dyn Storage) {
+async fn nothing_is_written_into_a_closed_session(store: &dyn ConverterStorage) {
     let now = Timestamp::now();
     let closed = record(now, Duration::from_secs(60));
     store.insert_session(&closed).await.unwrap();
@@ -171,7 +171,7 @@ async fn nothing_is_written_into_a_closed_session(store: &dyn Storage) {
     assert_eq!(store.load_session(&closed.key).await.unwrap(), None);
 }
 
-async fn deleting_a_session_deletes_its_jobs_and_grants(store: &dyn Storage) {
+async fn deleting_a_session_deletes_its_jobs_and_grants(store: &dyn ConverterStorage) {
     let now = Timestamp::now();
     let (closed, kept) = (
         record(now, Duration::from_secs(60)),
@@ -211,7 +211,7 @@ async fn deleting_a_session_deletes_its_jobs_and_grants(store: &dyn Storage) {
     store.delete_session(&kept.key).await.unwrap();
 }
 
-async fn sweeping_removes_expired_sessions_with_what_they_own(store: &dyn Storage) {
+async fn sweeping_removes_expired_sessions_with_what_they_own(store: &dyn ConverterStorage) {
     let now = Timestamp::now();
     let expired = record(now, Duration::from_millis(1));
     let live = record(now, Duration::from_secs(60));
@@ -264,7 +264,7 @@ async fn sweeping_removes_expired_sessions_with_what_they_own(store: &dyn Storag
     store.delete_session(&live.key).await.unwrap();
 }
 
-async fn jobs(store: &dyn Storage) {
+async fn jobs(store: &dyn ConverterStorage) {
     let now = Timestamp::now();
     let owner = record(now, Duration::from_secs(60));
     store.insert_session(&owner).await.unwrap();
@@ -344,7 +344,7 @@ async fn jobs(store: &dyn Storage) {
     store.delete_session(&owner.key).await.unwrap();
 }
 
-async fn admission_is_checked_and_leased(store: &dyn Storage) {
+async fn admission_is_checked_and_leased(store: &dyn ConverterStorage) {
     let now = Timestamp::now();
     let owner = record(now, Duration::from_secs(60));
     store.insert_session(&owner).await.unwrap();
@@ -407,7 +407,7 @@ async fn admission_is_checked_and_leased(store: &dyn Storage) {
 
 /// The backends' own queries (SQL, Lua) count, admit against and fail exactly the jobs
 /// whose status `JobStatus::is_active` calls active.
-async fn active_jobs_are_those_the_protocol_calls_active(store: &dyn Storage) {
+async fn active_jobs_are_those_the_protocol_calls_active(store: &dyn ConverterStorage) {
     let now = Timestamp::now();
     let owner = record(now, Duration::from_secs(60));
     store.insert_session(&owner).await.unwrap();
@@ -459,7 +459,7 @@ async fn active_jobs_are_those_the_protocol_calls_active(store: &dyn Storage) {
     store.delete_session(&owner.key).await.unwrap();
 }
 
-async fn download_grants(store: &dyn Storage) {
+async fn download_grants(store: &dyn ConverterStorage) {
     let now = Timestamp::now();
     let owner = record(now, Duration::from_secs(60));
     store.insert_session(&owner).await.unwrap();

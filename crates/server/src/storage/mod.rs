@@ -3,7 +3,7 @@
 //! one set of traits, with one implementation per backend.
 //!
 //! Handlers never see a backend: [`SessionService`](trustyconvert_session::SessionService)
-//! and [`JobService`](crate::jobs::JobService) use an `Arc<dyn Storage>` chosen by
+//! and [`JobService`](crate::jobs::JobService) use an `Arc<dyn ConverterStorage>` chosen by
 //! [`open`]. Every method is one round trip; updates only change existing records, so
 //! nothing a request deleted can come back; deleting a session deletes its jobs and
 //! download grants with it. A new backend implements the four traits (in a folder of
@@ -45,7 +45,7 @@ pub use redis::RedisStorage;
 pub use sqlite::{open as open_sqlite, SqliteStore};
 pub use trustyconvert_session::store::{
     CsrfState, CsrfSwap, LocalRates, PreviousNonce, RateAction, RateLimitStore, RateVerdict,
-    SessionRecord, SessionStore, Store, StoreError,
+    SessionRecord, SessionStore, Storage, StoreError,
 };
 
 /// File name of the embedded database inside the data directory.
@@ -164,14 +164,14 @@ pub trait DownloadStore: Send + Sync + 'static {
     ) -> Result<Option<DownloadGrant>, StoreError>;
 }
 
-/// Everything a backend provides: the session layer's [`Store`] (sessions and rate
+/// Everything a backend provides: the session layer's [`Storage`] (sessions and rate
 /// counters) and the converter's jobs and download grants, in one backend so that
 /// "only while the session exists" is checked in the same step that writes.
 /// Implemented for every type implementing the traits; services hold an
-/// `Arc<dyn Storage>`.
-pub trait Storage: Store + JobStore + DownloadStore {}
+/// `Arc<dyn ConverterStorage>`.
+pub trait ConverterStorage: Storage + JobStore + DownloadStore {}
 
-impl<T: Store + JobStore + DownloadStore> Storage for T {}
+impl<T: Storage + JobStore + DownloadStore> ConverterStorage for T {}
 
 /// Why the storage could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -195,7 +195,7 @@ pub async fn open(
     kind: &StoreKind,
     data_dir: &Path,
     max_session_life: Duration,
-) -> Result<Arc<dyn Storage>, OpenError> {
+) -> Result<Arc<dyn ConverterStorage>, OpenError> {
     match kind {
         StoreKind::Redis(url) => Ok(redis::connect(url, max_session_life).await?),
         StoreKind::Memory => Ok(Arc::new(MemoryStorage::default())),

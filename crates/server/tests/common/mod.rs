@@ -15,9 +15,9 @@ use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
 use trustyconvert_server::storage::{
-    CsrfState, CsrfSwap, DownloadGrant, DownloadStore, JobRecord, JobStore, MemoryStorage,
-    RateAction, RateLimitStore, RateVerdict, Reservation, SessionRecord, SessionStore, Storage,
-    StoreError, TokenHash,
+    ConverterStorage, CsrfState, CsrfSwap, DownloadGrant, DownloadStore, JobRecord, JobStore,
+    MemoryStorage, RateAction, RateLimitStore, RateVerdict, Reservation, SessionRecord,
+    SessionStore, StoreError, TokenHash,
 };
 use trustyconvert_server::{Server, ServerConfig, StoreKind};
 use trustyconvert_session::crypto::SessionKey;
@@ -54,7 +54,7 @@ impl TestServer {
     }
 
     /// A server over a caller-built storage backend (for fault injection).
-    pub async fn start_with_storage(storage: Arc<dyn Storage>) -> Self {
+    pub async fn start_with_storage(storage: Arc<dyn ConverterStorage>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = base_config(dir.path());
         let server = Server::bind_with_storage(config.clone(), storage)

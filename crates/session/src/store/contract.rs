@@ -14,13 +14,13 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use super::{
-    CsrfState, CsrfSwap, PreviousNonce, RateAction, RateVerdict, SessionRecord, Store, StoreError,
+    CsrfState, CsrfSwap, PreviousNonce, RateAction, RateVerdict, SessionRecord, Storage, StoreError,
 };
 use crate::crypto::{generate_csrf_nonce, generate_public_id, SessionSecret};
 use crate::time::Timestamp;
 
 /// Runs every part of the contract against `store`; panics at the first break.
-pub async fn check_store<S: Store + ?Sized>(store: &S) {
+pub async fn check_store<S: Storage + ?Sized>(store: &S) {
     sessions(store).await;
     rotation_is_compare_and_swap(store).await;
     sweeping_removes_expired_sessions(store).await;
@@ -43,7 +43,7 @@ pub fn sample_record(now: Timestamp, idle: Duration) -> SessionRecord {
     }
 }
 
-async fn sessions<S: Store + ?Sized>(store: &S) {
+async fn sessions<S: Storage + ?Sized>(store: &S) {
     let now = Timestamp::now();
     let live = sample_record(now, Duration::from_secs(60));
     store.insert_session(&live).await.unwrap();
@@ -125,7 +125,7 @@ async fn sessions<S: Store + ?Sized>(store: &S) {
 /// Rotations that present the same nonce, released together: exactly one swaps, every
 /// other learns the state it lost to (so it can hand out the winner's token, never a
 /// dead one of its own).
-async fn rotation_is_compare_and_swap<S: Store + ?Sized>(store: &S) {
+async fn rotation_is_compare_and_swap<S: Storage + ?Sized>(store: &S) {
     let now = Timestamp::now();
     let session = sample_record(now, Duration::from_secs(60));
     store.insert_session(&session).await.unwrap();
@@ -176,7 +176,7 @@ async fn rotation_is_compare_and_swap<S: Store + ?Sized>(store: &S) {
     store.delete_session(&session.key).await.unwrap();
 }
 
-async fn rate_limits<S: Store + ?Sized>(store: &S) {
+async fn rate_limits<S: Storage + ?Sized>(store: &S) {
     let client: IpAddr = "192.0.2.7".parse().unwrap();
     let other: IpAddr = "192.0.2.8".parse().unwrap();
     let quota = NonZeroU32::new(3).unwrap();
@@ -220,7 +220,7 @@ async fn rate_limits<S: Store + ?Sized>(store: &S) {
 
 /// The sweep deletes the sessions expired at the time it is given and leaves the live
 /// ones. (A store whose records expire by themselves, as Redis's do, may report none.)
-async fn sweeping_removes_expired_sessions<S: Store + ?Sized>(store: &S) {
+async fn sweeping_removes_expired_sessions<S: Storage + ?Sized>(store: &S) {
     let now = Timestamp::now();
     let expired = sample_record(now, Duration::from_millis(1));
     let live = sample_record(now, Duration::from_secs(60));

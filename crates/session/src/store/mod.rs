@@ -2,7 +2,8 @@
 //!
 //! A store holds [`SessionRecord`]s keyed by [`SessionKey`] (a hash of the secret id:
 //! the store never holds a usable id) and the per-client counters of rate limits.
-//! Every method is one round trip and atomic: updates only change existing records,
+//! [`SessionStore`] and [`RateLimitStore`] together are the session [`Storage`] the
+//! layer is built on. Every method is one round trip and atomic: updates only change existing records,
 //! so nothing a request deleted can come back, and a CSRF rotation is a
 //! compare-and-swap on the current nonce.
 //!
@@ -138,8 +139,10 @@ pub trait RateLimitStore: Send + Sync + 'static {
     async fn forget_idle_rates(&self) -> Result<(), StoreError>;
 }
 
-/// Everything the session layer needs of a backend. Implemented for every type that
-/// implements both traits.
-pub trait Store: SessionStore + RateLimitStore {}
+/// The session storage: everything the session layer needs of a backend (its
+/// sessions and its rate counters), what [`Sessions::builder`](crate::Sessions::builder)
+/// takes. Implemented for every type that implements both traits; the crate's memory,
+/// SQLite and Redis stores do.
+pub trait Storage: SessionStore + RateLimitStore {}
 
-impl<T: SessionStore + RateLimitStore> Store for T {}
+impl<T: SessionStore + RateLimitStore> Storage for T {}

@@ -49,7 +49,7 @@ impl<C> std::fmt::Debug for RedisStorage<C> {
 pub async fn connect(
     url: &str,
     max_session_life: Duration,
-) -> Result<std::sync::Arc<dyn super::Storage>, StoreError> {
+) -> Result<std::sync::Arc<dyn super::ConverterStorage>, StoreError> {
     let sessions = trustyconvert_session::store::redis::connect(url).await?;
     Ok(std::sync::Arc::new(RedisStorage::over(
         sessions,
