@@ -21,7 +21,7 @@ pub struct RequestContext {
     pub correlation_id: String,
     /// The request's method.
     pub method: Method,
-    /// The request's path (no query: it may carry a download token).
+    /// The request's path (no query: it may carry a secret token).
     pub path: String,
 }
 

@@ -8,20 +8,20 @@ use crate::crypto::SessionKey;
 /// nothing can be attached to them (an application's writes are conditional on the
 /// session existing), so whatever the application deletes here stays deleted.
 ///
-/// The converter built on this crate removes a session's files here (its job records
-/// and download grants leave the store with the session record, in the same step).
-/// A hook that fails to clean up should leave the rest to a sweep of its
+/// Remove here what lives outside the store, such as a session's files; rows or keys
+/// kept in the store itself are best deleted with the session record, in the same
+/// step (`SqliteTables`, or a store of your own). A hook that fails to clean up should leave the rest to a sweep of its
 /// own ("data whose session no longer exists"), as the calls are not retried.
 ///
 /// ```
 /// use trustyconvert_session::{async_trait, SessionHooks, SessionKey};
 ///
-/// struct Uploads;
+/// struct SessionFolders;
 ///
 /// #[async_trait]
-/// impl SessionHooks for Uploads {
+/// impl SessionHooks for SessionFolders {
 ///     async fn on_close(&self, session: &SessionKey) {
-///         // delete this session's uploads
+///         // delete the folder kept for this session
 ///         # let _ = session;
 ///     }
 /// }
