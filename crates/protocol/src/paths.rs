@@ -30,6 +30,9 @@ pub const SESSION_CLOSE: &str = "/api/session/close";
 pub const HEALTH: &str = "/api/health";
 /// `GET`: the conversions offered (no session).
 pub const FORMATS: &str = "/api/convert/formats";
+/// `GET`: the same answer as [`FORMATS`], at the name earlier TrustyConvert backends
+/// (and the frontends written for them) use.
+pub const SUPPORTED_CONVERSIONS: &str = "/api/supported-conversions";
 /// `GET`: the OpenAPI document (no session).
 pub const OPENAPI: &str = "/api/openapi.json";
 /// `POST` (multipart, see [`crate::fields`]): upload a file as a new job.

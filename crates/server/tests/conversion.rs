@@ -281,6 +281,22 @@ async fn nested_json_fails_the_job_with_a_readable_reason() {
 }
 
 #[tokio::test]
+async fn the_supported_conversions_path_answers_the_formats_list() {
+    let server = server().await;
+    let mut answers = Vec::new();
+    for path in ["/api/convert/formats", "/api/supported-conversions"] {
+        let (status, _, body) = send(&server, Method::GET, path, None, None, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            !body["data"].as_array().unwrap().is_empty(),
+            "{path} lists groups"
+        );
+        answers.push(body["data"].clone());
+    }
+    assert_eq!(answers[0], answers[1]);
+}
+
+#[tokio::test]
 async fn the_formats_endpoint_lists_exactly_the_supported_conversions() {
     let server = server().await;
     let (status, _, body) = send(

@@ -228,15 +228,9 @@ async fn every_documented_answer_matches_the_openapi_document() {
 
     // Service information.
     call(&contract, &server, get.clone(), "/api/health", None, None).await;
-    call(
-        &contract,
-        &server,
-        get.clone(),
-        "/api/convert/formats",
-        None,
-        None,
-    )
-    .await;
+    for path in ["/api/convert/formats", "/api/supported-conversions"] {
+        call(&contract, &server, get.clone(), path, None, None).await;
+    }
     let metrics = client().get(server.url("/metrics")).send().await.unwrap();
     contract.mark("get", "/metrics", metrics.status());
 
@@ -468,6 +462,7 @@ async fn the_documents_paths_and_upload_fields_are_the_protocols() {
         paths::SESSION_CLOSE,
         paths::HEALTH,
         paths::FORMATS,
+        paths::SUPPORTED_CONVERSIONS,
         paths::OPENAPI,
         paths::UPLOAD,
         paths::CONVERT,

@@ -42,6 +42,7 @@ pub struct UploadForm {
     paths(
         routes::health::health,
         routes::formats::formats,
+        routes::formats::supported_conversions,
         routes::upload::upload,
         routes::jobs::convert,
         routes::jobs::job_status,

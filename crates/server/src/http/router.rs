@@ -54,6 +54,10 @@ fn router(state: AppState) -> Router {
         .merge(state.sessions.routes())
         .route(paths::HEALTH, get(health::health))
         .route(paths::FORMATS, get(formats::formats))
+        .route(
+            paths::SUPPORTED_CONVERSIONS,
+            get(formats::supported_conversions),
+        )
         .route(paths::OPENAPI, get(super::openapi::serve))
         .route(
             paths::UPLOAD,

@@ -1,5 +1,5 @@
-//! `GET /api/convert/formats`: exactly the conversions the engines found at startup
-//! perform.
+//! `GET /api/convert/formats` (and its other name, `GET /api/supported-conversions`):
+//! exactly the conversions the engines found at startup perform.
 
 use axum::extract::State;
 use trustyconvert_protocol::{paths, Format, FormatGroup};
@@ -25,8 +25,25 @@ fn names(formats: &[Format]) -> Vec<String> {
     responses((status = 200, description = "The format groups.", body = crate::http::openapi::Success<Vec<FormatGroup>>))
 )]
 pub async fn formats(State(state): State<AppState>) -> ApiJson<Vec<FormatGroup>> {
+    ApiJson::ok(format_groups(&state))
+}
+
+/// The same answer at the name earlier backends used.
+#[utoipa::path(
+    get,
+    path = paths::SUPPORTED_CONVERSIONS,
+    tag = "conversion",
+    description = "The same answer as GET /api/convert/formats, at the name earlier TrustyConvert backends (and the frontends written for them) use.",
+    responses((status = 200, description = "The format groups.", body = crate::http::openapi::Success<Vec<FormatGroup>>))
+)]
+pub async fn supported_conversions(State(state): State<AppState>) -> ApiJson<Vec<FormatGroup>> {
+    ApiJson::ok(format_groups(&state))
+}
+
+/// One group per engine offer, from the engines found at startup.
+fn format_groups(state: &AppState) -> Vec<FormatGroup> {
     let max_size = state.jobs.limits().max_upload_bytes;
-    let groups = state
+    state
         .jobs
         .engines()
         .offers()
@@ -40,6 +57,5 @@ pub async fn formats(State(state): State<AppState>) -> ApiJson<Vec<FormatGroup>>
             max_size,
             features: offer.features.iter().map(|f| (*f).to_owned()).collect(),
         })
-        .collect();
-    ApiJson::ok(groups)
+        .collect()
 }
