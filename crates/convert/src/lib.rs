@@ -55,6 +55,8 @@
 //!   spreadsheets) — always available.
 //! - `office`: LibreOffice in a fenced subprocess — when installed.
 //! - `input`: the checks an input passes before any engine opens it.
+//! - `catalog`: every engine's offers, installed or not ([`known_offers`]), and the
+//!   table `docs/formats.md` holds ([`formats_markdown`]).
 //! - `budget`: the output and time limits every run writes through.
 //!
 //! # Features
@@ -71,6 +73,7 @@
 
 mod budget;
 mod builtin;
+mod catalog;
 mod engine;
 mod error;
 mod font;
@@ -91,11 +94,12 @@ mod text_pdf;
 
 pub use self::budget::{Budget, BudgetWriter, Sink};
 pub use self::builtin::BuiltinEngine;
+pub use self::catalog::{formats_markdown, known_offers, known_pairs, known_targets};
 pub use self::engine::{Engine, EngineJob, EngineReport, Engines, Offer, Probed};
 pub use self::error::ConversionError;
 pub use self::input::{inspect_input, inspection_is_heavy, InputBytes, InputClaim, InputError};
 pub use self::office::LibreOffice;
-pub use self::probe::{known_targets, probe_engines};
+pub use self::probe::probe_engines;
 pub use self::setting::LibreOfficeSetting;
 pub use trustyconvert_protocol::Format;
 

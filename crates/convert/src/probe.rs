@@ -1,10 +1,9 @@
-//! The engines this crate has, probed once per process, and every format they can
-//! write.
+//! The engines this crate has, probed once per process.
 
 use std::ffi::OsString;
 use std::sync::{Mutex, PoisonError};
 
-use crate::{BuiltinEngine, Engine as _, Engines, Format, LibreOffice, LibreOfficeSetting};
+use crate::{BuiltinEngine, Engines, LibreOffice, LibreOfficeSetting};
 
 /// Probes every engine (LibreOffice as `libreoffice` says); blocks while LibreOffice
 /// answers its version (about a second), so call it from a blocking context at
@@ -23,19 +22,10 @@ pub fn probe_engines(libreoffice: &LibreOfficeSetting) -> Engines {
     engines
 }
 
-/// Every format some engine of this crate can write, whether or not it is installed
-/// here, in [`Format::ALL`] order; known without probing (for help texts).
-pub fn known_targets() -> Vec<Format> {
-    let offers = || BuiltinEngine.offers().iter().chain(LibreOffice::OFFERS);
-    Format::ALL
-        .into_iter()
-        .filter(|format| offers().any(|offer| offer.outputs.contains(format)))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{known_targets, Format};
 
     #[test]
     fn every_format_an_engine_found_here_writes_is_a_known_target() {
