@@ -7,7 +7,6 @@ use super::upload::{
     duplicate_job_id, over_quota, storage_failure, IncomingUpload, PlaceError, SizeBound,
 };
 use crate::storage::{JobRecord, Reservation, StoreError};
-use trustyconvert_protocol::JobStatus;
 use trustyconvert_session::crypto::SessionKey;
 use trustyconvert_session::ApiError;
 use trustyconvert_session::Timestamp;
@@ -54,23 +53,14 @@ impl JobService {
             .inspect(std::sync::Arc::clone(&self.inner.engines))
             .await?;
         let now = Timestamp::now();
-        let job = JobRecord {
-            session: *session,
+        let job = JobRecord::uploaded(
+            *session,
             job_id,
-            task_id: None,
-            status: JobStatus::Uploaded,
-            original_filename: upload.name().to_owned(),
-            source_format: format,
-            target_format: None,
-            file_size: upload.size(),
-            output_size: None,
-            progress: 0,
-            error: None,
-            created_at: now,
-            updated_at: now,
-            completed_at: None,
-            conversion_time: None,
-        };
+            upload.name().to_owned(),
+            format,
+            upload.size(),
+            now,
+        );
         let files = &self.inner.files;
         let job_dir = files.job_dir(session, &job_id);
         let mut placed = upload.place_new(&job_dir, super::files::INPUT).await;

@@ -26,23 +26,14 @@ pub async fn check_all(store: &dyn ConverterStorage) {
 pub use trustyconvert_session::store::contract::sample_record as record;
 
 pub(crate) fn job(session: SessionKey, now: Timestamp) -> JobRecord {
-    JobRecord {
+    JobRecord::uploaded(
         session,
-        job_id: Uuid::new_v4(),
-        task_id: None,
-        status: JobStatus::Uploaded,
-        original_filename: "photo.png".to_owned(),
-        source_format: Format::Png,
-        target_format: None,
-        file_size: 1000,
-        output_size: None,
-        progress: 0,
-        error: None,
-        created_at: now,
-        updated_at: now,
-        completed_at: None,
-        conversion_time: None,
-    }
+        Uuid::new_v4(),
+        "photo.png".to_owned(),
+        Format::Png,
+        1000,
+        now,
+    )
 }
 
 fn grant(job: &JobRecord, expires_at: Timestamp) -> DownloadGrant {

@@ -44,6 +44,35 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
+    /// A new job as an accepted upload makes it: `uploaded`, no target yet, nothing
+    /// converted.
+    pub fn uploaded(
+        session: SessionKey,
+        job_id: Uuid,
+        original_filename: String,
+        source_format: Format,
+        file_size: u64,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            session,
+            job_id,
+            task_id: None,
+            status: JobStatus::Uploaded,
+            original_filename,
+            source_format,
+            target_format: None,
+            file_size,
+            output_size: None,
+            progress: 0,
+            error: None,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+            conversion_time: None,
+        }
+    }
+
     /// Marks the job failed with `reason` at `now`.
     pub fn fail(&mut self, reason: &str, now: Timestamp) {
         self.status = JobStatus::Failed;
