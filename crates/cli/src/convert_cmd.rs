@@ -1,4 +1,4 @@
-//! `trustyconvert convert FILE --to FORMAT [-o OUT] [--server URL]`.
+//! `trustyconvert convert FILE --to FORMAT [-o OUT] [--server URL] [options]`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use trustyconvert_client::protocol::{output_file_name, Format};
+use trustyconvert_client::protocol::{output_file_name, ConversionOptions, Format};
 use trustyconvert_client::workflow::{Observer, Workflow, WorkflowError};
 use trustyconvert_client::{ApiClient, FileBody};
 
+use crate::options_arg::OptionArgs;
 use crate::session_cmd::describe;
 use crate::target::{OptionalServerArg, Target};
 
@@ -25,6 +26,8 @@ pub struct ConvertArgs {
     /// `-converted` added when FILE is already in the target format).
     #[arg(short = 'o', long = "output")]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    options: OptionArgs,
     #[command(flatten)]
     server: OptionalServerArg,
 }
@@ -68,15 +71,16 @@ pub async fn run(args: ConvertArgs) -> Result<(), String> {
             output.display()
         ));
     }
+    let options = args.options.to_options();
     if args.server.server.is_none() {
-        return crate::offline::run(&args.file, args.to, &output).await;
+        return crate::offline::run(&args.file, args.to, options, &output).await;
     }
     let bytes = tokio::fs::read(&args.file)
         .await
         .map_err(|e| format!("cannot read {name}: {e}"))?;
 
     let target = Target::connect(&args.server).await?;
-    let outcome = convert(&target.manager.api(), &filename, bytes, args.to).await;
+    let outcome = convert(&target.manager.api(), &filename, bytes, args.to, &options).await;
     let label = target.label.clone();
     target.finish().await?;
     let converted = outcome.map_err(|error| match error {
@@ -152,12 +156,13 @@ async fn convert(
     filename: &str,
     bytes: Vec<u8>,
     to: Format,
+    options: &ConversionOptions,
 ) -> Result<Vec<u8>, WorkflowError> {
     let bars = Arc::new(Bars::new(bytes.len() as u64));
     let workflow = Workflow::new(api.clone()).poll_every(POLL_INTERVAL);
     let file = FileBody::Bytes(bytes.into());
     let converted = workflow
-        .convert_file(file, filename, to, bars.clone())
+        .convert_file_with_options(file, filename, to, options, bars.clone())
         .await
         .inspect_err(|error| {
             if let (WorkflowError::JobFailed { .. }, Some(conversion)) =

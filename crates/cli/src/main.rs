@@ -13,6 +13,7 @@ mod format_arg;
 mod formats_cmd;
 mod logging;
 mod offline;
+mod options_arg;
 mod serve;
 mod session_cmd;
 mod target;

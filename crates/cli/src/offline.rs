@@ -8,17 +8,22 @@ use std::path::Path;
 
 use trustyconvert_client::protocol::human_size;
 use trustyconvert_convert::{
-    inspect_input, probe_engines, Budget, ConversionError, EngineJob, Engines, Format, InputBytes,
-    InputClaim, InputError, LibreOfficeSetting,
+    inspect_input, probe_engines, Budget, ConversionError, ConversionOptions, EngineJob, Engines,
+    Format, InputBytes, InputClaim, InputError, LibreOfficeSetting,
 };
 use trustyconvert_server::config::defaults;
 
 /// Converts `file` to `target`, writes the result to `output` (only if it succeeds:
 /// a failed run leaves no file) and prints one line. Errors name the file and say
 /// what to do.
-pub async fn run(file: &Path, target: Format, output: &Path) -> Result<(), String> {
+pub async fn run(
+    file: &Path,
+    target: Format,
+    options: ConversionOptions,
+    output: &Path,
+) -> Result<(), String> {
     let (input, destination) = (file.to_owned(), output.to_owned());
-    let size = tokio::task::spawn_blocking(move || convert(&input, target, &destination))
+    let size = tokio::task::spawn_blocking(move || convert(&input, target, &options, &destination))
         .await
         .map_err(|_| "the conversion crashed".to_owned())??;
     println!("{} → {} ({size} bytes)", file.display(), output.display());
@@ -26,7 +31,12 @@ pub async fn run(file: &Path, target: Format, output: &Path) -> Result<(), Strin
 }
 
 /// The whole run, blocking: copy, check, convert, place. Returns the output's size.
-fn convert(file: &Path, target: Format, output: &Path) -> Result<u64, String> {
+fn convert(
+    file: &Path,
+    target: Format,
+    options: &ConversionOptions,
+    output: &Path,
+) -> Result<u64, String> {
     let name = file.display().to_string();
     let work = tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
     // A private copy: the checked bytes are the converted bytes, whatever happens to
@@ -54,6 +64,9 @@ fn convert(file: &Path, target: Format, output: &Path) -> Result<u64, String> {
     if !engines.converts(source, target) {
         return Err(unsupported(&name, source, target, &engines));
     }
+    options
+        .check(source, target)
+        .map_err(|refused| format!("{name}: {refused}"))?;
     let scratch = work.path().join("scratch");
     std::fs::create_dir(&scratch).map_err(|e| format!("cannot create a temporary folder: {e}"))?;
     let budget = Budget::new(defaults::MAX_OUTPUT_BYTES, defaults::CONVERSION_TIMEOUT);
@@ -61,6 +74,7 @@ fn convert(file: &Path, target: Format, output: &Path) -> Result<u64, String> {
         input: &input,
         source,
         target,
+        options,
         title: file_name,
         budget: &budget,
         scratch: &scratch,

@@ -7,9 +7,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use trustyconvert_protocol::{fields, paths};
 use trustyconvert_protocol::{
-    CloseResponse, ConvertRequest, ConvertResponse, CsrfTokenResponse, DownloadTokenRequest,
-    DownloadTokenResponse, ErrorType, Format, FormatGroup, HealthReport, JobStatusResponse,
-    SessionInfo, UploadResponse, CSRF_HEADER,
+    CloseResponse, ConversionOptions, ConvertRequest, ConvertResponse, CsrfTokenResponse,
+    DownloadTokenRequest, DownloadTokenResponse, ErrorType, Format, FormatGroup, HealthReport,
+    JobStatusResponse, SessionInfo, UploadResponse, CSRF_HEADER,
 };
 
 use crate::counters::Counters;
@@ -250,10 +250,22 @@ impl ApiClient {
         job_id: &str,
         target: Format,
     ) -> Result<ConvertResponse, ClientError> {
+        self.convert_with_options(job_id, target, &ConversionOptions::default())
+            .await
+    }
+
+    /// `POST /api/convert` with conversion options (quality, size, pages, metadata).
+    pub async fn convert_with_options(
+        &self,
+        job_id: &str,
+        target: Format,
+        options: &ConversionOptions,
+    ) -> Result<ConvertResponse, ClientError> {
         let request = ConvertRequest {
             job_id: job_id.to_owned(),
             target_format: target.name().to_owned(),
             source_format: None,
+            options: options.clone(),
         };
         self.call(ApiRequest::post(paths::CONVERT).json(&request)?)
             .await

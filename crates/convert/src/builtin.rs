@@ -24,15 +24,17 @@ const OFFERS: &[Offer] = &[
         inputs: &RASTER_FORMATS,
         outputs: &IMAGE_OUTPUTS,
         features: &[
-            "dimensions preserved",
-            "metadata stripped",
+            "EXIF orientation applied",
+            "metadata stripped unless kept (keep_metadata)",
+            "lossy WebP and JPEG at quality 75 unless asked (quality, lossless)",
+            "scaled down to fit max_width / max_height, never up",
             "alpha flattened where the target has none",
         ],
     },
     Offer {
         id: "svg",
         name: "SVG",
-        description: "SVG drawings to PNG at their own size, or to a vector PDF.",
+        description: "SVG drawings to PNG at their own size (or scaled to fit max_width / max_height), or to a vector PDF.",
         inputs: &[Format::Svg],
         outputs: &[Format::Png, Format::Pdf],
         features: &[
@@ -121,13 +123,18 @@ impl Engine for BuiltinEngine {
         out: &mut BudgetWriter<'_>,
     ) -> Result<(), ConversionError> {
         let (source, target, budget) = (job.source, job.target, job.budget);
+        let options = job.options;
         if source.is_raster() {
-            let image = image::decode(job.input, source)?;
+            let keep_metadata = options.keep_metadata.unwrap_or(false);
+            let picture = image::decode(job.input, source, keep_metadata)?;
             budget.check_time()?;
-            return match target {
-                Format::Pdf => pdf::from_image(&image, budget, out),
-                raster => image::encode(&image, raster, out),
-            };
+            if target == Format::Pdf {
+                return pdf::from_image(&picture.pixels, budget, out);
+            }
+            let fitted = image::fit_within(&picture.pixels, options.max_width, options.max_height);
+            budget.check_time()?;
+            let encoding = image::Encoding::from_options(options, &picture.metadata);
+            return image::encode(&fitted, target, &encoding, out);
         }
         match (source, target) {
             (Format::Xlsx | Format::Ods, Format::Csv | Format::Json) => {
@@ -136,7 +143,7 @@ impl Engine for BuiltinEngine {
             _ => {
                 let bytes = std::fs::read(job.input).map_err(ConversionError::Io)?;
                 match (source, target) {
-                    (Format::Svg, Format::Png) => svg::to_png(&bytes, budget, out),
+                    (Format::Svg, Format::Png) => svg::to_png(&bytes, options, budget, out),
                     (Format::Svg, Format::Pdf) => svg::to_pdf(&bytes, budget, out),
                     (Format::Markdown, Format::Html) => {
                         text::markdown_to_html(&bytes, job.title, out)

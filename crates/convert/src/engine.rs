@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use std::io::Write as _;
 
-use crate::{Budget, BudgetWriter, ConversionError, Format, Sink};
+use crate::{Budget, BudgetWriter, ConversionError, ConversionOptions, Format, Sink};
 
 /// A group of conversions an engine offers: every input converts to every output.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +42,8 @@ pub struct EngineJob<'a> {
     pub source: Format,
     /// The format asked for.
     pub target: Format,
+    /// How to convert (checked against `source` and `target` before the engine runs).
+    pub options: &'a ConversionOptions,
     /// The upload's file name, for titles.
     pub title: &'a str,
     /// Time and output size left to this job.
@@ -192,6 +194,9 @@ impl Engines {
         let engine = self
             .engine_for(job.source, job.target)
             .ok_or(ConversionError::Unsupported)?;
+        job.options
+            .check(job.source, job.target)
+            .map_err(|refused| ConversionError::Invalid(refused.message))?;
         tracing::debug!(engine = engine.name(), source = %job.source, target = %job.target, "converting");
         let mut writer = job.budget.writer(out);
         engine

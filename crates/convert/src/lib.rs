@@ -35,6 +35,7 @@
 //!     input: &input,
 //!     source,
 //!     target: Format::Json,
+//!     options: &Default::default(),
 //!     title: "prices.csv",
 //!     budget: &budget,
 //!     scratch: scratch.path(),
@@ -101,7 +102,7 @@ pub use self::input::{inspect_input, inspection_is_heavy, InputBytes, InputClaim
 pub use self::office::LibreOffice;
 pub use self::probe::probe_engines;
 pub use self::setting::LibreOfficeSetting;
-pub use trustyconvert_protocol::Format;
+pub use trustyconvert_protocol::{ConversionOptions, Format};
 
 /// The README's example, compiled as a doctest so it cannot go stale.
 #[cfg(doctest)]

@@ -44,6 +44,7 @@ proptest! {
                     input: &path,
                     source,
                     target,
+                    options: &Default::default(),
                     title: "input",
                     budget: &budget,
                     scratch: dir.path(),

@@ -24,13 +24,14 @@ use krilla_svg::{SurfaceExt, SvgSettings};
 use resvg::tiny_skia::{Pixmap, Transform};
 use resvg::usvg::{self, fontdb, ImageHrefResolver, ImageKind, Node, Tree};
 
-use crate::image::{check_pixels, encode, MAX_PIXELS};
+use crate::image::{check_pixels, encode, fitted_size, Encoding, MAX_PIXELS};
 
 /// The largest page side PDF viewers accept, in points.
 const MAX_PAGE_SIDE: f32 = 14_400.0;
 /// Most pixels all filter passes of one drawing may cover together.
 pub const MAX_FILTER_PIXELS: u64 = 10 * MAX_PIXELS;
 use crate::{font, Budget, BudgetWriter, ConversionError, Format};
+use trustyconvert_protocol::ConversionOptions;
 
 /// The fonts SVG text may use: the bundled one, under every generic family name.
 static FONTS: LazyLock<Arc<fontdb::Database>> = LazyLock::new(|| {
@@ -113,22 +114,39 @@ pub fn parse(bytes: &[u8]) -> Result<Tree, ConversionError> {
     Ok(tree)
 }
 
-/// The drawing as a PNG at its own size, transparent where it draws nothing.
+/// The drawing as a PNG at its own size, or scaled down (drawn smaller, not resampled)
+/// to fit the options' `max_width` / `max_height`; transparent where it draws nothing.
 pub fn to_png(
     bytes: &[u8],
+    options: &ConversionOptions,
     budget: &Budget,
     out: &mut BudgetWriter<'_>,
 ) -> Result<(), ConversionError> {
     let tree = parse(bytes)?;
     budget.check_time()?;
     let size = tree.size().to_int_size();
-    let mut pixmap = Pixmap::new(size.width(), size.height())
+    let (width, height) = fitted_size(
+        size.width(),
+        size.height(),
+        options.max_width.unwrap_or(u32::MAX),
+        options.max_height.unwrap_or(u32::MAX),
+    );
+    let mut pixmap = Pixmap::new(width, height)
         .ok_or_else(|| ConversionError::Invalid("the drawing has no pixels".into()))?;
-    resvg::render(&tree, Transform::default(), &mut pixmap.as_mut());
+    let scale = Transform::from_scale(
+        width as f32 / size.width() as f32,
+        height as f32 / size.height() as f32,
+    );
+    resvg::render(&tree, scale, &mut pixmap.as_mut());
     budget.check_time()?;
-    let rgba = RgbaImage::from_raw(size.width(), size.height(), pixmap.take_demultiplied())
+    let rgba = RgbaImage::from_raw(width, height, pixmap.take_demultiplied())
         .ok_or_else(|| ConversionError::Failed("rendering the drawing failed".into()))?;
-    encode(&DynamicImage::ImageRgba8(rgba), Format::Png, out)
+    encode(
+        &DynamicImage::ImageRgba8(rgba),
+        Format::Png,
+        &Encoding::default(),
+        out,
+    )
 }
 
 /// The drawing as a one-page vector PDF the size of the drawing (1 user unit = 1 pt);

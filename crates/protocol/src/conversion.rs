@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Format, JobStatus};
+use crate::{ConversionOptions, Format, JobStatus};
 
 /// One group of `GET /api/convert/formats`: every input converts to every output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +50,10 @@ pub struct ConvertRequest {
     /// Optional: the format the client believes the upload is; checked if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_format: Option<String>,
+    /// Optional: how to convert (quality, size, pages, metadata). Unknown keys are
+    /// refused.
+    #[serde(default, skip_serializing_if = "ConversionOptions::is_empty")]
+    pub options: ConversionOptions,
 }
 
 /// The `data` of `POST /api/convert` (202).
@@ -82,6 +86,9 @@ pub struct JobStatusResponse {
     pub source_format: Format,
     /// Requested output format, once asked.
     pub target_format: Option<Format>,
+    /// The options the conversion was asked with (absent when none).
+    #[serde(default, skip_serializing_if = "ConversionOptions::is_empty")]
+    pub options: ConversionOptions,
     /// Input size in bytes.
     pub file_size: u64,
     /// Output size in bytes, once completed.

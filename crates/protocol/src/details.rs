@@ -32,3 +32,7 @@ pub const MIN_RATE_BYTES_PER_SECOND: &str = "min_rate_bytes_per_second";
 /// How long a body may be slower than that before it is refused, in seconds (reason
 /// `body_too_slow`).
 pub const GRACE_SECONDS: &str = "grace_seconds";
+
+/// The conversion option that was refused (`ValidationError` of `POST /api/convert`):
+/// `quality`, `lossless`, `max_width`, `max_height`, `pages` or `keep_metadata`.
+pub const OPTION: &str = "option";

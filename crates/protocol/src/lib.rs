@@ -71,6 +71,7 @@ mod file_name;
 mod format;
 mod job_status;
 mod names;
+mod options;
 pub mod paths;
 mod session;
 mod size;
@@ -87,6 +88,10 @@ pub use job_status::JobStatus;
 pub use names::{
     CORRELATION_ID_HEADER, CSRF_HEADER, DEFAULT_CSRF_COOKIE, DEFAULT_SESSION_COOKIE,
     HOST_COOKIE_PREFIX,
+};
+pub use options::{
+    takes_keep_metadata, takes_lossless, takes_max_size, takes_pages, takes_quality,
+    ConversionOptions, OptionError, PageRanges, MAX_DIMENSION, QUALITY_RANGE,
 };
 pub use session::{CloseResponse, CsrfTokenResponse, HealthReport, ServiceHealth, SessionInfo};
 pub use size::human_size;

@@ -27,7 +27,9 @@ mod observer;
 use std::sync::Arc;
 use std::time::Duration;
 
-use trustyconvert_protocol::{output_file_name, Format, JobStatus, JobStatusResponse};
+use trustyconvert_protocol::{
+    output_file_name, ConversionOptions, Format, JobStatus, JobStatusResponse,
+};
 
 use crate::{ApiClient, FileBody, Progress};
 pub use error::WorkflowError;
@@ -81,6 +83,21 @@ impl Workflow {
         target: Format,
         observer: Arc<dyn Observer>,
     ) -> Result<Converted, WorkflowError> {
+        self.convert_file_with_options(file, name, target, &ConversionOptions::default(), observer)
+            .await
+    }
+
+    /// [`convert_file`](Self::convert_file) with conversion options. The server
+    /// refuses options the conversion has no use for
+    /// ([`ConversionOptions::check`] says which, before anything is sent).
+    pub async fn convert_file_with_options(
+        &self,
+        file: FileBody,
+        name: &str,
+        target: Format,
+        options: &ConversionOptions,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Converted, WorkflowError> {
         let job_id = job_id::new_job_id().ok_or(WorkflowError::NoJobId)?;
         let sent = Arc::clone(&observer);
         let progress = Progress::new(move |done, total| sent.upload_progress(done, total));
@@ -88,7 +105,9 @@ impl Workflow {
             .upload_file(&job_id, name, file, Some(progress))
             .await?;
         observer.uploaded();
-        self.api.convert(&job_id, target).await?;
+        self.api
+            .convert_with_options(&job_id, target, options)
+            .await?;
         let status = self.wait_finished(&job_id, observer.as_ref()).await?;
         if status.status != JobStatus::Completed {
             let reason = status.failure_reason().unwrap_or("no reason given");

@@ -11,7 +11,7 @@ use super::pending::PendingOutput;
 use super::service::JobService;
 use crate::storage::{Admission, JobRecord, Reservation};
 use trustyconvert_convert::{Budget, ConversionError, EngineJob, Format};
-use trustyconvert_protocol::{details, human_size, ErrorType, JobStatus};
+use trustyconvert_protocol::{details, human_size, ConversionOptions, ErrorType, JobStatus};
 use trustyconvert_session::crypto::SessionKey;
 use trustyconvert_session::ApiError;
 use trustyconvert_session::Timestamp;
@@ -29,6 +29,7 @@ impl JobService {
         job_id: &Uuid,
         target: Format,
         claimed_source: Option<Format>,
+        options: ConversionOptions,
     ) -> Result<JobRecord, ApiError> {
         let _admission = self.inner.admission.lock().await;
         let mut job = self.find(session, job_id).await?;
@@ -57,8 +58,14 @@ impl JobService {
                 ),
             ));
         }
+        options
+            .check(job.source_format, target)
+            .map_err(|refused| {
+                ApiError::validation(refused.message).with_detail(details::OPTION, refused.option)
+            })?;
         job.status = JobStatus::Queued;
         job.target_format = Some(target);
+        job.options = options;
         job.task_id = Some(Uuid::new_v4());
         job.progress = 0;
         job.updated_at = Timestamp::now();
@@ -118,6 +125,7 @@ impl JobService {
             job.target_format.unwrap_or(job.source_format),
         );
         let title = job.original_filename.clone();
+        let options = job.options.clone();
         let (max_output, timeout, memory_limit) = (
             self.inner.limits.max_output_bytes,
             self.inner.limits.conversion_timeout,
@@ -145,6 +153,7 @@ impl JobService {
                         input: &input,
                         source,
                         target,
+                        options: &options,
                         title: &title,
                         budget: &budget,
                         scratch: &scratch,

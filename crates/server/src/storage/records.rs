@@ -2,7 +2,7 @@
 //! never appear here — sessions are keyed by a hash of their id, download tokens by a
 //! hash.
 
-use trustyconvert_protocol::{Format, JobStatus};
+use trustyconvert_protocol::{ConversionOptions, Format, JobStatus};
 use uuid::Uuid;
 
 use trustyconvert_session::crypto::SessionKey;
@@ -25,6 +25,8 @@ pub struct JobRecord {
     pub source_format: Format,
     /// Requested output format.
     pub target_format: Option<Format>,
+    /// How to convert (checked against the source and target when queued).
+    pub options: ConversionOptions,
     /// Input size in bytes.
     pub file_size: u64,
     /// Output size in bytes, once completed.
@@ -62,6 +64,7 @@ impl JobRecord {
             original_filename,
             source_format,
             target_format: None,
+            options: ConversionOptions::default(),
             file_size,
             output_size: None,
             progress: 0,

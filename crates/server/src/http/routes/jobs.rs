@@ -55,7 +55,13 @@ pub async fn convert(
         .transpose()?;
     let job = state
         .jobs
-        .enqueue(&session.record.key, &job_id, target, claimed_source)
+        .enqueue(
+            &session.record.key,
+            &job_id,
+            target,
+            claimed_source,
+            request.options,
+        )
         .await?;
     let task_id = job.task_id.map(|t| t.to_string()).unwrap_or_default();
     let body = ConvertResponse {
@@ -109,6 +115,7 @@ fn status_of(job: &JobRecord) -> JobStatusResponse {
         original_filename: job.original_filename.clone(),
         source_format: job.source_format,
         target_format: job.target_format,
+        options: job.options.clone(),
         file_size: job.file_size,
         output_size: job.output_size,
         progress: job.progress,

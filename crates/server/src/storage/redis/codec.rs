@@ -1,7 +1,7 @@
 //! Jobs and download grants as Redis stores them: JSON.
 
 use serde::{Deserialize, Serialize};
-use trustyconvert_protocol::{Format, JobStatus};
+use trustyconvert_protocol::{ConversionOptions, Format, JobStatus};
 use uuid::Uuid;
 
 use super::corrupt;
@@ -20,6 +20,9 @@ struct StoredJob {
     original_filename: String,
     source_format: Format,
     target_format: Option<Format>,
+    /// Absent in jobs stored before options existed, and when none were given.
+    #[serde(default, skip_serializing_if = "ConversionOptions::is_empty")]
+    options: ConversionOptions,
     file_size: u64,
     output_size: Option<u64>,
     progress: u8,
@@ -39,6 +42,7 @@ pub(super) fn encode_job(job: &JobRecord) -> String {
         original_filename: job.original_filename.clone(),
         source_format: job.source_format,
         target_format: job.target_format,
+        options: job.options.clone(),
         file_size: job.file_size,
         output_size: job.output_size,
         progress: job.progress,
@@ -61,6 +65,7 @@ pub(super) fn decode_job(value: &str) -> Result<JobRecord, StoreError> {
         original_filename: stored.original_filename,
         source_format: stored.source_format,
         target_format: stored.target_format,
+        options: stored.options,
         file_size: stored.file_size,
         output_size: stored.output_size,
         progress: stored.progress,

@@ -2,7 +2,7 @@
 //! from its row, and a job's fields as statement parameters.
 
 use rusqlite::{params, Connection, Row};
-use trustyconvert_protocol::{Format, JobStatus};
+use trustyconvert_protocol::{ConversionOptions, Format, JobStatus};
 use uuid::Uuid;
 
 use crate::storage::{DownloadGrant, JobRecord};
@@ -18,7 +18,7 @@ pub(super) fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<DownloadGrant> {
 
 /// The columns of `jobs`, in the order [`job_from_row`] reads them.
 pub(super) const JOB_COLUMNS: &str = "session_key, job_id, task_id, status, original_filename, source_format, \
-    target_format, file_size, output_size, progress, error, created_at, updated_at, completed_at, conversion_time";
+    target_format, file_size, output_size, progress, error, created_at, updated_at, completed_at, conversion_time, options";
 
 fn corrupt(column: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -56,10 +56,14 @@ pub(super) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
         updated_at: Timestamp::from_millis(row.get(12)?),
         completed_at: row.get::<_, Option<i64>>(13)?.map(Timestamp::from_millis),
         conversion_time: row.get(14)?,
+        options: match row.get::<_, Option<String>>(15)? {
+            Some(json) => serde_json::from_str(&json).map_err(|_| corrupt(15, "options"))?,
+            None => ConversionOptions::default(),
+        },
     })
 }
 
-/// Runs `sql`, whose parameters ?1 to ?15 are a job's columns in [`JOB_COLUMNS`]
+/// Runs `sql`, whose parameters ?1 to ?16 are a job's columns in [`JOB_COLUMNS`]
 /// order; returns how many rows changed.
 pub(super) fn execute_job(
     connection: &Connection,
@@ -82,5 +86,8 @@ pub(super) fn execute_job(
         job.updated_at.as_millis(),
         job.completed_at.map(Timestamp::as_millis),
         job.conversion_time,
+        // JSON, NULL when none was given (as in rows written before the column existed).
+        (!job.options.is_empty())
+            .then(|| serde_json::to_string(&job.options).expect("plain data serializes")),
     ])
 }

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated_at        INTEGER NOT NULL,
     completed_at      INTEGER,
     conversion_time   REAL,
+    options           TEXT,
     PRIMARY KEY (session_key, job_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
@@ -35,12 +36,25 @@ CREATE INDEX IF NOT EXISTS download_grants_job ON download_grants (session_key, 
 CREATE INDEX IF NOT EXISTS download_grants_expiry ON download_grants (expires_at);
 ";
 
+/// Brings a `jobs` table made before conversion options existed up to date: the
+/// column is added, empty (no options) for the jobs already there.
+fn add_options_column(connection: &Connection) -> rusqlite::Result<()> {
+    let has_options = connection
+        .prepare("SELECT 1 FROM pragma_table_info('jobs') WHERE name = 'options'")?
+        .exists([])?;
+    if !has_options {
+        connection.execute_batch("ALTER TABLE jobs ADD COLUMN options TEXT")?;
+    }
+    Ok(())
+}
+
 /// Jobs and download grants, kept with their sessions.
 pub(super) struct ConverterTables;
 
 impl SqliteTables for ConverterTables {
     fn create(&self, connection: &Connection) -> rusqlite::Result<()> {
-        connection.execute_batch(SCHEMA)
+        connection.execute_batch(SCHEMA)?;
+        add_options_column(connection)
     }
 
     /// A deleted session's jobs and download grants (its files are removed by the
