@@ -120,6 +120,31 @@ describe('conversion flow', () => {
     assert.deepEqual(api.authFailures(), [], 'no 401/403 on the wire');
   });
 
+  uiTest('quality and a largest size are offered for lossy picture targets and applied', opts, async ({ t, context, shot }) => {
+    const page = await context.newPage();
+    await openApp(page, suite.server.base);
+    await chooseFile(page, pngFile('wide.png', 40, 30));
+    await waitUntil(async () => (await targetOptions(page)).includes('gif'), { message: 'targets for the png' });
+    await page.getByTestId('target-format').selectOption('gif');
+    await waitUntil(async () => (await page.getByTestId('max-width').count()) === 1, {
+      message: 'a size field for a picture target',
+    });
+    assert.equal(await page.getByTestId('quality').count(), 0, 'gif takes no quality: no quality control');
+    await shot(page, 'gif-target');
+
+    const small = await convertInPage(page, {
+      file: pngFile('wide.png', 40, 30),
+      target: 'webp',
+      fill: { quality: 30, 'max-width': 10 },
+      shot: (step) => shot(page, `webp-${step}`),
+    });
+    const bytes = Buffer.from(await (await fetch(small.href)).arrayBuffer());
+    const size = webpSize(bytes);
+    t.diagnostic(`webp: ${bytes.length} bytes, ${size.chunk}, ${size.width}×${size.height}`);
+    assert.deepEqual({ width: size.width, height: size.height }, { width: 10, height: 8 }, 'scaled down to 10 px wide, aspect kept');
+    assert.equal(size.chunk, 'VP8 ', 'lossy WebP by default');
+  });
+
   uiTest('a 390 px wide viewport never scrolls sideways', opts, async ({ context, shot }) => {
     const page = await context.newPage();
     await page.setViewportSize({ width: 390, height: 844 });

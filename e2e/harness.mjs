@@ -518,9 +518,13 @@ export async function watchProgress(page) {
  * at once with the page's words if `error-message` shows instead. Returns
  * `{ href, progress }` (the absolute download URL and the aria-valuenow values seen).
  */
-export async function convertInPage(page, { file, target, shot, timeout = 30_000 }) {
+export async function convertInPage(page, { file, target, shot, fill = {}, timeout = 30_000 }) {
   await chooseFile(page, file);
   await pickTarget(page, target);
+  // Conversion options: { quality: 40, 'max-width': 10 } fills those controls.
+  for (const [testId, value] of Object.entries(fill)) {
+    await page.getByTestId(testId).fill(String(value));
+  }
   if (shot) await shot('file-chosen');
   const progress = await watchProgress(page);
   await page.getByTestId('convert-button').click();

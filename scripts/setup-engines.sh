@@ -1,17 +1,30 @@
 #!/usr/bin/env bash
-# Installs the optional conversion engine the tests exercise and the tool they read
-# PDFs back with: LibreOffice (Writer, headless, for office documents), bubblewrap
-# (every LibreOffice run is fenced in with it; without it LibreOffice is not used),
-# poppler's pdftotext, and the DejaVu fonts LibreOffice lays text out with.
-# The service runs without LibreOffice (it then offers the built-in conversions only);
-# to add it on a server, run this script or install the same packages.
+# Installs the optional conversion engines the tests exercise and the tools they check
+# results with (Debian packages):
+# - LibreOffice (Writer, headless) for office documents, and bubblewrap, which fences
+#   every LibreOffice run in (without it LibreOffice is not used), with the DejaVu
+#   fonts LibreOffice lays text out with;
+# - poppler's pdftotext, which the tests read PDFs back with;
+# - cwebp (webp) and cjpeg (libjpeg-turbo-progs), the reference encoders the tests
+#   compare WebP and JPEG output sizes with.
+# The service runs without any of them (it then offers the built-in conversions
+# only); to add LibreOffice on a server, run this script or install the same packages.
 # Idempotent: it installs only what is missing.
 set -euo pipefail
 
-if command -v soffice >/dev/null 2>&1 && command -v bwrap >/dev/null 2>&1 \
-  && command -v pdftotext >/dev/null 2>&1; then
+missing=()
+need() { # need COMMAND PACKAGE...
+  local command="$1"
+  shift
+  command -v "$command" >/dev/null 2>&1 || missing+=("$@")
+}
+need soffice libreoffice-writer-nogui fonts-dejavu-core
+need bwrap bubblewrap
+need pdftotext poppler-utils
+need cwebp webp
+need cjpeg libjpeg-turbo-progs
+if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
 # With recommendations: LibreOffice's recommended packages are part of what was tested.
-"$(dirname "$0")/apt-install.sh" --with-recommends \
-  libreoffice-writer-nogui bubblewrap poppler-utils fonts-dejavu-core
+"$(dirname "$0")/apt-install.sh" --with-recommends "${missing[@]}"

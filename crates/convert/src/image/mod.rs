@@ -2,13 +2,13 @@
 //! decompression-bomb guard, and what the options ask of a picture: its orientation
 //! applied, its metadata stripped or kept, scaled down to fit, encoded at a quality.
 
+mod jpeg;
 mod webp;
 
 use std::borrow::Cow;
 use std::io::{BufRead, BufReader, BufWriter, Seek, Write as _};
 use std::path::Path;
 
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::imageops::FilterType;
 use image::metadata::Orientation;
@@ -222,17 +222,20 @@ pub fn encode(
         },
         _ => Cow::Borrowed(image),
     };
-    if target == Format::Webp {
-        return webp::encode(&prepared, encoding, out);
+    match target {
+        Format::Webp => return webp::encode(&prepared, encoding, out),
+        Format::Jpeg => {
+            let mut buffered = BufWriter::with_capacity(64 * 1024, out);
+            jpeg::encode(&prepared, encoding, &mut buffered)?;
+            return buffered.flush().map_err(|error| {
+                ConversionError::Failed(format!("encoding jpeg failed ({error})"))
+            });
+        }
+        _ => {}
     }
     // Encoders write a few bytes at a time; the buffer spares the budget a check each.
     let mut buffered = BufWriter::with_capacity(64 * 1024, out);
-    let quality = encoding.quality.unwrap_or(DEFAULT_QUALITY);
     match target {
-        Format::Jpeg => prepared.write_with_encoder(with_metadata(
-            JpegEncoder::new_with_quality(&mut buffered, quality),
-            encoding.metadata,
-        )),
         Format::Png => prepared.write_with_encoder(with_metadata(
             PngEncoder::new(&mut buffered),
             encoding.metadata,
@@ -246,7 +249,7 @@ pub fn encode(
 /// `encoder` with `metadata` set on it (each part the encoder can carry).
 fn with_metadata<E: ImageEncoder>(mut encoder: E, metadata: Option<&Metadata>) -> E {
     if let Some(metadata) = metadata {
-        // JPEG and PNG carry both; an encoder that cannot simply writes without.
+        // PNG carries both; an encoder that cannot simply writes without.
         if let Some(icc) = &metadata.icc {
             let _ = encoder.set_icc_profile(icc.clone());
         }

@@ -282,10 +282,17 @@ async fn jobs(store: &dyn ConverterStorage) {
     first.status = JobStatus::Processing;
     first.target_format = Some(Format::Jpeg);
     first.task_id = Some(Uuid::new_v4());
+    first.options = trustyconvert_protocol::ConversionOptions {
+        quality: Some(42),
+        max_width: Some(640),
+        keep_metadata: Some(true),
+        ..Default::default()
+    };
     assert!(store.update_job(&first).await.unwrap());
     assert_eq!(
         store.load_job(&owner.key, &first.job_id).await.unwrap(),
-        Some(first.clone())
+        Some(first.clone()),
+        "a job keeps its conversion options"
     );
     let mut second = job(owner.key, now);
     second.status = JobStatus::Completed;

@@ -1,4 +1,5 @@
-//! Pick or drop a file, choose a target, convert, watch progress, download.
+//! Pick or drop a file, choose a target (and, for pictures, a quality and a largest
+//! size), convert, watch progress, download.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,7 +7,9 @@ use std::time::Duration;
 use futures::future::AbortHandle;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use trustyconvert_client::protocol::{Format, FormatGroup};
+use trustyconvert_client::protocol::{
+    takes_max_size, takes_quality, ConversionOptions, Format, FormatGroup,
+};
 use trustyconvert_client::workflow::{Observer, Workflow, WorkflowError};
 use trustyconvert_client::{human_size, too_large_message, ApiClient, FileBody};
 use wasm_bindgen::JsCast as _;
@@ -71,6 +74,9 @@ pub fn Converter() -> impl IntoView {
     let file_label = RwSignal::new(None::<(String, u64)>);
     let targets = RwSignal::new(Vec::<String>::new());
     let target = RwSignal::new(String::new());
+    let quality = RwSignal::new(DEFAULT_QUALITY);
+    let max_width = RwSignal::new(String::new());
+    let max_height = RwSignal::new(String::new());
     let phase = RwSignal::new(Phase::Empty);
     let error = RwSignal::new(None::<String>);
     let dragging = RwSignal::new(false);
@@ -201,6 +207,12 @@ pub fn Converter() -> impl IntoView {
             else {
                 return;
             };
+            let options = ConversionOptions {
+                quality: takes_quality(target).then(|| quality.get_untracked()),
+                max_width: pixels(&max_width.get_untracked()).filter(|_| takes_max_size(target)),
+                max_height: pixels(&max_height.get_untracked()).filter(|_| takes_max_size(target)),
+                ..ConversionOptions::default()
+            };
             error.set(None);
             phase.set(Phase::Uploading);
             stop_run();
@@ -208,7 +220,7 @@ pub fn Converter() -> impl IntoView {
             let (session, api) = (session.clone(), api.clone());
             let (work, handle) = futures::future::abortable(async move {
                 match session.ensured().await {
-                    Ok(_) => run_conversion(&api, &picked, target, phase).await,
+                    Ok(_) => run_conversion(&api, &picked, target, &options, phase).await,
                     Err(failure) => Err(WorkflowError::Client(failure)),
                 }
             });
@@ -271,6 +283,9 @@ pub fn Converter() -> impl IntoView {
     };
 
     let running = move || phase.with(Phase::is_running);
+    let chosen_target = move || target.with(|name| Format::parse(name));
+    let shows_quality = move || chosen_target().is_some_and(takes_quality);
+    let shows_size = move || chosen_target().is_some_and(takes_max_size);
     let done = move || phase.with(|p| matches!(p, Phase::Done { .. }));
     let can_convert = move || phase.with(|p| *p == Phase::Ready) && !target.with(String::is_empty);
     let limit_hint = move || {
@@ -337,6 +352,28 @@ pub fn Converter() -> impl IntoView {
                         </For>
                     </select>
                 </label>
+                <Show when=shows_quality>
+                    <label class="field">
+                        <span>"Quality " {move || quality.get()}</span>
+                        <input
+                            type="range"
+                            data-testid="quality"
+                            min="1"
+                            max="100"
+                            prop:value=move || quality.get().to_string()
+                            disabled=running
+                            on:input=move |event| {
+                                if let Ok(value) = event_target_value(&event).parse() {
+                                    quality.set(value);
+                                }
+                            }
+                        />
+                    </label>
+                </Show>
+                <Show when=shows_size>
+                    <SizeField label="Max width (px)" test_id="max-width" value=max_width disabled=running />
+                    <SizeField label="Max height (px)" test_id="max-height" value=max_height disabled=running />
+                </Show>
                 <button
                     type="button"
                     class="button primary"
@@ -417,6 +454,39 @@ pub fn Converter() -> impl IntoView {
     }
 }
 
+/// A largest width or height in pixels; empty is no bound.
+#[component]
+fn SizeField(
+    label: &'static str,
+    test_id: &'static str,
+    value: RwSignal<String>,
+    disabled: impl Fn() -> bool + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <input
+                type="number"
+                data-testid=test_id
+                min="1"
+                max="20000"
+                placeholder="any"
+                prop:value=move || value.get()
+                disabled=disabled
+                on:input=move |event| value.set(event_target_value(&event))
+            />
+        </label>
+    }
+}
+
+/// The quality the slider starts at: the server's default.
+const DEFAULT_QUALITY: u32 = 75;
+
+/// A size field's pixels; empty (or not a number) is no bound.
+fn pixels(text: &str) -> Option<u32> {
+    text.trim().parse().ok()
+}
+
 /// The conversions of the page, through its session.
 fn workflow(api: &ApiClient) -> Workflow {
     Workflow::new(api.clone()).poll_every(POLL_INTERVAL)
@@ -440,13 +510,14 @@ async fn run_conversion(
     api: &ApiClient,
     picked: &Chosen,
     target: Format,
+    options: &ConversionOptions,
     phase: RwSignal<Phase>,
 ) -> Result<Phase, WorkflowError> {
     let workflow = workflow(api);
     let file = FileBody::Blob(picked.file.clone().unchecked_into());
     let observer = Arc::new(PhaseObserver(phase));
     let converted = workflow
-        .convert_file(file, &picked.name, target, observer)
+        .convert_file_with_options(file, &picked.name, target, options, observer)
         .await?;
     let url = workflow.download_link(&converted.job_id).await?;
     Ok(Phase::Done {

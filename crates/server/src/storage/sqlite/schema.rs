@@ -77,3 +77,42 @@ impl SqliteTables for ConverterTables {
             .map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::sqlite::codec::{job_from_row, JOB_COLUMNS};
+
+    /// The `jobs` table as it was before conversion options.
+    const JOBS_WITHOUT_OPTIONS: &str = "CREATE TABLE jobs (
+        session_key BLOB NOT NULL, job_id BLOB NOT NULL, task_id BLOB, status TEXT NOT NULL,
+        original_filename TEXT NOT NULL, source_format TEXT NOT NULL, target_format TEXT,
+        file_size INTEGER NOT NULL, output_size INTEGER, progress INTEGER NOT NULL,
+        error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+        completed_at INTEGER, conversion_time REAL,
+        PRIMARY KEY (session_key, job_id)) WITHOUT ROWID";
+
+    #[test]
+    fn a_database_from_before_options_gains_the_column_and_keeps_its_jobs() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(JOBS_WITHOUT_OPTIONS).unwrap();
+        connection
+            .execute(
+                "INSERT INTO jobs VALUES (?1, ?2, NULL, 'completed', 'a.png', 'png', 'jpeg', \
+                 10, 5, 100, NULL, 1, 2, 3, 0.5)",
+                params![
+                    [7u8; 32].as_slice(),
+                    uuid::Uuid::new_v4().as_bytes().as_slice()
+                ],
+            )
+            .unwrap();
+        // Opening twice: the second time finds the column there.
+        ConverterTables.create(&connection).unwrap();
+        ConverterTables.create(&connection).unwrap();
+        let job = connection
+            .query_row(&format!("SELECT {JOB_COLUMNS} FROM jobs"), [], job_from_row)
+            .unwrap();
+        assert_eq!(job.original_filename, "a.png");
+        assert!(job.options.is_empty());
+    }
+}
