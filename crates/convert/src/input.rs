@@ -129,7 +129,16 @@ impl InputClaim<'_> {
 pub fn inspection_is_heavy(claim: &InputClaim<'_>) -> bool {
     matches!(
         claim.named_format(),
-        Some(Format::Docx | Format::Xlsx | Format::Odt | Format::Ods | Format::Svg)
+        Some(
+            Format::Docx
+                | Format::Xlsx
+                | Format::Pptx
+                | Format::Odt
+                | Format::Ods
+                | Format::Odp
+                | Format::Epub
+                | Format::Svg
+        )
     )
 }
 
@@ -160,7 +169,13 @@ fn inspect(input: InputBytes<'_>, format: Format) -> Result<(), ConversionError>
                 .map_err(ConversionError::Io)?;
             svg::parse(&bytes).map(drop)
         }
-        Format::Docx | Format::Xlsx | Format::Odt | Format::Ods => {
+        Format::Docx
+        | Format::Xlsx
+        | Format::Pptx
+        | Format::Odt
+        | Format::Ods
+        | Format::Odp
+        | Format::Epub => {
             package::check(open()?, format)?;
             if format == Format::Ods {
                 sheet::check_ods_size(open()?)?;

@@ -44,7 +44,9 @@ pub fn check<R: Read + Seek>(file: R, format: Format) -> Result<(), ConversionEr
     let required: &[&str] = match format {
         Format::Docx => &["[Content_Types].xml", "word/document.xml"],
         Format::Xlsx => &["[Content_Types].xml", "xl/workbook.xml"],
-        Format::Odt | Format::Ods => &["mimetype", "content.xml"],
+        Format::Pptx => &["[Content_Types].xml", "ppt/presentation.xml"],
+        Format::Odt | Format::Ods | Format::Odp => &["mimetype", "content.xml"],
+        Format::Epub => &["mimetype", "META-INF/container.xml"],
         _ => return Err(ConversionError::Unsupported),
     };
     if let Some(missing) = required.iter().find(|name| !has(name)) {
@@ -127,6 +129,7 @@ fn ooxml_main_type(format: Format) -> Option<&'static str> {
     match format {
         Format::Docx => Some("wordprocessingml.document.main+xml"),
         Format::Xlsx => Some("spreadsheetml.sheet.main+xml"),
+        Format::Pptx => Some("presentationml.presentation.main+xml"),
         _ => None,
     }
 }
@@ -135,6 +138,8 @@ fn odf_mimetype(format: Format) -> Option<&'static str> {
     match format {
         Format::Odt => Some("application/vnd.oasis.opendocument.text"),
         Format::Ods => Some("application/vnd.oasis.opendocument.spreadsheet"),
+        Format::Odp => Some("application/vnd.oasis.opendocument.presentation"),
+        Format::Epub => Some("application/epub+zip"),
         _ => None,
     }
 }

@@ -35,6 +35,11 @@ pub enum Format {
     Tiff,
     /// WebP.
     Webp,
+    /// HEIC/HEIF photos, as phones take them (also accepted as `heif`).
+    #[serde(alias = "heif")]
+    Heic,
+    /// AVIF (AV1 in HEIF).
+    Avif,
     /// PDF.
     Pdf,
     /// Markdown (also accepted as `md`).
@@ -64,6 +69,45 @@ pub enum Format {
     Xlsx,
     /// OpenDocument spreadsheet.
     Ods,
+    /// PowerPoint presentation (Office Open XML).
+    Pptx,
+    /// OpenDocument presentation.
+    Odp,
+    /// EPUB e-book.
+    Epub,
+    /// reStructuredText.
+    Rst,
+    /// LaTeX source (also accepted as `tex`).
+    #[serde(alias = "tex")]
+    Latex,
+    /// Emacs Org mode.
+    Org,
+    /// MP3 audio.
+    Mp3,
+    /// WAV audio (PCM).
+    #[serde(alias = "wave")]
+    Wav,
+    /// FLAC lossless audio.
+    Flac,
+    /// Ogg Vorbis audio (also accepted as `oga`).
+    #[serde(alias = "oga")]
+    Ogg,
+    /// Opus audio in Ogg.
+    Opus,
+    /// AAC audio in MPEG-4.
+    M4a,
+    /// MPEG-4 video (also accepted as `m4v`).
+    #[serde(alias = "m4v")]
+    Mp4,
+    /// WebM video.
+    Webm,
+    /// Matroska video.
+    Mkv,
+    /// QuickTime video (also accepted as `qt`).
+    #[serde(alias = "qt")]
+    Mov,
+    /// AVI video.
+    Avi,
 }
 
 /// Raster image formats, readable and writable among each other.
@@ -76,15 +120,28 @@ pub const RASTER_FORMATS: [Format; 6] = [
     Format::Webp,
 ];
 
+/// What is known of a format: one row of [`Format::spec`]'s table.
+struct Spec {
+    name: &'static str,
+    aliases: &'static [&'static str],
+    /// The extension outputs get, when it is not the name.
+    extension: Option<&'static str>,
+    mime: &'static str,
+    /// Other MIME types that name it in uploads.
+    other_mimes: &'static [&'static str],
+}
+
 impl Format {
     /// Every format, in a stable order.
-    pub const ALL: [Format; 19] = [
+    pub const ALL: [Format; 38] = [
         Self::Png,
         Self::Jpeg,
         Self::Gif,
         Self::Bmp,
         Self::Tiff,
         Self::Webp,
+        Self::Heic,
+        Self::Avif,
         Self::Pdf,
         Self::Markdown,
         Self::Html,
@@ -98,7 +155,156 @@ impl Format {
         Self::Rtf,
         Self::Xlsx,
         Self::Ods,
+        Self::Pptx,
+        Self::Odp,
+        Self::Epub,
+        Self::Rst,
+        Self::Latex,
+        Self::Org,
+        Self::Mp3,
+        Self::Wav,
+        Self::Flac,
+        Self::Ogg,
+        Self::Opus,
+        Self::M4a,
+        Self::Mp4,
+        Self::Webm,
+        Self::Mkv,
+        Self::Mov,
+        Self::Avi,
     ];
+
+    /// Everything about a format but its conversions, in one place: a new format is
+    /// one row here.
+    const fn spec(self) -> Spec {
+        const fn row(
+            name: &'static str,
+            aliases: &'static [&'static str],
+            extension: Option<&'static str>,
+            mime: &'static str,
+            other_mimes: &'static [&'static str],
+        ) -> Spec {
+            Spec {
+                name,
+                aliases,
+                extension,
+                mime,
+                other_mimes,
+            }
+        }
+        match self {
+            Self::Png => row("png", &[], None, "image/png", &[]),
+            Self::Jpeg => row(
+                "jpeg",
+                &["jpg"],
+                Some("jpg"),
+                "image/jpeg",
+                &["image/jpg", "image/pjpeg"],
+            ),
+            Self::Gif => row("gif", &[], None, "image/gif", &[]),
+            Self::Bmp => row(
+                "bmp",
+                &[],
+                None,
+                "image/bmp",
+                &["image/x-bmp", "image/x-ms-bmp"],
+            ),
+            Self::Tiff => row("tiff", &["tif"], None, "image/tiff", &[]),
+            Self::Webp => row("webp", &[], None, "image/webp", &[]),
+            Self::Heic => row("heic", &["heif"], None, "image/heic", &["image/heif"]),
+            Self::Avif => row("avif", &[], None, "image/avif", &[]),
+            Self::Pdf => row("pdf", &[], None, "application/pdf", &[]),
+            Self::Markdown => row(
+                "markdown",
+                &["md"],
+                Some("md"),
+                "text/markdown; charset=utf-8",
+                &["text/x-markdown"],
+            ),
+            Self::Html => row("html", &["htm"], None, "text/html; charset=utf-8", &[]),
+            Self::Txt => row("txt", &["text"], None, "text/plain; charset=utf-8", &[]),
+            Self::Csv => row("csv", &[], None, "text/csv; charset=utf-8", &[]),
+            Self::Json => row("json", &[], None, "application/json", &[]),
+            Self::Svg => row("svg", &[], None, "image/svg+xml", &[]),
+            Self::Docx => row(
+                "docx",
+                &[],
+                None,
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                &[],
+            ),
+            Self::Doc => row("doc", &[], None, "application/msword", &[]),
+            Self::Odt => row(
+                "odt",
+                &[],
+                None,
+                "application/vnd.oasis.opendocument.text",
+                &[],
+            ),
+            Self::Rtf => row("rtf", &[], None, "application/rtf", &["text/rtf"]),
+            Self::Xlsx => row(
+                "xlsx",
+                &[],
+                None,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                &[],
+            ),
+            Self::Ods => row(
+                "ods",
+                &[],
+                None,
+                "application/vnd.oasis.opendocument.spreadsheet",
+                &[],
+            ),
+            Self::Pptx => row(
+                "pptx",
+                &[],
+                None,
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                &[],
+            ),
+            Self::Odp => row(
+                "odp",
+                &[],
+                None,
+                "application/vnd.oasis.opendocument.presentation",
+                &[],
+            ),
+            Self::Epub => row("epub", &[], None, "application/epub+zip", &[]),
+            Self::Rst => row("rst", &[], None, "text/x-rst; charset=utf-8", &[]),
+            Self::Latex => row(
+                "latex",
+                &["tex"],
+                Some("tex"),
+                "application/x-latex",
+                &["application/x-tex", "text/x-tex"],
+            ),
+            Self::Org => row("org", &[], None, "text/x-org; charset=utf-8", &[]),
+            Self::Mp3 => row("mp3", &[], None, "audio/mpeg", &["audio/mp3"]),
+            Self::Wav => row(
+                "wav",
+                &["wave"],
+                None,
+                "audio/wav",
+                &["audio/x-wav", "audio/wave", "audio/vnd.wave"],
+            ),
+            Self::Flac => row("flac", &[], None, "audio/flac", &["audio/x-flac"]),
+            Self::Ogg => row("ogg", &["oga"], None, "audio/ogg", &["application/ogg"]),
+            Self::Opus => row("opus", &[], None, "audio/ogg; codecs=opus", &["audio/opus"]),
+            Self::M4a => row("m4a", &[], None, "audio/mp4", &["audio/x-m4a", "audio/m4a"]),
+            Self::Mp4 => row("mp4", &["m4v"], None, "video/mp4", &[]),
+            Self::Webm => row("webm", &[], None, "video/webm", &["audio/webm"]),
+            Self::Mkv => row("mkv", &[], None, "video/x-matroska", &["video/matroska"]),
+            Self::Mov => row("mov", &["qt"], None, "video/quicktime", &[]),
+            Self::Avi => row(
+                "avi",
+                &[],
+                None,
+                "video/x-msvideo",
+                &["video/avi", "video/msvideo"],
+            ),
+        }
+    }
 
     /// Parses a format name, alias or file extension (case-insensitive, a leading dot
     /// and surrounding spaces ignored).
@@ -115,104 +321,41 @@ impl Format {
 
     /// The canonical name (`jpeg`, `markdown`, …), as sent on the wire.
     pub const fn name(self) -> &'static str {
-        match self {
-            Self::Png => "png",
-            Self::Jpeg => "jpeg",
-            Self::Gif => "gif",
-            Self::Bmp => "bmp",
-            Self::Tiff => "tiff",
-            Self::Webp => "webp",
-            Self::Pdf => "pdf",
-            Self::Markdown => "markdown",
-            Self::Html => "html",
-            Self::Txt => "txt",
-            Self::Csv => "csv",
-            Self::Json => "json",
-            Self::Svg => "svg",
-            Self::Docx => "docx",
-            Self::Doc => "doc",
-            Self::Odt => "odt",
-            Self::Rtf => "rtf",
-            Self::Xlsx => "xlsx",
-            Self::Ods => "ods",
-        }
+        self.spec().name
     }
 
     /// Other names and file extensions of this format.
     pub const fn aliases(self) -> &'static [&'static str] {
-        match self {
-            Self::Jpeg => &["jpg"],
-            Self::Tiff => &["tif"],
-            Self::Markdown => &["md"],
-            Self::Html => &["htm"],
-            Self::Txt => &["text"],
-            _ => &[],
-        }
+        self.spec().aliases
     }
 
     /// The file extension given to outputs in this format.
     pub const fn extension(self) -> &'static str {
-        match self {
-            Self::Jpeg => "jpg",
-            Self::Markdown => "md",
-            other => other.name(),
+        match self.spec().extension {
+            Some(extension) => extension,
+            None => self.name(),
         }
     }
 
     /// The `Content-Type` of a file in this format.
     pub const fn mime(self) -> &'static str {
-        match self {
-            Self::Png => "image/png",
-            Self::Jpeg => "image/jpeg",
-            Self::Gif => "image/gif",
-            Self::Bmp => "image/bmp",
-            Self::Tiff => "image/tiff",
-            Self::Webp => "image/webp",
-            Self::Pdf => "application/pdf",
-            Self::Markdown => "text/markdown; charset=utf-8",
-            Self::Html => "text/html; charset=utf-8",
-            Self::Txt => "text/plain; charset=utf-8",
-            Self::Csv => "text/csv; charset=utf-8",
-            Self::Json => "application/json",
-            Self::Svg => "image/svg+xml",
-            Self::Docx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-            Self::Doc => "application/msword",
-            Self::Odt => "application/vnd.oasis.opendocument.text",
-            Self::Rtf => "application/rtf",
-            Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            Self::Ods => "application/vnd.oasis.opendocument.spreadsheet",
-        }
+        self.spec().mime
     }
 
     /// The format a MIME type names (parameters ignored), for uploads whose file name
     /// has no usable extension.
     pub fn from_mime(mime: &str) -> Option<Self> {
-        let essence = mime
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        Some(match essence.as_str() {
-            "image/png" => Self::Png,
-            "image/jpeg" | "image/jpg" | "image/pjpeg" => Self::Jpeg,
-            "image/gif" => Self::Gif,
-            "image/bmp" | "image/x-bmp" | "image/x-ms-bmp" => Self::Bmp,
-            "image/tiff" => Self::Tiff,
-            "image/webp" => Self::Webp,
-            "text/markdown" | "text/x-markdown" => Self::Markdown,
-            "text/plain" => Self::Txt,
-            "text/csv" => Self::Csv,
-            "application/json" => Self::Json,
-            "text/html" => Self::Html,
-            "image/svg+xml" => Self::Svg,
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => Self::Docx,
-            "application/msword" => Self::Doc,
-            "application/vnd.oasis.opendocument.text" => Self::Odt,
-            "application/rtf" | "text/rtf" => Self::Rtf,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => Self::Xlsx,
-            "application/vnd.oasis.opendocument.spreadsheet" => Self::Ods,
-            _ => return None,
+        let essence = |mime: &str| {
+            mime.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        };
+        let wanted = essence(mime);
+        Self::ALL.into_iter().find(|format| {
+            let spec = format.spec();
+            essence(spec.mime) == wanted || spec.other_mimes.iter().any(|other| *other == wanted)
         })
     }
 
@@ -285,6 +428,12 @@ mod tests {
         assert_eq!(Format::from_mime("application/octet-stream"), None);
         assert_eq!(Format::from_file_name("Report.DOCX"), Some(Format::Docx));
         assert_eq!(Format::from_mime("text/rtf"), Some(Format::Rtf));
+        assert_eq!(Format::from_mime("audio/ogg"), Some(Format::Ogg));
+        assert_eq!(Format::from_mime("audio/opus"), Some(Format::Opus));
+        assert_eq!(Format::from_mime("video/quicktime"), Some(Format::Mov));
+        assert_eq!(Format::parse("HEIF"), Some(Format::Heic));
+        assert_eq!(Format::from_file_name("paper.tex"), Some(Format::Latex));
+        assert_eq!(Format::Latex.extension(), "tex");
     }
 
     #[test]
