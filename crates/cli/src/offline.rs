@@ -79,6 +79,7 @@ fn convert(
         budget: &budget,
         scratch: &scratch,
         memory_limit: defaults::ENGINE_MEMORY,
+        progress: &|_| {},
     };
     let cannot_write =
         |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", output.display());

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::{BuiltinEngine, Engine as _, Format, LibreOffice, Offer};
+use crate::{BuiltinEngine, Engine as _, Ffmpeg, Format, LibreOffice, Offer};
 
 /// Every engine's offers with the engine's name, whether or not the engine is
 /// installed here (what `probe_engines` finds is a subset).
@@ -21,7 +21,8 @@ pub fn known_offers() -> Vec<(&'static str, &'static Offer)> {
     let office = LibreOffice::OFFERS
         .iter()
         .map(|offer| ("libreoffice", offer));
-    builtin.chain(office).collect()
+    let media = Ffmpeg::OFFERS.iter().map(|offer| ("ffmpeg", offer));
+    builtin.chain(office).chain(media).collect()
 }
 
 /// Every format some engine of this crate can write, whether or not it is installed

@@ -34,7 +34,6 @@ impl Offer {
 }
 
 /// One conversion to run: where its input is, what to make of it, and its limits.
-#[derive(Debug)]
 pub struct EngineJob<'a> {
     /// The stored upload.
     pub input: &'a Path,
@@ -52,6 +51,9 @@ pub struct EngineJob<'a> {
     pub scratch: &'a Path,
     /// Bytes of memory (address space) an external engine process may map.
     pub memory_limit: u64,
+    /// Told how far the conversion is, 0–100, by engines that know (FFmpeg does);
+    /// others never call it.
+    pub progress: &'a (dyn Fn(u8) + Sync),
 }
 
 /// A conversion engine.
@@ -97,6 +99,18 @@ pub struct Engines {
     reports: Vec<EngineReport>,
     /// What each engine not found would offer, with the index of its report.
     missing: Vec<(usize, &'static [Offer])>,
+}
+
+impl std::fmt::Debug for EngineJob<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineJob")
+            .field("input", &self.input)
+            .field("source", &self.source)
+            .field("target", &self.target)
+            .field("options", &self.options)
+            .field("scratch", &self.scratch)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Engines {

@@ -40,6 +40,7 @@
 //!     budget: &budget,
 //!     scratch: scratch.path(),
 //!     memory_limit: 1 << 30,
+//!     progress: &|_| {},
 //! };
 //! let output_path = scratch.path().join("prices.json");
 //! let mut output = std::fs::File::create(&output_path)?;
@@ -77,10 +78,12 @@ mod builtin;
 mod catalog;
 mod engine;
 mod error;
+mod external;
 mod font;
 mod format;
 mod image;
 mod input;
+mod media;
 mod office;
 mod package;
 mod pdf;
@@ -99,6 +102,7 @@ pub use self::catalog::{formats_markdown, known_offers, known_pairs, known_targe
 pub use self::engine::{Engine, EngineJob, EngineReport, Engines, Offer, Probed};
 pub use self::error::ConversionError;
 pub use self::input::{inspect_input, inspection_is_heavy, InputBytes, InputClaim, InputError};
+pub use self::media::Ffmpeg;
 pub use self::office::LibreOffice;
 pub use self::probe::probe_engines;
 pub use self::setting::LibreOfficeSetting;

@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::sync::{Mutex, PoisonError};
 
-use crate::{BuiltinEngine, Engines, LibreOffice, LibreOfficeSetting};
+use crate::{BuiltinEngine, Engines, Ffmpeg, LibreOffice, LibreOfficeSetting};
 
 /// Probes every engine (LibreOffice as `libreoffice` says); blocks while LibreOffice
 /// answers its version (about a second), so call it from a blocking context at
@@ -17,7 +17,11 @@ pub fn probe_engines(libreoffice: &LibreOfficeSetting) -> Engines {
     if let Some((_, engines)) = probed.iter().find(|(known, _)| *known == key) {
         return engines.clone();
     }
-    let engines = Engines::from_probes([BuiltinEngine::probe(), LibreOffice::probe(libreoffice)]);
+    let engines = Engines::from_probes([
+        BuiltinEngine::probe(),
+        LibreOffice::probe(libreoffice),
+        Ffmpeg::probe(),
+    ]);
     probed.push((key, engines.clone()));
     engines
 }

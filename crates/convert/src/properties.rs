@@ -49,6 +49,7 @@ proptest! {
                     budget: &budget,
                     scratch: dir.path(),
                     memory_limit: u64::MAX,
+                    progress: &|_| {},
                 };
                 let mut output = std::io::Cursor::new(Vec::new());
                 let converted = BuiltinEngine

@@ -38,15 +38,16 @@ const MAX_PAGES_TEXT: usize = 200;
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversionOptions {
-    /// 1–100, for lossy outputs (JPEG, WebP): higher is better looking and larger.
-    /// Default 75.
+    /// 1–100, for lossy outputs: JPEG and WebP (default 75), the bitrate of MP3, Ogg,
+    /// Opus and AAC sound (linear up to the codec's top rate), the constant quality of
+    /// MP4, MKV and WebM video. Higher is better and larger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<u32>,
     /// WebP only: encode without loss (larger; `quality` is then not taken).
     /// Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lossless: Option<bool>,
-    /// Largest output width in pixels (image outputs), 1–20000. The picture is scaled
+    /// Largest output width in pixels (image and video outputs), 1–20000. The picture is scaled
     /// down to fit, keeping its aspect ratio; never up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_width: Option<u32>,
@@ -89,9 +90,20 @@ impl OptionError {
     }
 }
 
-/// Formats a `quality` applies to.
+/// Formats a `quality` applies to: lossy pictures, sound and video.
 pub fn takes_quality(target: Format) -> bool {
-    matches!(target, Format::Jpeg | Format::Webp)
+    matches!(
+        target,
+        Format::Jpeg
+            | Format::Webp
+            | Format::Mp3
+            | Format::Ogg
+            | Format::Opus
+            | Format::M4a
+            | Format::Mp4
+            | Format::Webm
+            | Format::Mkv
+    )
 }
 
 /// Formats that can be written without loss on request (`lossless`).
@@ -99,9 +111,9 @@ pub fn takes_lossless(target: Format) -> bool {
     matches!(target, Format::Webp)
 }
 
-/// Outputs a `max_width` / `max_height` applies to: pictures.
+/// Outputs a `max_width` / `max_height` applies to: pictures and video.
 pub fn takes_max_size(target: Format) -> bool {
-    RASTER_FORMATS.contains(&target)
+    RASTER_FORMATS.contains(&target) || matches!(target, Format::Mp4 | Format::Webm | Format::Mkv)
 }
 
 /// Inputs a `pages` selection applies to.
@@ -136,7 +148,7 @@ impl ConversionOptions {
             if !takes_quality(target) {
                 return Err(not_for(
                     "quality",
-                    &format!("applies to lossy outputs (jpeg, webp); {target} is not one"),
+                    &format!("applies to lossy outputs (jpeg, webp, lossy audio and video); {target} is not one"),
                 ));
             }
         }

@@ -84,7 +84,8 @@ fn rate(text: &str) -> f64 {
 impl MediaInfo {
     /// Reads `ffprobe -of json -show_entries format=duration:stream=…` output.
     pub fn parse(json: &[u8]) -> Result<Self, ConversionError> {
-        let unreadable = || ConversionError::Invalid("the file is not a readable media file".into());
+        let unreadable =
+            || ConversionError::Invalid("the file is not a readable media file".into());
         let probe: Probe = serde_json::from_slice(json).map_err(|_| unreadable())?;
         let seconds = probe
             .format
@@ -93,10 +94,9 @@ impl MediaInfo {
             .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
             .ok_or_else(unreadable)?;
         let of_type = |kind: &str| {
-            probe
-                .streams
-                .iter()
-                .find(move |s| s.codec_type.as_deref() == Some(kind) && s.disposition.attached_pic == 0)
+            probe.streams.iter().find(move |s| {
+                s.codec_type.as_deref() == Some(kind) && s.disposition.attached_pic == 0
+            })
         };
         let audio = of_type("audio").map(|s| s.codec_name.clone().unwrap_or_default());
         let video = of_type("video").map(|s| VideoStream {
@@ -132,9 +132,17 @@ impl MediaInfo {
             }
             None => {}
             Some(video) => {
-                let limit = if to_gif { MAX_GIF_DURATION } else { MAX_VIDEO_DURATION };
+                let limit = if to_gif {
+                    MAX_GIF_DURATION
+                } else {
+                    MAX_VIDEO_DURATION
+                };
                 if self.duration > limit {
-                    let what = if to_gif { "made into a GIF" } else { "converted" };
+                    let what = if to_gif {
+                        "made into a GIF"
+                    } else {
+                        "converted"
+                    };
                     return refuse(format!(
                         "the video is {length} long; at most {} is {what}",
                         minutes(limit)
@@ -202,24 +210,42 @@ mod tests {
     fn media_over_a_limit_is_refused_with_the_limit_named() {
         let long = info(&VIDEO.replace("10.010000", "1900"));
         let refused = long.check(true, false).unwrap_err().to_string();
-        assert!(refused.contains("31 min 40 s") && refused.contains("30 min"), "{refused}");
+        assert!(
+            refused.contains("31 min 40 s") && refused.contains("30 min"),
+            "{refused}"
+        );
         let gif = info(VIDEO).check(true, true);
         assert!(gif.is_ok());
         let long_gif = info(&VIDEO.replace("10.010000", "31")).check(true, true);
         assert!(long_gif.unwrap_err().to_string().contains("GIF"));
         let huge = info(&VIDEO.replace("1280", "7680").replace("720", "4320"));
-        assert!(huge.check(true, false).unwrap_err().to_string().contains("7680×4320"));
+        assert!(huge
+            .check(true, false)
+            .unwrap_err()
+            .to_string()
+            .contains("7680×4320"));
         let fast = info(&VIDEO.replace("30000/1001", "240/1"));
-        assert!(fast.check(true, false).unwrap_err().to_string().contains("240 frames"));
+        assert!(fast
+            .check(true, false)
+            .unwrap_err()
+            .to_string()
+            .contains("240 frames"));
         let silent = r#"{"streams":[{"codec_type":"video","width":8,"height":8,"avg_frame_rate":"25/1"}],"format":{"duration":"1"}}"#;
-        assert!(info(silent).check(false, false).is_err(), "no sound to extract");
+        assert!(
+            info(silent).check(false, false).is_err(),
+            "no sound to extract"
+        );
         assert!(info(silent).check(true, false).is_ok());
     }
 
     #[test]
     fn audio_needs_an_audio_stream_and_a_readable_length() {
         let audio = r#"{"streams":[{"codec_type":"audio","codec_name":"mp3"}],"format":{"duration":"11000"}}"#;
-        assert!(info(audio).check(false, false).unwrap_err().to_string().contains("3 h 03 min"));
+        assert!(info(audio)
+            .check(false, false)
+            .unwrap_err()
+            .to_string()
+            .contains("3 h 03 min"));
         assert!(MediaInfo::parse(br#"{"streams":[],"format":{}}"#).is_err());
         assert!(MediaInfo::parse(b"not json").is_err());
         let nothing = r#"{"streams":[],"format":{"duration":"1"}}"#;

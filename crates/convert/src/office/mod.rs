@@ -15,20 +15,19 @@
 
 mod data_url;
 mod html;
-mod process;
 mod profile;
-mod sandbox;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use self::html::sanitize_html;
-use self::process::{find_program, run_within, ProcessLimits};
 use self::profile::{file_url, PROFILE};
-use self::sandbox::Fence;
 use crate::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
+use crate::external::{
+    deliver, fenced_command, find_program, place_input, run_for_job, run_within, Fence,
+};
 use crate::{BudgetWriter, ConversionError, Format, LibreOfficeSetting};
 
 /// What LibreOffice converts, when it is found.
@@ -156,22 +155,12 @@ impl LibreOffice {
     /// cleared; add the arguments.
     fn soffice(&self, scratch: &Path) -> std::io::Result<Command> {
         let profile = scratch.join("profile");
-        let temp = scratch.join("tmp");
-        for dir in [profile.join("user"), temp.clone()] {
-            std::fs::create_dir_all(&dir)?;
-        }
+        std::fs::create_dir_all(profile.join("user"))?;
         std::fs::write(profile.join("user/registrymodifications.xcu"), PROFILE)?;
-        let mut command = self.fence.command(&self.program, scratch);
+        let mut command = fenced_command(&self.fence, &self.program, scratch)?;
         command
             .arg(format!("-env:UserInstallation={}", file_url(&profile)))
-            .env_clear()
-            // Inside the fence only the system folders exist.
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("HOME", scratch)
-            .env("TMPDIR", &temp)
-            .env("LANG", "C.UTF-8")
-            .env("SAL_USE_VCLPLUGIN", "svp")
-            .stdin(Stdio::null());
+            .env("SAL_USE_VCLPLUGIN", "svp");
         let log = std::fs::File::create(scratch.join("soffice.log"))?;
         command.stderr(log.try_clone()?).stdout(log);
         Ok(command)
@@ -219,7 +208,7 @@ impl Engine for LibreOffice {
             let html = std::fs::read(job.input).map_err(ConversionError::Io)?;
             std::fs::write(&input, sanitize_html(&html)?).map_err(ConversionError::Io)?;
         } else {
-            std::fs::copy(job.input, &input).map_err(ConversionError::Io)?;
+            place_input(job, &format!("document.{}", job.source.extension()))?;
         }
         let out = scratch.join("out");
         std::fs::create_dir_all(&out).map_err(ConversionError::Io)?;
@@ -241,44 +230,16 @@ impl Engine for LibreOffice {
             .arg("--outdir")
             .arg(&out)
             .arg(&input);
-        ProcessLimits {
-            address_space: job.memory_limit,
-            // Past the output limit by the room the profile and temp files need: a
-            // result that large fails the size check below.
-            file_size: job.budget.max_output().saturating_add(64 * 1024 * 1024),
-        }
-        .apply(&mut command);
-        let status =
-            run_within(&mut command, job.budget.deadline()).map_err(ConversionError::Io)?;
-        let Some(status) = status else {
-            job.budget.check_time()?;
-            return Err(ConversionError::Limit(
-                "the conversion ran out of time".into(),
-            ));
-        };
+        let status = run_for_job(&mut command, job, || {})?;
         let output = out.join(format!("document.{}", job.target.extension()));
-        let size = std::fs::metadata(&output).map(|m| m.len()).ok();
-        if let Some(size) = size {
-            job.budget.check_output(size)?;
+        if status.success() && output.is_file() {
+            return deliver(&output, job, sink);
         }
-        match size {
-            Some(_) if status.success() => copy_result(&output, sink),
-            _ => {
-                tracing::info!(%status, "LibreOffice produced no output");
-                Err(ConversionError::Failed(
-                    "LibreOffice could not convert this file (is it damaged?)".into(),
-                ))
-            }
-        }
+        tracing::info!(%status, "LibreOffice produced no output");
+        Err(ConversionError::Failed(
+            "LibreOffice could not convert this file (is it damaged?)".into(),
+        ))
     }
-}
-
-/// Copies LibreOffice's result file into `out`, a buffer at a time.
-fn copy_result(result: &Path, out: &mut BudgetWriter<'_>) -> Result<(), ConversionError> {
-    let mut file = std::fs::File::open(result).map_err(ConversionError::Io)?;
-    std::io::copy(&mut file, out)
-        .map(drop)
-        .map_err(ConversionError::Output)
 }
 
 /// The import filter (named, so the file is read as the type it was checked as) and

@@ -3,6 +3,8 @@
 //! limit, and keeps its output only if the quota admits it.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -19,6 +21,8 @@ use trustyconvert_session::Timestamp;
 /// How long past its deadline a conversion step may take before its job is failed
 /// regardless (the budget normally stops it at its next write or step).
 const STEP_GRACE: Duration = Duration::from_secs(2);
+/// How often a running conversion's progress is looked at (and saved if it moved).
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 
 impl JobService {
     /// Queues a conversion of an uploaded job to `target`. `claimed_source`, if the
@@ -132,6 +136,9 @@ impl JobService {
             self.inner.limits.engine_memory,
         );
         let scratch = files.job_dir(&job.session, &job.job_id).join("work");
+        // How far the engine says it is (engines that know, such as FFmpeg, tell).
+        let reported = Arc::new(AtomicU8::new(0));
+        let engine_progress = Arc::clone(&reported);
         let service = self.clone();
         let started = Instant::now();
         // The deadline runs from now, not from when the blocking pool gets to the task.
@@ -158,6 +165,7 @@ impl JobService {
                         budget: &budget,
                         scratch: &scratch,
                         memory_limit,
+                        progress: &|percent| engine_progress.store(percent.min(100), Relaxed),
                     };
                     let size = service.inner.engines.convert(&job, &mut file)?;
                     Ok((pending, size))
@@ -168,15 +176,26 @@ impl JobService {
         // The budget stops the conversion at its next step; this frees the worker even
         // if a step itself never ends. The result is placed here, never by a task that
         // was given up on (whose partial file is removed when the task ends).
-        let outcome = match tokio::time::timeout(timeout + STEP_GRACE, work).await {
-            Ok(Ok(converted)) => match converted {
+        let given_up = tokio::time::sleep(timeout + STEP_GRACE);
+        tokio::pin!(work, given_up);
+        let mut ticks = tokio::time::interval(PROGRESS_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let joined = loop {
+            tokio::select! {
+                joined = &mut work => break Some(joined),
+                () = &mut given_up => break None,
+                _ = ticks.tick() => self.show_progress(&mut job, reported.load(Relaxed)).await,
+            }
+        };
+        let outcome = match joined {
+            Some(Ok(converted)) => match converted {
                 Ok((pending, size)) => self.keep_output(&job, pending, size, &output).await,
                 Err(error) => Err(error),
             },
-            Ok(Err(_)) => Err(ConversionError::Failed(
+            Some(Err(_)) => Err(ConversionError::Failed(
                 "the converter crashed on this file".into(),
             )),
-            Err(_) => Err(ConversionError::Limit(format!(
+            None => Err(ConversionError::Limit(format!(
                 "the conversion took longer than the limit of {}",
                 humantime::format_duration(timeout)
             ))),
@@ -208,6 +227,18 @@ impl JobService {
             self.inner.files.remove_session(&job.session).await;
         } else if let Some(cause) = io_failure {
             tracing::error!(error = %cause, job = %job.job_id, "conversion I/O failed");
+        }
+    }
+
+    /// Records the engine's `percent` as the job's progress: 10 when the work starts,
+    /// 95 when the engine is done (100 once the output is kept). Saved only when it
+    /// moved; a store error is logged by `save` and the next tick tries again.
+    async fn show_progress(&self, job: &mut JobRecord, percent: u8) {
+        let shown = (10 + u16::from(percent.min(100)) * 85 / 100) as u8;
+        if shown > job.progress {
+            job.progress = shown;
+            job.updated_at = Timestamp::now();
+            let _ = self.save(job).await;
         }
     }
 

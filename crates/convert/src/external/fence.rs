@@ -1,4 +1,5 @@
-//! The fence around each LibreOffice run, the strongest this machine allows:
+//! The fence around each run of an external engine (LibreOffice, FFmpeg, …), the
+//! strongest this machine allows:
 //! - **bubblewrap** (`bwrap`): new user, mount, pid, network, IPC and UTS namespaces
 //!   and a new terminal session (it dies with the server), where the run sees only the system's programs, libraries and fonts (read-only) and
 //!   its own job's scratch directory. The data directory — other jobs' files, the
@@ -19,8 +20,10 @@ use super::process::{find_program, run_within};
 
 /// System folders bound read-only (or re-created as the symlinks they are).
 const SYSTEM_DIRS: [&str; 5] = ["/usr", "/lib", "/lib64", "/bin", "/sbin"];
-/// Files and folders of `/etc` LibreOffice reads, bound read-only where they exist.
-const ETC_ENTRIES: [&str; 4] = [
+/// Files and folders of `/etc` the engines read, bound read-only where they exist.
+const ETC_ENTRIES: [&str; 5] = [
+    // Debian's alternatives: some libraries are symlinks through here (libblas).
+    "/etc/alternatives",
     "/etc/fonts",
     "/etc/ld.so.cache",
     "/etc/libreoffice",

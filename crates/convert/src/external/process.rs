@@ -67,6 +67,16 @@ fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result
 /// cannot have been reused — and nothing it started lives on. `None` means the
 /// deadline came first.
 pub fn run_within(command: &mut Command, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
+    run_watching(command, deadline, || {})
+}
+
+/// [`run_within`], calling `tick` every few milliseconds while the program runs (to
+/// follow a progress file it writes).
+pub fn run_watching(
+    command: &mut Command,
+    deadline: Instant,
+    mut tick: impl FnMut(),
+) -> std::io::Result<Option<ExitStatus>> {
     use std::os::unix::process::CommandExt;
     command.process_group(0);
     let mut child = command.spawn()?;
@@ -80,7 +90,10 @@ pub fn run_within(command: &mut Command, deadline: Instant) -> std::io::Result<O
         match exited_unreaped(group) {
             Ok(true) => break false,
             Ok(false) if Instant::now() >= deadline => break true,
-            Ok(false) => std::thread::sleep(POLL),
+            Ok(false) => {
+                tick();
+                std::thread::sleep(POLL);
+            }
             Err(error) => {
                 kill_group();
                 let _ = child.wait();
