@@ -5,10 +5,13 @@
 #   every LibreOffice run in (without it LibreOffice is not used), with the DejaVu
 #   fonts LibreOffice lays text out with;
 # - poppler's pdftotext, which the tests read PDFs back with;
+# - FFmpeg (ffmpeg, ffprobe) for audio and video; the tests also make their media
+#   inputs with it and read results back with ffprobe;
 # - cwebp (webp) and cjpeg (libjpeg-turbo-progs), the reference encoders the tests
 #   compare WebP and JPEG output sizes with.
 # The service runs without any of them (it then offers the built-in conversions
-# only); to add LibreOffice on a server, run this script or install the same packages.
+# only, and each engine found adds its own); to add them on a server, run this script
+# or install the same packages.
 # Idempotent: it installs only what is missing.
 set -euo pipefail
 
@@ -21,6 +24,7 @@ need() { # need COMMAND PACKAGE...
 need soffice libreoffice-writer-nogui fonts-dejavu-core
 need bwrap bubblewrap
 need pdftotext poppler-utils
+need ffmpeg ffmpeg
 need cwebp webp
 need cjpeg libjpeg-turbo-progs
 if [ "${#missing[@]}" -eq 0 ]; then

@@ -75,6 +75,35 @@ fn doctor_reports_each_engine_found_or_missing_or_unfenced_with_how_to_fix_it() 
         .unwrap()
         .starts_with(b"%PDF-"));
 
+    // LibreOffice and bubblewrap but no FFmpeg: its formats are simply not offered.
+    let no_ffmpeg = tempfile::tempdir().unwrap();
+    for program in ["soffice", "bwrap"] {
+        let found =
+            String::from_utf8(Command::new("which").arg(program).output().unwrap().stdout).unwrap();
+        std::os::unix::fs::symlink(found.trim(), no_ffmpeg.path().join(program)).unwrap();
+    }
+    let report = stdout(&run(&["doctor"], Some(no_ffmpeg.path()), dir.path()));
+    assert!(
+        report.contains("ffmpeg: missing") && report.contains("apt-get install ffmpeg"),
+        "{report}"
+    );
+    assert!(report.contains("libreoffice: found"), "{report}");
+    let listed = stdout(&run(&["formats"], Some(no_ffmpeg.path()), dir.path()));
+    assert!(
+        listed.contains("Office documents") && !listed.contains("mp4") && !listed.contains("flac"),
+        "{listed}"
+    );
+    let listed = stdout(&run(&["formats"], None, dir.path()));
+    assert!(
+        listed.contains("mp4") && listed.contains("flac"),
+        "{listed}"
+    );
+    let report = stdout(&run(&["doctor"], None, dir.path()));
+    assert!(
+        report.contains("ffmpeg: found, version ") && report.contains("fenced by bubblewrap"),
+        "{report}"
+    );
+
     let report = stdout(&run(&["doctor", "--libreoffice", "off"], None, dir.path()));
     assert!(
         report.contains("libreoffice: missing") && report.contains("turned off"),
@@ -112,6 +141,8 @@ async fn serve_and_formats_offer_office_documents_only_with_libreoffice_on_the_p
             .map(|name| name.as_str().unwrap())
             .collect();
         assert_eq!(inputs.contains(&"docx"), offered, "{body}");
+        assert_eq!(inputs.contains(&"mp4"), offered, "{body}");
+        assert_eq!(inputs.contains(&"flac"), offered, "{body}");
         assert!(
             inputs.contains(&"svg") && inputs.contains(&"xlsx"),
             "{body}"

@@ -108,7 +108,15 @@ pub fn ffmpeg_args(
 ) -> Result<Vec<String>, ConversionError> {
     let owned = |args: &[&str]| args.iter().map(|arg| (*arg).to_owned()).collect::<Vec<_>>();
     let quality = job.options.quality;
-    let mut args = owned(&["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]);
+    let mut args = owned(&[
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-stats_period",
+        "0.25",
+    ]);
     args.extend(owned(&input_args(job.source, input)));
     args.extend(owned(&[
         "-map_metadata",
