@@ -7,6 +7,8 @@
 # - poppler's pdftotext, which the tests read PDFs back with;
 # - FFmpeg (ffmpeg, ffprobe) for audio and video; the tests also make their media
 #   inputs with it and read results back with ffprobe;
+# - Pandoc for documents (markdown, HTML, Word, OpenDocument, EPUB, reStructuredText,
+#   LaTeX, Org); the tests also make their document inputs with it;
 # - cwebp (webp) and cjpeg (libjpeg-turbo-progs), the reference encoders the tests
 #   compare WebP and JPEG output sizes with.
 # The service runs without any of them (it then offers the built-in conversions
@@ -25,6 +27,7 @@ need soffice libreoffice-writer-nogui fonts-dejavu-core
 need bwrap bubblewrap
 need pdftotext poppler-utils
 need ffmpeg ffmpeg
+need pandoc pandoc
 need cwebp webp
 need cjpeg libjpeg-turbo-progs
 if [ "${#missing[@]}" -eq 0 ]; then

@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::{BuiltinEngine, Engine as _, Ffmpeg, Format, LibreOffice, Offer};
+use crate::{
+    BuiltinEngine, Engine as _, Ffmpeg, Format, LibreOffice, Offer, Pandoc, PandocThroughOffice,
+};
 
 /// Every engine's offers with the engine's name, whether or not the engine is
 /// installed here (what `probe_engines` finds is a subset).
@@ -22,7 +24,16 @@ pub fn known_offers() -> Vec<(&'static str, &'static Offer)> {
         .iter()
         .map(|offer| ("libreoffice", offer));
     let media = Ffmpeg::OFFERS.iter().map(|offer| ("ffmpeg", offer));
-    builtin.chain(office).chain(media).collect()
+    let documents = Pandoc::OFFERS.iter().map(|offer| ("pandoc", offer));
+    let documents_pdf = PandocThroughOffice::OFFERS
+        .iter()
+        .map(|offer| ("pandoc+libreoffice", offer));
+    builtin
+        .chain(office)
+        .chain(media)
+        .chain(documents)
+        .chain(documents_pdf)
+        .collect()
 }
 
 /// Every format some engine of this crate can write, whether or not it is installed

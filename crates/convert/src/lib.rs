@@ -76,6 +76,7 @@
 mod budget;
 mod builtin;
 mod catalog;
+mod document;
 mod engine;
 mod error;
 mod external;
@@ -99,6 +100,7 @@ mod text_pdf;
 pub use self::budget::{Budget, BudgetWriter, Sink};
 pub use self::builtin::BuiltinEngine;
 pub use self::catalog::{formats_markdown, known_offers, known_pairs, known_targets};
+pub use self::document::{Pandoc, PandocThroughOffice};
 pub use self::engine::{Engine, EngineJob, EngineReport, Engines, Offer, Probed};
 pub use self::error::ConversionError;
 pub use self::input::{inspect_input, inspection_is_heavy, InputBytes, InputClaim, InputError};

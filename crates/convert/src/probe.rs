@@ -3,7 +3,9 @@
 use std::ffi::OsString;
 use std::sync::{Mutex, PoisonError};
 
-use crate::{BuiltinEngine, Engines, Ffmpeg, LibreOffice, LibreOfficeSetting};
+use crate::{
+    BuiltinEngine, Engines, Ffmpeg, LibreOffice, LibreOfficeSetting, Pandoc, PandocThroughOffice,
+};
 
 /// Probes every engine (LibreOffice as `libreoffice` says); blocks while LibreOffice
 /// answers its version (about a second), so call it from a blocking context at
@@ -17,10 +19,14 @@ pub fn probe_engines(libreoffice: &LibreOfficeSetting) -> Engines {
     if let Some((_, engines)) = probed.iter().find(|(known, _)| *known == key) {
         return engines.clone();
     }
+    let office = LibreOffice::find(libreoffice);
+    let pandoc = Pandoc::find();
     let engines = Engines::from_probes([
         BuiltinEngine::probe(),
-        LibreOffice::probe(libreoffice),
+        LibreOffice::probed(&office),
         Ffmpeg::probe(),
+        Pandoc::probed(&pandoc),
+        PandocThroughOffice::probe(&pandoc, &office),
     ]);
     probed.push((key, engines.clone()));
     engines

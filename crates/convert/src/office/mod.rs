@@ -90,28 +90,27 @@ impl LibreOffice {
     /// Looks for LibreOffice as `setting` says, finds the strongest fence this machine
     /// allows (warning when it is not bubblewrap), and asks its version from inside.
     pub fn probe(setting: &LibreOfficeSetting) -> Probed {
-        let missing = |detail: String| Probed {
-            engine: None,
-            report: EngineReport {
-                name: "libreoffice",
-                version: None,
-                detail,
-                offers: Vec::new(),
-            },
-            offers: OFFERS,
+        Self::probed(&Self::find(setting))
+    }
+
+    /// [`probe`](Self::probe), keeping the engine itself (other engines hand it work).
+    pub fn find(setting: &LibreOfficeSetting) -> Result<(Arc<Self>, EngineReport), EngineReport> {
+        let missing = |detail: String| EngineReport {
+            name: "libreoffice",
+            version: None,
+            detail,
+            offers: Vec::new(),
         };
         let program = match setting {
-            LibreOfficeSetting::Off => return missing("turned off (--libreoffice off)".into()),
-            LibreOfficeSetting::Auto => {
-                match find_program("soffice").or_else(|| find_program("libreoffice")) {
-                    Some(program) => program,
-                    None => return missing(format!("not found on the PATH; {INSTALL_HINT}")),
-                }
+            LibreOfficeSetting::Off => {
+                return Err(missing("turned off (--libreoffice off)".into()))
             }
-            LibreOfficeSetting::Program(program) => match find_program(program) {
-                Some(program) => program,
-                None => return missing(format!("{} not found; {INSTALL_HINT}", program.display())),
-            },
+            LibreOfficeSetting::Auto => find_program("soffice")
+                .or_else(|| find_program("libreoffice"))
+                .ok_or_else(|| missing(format!("not found on the PATH; {INSTALL_HINT}")))?,
+            LibreOfficeSetting::Program(program) => find_program(program).ok_or_else(|| {
+                missing(format!("{} not found; {INSTALL_HINT}", program.display()))
+            })?,
         };
         // Run by its real path: a symlink elsewhere (say in /opt/bin) would not exist
         // inside the fence, which shows only system folders and the installation.
@@ -125,29 +124,39 @@ impl LibreOffice {
             );
         }
         let engine = Self { program, fence };
-        let version = match engine.version() {
-            Ok(version) => version,
-            Err(why) => {
-                return missing(format!(
-                    "{} did not run ({why}); {INSTALL_HINT}",
-                    engine.program.display()
-                ))
-            }
-        };
+        let version = engine.version().map_err(|why| {
+            missing(format!(
+                "{} did not run ({why}); {INSTALL_HINT}",
+                engine.program.display()
+            ))
+        })?;
         let detail = format!(
             "{}, {}; macros off",
             engine.program.display(),
             engine.fence.describe()
         );
-        Probed {
-            engine: Some(Arc::new(engine)),
-            report: EngineReport {
-                name: "libreoffice",
-                version: Some(version),
-                detail,
-                offers: OFFERS.iter().map(|offer| offer.id).collect(),
+        let report = EngineReport {
+            name: "libreoffice",
+            version: Some(version),
+            detail,
+            offers: OFFERS.iter().map(|offer| offer.id).collect(),
+        };
+        Ok((Arc::new(engine), report))
+    }
+
+    /// A [`find`](Self::find) result as the registry takes it.
+    pub fn probed(found: &Result<(Arc<Self>, EngineReport), EngineReport>) -> Probed {
+        match found {
+            Ok((engine, report)) => Probed {
+                engine: Some(Arc::clone(engine) as Arc<dyn Engine>),
+                report: report.clone(),
+                offers: OFFERS,
             },
-            offers: OFFERS,
+            Err(report) => Probed {
+                engine: None,
+                report: report.clone(),
+                offers: OFFERS,
+            },
         }
     }
 

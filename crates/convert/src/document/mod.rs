@@ -1,0 +1,322 @@
+//! The document engine: Pandoc, fenced like every external engine, between markdown,
+//! HTML, Word, OpenDocument, EPUB, reStructuredText, LaTeX (read only), Org and plain
+//! text (written only); and, with LibreOffice, the ones LibreOffice cannot read to PDF
+//! (`via_office`: Pandoc writes OpenDocument, LibreOffice lays it out — no TeX).
+//!
+//! Pandoc runs with `--sandbox`, so a document cannot pull in other files (a LaTeX
+//! `\input`, a picture by path or URL). Debian's Pandoc cannot write Word, OpenDocument
+//! or EPUB in sandbox mode (those writers need data files it does not have built in);
+//! for them (and for HTML with the pictures of a Word, OpenDocument or EPUB input
+//! embedded) the input is read in sandbox mode into Pandoc's document tree, with the
+//! document's own pictures extracted beside it, the tree is made safe (`ast`: any
+//! other picture reference and raw HTML/LaTeX removed), and the writer runs on that.
+
+mod ast;
+mod via_office;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use self::via_office::PandocThroughOffice;
+use crate::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
+use crate::external::{
+    deliver, fenced_command, find_program, place_input, run_for_job, run_within, Fence,
+};
+use crate::{BudgetWriter, ConversionError, Format};
+
+/// Formats Pandoc reads.
+const INPUTS: [Format; 8] = [
+    Format::Markdown,
+    Format::Html,
+    Format::Docx,
+    Format::Odt,
+    Format::Epub,
+    Format::Rst,
+    Format::Latex,
+    Format::Org,
+];
+
+const OFFERS: &[Offer] = &[Offer {
+    id: "documents",
+    name: "Documents",
+    description: "Markdown, HTML, Word, OpenDocument, EPUB, reStructuredText, LaTeX and Org documents to each other or to plain text, by Pandoc.",
+    inputs: &INPUTS,
+    outputs: &[
+        Format::Markdown,
+        Format::Html,
+        Format::Docx,
+        Format::Odt,
+        Format::Epub,
+        Format::Rst,
+        Format::Org,
+        Format::Txt,
+    ],
+    features: &[
+        "Pandoc's sandbox: no other files or URLs are read",
+        "pictures inside the document kept",
+        "LaTeX is read, not written",
+    ],
+}];
+
+/// How to install Pandoc, for the doctor's report.
+pub const INSTALL_HINT: &str =
+    "install Pandoc and bubblewrap (Debian/Ubuntu: apt-get install pandoc bubblewrap; Fedora: dnf install pandoc bubblewrap)";
+
+/// How long `pandoc --version` may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest document tree (JSON) read back between the two steps.
+const MAX_TREE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Pandoc, found and fenced.
+#[derive(Debug)]
+pub struct Pandoc {
+    program: PathBuf,
+    fence: Fence,
+}
+
+/// Pandoc's reader for `format`.
+fn reader(format: Format) -> Option<&'static str> {
+    Some(match format {
+        Format::Markdown => "markdown",
+        Format::Html => "html",
+        Format::Docx => "docx",
+        Format::Odt => "odt",
+        Format::Epub => "epub",
+        Format::Rst => "rst",
+        Format::Latex => "latex",
+        Format::Org => "org",
+        _ => return None,
+    })
+}
+
+/// Pandoc's writer for `format`, and whether it needs data files (so cannot run in
+/// sandbox mode on Debian's Pandoc).
+fn writer(format: Format) -> Option<(&'static str, bool)> {
+    Some(match format {
+        Format::Markdown => ("markdown", false),
+        Format::Html => ("html5", false),
+        Format::Rst => ("rst", false),
+        Format::Org => ("org", false),
+        Format::Txt => ("plain", false),
+        Format::Docx => ("docx", true),
+        Format::Odt => ("odt", true),
+        Format::Epub => ("epub3", true),
+        _ => return None,
+    })
+}
+
+impl Pandoc {
+    /// What it converts when found.
+    pub(crate) const OFFERS: &'static [Offer] = OFFERS;
+
+    /// Looks for `pandoc` on the `PATH`, fences it and asks its version from inside.
+    pub fn find() -> Result<(Arc<Self>, EngineReport), EngineReport> {
+        let missing = |detail: String| EngineReport {
+            name: "pandoc",
+            version: None,
+            detail,
+            offers: Vec::new(),
+        };
+        let program = find_program("pandoc")
+            .ok_or_else(|| missing(format!("not found on the PATH; {INSTALL_HINT}")))?;
+        let program = std::fs::canonicalize(&program).unwrap_or(program);
+        let (fence, weaker) = Fence::probe(&program);
+        if let Some(why) = &weaker {
+            tracing::warn!(reason = %why, "Pandoc runs without a file-system fence; install bubblewrap");
+        }
+        let engine = Self { program, fence };
+        let version = engine.version().map_err(|why| {
+            missing(format!(
+                "{} did not run ({why}); {INSTALL_HINT}",
+                engine.program.display()
+            ))
+        })?;
+        let report = EngineReport {
+            name: "pandoc",
+            version: Some(version),
+            detail: format!(
+                "{}, {}; --sandbox",
+                engine.program.display(),
+                engine.fence.describe()
+            ),
+            offers: OFFERS.iter().map(|offer| offer.id).collect(),
+        };
+        Ok((Arc::new(engine), report))
+    }
+
+    /// The probe result as the registry takes it.
+    pub fn probed(found: &Result<(Arc<Self>, EngineReport), EngineReport>) -> Probed {
+        match found {
+            Ok((engine, report)) => Probed {
+                engine: Some(Arc::clone(engine) as Arc<dyn Engine>),
+                report: report.clone(),
+                offers: OFFERS,
+            },
+            Err(report) => Probed {
+                engine: None,
+                report: report.clone(),
+                offers: OFFERS,
+            },
+        }
+    }
+
+    /// `pandoc --version`'s number, asked inside the fence.
+    fn version(&self) -> Result<String, String> {
+        let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let printed = scratch.path().join("version.txt");
+        let mut command = fenced_command(&self.fence, &self.program, scratch.path())
+            .map_err(|e| e.to_string())?;
+        command
+            .arg("--version")
+            .stdout(std::fs::File::create(&printed).map_err(|e| e.to_string())?)
+            .stderr(Stdio::null());
+        match run_within(&mut command, Instant::now() + PROBE_TIMEOUT).map_err(|e| e.to_string())? {
+            Some(status) if status.success() => {}
+            Some(status) => return Err(format!("it exited with {status}")),
+            None => return Err("it did not answer within 30 s".into()),
+        }
+        let text = std::fs::read_to_string(&printed).map_err(|e| e.to_string())?;
+        text.lines()
+            .next()
+            .and_then(|line| line.strip_prefix("pandoc "))
+            .map(|version| version.trim().to_owned())
+            .ok_or_else(|| "it printed no version".into())
+    }
+
+    /// Runs Pandoc fenced in `scratch` with `args`, for `job`.
+    fn run(
+        &self,
+        job: &EngineJob<'_>,
+        scratch: &Path,
+        args: &[&str],
+    ) -> Result<(), ConversionError> {
+        let mut command =
+            fenced_command(&self.fence, &self.program, scratch).map_err(ConversionError::Io)?;
+        let log = std::fs::File::create(scratch.join("pandoc.log")).map_err(ConversionError::Io)?;
+        command.args(args).stdout(Stdio::null()).stderr(log);
+        let status = run_for_job(&mut command, job, || {})?;
+        if status.success() {
+            return Ok(());
+        }
+        let log = std::fs::read_to_string(scratch.join("pandoc.log")).unwrap_or_default();
+        tracing::info!(%status, log = %log.trim(), "Pandoc failed");
+        Err(ConversionError::Failed(format!(
+            "Pandoc could not convert this {} file (is it damaged?)",
+            job.source.name()
+        )))
+    }
+
+    /// Converts `job` into `scratch/output` (named with the target's extension);
+    /// returns its path. Used on its own and before LibreOffice.
+    pub(crate) fn convert_to_file(
+        &self,
+        job: &EngineJob<'_>,
+        target: Format,
+    ) -> Result<PathBuf, ConversionError> {
+        let reader = reader(job.source).ok_or(ConversionError::Unsupported)?;
+        let (writer, needs_data_files) = writer(target).ok_or(ConversionError::Unsupported)?;
+        let input = format!("input.{}", job.source.extension());
+        place_input(job, &input)?;
+        let output = format!("output.{}", target.extension());
+        let scratch = job.scratch;
+        // HTML from a document with pictures inside: written in two steps too, so the
+        // pictures can be embedded (`--self-contained`) instead of left dangling.
+        let embeds_pictures = target == Format::Html
+            && matches!(job.source, Format::Docx | Format::Odt | Format::Epub);
+        if !needs_data_files && !embeds_pictures {
+            let mut args = vec!["--sandbox", "-f", reader, "-t", writer, "-o", &output];
+            if target == Format::Html {
+                args.push("--standalone");
+            }
+            args.push(&input);
+            self.run(job, scratch, &args)?;
+        } else {
+            let media = format!("--extract-media={}", ast::MEDIA_DIR);
+            let read = [
+                "--sandbox",
+                "-f",
+                reader,
+                "-t",
+                "json",
+                &media,
+                "-o",
+                "tree.json",
+                &input,
+            ];
+            self.run(job, scratch, &read)?;
+            job.budget.check_time()?;
+            let needs_title = target == Format::Epub;
+            self.write_safe_tree(
+                job,
+                needs_title,
+                scratch.join("tree.json"),
+                scratch.join("safe.json"),
+            )?;
+            let mut write = vec!["-f", "json", "-t", writer, "-o", &output];
+            if embeds_pictures {
+                write.extend(["--standalone", "--self-contained"]);
+            }
+            write.push("safe.json");
+            self.run(job, scratch, &write)?;
+        }
+        Ok(scratch.join(output))
+    }
+
+    /// Reads the tree the sandboxed reader wrote, makes it safe (`ast`), gives it the
+    /// file's name as title if it has none and `needs_title` (EPUB requires one), and
+    /// writes it for the writer.
+    fn write_safe_tree(
+        &self,
+        job: &EngineJob<'_>,
+        needs_title: bool,
+        tree: PathBuf,
+        safe: PathBuf,
+    ) -> Result<(), ConversionError> {
+        let size = std::fs::metadata(&tree).map_err(ConversionError::Io)?.len();
+        if size > MAX_TREE_BYTES {
+            return Err(ConversionError::Limit(
+                "the document is too large to convert".into(),
+            ));
+        }
+        let text = std::fs::read(&tree).map_err(ConversionError::Io)?;
+        let mut document: serde_json::Value = serde_json::from_slice(&text).map_err(|_| {
+            ConversionError::Failed("Pandoc wrote an unreadable document tree".into())
+        })?;
+        ast::make_safe(&mut document);
+        let meta = document
+            .get_mut("meta")
+            .and_then(serde_json::Value::as_object_mut);
+        if let Some(meta) = meta.filter(|_| needs_title) {
+            let stem = job
+                .title
+                .rsplit_once('.')
+                .map_or(job.title, |(stem, _)| stem);
+            meta.entry("title").or_insert_with(
+                || serde_json::json!({"t": "MetaInlines", "c": [{"t": "Str", "c": stem}]}),
+            );
+        }
+        let written = serde_json::to_vec(&document).expect("a JSON value serializes");
+        std::fs::write(safe, written).map_err(ConversionError::Io)
+    }
+}
+
+impl Engine for Pandoc {
+    fn name(&self) -> &'static str {
+        "pandoc"
+    }
+
+    fn offers(&self) -> &'static [Offer] {
+        OFFERS
+    }
+
+    fn convert(
+        &self,
+        job: &EngineJob<'_>,
+        out: &mut BudgetWriter<'_>,
+    ) -> Result<(), ConversionError> {
+        let result = self.convert_to_file(job, job.target)?;
+        deliver(&result, job, out)
+    }
+}
