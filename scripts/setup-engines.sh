@@ -4,7 +4,8 @@
 # - LibreOffice (Writer, headless) for office documents, and bubblewrap, which fences
 #   every LibreOffice run in (without it LibreOffice is not used), with the DejaVu
 #   fonts LibreOffice lays text out with;
-# - poppler's pdftotext, which the tests read PDFs back with;
+# - poppler's tools (pdfinfo, pdftoppm, pdftotext): PDFs as input (pages as pictures,
+#   text); the tests also read PDFs back with pdftotext;
 # - FFmpeg (ffmpeg, ffprobe) for audio and video; the tests also make their media
 #   inputs with it and read results back with ffprobe;
 # - Pandoc for documents (markdown, HTML, Word, OpenDocument, EPUB, reStructuredText,
@@ -25,7 +26,7 @@ need() { # need COMMAND PACKAGE...
 }
 need soffice libreoffice-writer-nogui fonts-dejavu-core
 need bwrap bubblewrap
-need pdftotext poppler-utils
+need pdftoppm poppler-utils
 need ffmpeg ffmpeg
 need pandoc pandoc
 need cwebp webp

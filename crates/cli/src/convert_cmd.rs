@@ -83,10 +83,15 @@ pub async fn run(args: ConvertArgs) -> Result<(), String> {
     let outcome = convert(&target.manager.api(), &filename, bytes, args.to, &options).await;
     let label = target.label.clone();
     target.finish().await?;
-    let converted = outcome.map_err(|error| match error {
+    let (converted, written) = outcome.map_err(|error| match error {
         WorkflowError::Client(error) => format!("{name}: {}", describe(&error, &label)),
         other => format!("{name}: {other}"),
     })?;
+    // Several files come back as one zip: named so.
+    let output = match written {
+        packed if packed != args.to => output.with_extension(packed.extension()),
+        _ => output,
+    };
     tokio::fs::write(&output, &converted)
         .await
         .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
@@ -157,7 +162,7 @@ async fn convert(
     bytes: Vec<u8>,
     to: Format,
     options: &ConversionOptions,
-) -> Result<Vec<u8>, WorkflowError> {
+) -> Result<(Vec<u8>, Format), WorkflowError> {
     let bars = Arc::new(Bars::new(bytes.len() as u64));
     let workflow = Workflow::new(api.clone()).poll_every(POLL_INTERVAL);
     let file = FileBody::Bytes(bytes.into());
@@ -175,5 +180,5 @@ async fn convert(
     if let Some(download) = bars.download.get() {
         download.finish_with_message("downloaded");
     }
-    Ok(output)
+    Ok((output, converted.status.output_format.unwrap_or(to)))
 }

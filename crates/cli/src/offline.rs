@@ -4,7 +4,7 @@
 
 use std::io::Read as _;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use trustyconvert_client::protocol::human_size;
 use trustyconvert_convert::{
@@ -14,8 +14,9 @@ use trustyconvert_convert::{
 use trustyconvert_server::config::defaults;
 
 /// Converts `file` to `target`, writes the result to `output` (only if it succeeds:
-/// a failed run leaves no file) and prints one line. Errors name the file and say
-/// what to do.
+/// a failed run leaves no file; when the result is several files packed as a zip,
+/// `output` gets the `.zip` extension instead) and prints one line. Errors name the
+/// file and say what to do.
 pub async fn run(
     file: &Path,
     target: Format,
@@ -23,20 +24,22 @@ pub async fn run(
     output: &Path,
 ) -> Result<(), String> {
     let (input, destination) = (file.to_owned(), output.to_owned());
-    let size = tokio::task::spawn_blocking(move || convert(&input, target, &options, &destination))
-        .await
-        .map_err(|_| "the conversion crashed".to_owned())??;
-    println!("{} → {} ({size} bytes)", file.display(), output.display());
+    let (size, written) =
+        tokio::task::spawn_blocking(move || convert(&input, target, &options, &destination))
+            .await
+            .map_err(|_| "the conversion crashed".to_owned())??;
+    println!("{} → {} ({size} bytes)", file.display(), written.display());
     Ok(())
 }
 
-/// The whole run, blocking: copy, check, convert, place. Returns the output's size.
+/// The whole run, blocking: copy, check, convert, place. Returns the output's size
+/// and where it was placed.
 fn convert(
     file: &Path,
     target: Format,
     options: &ConversionOptions,
     output: &Path,
-) -> Result<u64, String> {
+) -> Result<(u64, PathBuf), String> {
     let name = file.display().to_string();
     let work = tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
     // A private copy: the checked bytes are the converted bytes, whatever happens to
@@ -91,17 +94,21 @@ fn convert(
         .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(folder_of(output))
         .map_err(|e| cannot_write(&e))?;
-    let size = engines
+    let converted = engines
         .convert(&job, partial.as_file_mut())
         .map_err(|error| match error {
             ConversionError::Output(e) => cannot_write(&e),
             ConversionError::Io(e) => format!("cannot read {name}: {e}"),
             failed => format!("{name}: the conversion failed: {failed}"),
         })?;
+    let output = match converted.format {
+        packed if packed != target => output.with_extension(packed.extension()),
+        _ => output.to_owned(),
+    };
     partial
-        .persist(output)
+        .persist(&output)
         .map_err(|e| cannot_write(&e.error))?;
-    Ok(size)
+    Ok((converted.size, output))
 }
 
 /// The message for an input the checks refused.

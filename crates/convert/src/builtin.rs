@@ -121,6 +121,17 @@ impl Engine for BuiltinEngine {
         &self,
         job: &EngineJob<'_>,
         out: &mut BudgetWriter<'_>,
+    ) -> Result<Format, ConversionError> {
+        self.convert_here(job, out).map(|()| job.target)
+    }
+}
+
+impl BuiltinEngine {
+    /// Every built-in conversion writes its target format.
+    fn convert_here(
+        &self,
+        job: &EngineJob<'_>,
+        out: &mut BudgetWriter<'_>,
     ) -> Result<(), ConversionError> {
         let (source, target, budget) = (job.source, job.target, job.budget);
         let options = job.options;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::{
     BuiltinEngine, Engine as _, Ffmpeg, Format, LibreOffice, Offer, Pandoc, PandocThroughOffice,
+    Poppler,
 };
 
 /// Every engine's offers with the engine's name, whether or not the engine is
@@ -33,6 +34,7 @@ pub fn known_offers() -> Vec<(&'static str, &'static Offer)> {
         .chain(media)
         .chain(documents)
         .chain(documents_pdf)
+        .chain(Poppler::OFFERS.iter().map(|offer| ("poppler", offer)))
         .collect()
 }
 

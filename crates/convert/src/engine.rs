@@ -62,14 +62,24 @@ pub trait Engine: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The conversion groups it offers.
     fn offers(&self) -> &'static [Offer];
-    /// Runs one job, writing its result to `out` as it is produced. Must stop by itself
-    /// at the budget's deadline (`out` refuses writes past it and past the output
-    /// limit).
+    /// Runs one job, writing its result to `out` as it is produced; returns the
+    /// format written: the target, or [`Format::Zip`] when the result is several files
+    /// packed (the pages of a PDF as pictures). Must stop by itself at the budget's
+    /// deadline (`out` refuses writes past it and past the output limit).
     fn convert(
         &self,
         job: &EngineJob<'_>,
         out: &mut BudgetWriter<'_>,
-    ) -> Result<(), ConversionError>;
+    ) -> Result<Format, ConversionError>;
+}
+
+/// A finished conversion's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Converted {
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its format: the target, or [`Format::Zip`] for several files packed.
+    pub format: Format,
 }
 
 /// What probing an engine found, as `trustyconvert doctor` reports it.
@@ -202,9 +212,13 @@ impl Engines {
     }
 
     /// Runs `job` on the engine that converts its pair, writing the result to `out`
-    /// within the job's budget; returns the result's size. A limit it hit is named.
-    /// On failure `out` holds a partial result, which the caller discards.
-    pub fn convert(&self, job: &EngineJob<'_>, out: &mut dyn Sink) -> Result<u64, ConversionError> {
+    /// within the job's budget; returns the result's size and format. A limit it hit
+    /// is named. On failure `out` holds a partial result, which the caller discards.
+    pub fn convert(
+        &self,
+        job: &EngineJob<'_>,
+        out: &mut dyn Sink,
+    ) -> Result<Converted, ConversionError> {
         let engine = self
             .engine_for(job.source, job.target)
             .ok_or(ConversionError::Unsupported)?;
@@ -215,8 +229,13 @@ impl Engines {
         let mut writer = job.budget.writer(out);
         engine
             .convert(job, &mut writer)
-            .and_then(|()| writer.flush().map_err(ConversionError::Output))
-            .map(|()| writer.size())
+            .and_then(|format| {
+                writer.flush().map_err(ConversionError::Output)?;
+                Ok(Converted {
+                    size: writer.size(),
+                    format,
+                })
+            })
             .map_err(|error| job.budget.explain(error))
     }
 }

@@ -30,7 +30,8 @@ pub fn matches_magic(format: Format, head: &[u8]) -> bool {
         | Format::Odt
         | Format::Ods
         | Format::Odp
-        | Format::Epub => head.starts_with(b"PK\x03\x04"),
+        | Format::Epub
+        | Format::Zip => head.starts_with(b"PK\x03\x04"),
         Format::Doc => head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]),
         Format::Rtf => head.starts_with(b"{\\rtf"),
         Format::Html => looks_like_text(head) && head.contains(&b'<'),

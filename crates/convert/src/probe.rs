@@ -5,6 +5,7 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::{
     BuiltinEngine, Engines, Ffmpeg, LibreOffice, LibreOfficeSetting, Pandoc, PandocThroughOffice,
+    Poppler,
 };
 
 /// Probes every engine (LibreOffice as `libreoffice` says); blocks while LibreOffice
@@ -27,6 +28,7 @@ pub fn probe_engines(libreoffice: &LibreOfficeSetting) -> Engines {
         Ffmpeg::probe(),
         Pandoc::probed(&pandoc),
         PandocThroughOffice::probe(&pandoc, &office),
+        Poppler::probe(),
     ]);
     probed.push((key, engines.clone()));
     engines

@@ -56,7 +56,7 @@ proptest! {
                     .convert(&job, &mut budget.writer(&mut output))
                     .map_err(|e| budget.explain(e));
                 match converted {
-                    Ok(()) => prop_assert!(output.get_ref().len() <= 1 << 20),
+                    Ok(_) => prop_assert!(output.get_ref().len() <= 1 << 20),
                     Err(ConversionError::Io(error)) => prop_assert!(false, "I/O error: {error}"),
                     Err(_) => {}
                 }

@@ -93,6 +93,10 @@ pub struct JobStatusResponse {
     pub file_size: u64,
     /// Output size in bytes, once completed.
     pub output_size: Option<u64>,
+    /// The output's format once completed: `target_format`, or `zip` when the
+    /// conversion made several files (a PDF's pages as pictures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_format: Option<Format>,
     /// 0–100.
     pub progress: u8,
     /// Why the job failed: the one field clients read (see

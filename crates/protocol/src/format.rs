@@ -108,6 +108,9 @@ pub enum Format {
     Mov,
     /// AVI video.
     Avi,
+    /// A zip archive: the several files one conversion made (a PDF's pages as
+    /// pictures). Written, never read.
+    Zip,
 }
 
 /// Raster image formats, readable and writable among each other.
@@ -133,7 +136,7 @@ struct Spec {
 
 impl Format {
     /// Every format, in a stable order.
-    pub const ALL: [Format; 38] = [
+    pub const ALL: [Format; 39] = [
         Self::Png,
         Self::Jpeg,
         Self::Gif,
@@ -172,6 +175,7 @@ impl Format {
         Self::Mkv,
         Self::Mov,
         Self::Avi,
+        Self::Zip,
     ];
 
     /// Everything about a format but its conversions, in one place: a new format is
@@ -302,6 +306,13 @@ impl Format {
                 None,
                 "video/x-msvideo",
                 &["video/avi", "video/msvideo"],
+            ),
+            Self::Zip => row(
+                "zip",
+                &[],
+                None,
+                "application/zip",
+                &["application/x-zip-compressed"],
             ),
         }
     }

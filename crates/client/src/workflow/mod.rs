@@ -117,9 +117,10 @@ impl Workflow {
             });
         }
         observer.converted();
+        let written = status.output_format.unwrap_or(target);
         Ok(Converted {
             job_id,
-            file_name: output_file_name(name, target),
+            file_name: output_file_name(name, written),
             status,
         })
     }

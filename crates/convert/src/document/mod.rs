@@ -315,8 +315,8 @@ impl Engine for Pandoc {
         &self,
         job: &EngineJob<'_>,
         out: &mut BudgetWriter<'_>,
-    ) -> Result<(), ConversionError> {
+    ) -> Result<Format, ConversionError> {
         let result = self.convert_to_file(job, job.target)?;
-        deliver(&result, job, out)
+        deliver(&result, job, out).map(|()| job.target)
     }
 }

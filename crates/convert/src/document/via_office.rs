@@ -81,7 +81,7 @@ impl Engine for PandocThroughOffice {
         &self,
         job: &EngineJob<'_>,
         out: &mut BudgetWriter<'_>,
-    ) -> Result<(), ConversionError> {
+    ) -> Result<Format, ConversionError> {
         let document = self.pandoc.convert_to_file(job, Format::Odt)?;
         job.budget.check_time()?;
         let scratch = job.scratch.join("office");

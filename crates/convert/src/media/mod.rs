@@ -230,7 +230,7 @@ impl Engine for Ffmpeg {
         &self,
         job: &EngineJob<'_>,
         out: &mut BudgetWriter<'_>,
-    ) -> Result<(), ConversionError> {
+    ) -> Result<Format, ConversionError> {
         let input = format!("input.{}", job.source.extension());
         place_input(job, &input)?;
         let info = self.media_info(job, &input)?;
@@ -256,7 +256,7 @@ impl Engine for Ffmpeg {
         })?;
         let result = job.scratch.join(&output);
         if status.success() && result.is_file() {
-            return deliver(&result, job, out);
+            return deliver(&result, job, out).map(|()| job.target);
         }
         if hit_file_size_limit(status) {
             // Killed for writing past the output limit (and the room beside it).

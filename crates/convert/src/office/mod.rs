@@ -209,7 +209,7 @@ impl Engine for LibreOffice {
         &self,
         job: &EngineJob<'_>,
         sink: &mut BudgetWriter<'_>,
-    ) -> Result<(), ConversionError> {
+    ) -> Result<Format, ConversionError> {
         let (import, export) = filters(job.source, job.target)?;
         let scratch = job.scratch;
         let input = scratch.join(format!("document.{}", job.source.extension()));
@@ -242,7 +242,7 @@ impl Engine for LibreOffice {
         let status = run_for_job(&mut command, job, || {})?;
         let output = out.join(format!("document.{}", job.target.extension()));
         if status.success() && output.is_file() {
-            return deliver(&output, job, sink);
+            return deliver(&output, job, sink).map(|()| job.target);
         }
         tracing::info!(%status, "LibreOffice produced no output");
         Err(ConversionError::Failed(

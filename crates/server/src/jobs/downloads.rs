@@ -93,16 +93,16 @@ impl JobService {
             .load_job(&grant.session, &grant.job_id)
             .await?
             .ok_or_else(gone)?;
-        let target = job
-            .target_format
+        let format = job
+            .delivered_format()
             .filter(|_| job.status == JobStatus::Completed)
             .ok_or_else(gone)?;
         Ok(OutputFile {
             job_id: job.job_id,
             path: self.inner.files.output(&job.session, &job.job_id),
             length: 0,
-            filename: output_file_name(&job.original_filename, target),
-            format: target,
+            filename: output_file_name(&job.original_filename, format),
+            format,
         })
     }
 }

@@ -167,8 +167,8 @@ impl JobService {
                         memory_limit,
                         progress: &|percent| engine_progress.store(percent.min(100), Relaxed),
                     };
-                    let size = service.inner.engines.convert(&job, &mut file)?;
-                    Ok((pending, size))
+                    let converted = service.inner.engines.convert(&job, &mut file)?;
+                    Ok((pending, converted))
                 });
             let _ = std::fs::remove_dir_all(&scratch);
             converted
@@ -189,7 +189,11 @@ impl JobService {
         };
         let outcome = match joined {
             Some(Ok(converted)) => match converted {
-                Ok((pending, size)) => self.keep_output(&job, pending, size, &output).await,
+                Ok((pending, converted)) => {
+                    job.output_format = Some(converted.format);
+                    self.keep_output(&job, pending, converted.size, &output)
+                        .await
+                }
                 Err(error) => Err(error),
             },
             Some(Err(_)) => Err(ConversionError::Failed(

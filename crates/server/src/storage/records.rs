@@ -31,6 +31,9 @@ pub struct JobRecord {
     pub file_size: u64,
     /// Output size in bytes, once completed.
     pub output_size: Option<u64>,
+    /// The output's format once completed: the target, or `zip` when the conversion
+    /// made several files (absent in jobs completed before this was recorded).
+    pub output_format: Option<Format>,
     /// 0–100.
     pub progress: u8,
     /// Why it failed, in words for a person.
@@ -67,6 +70,7 @@ impl JobRecord {
             options: ConversionOptions::default(),
             file_size,
             output_size: None,
+            output_format: None,
             progress: 0,
             error: None,
             created_at: now,
@@ -82,6 +86,11 @@ impl JobRecord {
         self.error = Some(reason.to_owned());
         self.updated_at = now;
         self.completed_at = Some(now);
+    }
+
+    /// The format of the job's output file: the one recorded, else the target.
+    pub fn delivered_format(&self) -> Option<Format> {
+        self.output_format.or(self.target_format)
     }
 
     /// Bytes this job's files take: the upload and, once written, the output.

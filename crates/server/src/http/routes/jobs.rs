@@ -118,6 +118,9 @@ fn status_of(job: &JobRecord) -> JobStatusResponse {
         options: job.options.clone(),
         file_size: job.file_size,
         output_size: job.output_size,
+        output_format: job
+            .delivered_format()
+            .filter(|_| job.status == JobStatus::Completed),
         progress: job.progress,
         error: job.error.clone(),
         error_message: job.error.clone(),

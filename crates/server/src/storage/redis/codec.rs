@@ -25,6 +25,9 @@ struct StoredJob {
     options: ConversionOptions,
     file_size: u64,
     output_size: Option<u64>,
+    /// Absent in jobs stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    output_format: Option<Format>,
     progress: u8,
     error: Option<String>,
     created_at: i64,
@@ -45,6 +48,7 @@ pub(super) fn encode_job(job: &JobRecord) -> String {
         options: job.options.clone(),
         file_size: job.file_size,
         output_size: job.output_size,
+        output_format: job.output_format,
         progress: job.progress,
         error: job.error.clone(),
         created_at: job.created_at.as_millis(),
@@ -68,6 +72,7 @@ pub(super) fn decode_job(value: &str) -> Result<JobRecord, StoreError> {
         options: stored.options,
         file_size: stored.file_size,
         output_size: stored.output_size,
+        output_format: stored.output_format,
         progress: stored.progress,
         error: stored.error,
         created_at: Timestamp::from_millis(stored.created_at),

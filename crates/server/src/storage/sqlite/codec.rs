@@ -18,7 +18,7 @@ pub(super) fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<DownloadGrant> {
 
 /// The columns of `jobs`, in the order [`job_from_row`] reads them.
 pub(super) const JOB_COLUMNS: &str = "session_key, job_id, task_id, status, original_filename, source_format, \
-    target_format, file_size, output_size, progress, error, created_at, updated_at, completed_at, conversion_time, options";
+    target_format, file_size, output_size, progress, error, created_at, updated_at, completed_at, conversion_time, options, output_format";
 
 fn corrupt(column: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -60,10 +60,14 @@ pub(super) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
             Some(json) => serde_json::from_str(&json).map_err(|_| corrupt(15, "options"))?,
             None => ConversionOptions::default(),
         },
+        output_format: row
+            .get::<_, Option<String>>(16)?
+            .map(|n| format(16, n))
+            .transpose()?,
     })
 }
 
-/// Runs `sql`, whose parameters ?1 to ?16 are a job's columns in [`JOB_COLUMNS`]
+/// Runs `sql`, whose parameters ?1 to ?17 are a job's columns in [`JOB_COLUMNS`]
 /// order; returns how many rows changed.
 pub(super) fn execute_job(
     connection: &Connection,
@@ -89,5 +93,6 @@ pub(super) fn execute_job(
         // JSON, NULL when none was given (as in rows written before the column existed).
         (!job.options.is_empty())
             .then(|| serde_json::to_string(&job.options).expect("plain data serializes")),
+        job.output_format.map(Format::name),
     ])
 }

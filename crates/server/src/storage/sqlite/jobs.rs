@@ -62,14 +62,14 @@ fn reserve(
 const INSERT_JOB: &str =
     "INSERT INTO jobs (session_key, job_id, task_id, status, original_filename, \
     source_format, target_format, file_size, output_size, progress, error, created_at, updated_at, \
-    completed_at, conversion_time, options) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    completed_at, conversion_time, options, output_format) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 
 /// Replaces a job, only while it and its session exist.
 const UPDATE_JOB: &str = "UPDATE jobs SET task_id = ?3, status = ?4, original_filename = ?5, \
     source_format = ?6, target_format = ?7, file_size = ?8, output_size = ?9, progress = ?10, \
     error = ?11, created_at = ?12, updated_at = ?13, completed_at = ?14, conversion_time = ?15, \
-    options = ?16 WHERE session_key = ?1 AND job_id = ?2 AND EXISTS (SELECT 1 FROM sessions WHERE key = ?1)";
+    options = ?16, output_format = ?17 WHERE session_key = ?1 AND job_id = ?2 AND EXISTS (SELECT 1 FROM sessions WHERE key = ?1)";
 
 #[async_trait]
 impl JobStore for SqliteStore {

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     completed_at      INTEGER,
     conversion_time   REAL,
     options           TEXT,
+    output_format     TEXT,
     PRIMARY KEY (session_key, job_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
@@ -36,14 +37,19 @@ CREATE INDEX IF NOT EXISTS download_grants_job ON download_grants (session_key, 
 CREATE INDEX IF NOT EXISTS download_grants_expiry ON download_grants (expires_at);
 ";
 
-/// Brings a `jobs` table made before conversion options existed up to date: the
-/// column is added, empty (no options) for the jobs already there.
-fn add_options_column(connection: &Connection) -> rusqlite::Result<()> {
-    let has_options = connection
-        .prepare("SELECT 1 FROM pragma_table_info('jobs') WHERE name = 'options'")?
-        .exists([])?;
-    if !has_options {
-        connection.execute_batch("ALTER TABLE jobs ADD COLUMN options TEXT")?;
+/// Columns added to `jobs` after its first release, each empty (NULL) in the rows
+/// already there: conversion options, the output's format.
+const ADDED_COLUMNS: [&str; 2] = ["options", "output_format"];
+
+/// Brings a `jobs` table made by an earlier release up to date.
+fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
+    for column in ADDED_COLUMNS {
+        let present = connection
+            .prepare_cached("SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?1")?
+            .exists([column])?;
+        if !present {
+            connection.execute_batch(&format!("ALTER TABLE jobs ADD COLUMN {column} TEXT"))?;
+        }
     }
     Ok(())
 }
@@ -54,7 +60,7 @@ pub(super) struct ConverterTables;
 impl SqliteTables for ConverterTables {
     fn create(&self, connection: &Connection) -> rusqlite::Result<()> {
         connection.execute_batch(SCHEMA)?;
-        add_options_column(connection)
+        add_missing_columns(connection)
     }
 
     /// A deleted session's jobs and download grants (its files are removed by the
@@ -93,7 +99,7 @@ mod tests {
         PRIMARY KEY (session_key, job_id)) WITHOUT ROWID";
 
     #[test]
-    fn a_database_from_before_options_gains_the_column_and_keeps_its_jobs() {
+    fn a_database_from_before_options_gains_the_columns_and_keeps_its_jobs() {
         let connection = Connection::open_in_memory().unwrap();
         connection.execute_batch(JOBS_WITHOUT_OPTIONS).unwrap();
         connection
@@ -114,5 +120,10 @@ mod tests {
             .unwrap();
         assert_eq!(job.original_filename, "a.png");
         assert!(job.options.is_empty());
+        assert_eq!(job.output_format, None);
+        assert_eq!(
+            job.delivered_format(),
+            Some(trustyconvert_protocol::Format::Jpeg)
+        );
     }
 }
