@@ -10,6 +10,7 @@
 #   inputs with it and read results back with ffprobe;
 # - Pandoc for documents (markdown, HTML, Word, OpenDocument, EPUB, reStructuredText,
 #   LaTeX, Org); the tests also make their document inputs with it;
+# - libheif's tools (heif-convert, heif-enc) for HEIC and AVIF;
 # - cwebp (webp) and cjpeg (libjpeg-turbo-progs), the reference encoders the tests
 #   compare WebP and JPEG output sizes with.
 # The service runs without any of them (it then offers the built-in conversions
@@ -29,6 +30,7 @@ need bwrap bubblewrap
 need pdftoppm poppler-utils
 need ffmpeg ffmpeg
 need pandoc pandoc
+need heif-enc libheif-examples
 need cwebp webp
 need cjpeg libjpeg-turbo-progs
 if [ "${#missing[@]}" -eq 0 ]; then

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::{
-    BuiltinEngine, Engine as _, Ffmpeg, Format, LibreOffice, Offer, Pandoc, PandocThroughOffice,
-    Poppler,
+    BuiltinEngine, Engine as _, Ffmpeg, Format, Libheif, LibreOffice, Offer, Pandoc,
+    PandocThroughOffice, Poppler,
 };
 
 /// Every engine's offers with the engine's name, whether or not the engine is
@@ -35,6 +35,7 @@ pub fn known_offers() -> Vec<(&'static str, &'static Offer)> {
         .chain(documents)
         .chain(documents_pdf)
         .chain(Poppler::OFFERS.iter().map(|offer| ("poppler", offer)))
+        .chain(Libheif::OFFERS.iter().map(|offer| ("libheif", offer)))
         .collect()
 }
 

@@ -82,6 +82,7 @@ mod error;
 mod external;
 mod font;
 mod format;
+mod heif;
 mod image;
 mod input;
 mod media;
@@ -104,6 +105,7 @@ pub use self::catalog::{formats_markdown, known_offers, known_pairs, known_targe
 pub use self::document::{Pandoc, PandocThroughOffice};
 pub use self::engine::{Converted, Engine, EngineJob, EngineReport, Engines, Offer, Probed};
 pub use self::error::ConversionError;
+pub use self::heif::Libheif;
 pub use self::input::{inspect_input, inspection_is_heavy, InputBytes, InputClaim, InputError};
 pub use self::media::Ffmpeg;
 pub use self::office::LibreOffice;

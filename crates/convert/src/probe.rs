@@ -4,8 +4,8 @@ use std::ffi::OsString;
 use std::sync::{Mutex, PoisonError};
 
 use crate::{
-    BuiltinEngine, Engines, Ffmpeg, LibreOffice, LibreOfficeSetting, Pandoc, PandocThroughOffice,
-    Poppler,
+    BuiltinEngine, Engines, Ffmpeg, Libheif, LibreOffice, LibreOfficeSetting, Pandoc,
+    PandocThroughOffice, Poppler,
 };
 
 /// Probes every engine (LibreOffice as `libreoffice` says); blocks while LibreOffice
@@ -29,6 +29,7 @@ pub fn probe_engines(libreoffice: &LibreOfficeSetting) -> Engines {
         Pandoc::probed(&pandoc),
         PandocThroughOffice::probe(&pandoc, &office),
         Poppler::probe(),
+        Libheif::probe(),
     ]);
     probed.push((key, engines.clone()));
     engines

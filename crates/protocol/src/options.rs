@@ -38,12 +38,13 @@ const MAX_PAGES_TEXT: usize = 200;
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversionOptions {
-    /// 1–100, for lossy outputs: JPEG and WebP (default 75), the bitrate of MP3, Ogg,
+    /// 1–100, for lossy outputs: JPEG and WebP (default 75), AVIF (default 50, as
+    /// `heif-enc`), the bitrate of MP3, Ogg,
     /// Opus and AAC sound (linear up to the codec's top rate), the constant quality of
     /// MP4, MKV and WebM video. Higher is better and larger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<u32>,
-    /// WebP only: encode without loss (larger; `quality` is then not taken).
+    /// WebP and AVIF: encode without loss (larger; `quality` is then not taken).
     /// Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lossless: Option<bool>,
@@ -96,6 +97,7 @@ pub fn takes_quality(target: Format) -> bool {
         target,
         Format::Jpeg
             | Format::Webp
+            | Format::Avif
             | Format::Mp3
             | Format::Ogg
             | Format::Opus
@@ -108,12 +110,16 @@ pub fn takes_quality(target: Format) -> bool {
 
 /// Formats that can be written without loss on request (`lossless`).
 pub fn takes_lossless(target: Format) -> bool {
-    matches!(target, Format::Webp)
+    matches!(target, Format::Webp | Format::Avif)
 }
 
 /// Outputs a `max_width` / `max_height` applies to: pictures and video.
 pub fn takes_max_size(target: Format) -> bool {
-    RASTER_FORMATS.contains(&target) || matches!(target, Format::Mp4 | Format::Webm | Format::Mkv)
+    RASTER_FORMATS.contains(&target)
+        || matches!(
+            target,
+            Format::Avif | Format::Mp4 | Format::Webm | Format::Mkv
+        )
 }
 
 /// Inputs a `pages` selection applies to.
@@ -148,7 +154,7 @@ impl ConversionOptions {
             if !takes_quality(target) {
                 return Err(not_for(
                     "quality",
-                    &format!("applies to lossy outputs (jpeg, webp, lossy audio and video); {target} is not one"),
+                    &format!("applies to lossy outputs (jpeg, webp, avif, lossy audio and video); {target} is not one"),
                 ));
             }
         }
@@ -156,7 +162,7 @@ impl ConversionOptions {
             if !takes_lossless(target) {
                 return Err(not_for(
                     "lossless",
-                    &format!("applies to webp outputs, not {target}"),
+                    &format!("applies to webp and avif outputs, not {target}"),
                 ));
             }
             if self.quality.is_some() {
@@ -196,7 +202,9 @@ impl ConversionOptions {
         if self.keep_metadata == Some(true) && !takes_keep_metadata(source, target) {
             return Err(not_for(
                 "keep_metadata",
-                &format!("applies to image to image conversions, not {source} to {target}"),
+                &format!(
+                    "applies to conversions among png, jpeg, gif, bmp, tiff and webp, not {source} to {target}"
+                ),
             ));
         }
         Ok(())

@@ -1,0 +1,247 @@
+//! Modern photos: HEIC (phones) and AVIF read, AVIF written, by libheif's command-line
+//! tools (`heif-convert`, `heif-enc`), fenced like every external engine. Decoded
+//! pictures go through the same steps as every picture here (scaled to fit, encoded by
+//! the built-in encoders); libheif applies the photo's rotation and mirroring while
+//! decoding, and nothing of its metadata is carried over.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use image::{DynamicImage, ImageFormat};
+
+use crate::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
+use crate::external::{
+    deliver, fenced_command, find_program, place_input, run_for_job, run_within, Fence,
+};
+use crate::format::RASTER_FORMATS;
+use crate::image::{fit_within, Encoding, Metadata};
+use crate::{BudgetWriter, ConversionError, Format};
+
+/// What decoded HEIC and AVIF photos become.
+const PHOTO_OUTPUTS: [Format; 8] = [
+    Format::Png,
+    Format::Jpeg,
+    Format::Gif,
+    Format::Bmp,
+    Format::Tiff,
+    Format::Webp,
+    Format::Avif,
+    Format::Pdf,
+];
+
+const OFFERS: &[Offer] = &[
+    Offer {
+        id: "heif",
+        name: "HEIC and AVIF photos",
+        description: "HEIC photos (as phones take them) and AVIF pictures to any picture format or a one-page PDF, by libheif.",
+        inputs: &[Format::Heic, Format::Avif],
+        outputs: &PHOTO_OUTPUTS,
+        features: &["rotation applied", "metadata stripped"],
+    },
+    Offer {
+        id: "avif",
+        name: "Pictures to AVIF",
+        description: "Raster pictures to AVIF, by libheif with the AOM encoder.",
+        inputs: &RASTER_FORMATS,
+        outputs: &[Format::Avif],
+        features: &["quality 50 unless asked (as heif-enc)", "lossless on request"],
+    },
+];
+
+/// How to install libheif's tools, for the doctor's report.
+pub const INSTALL_HINT: &str = "install libheif's tools and bubblewrap (Debian/Ubuntu: apt-get install libheif-examples bubblewrap; Fedora: dnf install libheif-tools bubblewrap)";
+
+/// AVIF's quality when none is asked: `heif-enc`'s default.
+pub const DEFAULT_AVIF_QUALITY: u32 = 50;
+/// How long the version probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// libheif's tools, found and fenced.
+#[derive(Debug)]
+pub struct Libheif {
+    decoder: PathBuf,
+    encoder: PathBuf,
+    fence: Fence,
+}
+
+impl Libheif {
+    /// What it converts when found.
+    pub(crate) const OFFERS: &'static [Offer] = OFFERS;
+
+    /// Looks for `heif-convert` and `heif-enc` on the `PATH`, fenced.
+    pub fn probe() -> Probed {
+        let missing = |detail: String| Probed {
+            engine: None,
+            report: EngineReport {
+                name: "libheif",
+                version: None,
+                detail,
+                offers: Vec::new(),
+            },
+            offers: OFFERS,
+        };
+        let real = |name: &str| {
+            find_program(name).map(|path| std::fs::canonicalize(&path).unwrap_or(path))
+        };
+        let (Some(decoder), Some(encoder)) = (real("heif-convert"), real("heif-enc")) else {
+            return missing(format!(
+                "heif-convert or heif-enc not found on the PATH; {INSTALL_HINT}"
+            ));
+        };
+        let (fence, weaker) = Fence::probe(&encoder);
+        if let Some(why) = &weaker {
+            tracing::warn!(reason = %why, "libheif runs without a file-system fence; install bubblewrap");
+        }
+        let engine = Self {
+            decoder,
+            encoder,
+            fence,
+        };
+        let version = match engine.version() {
+            Ok(version) => version,
+            Err(why) => {
+                return missing(format!(
+                    "{} did not run ({why}); {INSTALL_HINT}",
+                    engine.encoder.display()
+                ))
+            }
+        };
+        let detail = format!("{}, {}", engine.encoder.display(), engine.fence.describe());
+        Probed {
+            engine: Some(Arc::new(engine)),
+            report: EngineReport {
+                name: "libheif",
+                version: Some(version),
+                detail,
+                offers: OFFERS.iter().map(|offer| offer.id).collect(),
+            },
+            offers: OFFERS,
+        }
+    }
+
+    /// `heif-enc --help` starts with ` heif-enc  libheif version: 1.15.1`.
+    fn version(&self) -> Result<String, String> {
+        let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let printed = scratch.path().join("help.txt");
+        let mut command = fenced_command(&self.fence, &self.encoder, scratch.path())
+            .map_err(|e| e.to_string())?;
+        let file = std::fs::File::create(&printed).map_err(|e| e.to_string())?;
+        command
+            .arg("--help")
+            .stdout(file.try_clone().map_err(|e| e.to_string())?)
+            .stderr(file);
+        run_within(&mut command, Instant::now() + PROBE_TIMEOUT)
+            .map_err(|e| e.to_string())?
+            .ok_or("it did not answer within 30 s")?;
+        let text = std::fs::read_to_string(&printed).map_err(|e| e.to_string())?;
+        text.split("libheif version:")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned)
+            .ok_or_else(|| "it printed no version".into())
+    }
+
+    /// Runs one tool fenced in the job's scratch folder.
+    fn run_tool(
+        &self,
+        job: &EngineJob<'_>,
+        program: &Path,
+        args: &[String],
+    ) -> Result<(), ConversionError> {
+        let mut command =
+            fenced_command(&self.fence, program, job.scratch).map_err(ConversionError::Io)?;
+        command
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if run_for_job(&mut command, job, || {})?.success() {
+            Ok(())
+        } else {
+            Err(ConversionError::Failed(format!(
+                "libheif could not convert this {} file (is it damaged?)",
+                job.source.name()
+            )))
+        }
+    }
+
+    /// The job's input as upright pixels: decoded by libheif (HEIC, AVIF) or by the
+    /// built-in decoders (other pictures).
+    fn pixels(&self, job: &EngineJob<'_>) -> Result<DynamicImage, ConversionError> {
+        if !matches!(job.source, Format::Heic | Format::Avif) {
+            return crate::image::decode(job.input, job.source, false)
+                .map(|picture| picture.pixels);
+        }
+        let input = format!("input.{}", job.source.extension());
+        place_input(job, &input)?;
+        self.run_tool(job, &self.decoder, &[input, "decoded.png".to_owned()])?;
+        let decoded = job.scratch.join("decoded.png");
+        // heif-convert names the file as asked for a single image; the checks of any
+        // picture (size first) apply to it.
+        crate::image::decode(&decoded, Format::Png, false).map(|picture| picture.pixels)
+    }
+
+    /// `picture` as AVIF into `out`, through a lossless PNG for heif-enc.
+    fn encode_avif(
+        &self,
+        job: &EngineJob<'_>,
+        picture: &DynamicImage,
+        out: &mut BudgetWriter<'_>,
+    ) -> Result<(), ConversionError> {
+        let source = job.scratch.join("encode.png");
+        picture
+            .save_with_format(&source, ImageFormat::Png)
+            .map_err(|error| {
+                ConversionError::Failed(format!("preparing the picture failed ({error})"))
+            })?;
+        let mut args = Vec::new();
+        if job.options.lossless == Some(true) {
+            args.push("--lossless".to_owned());
+        } else {
+            let quality = job.options.quality.unwrap_or(DEFAULT_AVIF_QUALITY);
+            args.extend(["-q".to_owned(), quality.to_string()]);
+        }
+        args.extend([
+            "-A".to_owned(),
+            "-o".to_owned(),
+            "output.avif".to_owned(),
+            "encode.png".to_owned(),
+        ]);
+        self.run_tool(job, &self.encoder, &args)?;
+        deliver(&job.scratch.join("output.avif"), job, out)
+    }
+}
+
+impl Engine for Libheif {
+    fn name(&self) -> &'static str {
+        "libheif"
+    }
+
+    fn offers(&self) -> &'static [Offer] {
+        OFFERS
+    }
+
+    fn convert(
+        &self,
+        job: &EngineJob<'_>,
+        out: &mut BudgetWriter<'_>,
+    ) -> Result<Format, ConversionError> {
+        let pixels = self.pixels(job)?;
+        job.budget.check_time()?;
+        if job.target == Format::Pdf {
+            crate::pdf::from_image(&pixels, job.budget, out)?;
+            return Ok(Format::Pdf);
+        }
+        let fitted = fit_within(&pixels, job.options.max_width, job.options.max_height);
+        job.budget.check_time()?;
+        if job.target == Format::Avif {
+            self.encode_avif(job, &fitted, out)?;
+        } else {
+            let no_metadata = Metadata::default();
+            let encoding = Encoding::from_options(job.options, &no_metadata);
+            crate::image::encode(&fitted, job.target, &encoding, out)?;
+        }
+        Ok(job.target)
+    }
+}
