@@ -119,7 +119,7 @@ async fn pictures_become_avif_at_the_quality_asked_and_avif_reads_back() {
     let creds = new_session(&server).await;
     // Detail that costs bytes: a fine pattern.
     let detailed = DynamicImage::ImageRgb8(RgbImage::from_fn(256, 192, |x, y| {
-        Rgb([(x * 7 ^ y * 13) as u8, (x * y) as u8, (x + y * 3) as u8])
+        Rgb([((x * 7) ^ (y * 13)) as u8, (x * y) as u8, (x + y * 3) as u8])
     }));
     let png = png_of(&detailed);
     let low = to_avif(&server, &creds, png.clone(), json!({"quality": 10})).await;
