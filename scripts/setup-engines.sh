@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the optional conversion engines the tests exercise and the tools they check
 # results with (Debian packages):
-# - LibreOffice (Writer, headless) for office documents, and bubblewrap, which fences
-#   every LibreOffice run in (without it LibreOffice is not used), with the DejaVu
-#   fonts LibreOffice lays text out with;
+# - LibreOffice (Writer, Calc and Impress, headless) for office documents,
+#   spreadsheets and presentations, with the DejaVu fonts it lays text out with, and
+#   bubblewrap, which fences every external engine's run in;
 # - poppler's tools (pdfinfo, pdftoppm, pdftotext): PDFs as input (pages as pictures,
 #   text); the tests also read PDFs back with pdftotext;
 # - FFmpeg (ffmpeg, ffprobe) for audio and video; the tests also make their media
@@ -19,13 +19,24 @@
 # Idempotent: it installs only what is missing.
 set -euo pipefail
 
+# LibreOffice is installed with its recommended packages (part of what was tested);
+# the other engines without.
+office=()
+command -v soffice >/dev/null 2>&1 || office+=(libreoffice-writer-nogui fonts-dejavu-core)
+# Calc and Impress (spreadsheets and presentations) have no command of their own:
+# their libraries sit beside soffice.
+[ -e /usr/lib/libreoffice/program/libsclo.so ] || office+=(libreoffice-calc-nogui)
+[ -e /usr/lib/libreoffice/program/libsdlo.so ] || office+=(libreoffice-impress-nogui)
+if [ "${#office[@]}" -gt 0 ]; then
+  "$(dirname "$0")/apt-install.sh" --with-recommends "${office[@]}"
+fi
+
 missing=()
 need() { # need COMMAND PACKAGE...
   local command="$1"
   shift
   command -v "$command" >/dev/null 2>&1 || missing+=("$@")
 }
-need soffice libreoffice-writer-nogui fonts-dejavu-core
 need bwrap bubblewrap
 need pdftoppm poppler-utils
 need ffmpeg ffmpeg
@@ -33,8 +44,6 @@ need pandoc pandoc
 need heif-enc libheif-examples
 need cwebp webp
 need cjpeg libjpeg-turbo-progs
-if [ "${#missing[@]}" -eq 0 ]; then
-  exit 0
+if [ "${#missing[@]}" -gt 0 ]; then
+  "$(dirname "$0")/apt-install.sh" "${missing[@]}"
 fi
-# With recommendations: LibreOffice's recommended packages are part of what was tested.
-"$(dirname "$0")/apt-install.sh" --with-recommends "${missing[@]}"

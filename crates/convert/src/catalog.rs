@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use crate::{
     BuiltinEngine, Engine as _, Ffmpeg, Format, Libheif, LibreOffice, Offer, Pandoc,
-    PandocThroughOffice, Poppler,
+    PandocThroughOffice, Poppler, SlidesAsPictures,
 };
 
 /// Every engine's offers with the engine's name, whether or not the engine is
@@ -36,6 +36,11 @@ pub fn known_offers() -> Vec<(&'static str, &'static Offer)> {
         .chain(documents_pdf)
         .chain(Poppler::OFFERS.iter().map(|offer| ("poppler", offer)))
         .chain(Libheif::OFFERS.iter().map(|offer| ("libheif", offer)))
+        .chain(
+            SlidesAsPictures::OFFERS
+                .iter()
+                .map(|offer| ("libreoffice+poppler", offer)),
+        )
         .collect()
 }
 

@@ -142,6 +142,29 @@ pub struct Probed {
     pub offers: &'static [Offer],
 }
 
+/// A probe's result when the engine itself is kept too (another engine hands it
+/// work): the engine and its report, or the report of why it is missing.
+pub type Found<E> = Result<(Arc<E>, EngineReport), EngineReport>;
+
+impl Probed {
+    /// The registry's view of `found`: a found engine offers what it says; a missing
+    /// one would have offered `known` (so that asking for one names what is missing).
+    pub fn from_found<E: Engine>(found: &Found<E>, known: &'static [Offer]) -> Self {
+        match found {
+            Ok((engine, report)) => Self {
+                offers: engine.offers(),
+                engine: Some(Arc::clone(engine) as Arc<dyn Engine>),
+                report: report.clone(),
+            },
+            Err(report) => Self {
+                engine: None,
+                report: report.clone(),
+                offers: known,
+            },
+        }
+    }
+}
+
 impl Engines {
     /// Collects probe results; engines not found are reported but offer nothing.
     pub fn from_probes(probes: impl IntoIterator<Item = Probed>) -> Self {

@@ -95,6 +95,7 @@ mod probe;
 mod properties;
 mod setting;
 mod sheet;
+mod slides;
 mod svg;
 mod text;
 mod text_pdf;
@@ -103,7 +104,7 @@ pub use self::budget::{Budget, BudgetWriter, Sink};
 pub use self::builtin::BuiltinEngine;
 pub use self::catalog::{formats_markdown, known_offers, known_pairs, known_targets};
 pub use self::document::{Pandoc, PandocThroughOffice};
-pub use self::engine::{Converted, Engine, EngineJob, EngineReport, Engines, Offer, Probed};
+pub use self::engine::{Converted, Engine, EngineJob, EngineReport, Engines, Found, Offer, Probed};
 pub use self::error::ConversionError;
 pub use self::heif::Libheif;
 pub use self::input::{inspect_input, inspection_is_heavy, InputBytes, InputClaim, InputError};
@@ -112,6 +113,7 @@ pub use self::office::LibreOffice;
 pub use self::poppler::Poppler;
 pub use self::probe::probe_engines;
 pub use self::setting::LibreOfficeSetting;
+pub use self::slides::SlidesAsPictures;
 pub use trustyconvert_protocol::{ConversionOptions, Format};
 
 /// The README's example, compiled as a doctest so it cannot go stale.

@@ -19,7 +19,7 @@ use image::DynamicImage;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-use crate::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
+use crate::engine::{Engine, EngineJob, EngineReport, Found, Offer, Probed};
 use crate::external::{
     deliver, fenced_command, find_program, place_input, run_for_job, run_within, Fence,
 };
@@ -68,15 +68,16 @@ impl Poppler {
 
     /// Looks for `pdfinfo`, `pdftoppm` and `pdftotext` on the `PATH`, fenced.
     pub fn probe() -> Probed {
-        let missing = |detail: String| Probed {
-            engine: None,
-            report: EngineReport {
-                name: "poppler",
-                version: None,
-                detail,
-                offers: Vec::new(),
-            },
-            offers: OFFERS,
+        Probed::from_found(&Self::find(), OFFERS)
+    }
+
+    /// [`probe`](Self::probe), keeping the engine itself (other engines hand it work).
+    pub fn find() -> Found<Self> {
+        let missing = |detail: String| EngineReport {
+            name: "poppler",
+            version: None,
+            detail,
+            offers: Vec::new(),
         };
         let real = |name: &str| {
             find_program(name).map(|path| std::fs::canonicalize(&path).unwrap_or(path))
@@ -84,9 +85,9 @@ impl Poppler {
         let (Some(pdfinfo), Some(pdftoppm), Some(pdftotext)) =
             (real("pdfinfo"), real("pdftoppm"), real("pdftotext"))
         else {
-            return missing(format!(
+            return Err(missing(format!(
                 "pdfinfo, pdftoppm or pdftotext not found on the PATH; {INSTALL_HINT}"
-            ));
+            )));
         };
         let (fence, weaker) = Fence::probe(&pdftoppm);
         if let Some(why) = &weaker {
@@ -98,26 +99,20 @@ impl Poppler {
             pdftotext,
             fence,
         };
-        let version = match engine.version() {
-            Ok(version) => version,
-            Err(why) => {
-                return missing(format!(
-                    "{} did not run ({why}); {INSTALL_HINT}",
-                    engine.pdfinfo.display()
-                ))
-            }
-        };
+        let version = engine.version().map_err(|why| {
+            missing(format!(
+                "{} did not run ({why}); {INSTALL_HINT}",
+                engine.pdfinfo.display()
+            ))
+        })?;
         let detail = format!("{}, {}", engine.pdftoppm.display(), engine.fence.describe());
-        Probed {
-            engine: Some(Arc::new(engine)),
-            report: EngineReport {
-                name: "poppler",
-                version: Some(version),
-                detail,
-                offers: OFFERS.iter().map(|offer| offer.id).collect(),
-            },
-            offers: OFFERS,
-        }
+        let report = EngineReport {
+            name: "poppler",
+            version: Some(version),
+            detail,
+            offers: OFFERS.iter().map(|offer| offer.id).collect(),
+        };
+        Ok((Arc::new(engine), report))
     }
 
     /// `pdfinfo -v` prints `pdfinfo version 22.12.0` (on standard error).

@@ -3,9 +3,10 @@
 use std::ffi::OsString;
 use std::sync::{Mutex, PoisonError};
 
+use crate::engine::Probed;
 use crate::{
     BuiltinEngine, Engines, Ffmpeg, Libheif, LibreOffice, LibreOfficeSetting, Pandoc,
-    PandocThroughOffice, Poppler,
+    PandocThroughOffice, Poppler, SlidesAsPictures,
 };
 
 /// Probes every engine (LibreOffice as `libreoffice` says); blocks while LibreOffice
@@ -22,13 +23,15 @@ pub fn probe_engines(libreoffice: &LibreOfficeSetting) -> Engines {
     }
     let office = LibreOffice::find(libreoffice);
     let pandoc = Pandoc::find();
+    let poppler = Poppler::find();
     let engines = Engines::from_probes([
         BuiltinEngine::probe(),
         LibreOffice::probed(&office),
         Ffmpeg::probe(),
         Pandoc::probed(&pandoc),
         PandocThroughOffice::probe(&pandoc, &office),
-        Poppler::probe(),
+        Probed::from_found(&poppler, Poppler::OFFERS),
+        SlidesAsPictures::probe(&office, &poppler),
         Libheif::probe(),
     ]);
     probed.push((key, engines.clone()));

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use self::via_office::PandocThroughOffice;
-use crate::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
+use crate::engine::{Engine, EngineJob, EngineReport, Found, Offer, Probed};
 use crate::external::{
     deliver, fenced_command, find_program, place_input, run_for_job, run_within, Fence,
 };
@@ -112,7 +112,7 @@ impl Pandoc {
     pub(crate) const OFFERS: &'static [Offer] = OFFERS;
 
     /// Looks for `pandoc` on the `PATH`, fences it and asks its version from inside.
-    pub fn find() -> Result<(Arc<Self>, EngineReport), EngineReport> {
+    pub fn find() -> Found<Self> {
         let missing = |detail: String| EngineReport {
             name: "pandoc",
             version: None,
@@ -146,20 +146,9 @@ impl Pandoc {
         Ok((Arc::new(engine), report))
     }
 
-    /// The probe result as the registry takes it.
-    pub fn probed(found: &Result<(Arc<Self>, EngineReport), EngineReport>) -> Probed {
-        match found {
-            Ok((engine, report)) => Probed {
-                engine: Some(Arc::clone(engine) as Arc<dyn Engine>),
-                report: report.clone(),
-                offers: OFFERS,
-            },
-            Err(report) => Probed {
-                engine: None,
-                report: report.clone(),
-                offers: OFFERS,
-            },
-        }
+    /// A [`find`](Self::find) result as the registry takes it.
+    pub fn probed(found: &Found<Self>) -> Probed {
+        Probed::from_found(found, OFFERS)
     }
 
     /// `pandoc --version`'s number, asked inside the fence.

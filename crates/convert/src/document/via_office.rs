@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::Pandoc;
-use crate::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
+use crate::engine::{Engine, EngineJob, EngineReport, Found, Offer, Probed};
 use crate::{BudgetWriter, ConversionError, ConversionOptions, Format, LibreOffice};
 
 const OFFERS: &[Offer] = &[Offer {
@@ -29,10 +29,7 @@ impl PandocThroughOffice {
     pub(crate) const OFFERS: &'static [Offer] = OFFERS;
 
     /// Offered when both probes found their engine.
-    pub fn probe(
-        pandoc: &Result<(Arc<Pandoc>, EngineReport), EngineReport>,
-        office: &Result<(Arc<LibreOffice>, EngineReport), EngineReport>,
-    ) -> Probed {
+    pub fn probe(pandoc: &Found<Pandoc>, office: &Found<LibreOffice>) -> Probed {
         let report = |version: Option<String>, detail: &str| EngineReport {
             name: "pandoc+libreoffice",
             version,

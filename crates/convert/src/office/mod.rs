@@ -1,5 +1,7 @@
-//! The LibreOffice engine: office documents (docx, doc, odt, rtf, html) to PDF, and
-//! docx ↔ odt, by running `soffice --headless --convert-to` once per job.
+//! The LibreOffice engine: office documents (docx, doc, odt, rtf, html), spreadsheets
+//! (xlsx, ods, csv) and presentations (pptx, odp) to PDF, and docx ↔ odt, by running
+//! `soffice --headless --convert-to` once per job. What it offers follows the
+//! modules installed (`offers`: Writer always, Calc and Impress when present).
 //!
 //! Each run is shut in:
 //! - `sandbox`: bubblewrap namespaces — it sees only system files and its own scratch
@@ -15,6 +17,7 @@
 
 mod data_url;
 mod html;
+mod offers;
 mod profile;
 
 use std::path::{Path, PathBuf};
@@ -23,50 +26,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use self::html::sanitize_html;
+use self::offers::{offers_for, Modules, ALL_OFFERS};
 use self::profile::{file_url, PROFILE};
-use crate::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
+use crate::engine::{Engine, EngineJob, EngineReport, Found, Offer, Probed};
 use crate::external::{
     deliver, fenced_command, find_program, place_input, run_for_job, run_within, Fence,
 };
 use crate::{BudgetWriter, ConversionError, Format, LibreOfficeSetting};
-
-/// What LibreOffice converts, when it is found.
-const OFFERS: &[Offer] = &[
-    Offer {
-        id: "office",
-        name: "Office documents",
-        description: "Word, OpenDocument, RTF and HTML documents to PDF, laid out by LibreOffice.",
-        inputs: &[
-            Format::Docx,
-            Format::Doc,
-            Format::Odt,
-            Format::Rtf,
-            Format::Html,
-        ],
-        outputs: &[Format::Pdf],
-        features: &[
-            "fonts, tables and images kept",
-            "macros never run",
-            "no network",
-        ],
-    },
-    Offer {
-        id: "docx-to-odt",
-        name: "Word to OpenDocument",
-        description: "A Word document as an OpenDocument text.",
-        inputs: &[Format::Docx],
-        outputs: &[Format::Odt],
-        features: &["macros never run"],
-    },
-    Offer {
-        id: "odt-to-docx",
-        name: "OpenDocument to Word",
-        description: "An OpenDocument text as a Word document.",
-        inputs: &[Format::Odt],
-        outputs: &[Format::Docx],
-        features: &["macros never run"],
-    },
-];
 
 /// How long the probe waits for `soffice --version`.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -81,11 +47,12 @@ pub const INSTALL_HINT: &str = "install LibreOffice and bubblewrap (Debian/Ubunt
 pub struct LibreOffice {
     program: PathBuf,
     fence: Fence,
+    modules: Modules,
 }
 
 impl LibreOffice {
     /// What it converts when found (also known without probing).
-    pub(crate) const OFFERS: &'static [Offer] = OFFERS;
+    pub(crate) const OFFERS: &'static [Offer] = ALL_OFFERS;
 
     /// Looks for LibreOffice as `setting` says, finds the strongest fence this machine
     /// allows (warning when it is not bubblewrap), and asks its version from inside.
@@ -94,7 +61,7 @@ impl LibreOffice {
     }
 
     /// [`probe`](Self::probe), keeping the engine itself (other engines hand it work).
-    pub fn find(setting: &LibreOfficeSetting) -> Result<(Arc<Self>, EngineReport), EngineReport> {
+    pub fn find(setting: &LibreOfficeSetting) -> Found<Self> {
         let missing = |detail: String| EngineReport {
             name: "libreoffice",
             version: None,
@@ -123,7 +90,12 @@ impl LibreOffice {
                  files this server's user can read; install bubblewrap"
             );
         }
-        let engine = Self { program, fence };
+        let modules = Modules::installed_beside(&program);
+        let engine = Self {
+            program,
+            fence,
+            modules,
+        };
         let version = engine.version().map_err(|why| {
             missing(format!(
                 "{} did not run ({why}); {INSTALL_HINT}",
@@ -139,25 +111,22 @@ impl LibreOffice {
             name: "libreoffice",
             version: Some(version),
             detail,
-            offers: OFFERS.iter().map(|offer| offer.id).collect(),
+            offers: offers_for(engine.modules)
+                .iter()
+                .map(|offer| offer.id)
+                .collect(),
         };
         Ok((Arc::new(engine), report))
     }
 
     /// A [`find`](Self::find) result as the registry takes it.
-    pub fn probed(found: &Result<(Arc<Self>, EngineReport), EngineReport>) -> Probed {
-        match found {
-            Ok((engine, report)) => Probed {
-                engine: Some(Arc::clone(engine) as Arc<dyn Engine>),
-                report: report.clone(),
-                offers: OFFERS,
-            },
-            Err(report) => Probed {
-                engine: None,
-                report: report.clone(),
-                offers: OFFERS,
-            },
-        }
+    pub fn probed(found: &Found<Self>) -> Probed {
+        Probed::from_found(found, ALL_OFFERS)
+    }
+
+    /// Whether presentations can be read here (Impress is installed).
+    pub(crate) fn reads_presentations(&self) -> bool {
+        self.modules.reads_presentations()
     }
 
     /// `soffice` fenced in `scratch`, with a fresh profile there and the environment
@@ -202,7 +171,7 @@ impl Engine for LibreOffice {
     }
 
     fn offers(&self) -> &'static [Offer] {
-        OFFERS
+        offers_for(self.modules)
     }
 
     fn convert(
@@ -263,9 +232,17 @@ fn filters(
         Format::Odt => "writer8",
         Format::Rtf => "Rich Text Format",
         Format::Html => "HTML (StarWriter)",
+        Format::Xlsx => "Calc MS Excel 2007 XML",
+        Format::Ods => "calc8",
+        // Comma-separated, double quotes, UTF-8 (76), from the first line.
+        Format::Csv => "Text - txt - csv (StarCalc):44,34,76,1",
+        Format::Pptx => "Impress MS PowerPoint 2007 XML",
+        Format::Odp => "impress8",
         _ => return Err(ConversionError::Unsupported),
     };
     let export = match (source, target) {
+        (Format::Xlsx | Format::Ods | Format::Csv, Format::Pdf) => "pdf:calc_pdf_Export",
+        (Format::Pptx | Format::Odp, Format::Pdf) => "pdf:impress_pdf_Export",
         (_, Format::Pdf) => "pdf:writer_pdf_Export",
         (Format::Docx, Format::Odt) => "odt:writer8",
         (Format::Odt, Format::Docx) => "docx:MS Word 2007 XML",
