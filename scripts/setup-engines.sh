@@ -2,8 +2,9 @@
 # Installs the optional conversion engines the tests exercise and the tools they check
 # results with (Debian packages):
 # - LibreOffice (Writer, Calc and Impress, headless) for office documents,
-#   spreadsheets and presentations, with the DejaVu fonts it lays text out with, and
-#   bubblewrap, which fences every external engine's run in;
+#   spreadsheets and presentations, with the DejaVu fonts it lays text out with and
+#   python3-uno, through which instances are kept warm; and bubblewrap, which fences
+#   every external engine's run in;
 # - poppler's tools (pdfinfo, pdftoppm, pdftotext): PDFs as input (pages as pictures,
 #   text); the tests also read PDFs back with pdftotext;
 # - FFmpeg (ffmpeg, ffprobe) for audio and video; the tests also make their media
@@ -27,6 +28,8 @@ command -v soffice >/dev/null 2>&1 || office+=(libreoffice-writer-nogui fonts-de
 # their libraries sit beside soffice.
 [ -e /usr/lib/libreoffice/program/libsclo.so ] || office+=(libreoffice-calc-nogui)
 [ -e /usr/lib/libreoffice/program/libsdlo.so ] || office+=(libreoffice-impress-nogui)
+# Warm LibreOffice instances are driven through its UNO bridge for the system Python.
+/usr/bin/python3 -c "import uno" >/dev/null 2>&1 || office+=(python3-uno)
 if [ "${#office[@]}" -gt 0 ]; then
   "$(dirname "$0")/apt-install.sh" --with-recommends "${office[@]}"
 fi

@@ -2,7 +2,7 @@
 //! and how to install the missing ones. Probes exactly as `serve` does at startup.
 
 use clap::Args;
-use trustyconvert_convert::{probe_engines, Format, LibreOfficeSetting};
+use trustyconvert_convert::{probe_engines, EngineSettings, Format, LibreOfficeSetting};
 
 /// Where the engines are; shared by `serve` and `doctor`.
 #[derive(Debug, Args)]
@@ -15,7 +15,11 @@ pub struct EngineArgs {
 
 /// Prints one block per engine: found or missing, version, detail, what it offers.
 pub async fn run(args: EngineArgs) -> Result<(), String> {
-    let engines = tokio::task::spawn_blocking(move || probe_engines(&args.libreoffice))
+    let settings = EngineSettings {
+        libreoffice: args.libreoffice,
+        ..EngineSettings::default()
+    };
+    let engines = tokio::task::spawn_blocking(move || probe_engines(&settings))
         .await
         .map_err(|_| "probing the engines crashed".to_owned())?;
     println!("Conversion engines:");

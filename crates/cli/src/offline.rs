@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use trustyconvert_client::protocol::human_size;
 use trustyconvert_convert::{
-    inspect_input, probe_engines, Budget, ConversionError, ConversionOptions, EngineJob, Engines,
-    Format, InputBytes, InputClaim, InputError, LibreOfficeSetting,
+    inspect_input, probe_engines, Budget, ConversionError, ConversionOptions, EngineJob,
+    EngineSettings, Engines, Format, InputBytes, InputClaim, InputError,
 };
 use trustyconvert_server::config::defaults;
 
@@ -53,7 +53,7 @@ fn convert(
         Copy::Open(e) => format!("cannot read {name}: {e}"),
         Copy::Failed(e) => format!("cannot copy {name} to a temporary folder: {e}"),
     })?;
-    let engines = probe_engines(&LibreOfficeSetting::Auto);
+    let engines = probe_engines(&EngineSettings::default());
     let file_name = file
         .file_name()
         .and_then(|n| n.to_str())

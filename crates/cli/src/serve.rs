@@ -117,6 +117,16 @@ pub struct ServeArgs {
     #[command(flatten)]
     engines: EngineArgs,
 
+    /// LibreOffice instances kept running between conversions, each fenced like a
+    /// cold run (0: start LibreOffice for each conversion). Needs python3 with
+    /// LibreOffice's UNO bridge (Debian: python3-uno).
+    #[arg(long, env = "TRUSTY_OFFICE_POOL", default_value_t = defaults::OFFICE_POOL)]
+    office_pool: usize,
+
+    /// Conversions a warm LibreOffice instance performs before it is replaced.
+    #[arg(long, env = "TRUSTY_OFFICE_RECYCLE", default_value_t = defaults::OFFICE_RECYCLE_AFTER)]
+    office_recycle: u32,
+
     /// Bytes one session's uploads and outputs may take together (`1GiB`, `500MB`, …).
     #[arg(long, env = "TRUSTY_MAX_SESSION_STORAGE", default_value_t = ByteSize(defaults::MAX_SESSION_STORAGE))]
     max_session_storage: ByteSize,
@@ -241,6 +251,8 @@ impl ServeArgs {
             client_ipv6_prefix: self.client_ipv6_prefix,
             web_dir: self.web_dir,
             libreoffice: self.engines.libreoffice,
+            office_pool: self.office_pool,
+            office_recycle_after: self.office_recycle,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use trustyconvert_convert::{probe_engines, LibreOfficeSetting};
+use trustyconvert_convert::{probe_engines, EngineSettings};
 
 const BIN: &str = env!("CARGO_BIN_EXE_trustyconvert");
 
@@ -160,7 +160,7 @@ fn convert_help_names_every_format_the_engines_write() {
         .unwrap_or_else(|| panic!("no list of values in {help}"));
     let listed: Vec<&str> = listed.split(", ").collect();
     // What the engines on this machine (LibreOffice included) actually write.
-    let engines = probe_engines(&LibreOfficeSetting::Auto);
+    let engines = probe_engines(&EngineSettings::default());
     for offer in engines.offers() {
         for target in offer.outputs {
             assert!(

@@ -10,14 +10,17 @@
 //! use std::time::Duration;
 //!
 //! use trustyconvert_convert::{
-//!     inspect_input, probe_engines, Budget, EngineJob, Format, InputBytes, InputClaim,
-//!     LibreOfficeSetting,
+//!     inspect_input, probe_engines, Budget, EngineJob, EngineSettings, Format, InputBytes,
+//!     InputClaim, LibreOfficeSetting,
 //! };
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // Once per process: which engines this machine has (LibreOffice is optional:
 //! // `LibreOfficeSetting::Auto` looks for it on the PATH).
-//! let engines = probe_engines(&LibreOfficeSetting::Off);
+//! let engines = probe_engines(&EngineSettings {
+//!     libreoffice: LibreOfficeSetting::Off,
+//!     ..EngineSettings::default()
+//! });
 //!
 //! let scratch = tempfile::tempdir()?;
 //! let input = scratch.path().join("prices.csv");
@@ -109,10 +112,10 @@ pub use self::error::ConversionError;
 pub use self::heif::Libheif;
 pub use self::input::{inspect_input, inspection_is_heavy, InputBytes, InputClaim, InputError};
 pub use self::media::Ffmpeg;
-pub use self::office::LibreOffice;
+pub use self::office::{LibreOffice, PoolSettings};
 pub use self::poppler::Poppler;
 pub use self::probe::probe_engines;
-pub use self::setting::LibreOfficeSetting;
+pub use self::setting::{EngineSettings, LibreOfficeSetting};
 pub use self::slides::SlidesAsPictures;
 pub use trustyconvert_protocol::{ConversionOptions, Format};
 

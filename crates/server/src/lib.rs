@@ -94,9 +94,16 @@ impl Server {
             config.secret_key_file.as_deref(),
             &config.data_dir,
         )?;
-        let libreoffice = config.libreoffice.clone();
+        let settings = trustyconvert_convert::EngineSettings {
+            libreoffice: config.libreoffice.clone(),
+            office_pool: trustyconvert_convert::PoolSettings {
+                size: config.office_pool,
+                recycle_after: config.office_recycle_after,
+                memory_limit: config.jobs.engine_memory,
+            },
+        };
         let engines =
-            tokio::task::spawn_blocking(move || trustyconvert_convert::probe_engines(&libreoffice))
+            tokio::task::spawn_blocking(move || trustyconvert_convert::probe_engines(&settings))
                 .await
                 .map_err(|_| StartError::Engines)?;
         for report in engines.reports() {

@@ -109,3 +109,43 @@ async fn presentations_become_a_pdf_page_per_slide_and_a_picture_per_slide() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_spreadsheets_and_presentations_convert_on_warm_instances() {
+    let server = TestServer::start(|config| {
+        config.jobs.conversion_timeout = Duration::from_secs(300);
+        config.office_pool = 1;
+        // Replaced after two: the third conversion runs on a new instance.
+        config.office_recycle_after = 2;
+    })
+    .await;
+    let creds = new_session(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let [(pptx_name, pptx), _] = presentations(dir.path());
+    let rows = vec![vec![Cell::Text("warm"), Cell::Number(7.5)]];
+    for (name, bytes, expected) in [
+        ("letter.docx", docx("Warm greetings"), "Warm greetings"),
+        ("sheet.xlsx", xlsx(&rows), "7.5"),
+        (pptx_name.as_str(), pptx, "Point number 3"),
+        ("again.docx", docx("Warm again"), "Warm again"),
+    ] {
+        let (_, pdf) = round_trip(&server, &creds, name, bytes, "pdf").await;
+        let text = words(&pdf_text(&pdf));
+        assert!(text.contains(expected), "{name}: {text}");
+    }
+    // The instances live in this process's pool folder, not in a job's.
+    let pool_folder = format!("trustyconvert-office-{}-", std::process::id());
+    let instances = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&pool_folder)
+        })
+        .flat_map(|pool| std::fs::read_dir(pool.path()).unwrap().flatten())
+        .count();
+    assert_eq!(instances, 1, "one warm instance running");
+    server.stop().await;
+}

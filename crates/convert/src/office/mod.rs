@@ -18,6 +18,7 @@
 mod data_url;
 mod html;
 mod offers;
+mod pool;
 mod profile;
 
 use std::path::{Path, PathBuf};
@@ -27,12 +28,17 @@ use std::time::{Duration, Instant};
 
 use self::html::sanitize_html;
 use self::offers::{offers_for, Modules, ALL_OFFERS};
+pub use self::pool::PoolSettings;
+use self::pool::{python_has_uno, Request, WarmPool};
 use self::profile::{file_url, PROFILE};
 use crate::engine::{Engine, EngineJob, EngineReport, Found, Offer, Probed};
 use crate::external::{
     deliver, fenced_command, find_program, place_input, run_for_job, run_within, Fence,
 };
 use crate::{BudgetWriter, ConversionError, Format, LibreOfficeSetting};
+
+/// The system's Python, for which distributions package LibreOffice's UNO bridge.
+const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 
 /// How long the probe waits for `soffice --version`.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,6 +54,8 @@ pub struct LibreOffice {
     program: PathBuf,
     fence: Fence,
     modules: Modules,
+    /// Instances kept running, if asked for and possible here.
+    pool: Option<WarmPool>,
 }
 
 impl LibreOffice {
@@ -56,12 +64,15 @@ impl LibreOffice {
 
     /// Looks for LibreOffice as `setting` says, finds the strongest fence this machine
     /// allows (warning when it is not bubblewrap), and asks its version from inside.
+    /// Started cold for every conversion.
     pub fn probe(setting: &LibreOfficeSetting) -> Probed {
-        Self::probed(&Self::find(setting))
+        Self::probed(&Self::find(setting, PoolSettings::COLD))
     }
 
-    /// [`probe`](Self::probe), keeping the engine itself (other engines hand it work).
-    pub fn find(setting: &LibreOfficeSetting) -> Found<Self> {
+    /// [`probe`](Self::probe), keeping the engine itself (other engines hand it work);
+    /// with `pool.size` instances kept warm when this machine's Python has
+    /// LibreOffice's UNO bridge (else cold, with a warning).
+    pub fn find(setting: &LibreOfficeSetting, pool: PoolSettings) -> Found<Self> {
         let missing = |detail: String| EngineReport {
             name: "libreoffice",
             version: None,
@@ -91,10 +102,11 @@ impl LibreOffice {
             );
         }
         let modules = Modules::installed_beside(&program);
-        let engine = Self {
+        let mut engine = Self {
             program,
             fence,
             modules,
+            pool: None,
         };
         let version = engine.version().map_err(|why| {
             missing(format!(
@@ -102,8 +114,9 @@ impl LibreOffice {
                 engine.program.display()
             ))
         })?;
+        let warmth = engine.keep_warm(pool);
         let detail = format!(
-            "{}, {}; macros off",
+            "{}, {}; macros off; {warmth}",
             engine.program.display(),
             engine.fence.describe()
         );
@@ -122,6 +135,41 @@ impl LibreOffice {
     /// A [`find`](Self::find) result as the registry takes it.
     pub fn probed(found: &Found<Self>) -> Probed {
         Probed::from_found(found, ALL_OFFERS)
+    }
+
+    /// Starts the pool `settings` ask for (when Python's UNO bridge is here); says how
+    /// conversions will run.
+    fn keep_warm(&mut self, settings: PoolSettings) -> String {
+        if settings.size == 0 {
+            return "started for each conversion".into();
+        }
+        // The system's Python first: LibreOffice's UNO bridge is installed for it
+        // (a python3 earlier on the PATH, say from pyenv, may lack it).
+        let python = [Some(PathBuf::from(SYSTEM_PYTHON)), find_program("python3")]
+            .into_iter()
+            .flatten()
+            .filter_map(|path| std::fs::canonicalize(path).ok())
+            .find(|python| python_has_uno(&self.fence, python));
+        let Some(python) = python else {
+            tracing::warn!(
+                "LibreOffice is started for each conversion: keeping it warm needs python3 with \
+                 its UNO bridge (apt-get install python3-uno)"
+            );
+            return "started for each conversion (python3-uno missing to keep it warm)".into();
+        };
+        match WarmPool::start(self.fence.clone(), self.program.clone(), python, settings) {
+            Ok(pool) => {
+                self.pool = Some(pool);
+                format!(
+                    "{} instances kept warm, each replaced after {} conversions",
+                    settings.size, settings.recycle_after
+                )
+            }
+            Err(error) => {
+                tracing::warn!(%error, "LibreOffice cannot be kept warm");
+                "started for each conversion".into()
+            }
+        }
     }
 
     /// Whether presentations can be read here (Impress is installed).
@@ -188,6 +236,9 @@ impl Engine for LibreOffice {
         } else {
             place_input(job, &format!("document.{}", job.source.extension()))?;
         }
+        if let Some(pool) = &self.pool {
+            return self.convert_warm(pool, job, &input, import, export, sink);
+        }
         let out = scratch.join("out");
         std::fs::create_dir_all(&out).map_err(ConversionError::Io)?;
         let mut command = self.soffice(scratch).map_err(ConversionError::Io)?;
@@ -217,6 +268,51 @@ impl Engine for LibreOffice {
         Err(ConversionError::Failed(
             "LibreOffice could not convert this file (is it damaged?)".into(),
         ))
+    }
+}
+
+impl LibreOffice {
+    /// Converts `input` (in the job's scratch folder) on a warm instance: the file is
+    /// linked into the instance's folder (the only one its fence shows), converted
+    /// there, and the result delivered; both are removed afterwards.
+    fn convert_warm(
+        &self,
+        pool: &WarmPool,
+        job: &EngineJob<'_>,
+        input: &Path,
+        import: &str,
+        export: &str,
+        sink: &mut BudgetWriter<'_>,
+    ) -> Result<Format, ConversionError> {
+        // `--convert-to`'s "extension:filter" is the filter alone over UNO.
+        let export = export.split_once(':').map_or(export, |(_, filter)| filter);
+        pool.with_instance(job.budget.deadline(), |instance| {
+            let folder = tempfile::Builder::new()
+                .prefix("job-")
+                .tempdir_in(instance.jobs_dir())
+                .map_err(ConversionError::Io)?;
+            let placed = folder
+                .path()
+                .join(format!("document.{}", job.source.extension()));
+            if std::fs::hard_link(input, &placed).is_err() {
+                std::fs::copy(input, &placed).map_err(ConversionError::Io)?;
+            }
+            let output = folder
+                .path()
+                .join(format!("result.{}", job.target.extension()));
+            instance.convert(&Request {
+                input: &placed,
+                output: &output,
+                import,
+                export,
+            })?;
+            if !output.is_file() {
+                return Err(ConversionError::Failed(
+                    "LibreOffice could not convert this file (is it damaged?)".into(),
+                ));
+            }
+            deliver(&output, job, sink).map(|()| job.target)
+        })
     }
 }
 

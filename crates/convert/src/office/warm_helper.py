@@ -8,7 +8,8 @@ HOME is the instance's folder (the only writable place in the fence); requests c
 over the Unix socket HOME/control.sock, one per connection: a JSON line
 {"input": PATH, "output": PATH, "import": FILTER, "export": FILTER}, where a filter
 may carry options after a colon ("Text - txt - csv (StarCalc):44,34,76,1"). The answer
-is a JSON line {"ok": true} or {"ok": false, "error": "..."}. HOME/ready appears once
+is a JSON line {"ok": true, "alive": true} or {"ok": false, "error": "...", "alive": …}
+("alive": false when soffice died and this instance is ending). HOME/ready appears once
 the instance takes requests. The server kills the whole fence to stop it.
 """
 
@@ -102,6 +103,18 @@ def convert(desktop, request):
         document.close(True)
 
 
+def answers(desktop, office):
+    """Whether LibreOffice still runs and answers over UNO (soffice is a launcher
+    script: its process may outlive the office itself)."""
+    if office.poll() is not None:
+        return False
+    try:
+        desktop.getFrames()
+        return True
+    except Exception:
+        return False
+
+
 def main():
     home, soffice = sys.argv[1], sys.argv[2]
     office = start_office(home, soffice)
@@ -119,10 +132,10 @@ def main():
                 reply = {"ok": True}
             except Exception as error:  # reported to the server, which fails the job
                 reply = {"ok": False, "error": str(error)[:500]}
-            if office.poll() is not None:
-                reply = {"ok": False, "error": "soffice exited"}
+            # Whether this instance can take another request.
+            reply["alive"] = reply["ok"] or answers(desktop, office)
             connection.sendall((json.dumps(reply) + "\n").encode("utf-8"))
-            if office.poll() is not None:
+            if not reply["alive"]:
                 sys.exit("soffice exited")
 
 

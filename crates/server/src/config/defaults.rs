@@ -32,6 +32,12 @@ pub const MAX_SESSION_STORAGE: u64 = 1024 * 1024 * 1024;
 pub const MAX_OUTPUT_BYTES: u64 = 256 * 1024 * 1024;
 /// `--conversion-timeout`.
 pub const CONVERSION_TIMEOUT: Duration = Duration::from_secs(60);
+/// `--office-pool`: LibreOffice instances `serve` keeps warm.
+pub const OFFICE_POOL: usize = 2;
+/// `--office-recycle`: conversions a warm LibreOffice performs before it is replaced
+/// (LibreOffice's memory grows with use).
+pub const OFFICE_RECYCLE_AFTER: u32 = 200;
+
 /// `--engine-memory`: 1 GiB of address space per LibreOffice run (it converts a
 /// typical document in well under half of that).
 pub const ENGINE_MEMORY: u64 = 1024 * 1024 * 1024;

@@ -193,6 +193,14 @@ pub struct ServerConfig {
     pub web_dir: Option<PathBuf>,
     /// Where to find LibreOffice for office documents.
     pub libreoffice: LibreOfficeSetting,
+    /// LibreOffice instances kept running between conversions (`--office-pool`); 0
+    /// starts LibreOffice for each conversion (the default of this struct, so that a
+    /// test or an embedding starts none it does not use; `serve` keeps
+    /// `defaults::OFFICE_POOL`).
+    pub office_pool: usize,
+    /// Conversions a warm instance performs before it is replaced
+    /// (`--office-recycle`).
+    pub office_recycle_after: u32,
 }
 
 impl Default for ServerConfig {
@@ -213,6 +221,8 @@ impl Default for ServerConfig {
             client_ipv6_prefix: defaults::CLIENT_IPV6_PREFIX,
             web_dir: None,
             libreoffice: LibreOfficeSetting::Auto,
+            office_pool: 0,
+            office_recycle_after: defaults::OFFICE_RECYCLE_AFTER,
         }
     }
 }
