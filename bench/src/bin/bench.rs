@@ -14,12 +14,12 @@
 //! on the memory and embedded stores, compared with this build in the same rounds —
 //! how a change moved the figures).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+use trustyconvert_bench::process::{env_or, free_port, start, Running};
 
 /// One measured run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -161,47 +161,6 @@ struct Server {
     command: Command,
 }
 
-/// A started server process, stopped (by PID) when dropped.
-struct Running {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(mut command: Command) -> Running {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
-    // Ours logs to stderr, the baselines print to stdout: read both for the address.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let outputs: Vec<Box<dyn std::io::Read + Send>> = vec![
-        Box::new(child.stdout.take().unwrap()),
-        Box::new(child.stderr.take().unwrap()),
-    ];
-    for output in outputs {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(output).lines().map_while(Result::ok) {
-                if let Some(address) = line.split("listening on ").nth(1) {
-                    let _ = tx.send(address.trim().to_owned());
-                }
-            }
-        });
-    }
-    let base = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server reports its address");
-    Running { child, base }
-}
-
 /// A fresh session: its cookie value and CSRF token.
 fn new_session(base: &str) -> (String, String) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -309,21 +268,6 @@ fn run_wrk(settings: &Settings, base: &str, operation: Operation) -> Figures {
         .output()
         .expect("wrk runs (scripts/bench.sh installs it)");
     parse_wrk(&String::from_utf8_lossy(&output.stdout))
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn main() {
