@@ -90,8 +90,8 @@ pub use names::{
     HOST_COOKIE_PREFIX,
 };
 pub use options::{
-    takes_keep_metadata, takes_lossless, takes_max_size, takes_pages, takes_quality,
-    ConversionOptions, OptionError, PageRanges, MAX_DIMENSION, QUALITY_RANGE,
+    default_quality, takes_keep_metadata, takes_lossless, takes_max_size, takes_pages,
+    takes_quality, ConversionOptions, OptionError, PageRanges, MAX_DIMENSION, QUALITY_RANGE,
 };
 pub use session::{CloseResponse, CsrfTokenResponse, HealthReport, ServiceHealth, SessionInfo};
 pub use size::human_size;

@@ -108,6 +108,17 @@ pub fn takes_quality(target: Format) -> bool {
     )
 }
 
+/// The `quality` a picture target gets when none is asked for, as its reference
+/// encoder chooses (`cwebp`, `cjpeg`: 75; `heif-enc`: 50). Sound and video have no
+/// single number: their default is the codec's usual bitrate or rate factor.
+pub fn default_quality(target: Format) -> Option<u32> {
+    match target {
+        Format::Jpeg | Format::Webp => Some(75),
+        Format::Avif => Some(50),
+        _ => None,
+    }
+}
+
 /// Formats that can be written without loss on request (`lossless`).
 pub fn takes_lossless(target: Format) -> bool {
     matches!(target, Format::Webp | Format::Avif)

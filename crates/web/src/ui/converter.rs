@@ -8,7 +8,7 @@ use futures::future::AbortHandle;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use trustyconvert_client::protocol::{
-    takes_max_size, takes_quality, ConversionOptions, Format, FormatGroup,
+    default_quality, takes_max_size, takes_quality, ConversionOptions, Format, FormatGroup,
 };
 use trustyconvert_client::workflow::{Observer, Workflow, WorkflowError};
 use trustyconvert_client::{human_size, too_large_message, ApiClient, FileBody};
@@ -74,7 +74,8 @@ pub fn Converter() -> impl IntoView {
     let file_label = RwSignal::new(None::<(String, u64)>);
     let targets = RwSignal::new(Vec::<String>::new());
     let target = RwSignal::new(String::new());
-    let quality = RwSignal::new(DEFAULT_QUALITY);
+    // None until moved: the server then uses the target's own default.
+    let quality = RwSignal::new(None::<u32>);
     let max_width = RwSignal::new(String::new());
     let max_height = RwSignal::new(String::new());
     let phase = RwSignal::new(Phase::Empty);
@@ -208,7 +209,7 @@ pub fn Converter() -> impl IntoView {
                 return;
             };
             let options = ConversionOptions {
-                quality: takes_quality(target).then(|| quality.get_untracked()),
+                quality: quality.get_untracked().filter(|_| takes_quality(target)),
                 max_width: pixels(&max_width.get_untracked()).filter(|_| takes_max_size(target)),
                 max_height: pixels(&max_height.get_untracked()).filter(|_| takes_max_size(target)),
                 ..ConversionOptions::default()
@@ -286,6 +287,20 @@ pub fn Converter() -> impl IntoView {
     let chosen_target = move || target.with(|name| Format::parse(name));
     let shows_quality = move || chosen_target().is_some_and(takes_quality);
     let shows_size = move || chosen_target().is_some_and(takes_max_size);
+    // Where the slider sits: the value chosen, else the target's default.
+    let shown_quality = move || {
+        quality
+            .get()
+            .or_else(|| chosen_target().and_then(default_quality))
+            .unwrap_or(MIDDLE_QUALITY)
+    };
+    let quality_label = move || match quality.get() {
+        Some(value) => format!("Quality {value}"),
+        None => match chosen_target().and_then(default_quality) {
+            Some(value) => format!("Quality {value} (default)"),
+            None => "Quality (default)".to_owned(),
+        },
+    };
     let done = move || phase.with(|p| matches!(p, Phase::Done { .. }));
     let can_convert = move || phase.with(|p| *p == Phase::Ready) && !target.with(String::is_empty);
     let limit_hint = move || {
@@ -354,17 +369,17 @@ pub fn Converter() -> impl IntoView {
                 </label>
                 <Show when=shows_quality>
                     <label class="field">
-                        <span>"Quality " {move || quality.get()}</span>
+                        <span>{quality_label}</span>
                         <input
                             type="range"
                             data-testid="quality"
                             min="1"
                             max="100"
-                            prop:value=move || quality.get().to_string()
+                            prop:value=move || shown_quality().to_string()
                             disabled=running
                             on:input=move |event| {
                                 if let Ok(value) = event_target_value(&event).parse() {
-                                    quality.set(value);
+                                    quality.set(Some(value));
                                 }
                             }
                         />
@@ -479,8 +494,8 @@ fn SizeField(
     }
 }
 
-/// The quality the slider starts at: the server's default.
-const DEFAULT_QUALITY: u32 = 75;
+/// Where the slider sits for targets without a single default (sound, video).
+const MIDDLE_QUALITY: u32 = 75;
 
 /// A size field's pixels; empty (or not a number) is no bound.
 fn pixels(text: &str) -> Option<u32> {
