@@ -10,6 +10,7 @@
 //! document and a markdown text (Pandoc).
 //!
 //! Environment: `BENCH_RUNS` (runs per figure, default 5; figures are medians),
+//! `BENCH_CASES` (comma-separated starts of case names, e.g. `png,wav`; default all),
 //! `BENCH_CONCURRENT` (default 8), `BENCH_UNOSERVER` (the `unoserver` program, if any).
 
 use std::path::{Path, PathBuf};
@@ -152,8 +153,9 @@ fn direct_concurrent(case: &Case, dir: &Path, count: usize) -> Duration {
     started.elapsed()
 }
 
-/// One conversion through the service from a fresh session; how long it took.
-async fn service_once(base: &str, case: &Case) -> Duration {
+/// One conversion through the service from a fresh session: how long it took end to
+/// end, and how long the job itself ran (its `conversion_time`).
+async fn service_once(base: &str, case: &Case) -> (Duration, Duration) {
     let bytes = std::fs::read(&case.input).unwrap();
     let name = case
         .input
@@ -176,13 +178,15 @@ async fn service_once(base: &str, case: &Case) -> Duration {
     let output = workflow.download(&converted, Arc::new(())).await.unwrap();
     let took = started.elapsed();
     assert!(!output.is_empty());
-    took
+    let job = Duration::from_secs_f64(converted.status.conversion_time.unwrap_or(0.0));
+    (took, job)
 }
 
 /// `count` conversions through the service at once, each from its own session.
 async fn service_concurrent(base: &str, case: &Case, count: usize) -> Duration {
     let started = Instant::now();
     let runs = (0..count).map(|_| service_once(base, case));
+    // The wall time of all of them is what counts here.
     futures::future::join_all(runs).await;
     started.elapsed()
 }
@@ -239,7 +243,6 @@ fn main() {
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
-    let profile = work.join("direct-profile");
     let cases = [
         Case { name: "png → webp (12 Mpx)", input: input("photo.png"), target: Format::Webp, direct: args("cwebp -quiet -q 75 {in} -o {out}") },
         Case { name: "heic → jpeg (12 Mpx)", input: input("photo.heic"), target: Format::Jpeg, direct: args("heif-convert -q 75 {in} {out}") },
@@ -259,7 +262,8 @@ fn main() {
             direct: vec![
                 "sh".into(),
                 "-c".into(),
-                format!("rm -rf {p} && soffice -env:UserInstallation=file://{p} --headless --convert-to pdf --outdir $(dirname {{out}}) {{in}}", p = profile.display()),
+                // Its own fresh profile per run (concurrent runs must not share one).
+                "rm -rf {out}-profile {out}-dir && soffice -env:UserInstallation=file://{out}-profile --headless --convert-to pdf --outdir {out}-dir {in} && mv {out}-dir/report.pdf {out}".to_owned(),
             ],
         },
     ];
@@ -273,9 +277,15 @@ fn main() {
     // Let the warm instances start before anything is measured.
     std::thread::sleep(Duration::from_secs(10));
 
-    println!("| conversion | direct (s) | service (s) | overhead | {concurrent}× direct (s) | {concurrent}× service (s) | ratio |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    for case in &cases {
+    println!("| conversion | direct (s) | service (s) | of which the job (s) | overhead | {concurrent}× direct (s) | {concurrent}× service (s) | ratio |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let only: Option<String> = std::env::var("BENCH_CASES").ok();
+    for case in cases.iter().filter(|case| {
+        only.as_ref().is_none_or(|only| {
+            only.split(',')
+                .any(|word| case.name.starts_with(word.trim()))
+        })
+    }) {
         let out = work
             .join("out")
             .join(format!("direct.{}", case.target.extension()));
@@ -284,21 +294,25 @@ fn main() {
         runtime.block_on(service_once(&warm.base, case));
         let mut direct = Vec::new();
         let mut service = Vec::new();
+        let mut job = Vec::new();
         for _ in 0..runs {
             direct.push(direct_once(case, &out));
-            service.push(runtime.block_on(service_once(&warm.base, case)));
+            let (took, ran) = runtime.block_on(service_once(&warm.base, case));
+            service.push(took);
+            job.push(ran);
         }
-        let (direct, service) = (median(direct), median(service));
-        let overhead = service.saturating_sub(direct);
-        let percent = overhead.as_secs_f64() / direct.as_secs_f64() * 100.0;
+        let (direct, service, job) = (median(direct), median(service), median(job));
+        let difference = service.as_secs_f64() - direct.as_secs_f64();
+        let percent = difference / direct.as_secs_f64() * 100.0;
         let many_direct = direct_concurrent(case, &work.join("out"), concurrent);
         let many_service = runtime.block_on(service_concurrent(&warm.base, case, concurrent));
         println!(
-            "| {} | {} | {} | {:+.0} ms ({percent:.0} %) | {} | {} | {:.2} |",
+            "| {} | {} | {} | {} | {:+.0} ms ({percent:+.0} %) | {} | {} | {:.2} |",
             case.name,
             seconds(direct),
             seconds(service),
-            (service.as_secs_f64() - direct.as_secs_f64()) * 1000.0,
+            seconds(job),
+            difference * 1000.0,
             seconds(many_direct),
             seconds(many_service),
             many_service.as_secs_f64() / many_direct.as_secs_f64()
@@ -312,8 +326,8 @@ fn main() {
     let mut direct = Vec::new();
     for _ in 0..runs {
         direct.push(direct_once(docx, &work.join("out/report.pdf")));
-        cold_service.push(runtime.block_on(service_once(&cold.base, docx)));
-        warm_service.push(runtime.block_on(service_once(&warm.base, docx)));
+        cold_service.push(runtime.block_on(service_once(&cold.base, docx)).0);
+        warm_service.push(runtime.block_on(service_once(&warm.base, docx)).0);
     }
     let (direct, cold_service, warm_service) =
         (median(direct), median(cold_service), median(warm_service));

@@ -4,6 +4,7 @@
 //! the built-in encoders); libheif applies the photo's rotation and mirroring while
 //! decoding, and nothing of its metadata is carried over.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -38,7 +39,11 @@ const OFFERS: &[Offer] = &[
         description: "HEIC photos (as phones take them) and AVIF pictures to any picture format or a one-page PDF, by libheif.",
         inputs: &[Format::Heic, Format::Avif],
         outputs: &PHOTO_OUTPUTS,
-        features: &["rotation applied", "metadata stripped"],
+        features: &[
+            "rotation applied",
+            "metadata stripped",
+            "HEIC decoded through a quality-100 JPEG (no alpha)",
+        ],
     },
     Offer {
         id: "avif",
@@ -175,11 +180,52 @@ impl Libheif {
         }
         let input = format!("input.{}", job.source.extension());
         place_input(job, &input)?;
-        self.run_tool(job, &self.decoder, &[input, "decoded.png".to_owned()])?;
-        let decoded = job.scratch.join("decoded.png");
-        // heif-convert names the file as asked for a single image; the checks of any
-        // picture (size first) apply to it.
-        crate::image::decode(&decoded, Format::Png, false).map(|picture| picture.pixels)
+        // HEIC photos are lossy 4:2:0 pictures already: they come out of libheif as a
+        // JPEG at quality 100, which libheif writes in a fraction of the time a PNG of
+        // a 12-megapixel photo takes (0.8 s against 4 s here). AVIF may be lossless or
+        // carry alpha: it comes out as a PNG.
+        let (decoded, format, args) = match job.source {
+            Format::Heic => (
+                "decoded.jpg",
+                Format::Jpeg,
+                vec!["-q".to_owned(), "100".to_owned()],
+            ),
+            _ => ("decoded.png", Format::Png, Vec::new()),
+        };
+        let mut args = args;
+        args.extend([input, decoded.to_owned()]);
+        self.run_tool(job, &self.decoder, &args)?;
+        // Upright already (libheif applied the photo's rotation); the checks of any
+        // picture (size first) apply to what it wrote.
+        crate::image::decode_as_stored(&job.scratch.join(decoded), format)
+    }
+
+    /// A HEIC or AVIF photo to JPEG in one step, as `heif-convert` writes it (as
+    /// fast as calling it directly), its metadata then stripped.
+    fn straight_to_jpeg(
+        &self,
+        job: &EngineJob<'_>,
+        out: &mut BudgetWriter<'_>,
+    ) -> Result<Format, ConversionError> {
+        let input = format!("input.{}", job.source.extension());
+        place_input(job, &input)?;
+        let quality = job
+            .options
+            .quality
+            .unwrap_or(u32::from(crate::image::DEFAULT_QUALITY));
+        let args = [
+            "-q".to_owned(),
+            quality.to_string(),
+            input,
+            "output.jpg".to_owned(),
+        ];
+        self.run_tool(job, &self.decoder, &args)?;
+        let written = std::fs::read(job.scratch.join("output.jpg")).map_err(ConversionError::Io)?;
+        let stripped = crate::image::strip_jpeg_metadata(&written)
+            .ok_or_else(|| ConversionError::Failed("libheif wrote a damaged JPEG".into()))?;
+        job.budget.check_output(stripped.len() as u64)?;
+        out.write_all(&stripped).map_err(ConversionError::Output)?;
+        Ok(Format::Jpeg)
     }
 
     /// `picture` as AVIF into `out`, through a lossless PNG for heif-enc.
@@ -227,6 +273,11 @@ impl Engine for Libheif {
         job: &EngineJob<'_>,
         out: &mut BudgetWriter<'_>,
     ) -> Result<Format, ConversionError> {
+        let decodes_here = matches!(job.source, Format::Heic | Format::Avif);
+        let resized = job.options.max_width.is_some() || job.options.max_height.is_some();
+        if decodes_here && job.target == Format::Jpeg && !resized {
+            return self.straight_to_jpeg(job, out);
+        }
         let pixels = self.pixels(job)?;
         job.budget.check_time()?;
         if job.target == Format::Pdf {

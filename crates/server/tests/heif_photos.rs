@@ -86,6 +86,40 @@ async fn a_heic_photo_converts_to_every_picture_format_and_pdf() {
         );
         assert_halves(&picture, &format!("heic → {target}"));
     }
+    // A phone photo's EXIF (made from a JPEG that has one) does not survive.
+    let mut with_gps = Vec::new();
+    {
+        use image::ImageEncoder as _;
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut with_gps, 95);
+        encoder
+            .set_exif_metadata(b"II*\0\x08\0\0\0\0\0GPS 51.5N".to_vec())
+            .unwrap();
+        let rgb = halves().to_rgb8();
+        encoder
+            .write_image(rgb.as_raw(), 64, 48, image::ExtendedColorType::Rgb8)
+            .unwrap();
+    }
+    std::fs::write(dir.path().join("gps.jpg"), &with_gps).unwrap();
+    libheif(
+        dir.path(),
+        "heif-enc",
+        &["-q", "90", "-o", "gps.heic", "gps.jpg"],
+    );
+    let gps_heic = std::fs::read(dir.path().join("gps.heic")).unwrap();
+    assert!(
+        gps_heic.windows(9).any(|w| w == b"GPS 51.5N"),
+        "heif-enc kept the EXIF"
+    );
+    let (_, jpeg) = round_trip(&server, &creds, "gps.heic", gps_heic, "jpeg").await;
+    assert!(
+        !jpeg.windows(9).any(|w| w == b"GPS 51.5N"),
+        "the EXIF is stripped"
+    );
+    assert_halves(
+        &image::load_from_memory_with_format(&jpeg, ImageFormat::Jpeg).unwrap(),
+        "gps.heic → jpeg",
+    );
+
     let (_, avif) = round_trip(&server, &creds, "photo.heic", heic.clone(), "avif").await;
     assert_halves(&decode_avif(&avif), "heic → avif");
     let (_, pdf) = round_trip(&server, &creds, "photo.heic", heic, "pdf").await;

@@ -6,7 +6,9 @@
 //! Pandoc runs with `--sandbox`, so a document cannot pull in other files (a LaTeX
 //! `\input`, a picture by path or URL). Debian's Pandoc cannot write Word, OpenDocument
 //! or EPUB in sandbox mode (those writers need data files it does not have built in);
-//! for them (and for HTML with the pictures of a Word, OpenDocument or EPUB input
+//! for them (a Pandoc that can — its own builds embed their data files — runs every
+//! conversion in one sandboxed step; checked when probed), and for HTML with the
+//! pictures of a Word, OpenDocument or EPUB input
 //! embedded) the input is read in sandbox mode into Pandoc's document tree, with the
 //! document's own pictures extracted beside it, the tree is made safe (`ast`: any
 //! other picture reference and raw HTML/LaTeX removed), and the writer runs on that.
@@ -74,6 +76,10 @@ const MAX_TREE_BYTES: u64 = 256 * 1024 * 1024;
 pub struct Pandoc {
     program: PathBuf,
     fence: Fence,
+    /// Whether this Pandoc writes Word, OpenDocument and EPUB in sandbox mode (its
+    /// data files built in, as in Pandoc's own builds): then every conversion is one
+    /// sandboxed run. Debian 12's cannot: two steps.
+    sandboxes_every_writer: bool,
 }
 
 /// Pandoc's reader for `format`.
@@ -126,7 +132,12 @@ impl Pandoc {
         if let Some(why) = &weaker {
             tracing::warn!(reason = %why, "Pandoc runs without a file-system fence; install bubblewrap");
         }
-        let engine = Self { program, fence };
+        let mut engine = Self {
+            program,
+            fence,
+            sandboxes_every_writer: false,
+        };
+        engine.sandboxes_every_writer = engine.writes_docx_sandboxed();
         let version = engine.version().map_err(|why| {
             missing(format!(
                 "{} did not run ({why}); {INSTALL_HINT}",
@@ -137,9 +148,15 @@ impl Pandoc {
             name: "pandoc",
             version: Some(version),
             detail: format!(
-                "{}, {}; --sandbox",
+                "{}, {}; --sandbox{}",
                 engine.program.display(),
-                engine.fence.describe()
+                engine.fence.describe(),
+                if engine.sandboxes_every_writer {
+                    ""
+                } else {
+                    " (Word, OpenDocument and EPUB written from a cleaned document tree: \
+                     this Pandoc cannot write them sandboxed)"
+                }
             ),
             offers: OFFERS.iter().map(|offer| offer.id).collect(),
         };
@@ -149,6 +166,35 @@ impl Pandoc {
     /// A [`find`](Self::find) result as the registry takes it.
     pub fn probed(found: &Found<Self>) -> Probed {
         Probed::from_found(found, OFFERS)
+    }
+
+    /// Whether a sandboxed run can write a Word document here.
+    fn writes_docx_sandboxed(&self) -> bool {
+        let Ok(scratch) = tempfile::tempdir() else {
+            return false;
+        };
+        if std::fs::write(scratch.path().join("probe.md"), "probe\n").is_err() {
+            return false;
+        }
+        let Ok(mut command) = fenced_command(&self.fence, &self.program, scratch.path()) else {
+            return false;
+        };
+        command
+            .args([
+                "--sandbox",
+                "-f",
+                "markdown",
+                "-t",
+                "docx",
+                "-o",
+                "probe.docx",
+                "probe.md",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let ran = run_within(&mut command, Instant::now() + PROBE_TIMEOUT);
+        matches!(ran, Ok(Some(status)) if status.success())
+            && scratch.path().join("probe.docx").is_file()
     }
 
     /// `pandoc --version`'s number, asked inside the fence.
@@ -214,10 +260,13 @@ impl Pandoc {
         // pictures can be embedded (`--self-contained`) instead of left dangling.
         let embeds_pictures = target == Format::Html
             && matches!(job.source, Format::Docx | Format::Odt | Format::Epub);
-        if !needs_data_files && !embeds_pictures {
+        if self.sandboxes_every_writer || (!needs_data_files && !embeds_pictures) {
             let mut args = vec!["--sandbox", "-f", reader, "-t", writer, "-o", &output];
             if target == Format::Html {
                 args.push("--standalone");
+            }
+            if embeds_pictures {
+                args.push("--self-contained");
             }
             args.push(&input);
             self.run(job, scratch, &args)?;

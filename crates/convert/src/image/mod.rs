@@ -5,6 +5,8 @@
 mod jpeg;
 mod webp;
 
+pub use jpeg::strip_metadata as strip_jpeg_metadata;
+
 use std::borrow::Cow;
 use std::io::{BufRead, BufReader, BufWriter, Seek, Write as _};
 use std::path::Path;
@@ -143,6 +145,25 @@ pub fn decode(
         pixels.apply_orientation(orientation);
     }
     Ok(Picture { pixels, metadata })
+}
+
+/// Decodes an image within the limits as its pixels are stored, ignoring any EXIF
+/// orientation (for pictures another decoder has already turned upright).
+pub fn decode_as_stored(path: &Path, format: Format) -> Result<DynamicImage, ConversionError> {
+    let open = || {
+        std::fs::File::open(path)
+            .map(BufReader::new)
+            .map_err(ConversionError::Io)
+    };
+    check_dimensions(open()?, format)?;
+    limited(ImageReader::new(open()?), format)?
+        .decode()
+        .map_err(|error| {
+            ConversionError::Invalid(format!(
+                "the {} image cannot be decoded ({error})",
+                format.name()
+            ))
+        })
 }
 
 /// `image` scaled down (never up) to fit within `max_width` × `max_height`, keeping
