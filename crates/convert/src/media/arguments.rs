@@ -147,8 +147,15 @@ pub fn ffmpeg_args(
         }
         Format::Mp4 | Format::Mkv | Format::Webm => {
             let (width, height) = video_size(job, info, u32::MAX);
-            args.extend(owned(&["-map", "0:v:0", "-map", "0:a:0?", "-vf"]));
-            args.push(format!("scale={width}:{height}"));
+            args.extend(owned(&["-map", "0:v:0", "-map", "0:a:0?"]));
+            // Scaled only when the size changes (a pass over every frame otherwise).
+            if info
+                .video
+                .is_none_or(|v| (v.width, v.height) != (width, height))
+            {
+                args.push("-vf".to_owned());
+                args.push(format!("scale={width}:{height}"));
+            }
             args.extend(owned(&["-pix_fmt", "yuv420p"]));
             if job.target == Format::Webm {
                 args.extend(owned(&[
