@@ -8,14 +8,11 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use image::{DynamicImage, ImageFormat};
 
-use crate::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
-use crate::external::{
-    deliver, fenced_command, find_program, place_input, run_for_job, run_within, Fence,
-};
+use crate::engine::{Engine, EngineJob, Found, Offer, Probed};
+use crate::external::{self, deliver, fenced_command, place_input, run_for_job, Fence, Printed};
 use crate::format::RASTER_FORMATS;
 use crate::image::{fit_within, Encoding, Metadata};
 use crate::{BudgetWriter, ConversionError, Format};
@@ -60,8 +57,6 @@ pub const INSTALL_HINT: &str = "install libheif's tools and bubblewrap (Debian/U
 
 /// AVIF's quality when none is asked: `heif-enc`'s default.
 pub const DEFAULT_AVIF_QUALITY: u32 = 50;
-/// How long the version probe may take.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// libheif's tools, found and fenced.
 #[derive(Debug)]
@@ -77,75 +72,46 @@ impl Libheif {
 
     /// Looks for `heif-convert` and `heif-enc` on the `PATH`, fenced.
     pub fn probe() -> Probed {
-        let missing = |detail: String| Probed {
-            engine: None,
-            report: EngineReport {
-                name: "libheif",
-                version: None,
-                detail,
-                offers: Vec::new(),
-            },
-            offers: OFFERS,
-        };
-        let real = |name: &str| {
-            find_program(name).map(|path| std::fs::canonicalize(&path).unwrap_or(path))
-        };
-        let (Some(decoder), Some(encoder)) = (real("heif-convert"), real("heif-enc")) else {
-            return missing(format!(
-                "heif-convert or heif-enc not found on the PATH; {INSTALL_HINT}"
-            ));
-        };
-        let (fence, weaker) = Fence::probe(&encoder);
-        if let Some(why) = &weaker {
-            tracing::warn!(reason = %why, "libheif runs without a file-system fence; install bubblewrap");
-        }
+        Probed::from_found(&Self::find(), OFFERS)
+    }
+
+    /// [`probe`](Self::probe), keeping the engine itself.
+    pub fn find() -> Found<Self> {
+        let [decoder, encoder] =
+            external::locate(["heif-convert", "heif-enc"]).ok_or_else(|| {
+                external::missing(
+                    "libheif",
+                    format!("heif-convert or heif-enc not found on the PATH; {INSTALL_HINT}"),
+                )
+            })?;
+        let fence = external::fence_for(&encoder, "libheif");
+        // `heif-enc --help` starts with ` heif-enc  libheif version: 1.15.1`.
+        let version =
+            external::probe_version(&fence, &encoder, &["--help"], Printed::Both, |text| {
+                Some(
+                    text.split("libheif version:")
+                        .nth(1)?
+                        .split_whitespace()
+                        .next()?
+                        .to_owned(),
+                )
+            })
+            .map_err(|why| {
+                external::missing(
+                    "libheif",
+                    format!("{} did not run ({why}); {INSTALL_HINT}", encoder.display()),
+                )
+            })?;
+        let detail = format!("{}, {}", encoder.display(), fence.describe());
         let engine = Self {
             decoder,
             encoder,
             fence,
         };
-        let version = match engine.version() {
-            Ok(version) => version,
-            Err(why) => {
-                return missing(format!(
-                    "{} did not run ({why}); {INSTALL_HINT}",
-                    engine.encoder.display()
-                ))
-            }
-        };
-        let detail = format!("{}, {}", engine.encoder.display(), engine.fence.describe());
-        Probed {
-            engine: Some(Arc::new(engine)),
-            report: EngineReport {
-                name: "libheif",
-                version: Some(version),
-                detail,
-                offers: OFFERS.iter().map(|offer| offer.id).collect(),
-            },
-            offers: OFFERS,
-        }
-    }
-
-    /// `heif-enc --help` starts with ` heif-enc  libheif version: 1.15.1`.
-    fn version(&self) -> Result<String, String> {
-        let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let printed = scratch.path().join("help.txt");
-        let mut command = fenced_command(&self.fence, &self.encoder, scratch.path())
-            .map_err(|e| e.to_string())?;
-        let file = std::fs::File::create(&printed).map_err(|e| e.to_string())?;
-        command
-            .arg("--help")
-            .stdout(file.try_clone().map_err(|e| e.to_string())?)
-            .stderr(file);
-        run_within(&mut command, Instant::now() + PROBE_TIMEOUT)
-            .map_err(|e| e.to_string())?
-            .ok_or("it did not answer within 30 s")?;
-        let text = std::fs::read_to_string(&printed).map_err(|e| e.to_string())?;
-        text.split("libheif version:")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .map(str::to_owned)
-            .ok_or_else(|| "it printed no version".into())
+        Ok((
+            Arc::new(engine),
+            external::found("libheif", version, detail, OFFERS),
+        ))
     }
 
     /// Runs one tool fenced in the job's scratch folder.

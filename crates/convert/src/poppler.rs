@@ -19,9 +19,9 @@ use image::DynamicImage;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-use crate::engine::{Engine, EngineJob, EngineReport, Found, Offer, Probed};
+use crate::engine::{Engine, EngineJob, Found, Offer, Probed};
 use crate::external::{
-    deliver, fenced_command, find_program, place_input, run_for_job, run_within, Fence,
+    self, deliver, fenced_command, place_input, run_for_job, Captured, Fence, Printed,
 };
 use crate::image::{Encoding, Metadata};
 use crate::{BudgetWriter, ConversionError, Format};
@@ -73,95 +73,57 @@ impl Poppler {
 
     /// [`probe`](Self::probe), keeping the engine itself (other engines hand it work).
     pub fn find() -> Found<Self> {
-        let missing = |detail: String| EngineReport {
-            name: "poppler",
-            version: None,
-            detail,
-            offers: Vec::new(),
-        };
-        let real = |name: &str| {
-            find_program(name).map(|path| std::fs::canonicalize(&path).unwrap_or(path))
-        };
-        let (Some(pdfinfo), Some(pdftoppm), Some(pdftotext)) =
-            (real("pdfinfo"), real("pdftoppm"), real("pdftotext"))
-        else {
-            return Err(missing(format!(
-                "pdfinfo, pdftoppm or pdftotext not found on the PATH; {INSTALL_HINT}"
-            )));
-        };
-        let (fence, weaker) = Fence::probe(&pdftoppm);
-        if let Some(why) = &weaker {
-            tracing::warn!(reason = %why, "poppler runs without a file-system fence; install bubblewrap");
-        }
+        let [pdfinfo, pdftoppm, pdftotext] = external::locate(["pdfinfo", "pdftoppm", "pdftotext"])
+            .ok_or_else(|| {
+                external::missing(
+                    "poppler",
+                    format!("pdfinfo, pdftoppm or pdftotext not found on the PATH; {INSTALL_HINT}"),
+                )
+            })?;
+        let fence = external::fence_for(&pdftoppm, "poppler");
+        // `pdfinfo -v` prints `pdfinfo version 22.12.0` on standard error.
+        let version = external::probe_version(&fence, &pdfinfo, &["-v"], Printed::Err, |text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("pdfinfo version "))
+                .map(|version| version.trim().to_owned())
+        })
+        .map_err(|why| {
+            external::missing(
+                "poppler",
+                format!("{} did not run ({why}); {INSTALL_HINT}", pdfinfo.display()),
+            )
+        })?;
+        let detail = format!("{}, {}", pdftoppm.display(), fence.describe());
         let engine = Self {
             pdfinfo,
             pdftoppm,
             pdftotext,
             fence,
         };
-        let version = engine.version().map_err(|why| {
-            missing(format!(
-                "{} did not run ({why}); {INSTALL_HINT}",
-                engine.pdfinfo.display()
-            ))
-        })?;
-        let detail = format!("{}, {}", engine.pdftoppm.display(), engine.fence.describe());
-        let report = EngineReport {
-            name: "poppler",
-            version: Some(version),
-            detail,
-            offers: OFFERS.iter().map(|offer| offer.id).collect(),
-        };
-        Ok((Arc::new(engine), report))
+        Ok((
+            Arc::new(engine),
+            external::found("poppler", version, detail, OFFERS),
+        ))
     }
 
-    /// `pdfinfo -v` prints `pdfinfo version 22.12.0` (on standard error).
-    fn version(&self) -> Result<String, String> {
-        let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let printed = self
-            .capture(
-                &self.pdfinfo,
-                scratch.path(),
-                &["-v"],
-                Instant::now() + INFO_TIMEOUT,
-                true,
-            )
-            .map_err(|e| e.to_string())?;
-        printed
-            .lines()
-            .find_map(|line| line.strip_prefix("pdfinfo version "))
-            .map(|version| version.trim().to_owned())
-            .ok_or_else(|| "it printed no version".into())
-    }
-
-    /// Runs `program args` fenced in `scratch` until `deadline`; what it printed (on
-    /// standard output, or standard error with `stderr`).
-    fn capture(
-        &self,
-        program: &Path,
-        scratch: &Path,
-        args: &[&str],
-        deadline: Instant,
-        stderr: bool,
-    ) -> Result<String, ConversionError> {
-        let printed = scratch.join("printed.txt");
-        let file = std::fs::File::create(&printed).map_err(ConversionError::Io)?;
-        let mut command =
-            fenced_command(&self.fence, program, scratch).map_err(ConversionError::Io)?;
-        command.args(args);
-        if stderr {
-            command.stderr(file).stdout(Stdio::null());
-        } else {
-            command.stdout(file).stderr(Stdio::null());
-        }
-        match run_within(&mut command, deadline).map_err(ConversionError::Io)? {
-            Some(status) if status.success() => {
-                std::fs::read_to_string(&printed).map_err(ConversionError::Io)
-            }
-            Some(_) => Err(ConversionError::Invalid(
+    /// What `pdfinfo args` prints about the placed input.
+    fn info(&self, job: &EngineJob<'_>, args: &[&str]) -> Result<String, ConversionError> {
+        let deadline = (Instant::now() + INFO_TIMEOUT).min(job.budget.deadline());
+        let captured = external::capture(
+            &self.fence,
+            &self.pdfinfo,
+            job.scratch,
+            args,
+            deadline,
+            Printed::Out,
+        )
+        .map_err(ConversionError::Io)?;
+        match captured {
+            Captured::Text(text) => Ok(text),
+            Captured::Failed(_) => Err(ConversionError::Invalid(
                 "the PDF cannot be read (damaged, or protected by a password)".into(),
             )),
-            None => Err(ConversionError::Limit(
+            Captured::TimedOut => Err(ConversionError::Limit(
                 "reading the PDF took too long".into(),
             )),
         }
@@ -169,8 +131,7 @@ impl Poppler {
 
     /// The number of pages of the placed input.
     fn page_count(&self, job: &EngineJob<'_>) -> Result<u32, ConversionError> {
-        let deadline = (Instant::now() + INFO_TIMEOUT).min(job.budget.deadline());
-        let info = self.capture(&self.pdfinfo, job.scratch, &["input.pdf"], deadline, false)?;
+        let info = self.info(job, &["input.pdf"])?;
         info.lines()
             .find_map(|line| line.strip_prefix("Pages:"))
             .and_then(|count| count.trim().parse().ok())
@@ -180,10 +141,8 @@ impl Poppler {
 
     /// Width ÷ height of `page` as shown (its rotation applied).
     fn page_aspect(&self, job: &EngineJob<'_>, page: u32) -> Result<f64, ConversionError> {
-        let deadline = (Instant::now() + INFO_TIMEOUT).min(job.budget.deadline());
         let page_text = page.to_string();
-        let args = ["-f", &page_text, "-l", &page_text, "input.pdf"];
-        let info = self.capture(&self.pdfinfo, job.scratch, &args, deadline, false)?;
+        let info = self.info(job, &["-f", &page_text, "-l", &page_text, "input.pdf"])?;
         page_aspect(&info)
             .ok_or_else(|| ConversionError::Invalid(format!("page {page} has no size")))
     }

@@ -22,9 +22,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use self::via_office::PandocThroughOffice;
-use crate::engine::{Engine, EngineJob, EngineReport, Found, Offer, Probed};
+use crate::engine::{Engine, EngineJob, Found, Offer, Probed};
 use crate::external::{
-    deliver, fenced_command, find_program, place_input, run_for_job, run_within, Fence,
+    self, deliver, fenced_command, place_input, run_for_job, run_within, Fence, Printed,
 };
 use crate::{BudgetWriter, ConversionError, Format};
 
@@ -119,48 +119,48 @@ impl Pandoc {
 
     /// Looks for `pandoc` on the `PATH`, fences it and asks its version from inside.
     pub fn find() -> Found<Self> {
-        let missing = |detail: String| EngineReport {
-            name: "pandoc",
-            version: None,
-            detail,
-            offers: Vec::new(),
-        };
-        let program = find_program("pandoc")
-            .ok_or_else(|| missing(format!("not found on the PATH; {INSTALL_HINT}")))?;
-        let program = std::fs::canonicalize(&program).unwrap_or(program);
-        let (fence, weaker) = Fence::probe(&program);
-        if let Some(why) = &weaker {
-            tracing::warn!(reason = %why, "Pandoc runs without a file-system fence; install bubblewrap");
-        }
+        let [program] = external::locate(["pandoc"]).ok_or_else(|| {
+            external::missing("pandoc", format!("not found on the PATH; {INSTALL_HINT}"))
+        })?;
+        let fence = external::fence_for(&program, "Pandoc");
+        // `pandoc 2.17.1.1`
+        let version =
+            external::probe_version(&fence, &program, &["--version"], Printed::Out, |text| {
+                Some(
+                    text.lines()
+                        .next()?
+                        .strip_prefix("pandoc ")?
+                        .trim()
+                        .to_owned(),
+                )
+            })
+            .map_err(|why| {
+                external::missing(
+                    "pandoc",
+                    format!("{} did not run ({why}); {INSTALL_HINT}", program.display()),
+                )
+            })?;
         let mut engine = Self {
             program,
             fence,
             sandboxes_every_writer: false,
         };
         engine.sandboxes_every_writer = engine.writes_docx_sandboxed();
-        let version = engine.version().map_err(|why| {
-            missing(format!(
-                "{} did not run ({why}); {INSTALL_HINT}",
-                engine.program.display()
-            ))
-        })?;
-        let report = EngineReport {
-            name: "pandoc",
-            version: Some(version),
-            detail: format!(
-                "{}, {}; --sandbox{}",
-                engine.program.display(),
-                engine.fence.describe(),
-                if engine.sandboxes_every_writer {
-                    ""
-                } else {
-                    " (Word, OpenDocument and EPUB written from a cleaned document tree: \
-                     this Pandoc cannot write them sandboxed)"
-                }
-            ),
-            offers: OFFERS.iter().map(|offer| offer.id).collect(),
-        };
-        Ok((Arc::new(engine), report))
+        let detail = format!(
+            "{}, {}; --sandbox{}",
+            engine.program.display(),
+            engine.fence.describe(),
+            if engine.sandboxes_every_writer {
+                ""
+            } else {
+                " (Word, OpenDocument and EPUB written from a cleaned document tree: \
+                 this Pandoc cannot write them sandboxed)"
+            }
+        );
+        Ok((
+            Arc::new(engine),
+            external::found("pandoc", version, detail, OFFERS),
+        ))
     }
 
     /// A [`find`](Self::find) result as the registry takes it.
@@ -195,29 +195,6 @@ impl Pandoc {
         let ran = run_within(&mut command, Instant::now() + PROBE_TIMEOUT);
         matches!(ran, Ok(Some(status)) if status.success())
             && scratch.path().join("probe.docx").is_file()
-    }
-
-    /// `pandoc --version`'s number, asked inside the fence.
-    fn version(&self) -> Result<String, String> {
-        let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let printed = scratch.path().join("version.txt");
-        let mut command = fenced_command(&self.fence, &self.program, scratch.path())
-            .map_err(|e| e.to_string())?;
-        command
-            .arg("--version")
-            .stdout(std::fs::File::create(&printed).map_err(|e| e.to_string())?)
-            .stderr(Stdio::null());
-        match run_within(&mut command, Instant::now() + PROBE_TIMEOUT).map_err(|e| e.to_string())? {
-            Some(status) if status.success() => {}
-            Some(status) => return Err(format!("it exited with {status}")),
-            None => return Err("it did not answer within 30 s".into()),
-        }
-        let text = std::fs::read_to_string(&printed).map_err(|e| e.to_string())?;
-        text.lines()
-            .next()
-            .and_then(|line| line.strip_prefix("pandoc "))
-            .map(|version| version.trim().to_owned())
-            .ok_or_else(|| "it printed no version".into())
     }
 
     /// Runs Pandoc fenced in `scratch` with `args`, for `job`.

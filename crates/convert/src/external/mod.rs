@@ -5,13 +5,14 @@
 mod fence;
 mod process;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 pub use self::fence::Fence;
 use self::process::run_watching;
 pub use self::process::{find_program, run_within, ProcessLimits};
-use crate::engine::EngineJob;
+use crate::engine::{EngineJob, EngineReport, Offer};
 use crate::{BudgetWriter, ConversionError};
 
 /// Room past the output limit a run may write (temporary files beside its result); a
@@ -91,4 +92,120 @@ pub fn place_input(job: &EngineJob<'_>, name: &str) -> Result<std::path::PathBuf
         std::fs::copy(job.input, &placed).map_err(ConversionError::Io)?;
     }
     Ok(placed)
+}
+
+/// How long a version probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `names` found on the `PATH`, by their real paths (a symlink elsewhere would not
+/// exist inside the fence, which shows only system folders); `None` if one is missing.
+pub fn locate<const N: usize>(names: [&str; N]) -> Option<[PathBuf; N]> {
+    let mut found = Vec::with_capacity(N);
+    for name in names {
+        let path = find_program(name)?;
+        found.push(std::fs::canonicalize(&path).unwrap_or(path));
+    }
+    found.try_into().ok()
+}
+
+/// The strongest fence for `program`; a weaker one is logged as a warning naming
+/// `engine` and how to fix it.
+pub fn fence_for(program: &Path, engine: &str) -> Fence {
+    let (fence, weaker) = Fence::probe(program);
+    if let Some(why) = &weaker {
+        tracing::warn!(reason = %why, "{engine} runs without a file-system fence; install bubblewrap");
+    }
+    fence
+}
+
+/// Which of a program's outputs [`capture`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Printed {
+    /// Standard output.
+    Out,
+    /// Standard error (some tools print their version there).
+    Err,
+    /// Both, in one text.
+    Both,
+}
+
+/// How a captured run ended.
+#[derive(Debug)]
+pub enum Captured {
+    /// It succeeded; what it printed.
+    Text(String),
+    /// It exited unsuccessfully.
+    Failed(ExitStatus),
+    /// The deadline came first (it was killed).
+    TimedOut,
+}
+
+/// Runs `program args` fenced in `scratch` until `deadline`, keeping what it printed
+/// (`printed` says where).
+pub fn capture(
+    fence: &Fence,
+    program: &Path,
+    scratch: &Path,
+    args: &[&str],
+    deadline: Instant,
+    printed: Printed,
+) -> std::io::Result<Captured> {
+    let path = scratch.join("printed.txt");
+    let file = std::fs::File::create(&path)?;
+    let mut command = fenced_command(fence, program, scratch)?;
+    command.args(args);
+    match printed {
+        Printed::Out => command.stdout(file).stderr(Stdio::null()),
+        Printed::Err => command.stderr(file).stdout(Stdio::null()),
+        Printed::Both => command.stdout(file.try_clone()?).stderr(file),
+    };
+    Ok(match run_within(&mut command, deadline)? {
+        Some(status) if status.success() => Captured::Text(std::fs::read_to_string(&path)?),
+        Some(status) => Captured::Failed(status),
+        None => Captured::TimedOut,
+    })
+}
+
+/// Asks `program` its version inside `fence` (`args`, then `parse` what it printed).
+pub fn probe_version(
+    fence: &Fence,
+    program: &Path,
+    args: &[&str],
+    printed: Printed,
+    parse: impl Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + PROBE_TIMEOUT;
+    match capture(fence, program, scratch.path(), args, deadline, printed)
+        .map_err(|e| e.to_string())?
+    {
+        Captured::Text(text) => parse(&text).ok_or_else(|| "it printed no version".into()),
+        Captured::Failed(status) => Err(format!("it exited with {status}")),
+        Captured::TimedOut => Err("it did not answer within 30 s".into()),
+    }
+}
+
+/// The report of an engine not found (or that did not run): why, and how to install it.
+pub fn missing(name: &'static str, detail: String) -> EngineReport {
+    EngineReport {
+        name,
+        version: None,
+        detail,
+        offers: Vec::new(),
+    }
+}
+
+/// The report of an engine found: its version, how it runs, what it offers.
+pub fn found(
+    name: &'static str,
+    version: String,
+    detail: String,
+    offers: &[Offer],
+) -> EngineReport {
+    EngineReport {
+        name,
+        version: Some(version),
+        detail,
+        offers: offers.iter().map(|offer| offer.id).collect(),
+    }
 }

@@ -13,17 +13,17 @@ mod arguments;
 mod probe;
 mod progress;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use self::probe::MediaInfo;
 use self::progress::ProgressFile;
-use crate::engine::{Engine, EngineJob, EngineReport, Offer, Probed};
+use crate::engine::{Engine, EngineJob, Found, Offer, Probed};
 use crate::external::{
-    deliver, fenced_command, find_program, hit_file_size_limit, place_input, run_for_job,
-    run_within, Fence,
+    self, deliver, fenced_command, hit_file_size_limit, place_input, run_for_job, Captured, Fence,
+    Printed,
 };
 use crate::{BudgetWriter, ConversionError, Format};
 
@@ -104,101 +104,45 @@ impl Ffmpeg {
     /// Looks for `ffmpeg` and `ffprobe` on the `PATH`, fences them and asks the
     /// version from inside the fence.
     pub fn probe() -> Probed {
-        let missing = |detail: String| Probed {
-            engine: None,
-            report: EngineReport {
-                name: "ffmpeg",
-                version: None,
-                detail,
-                offers: Vec::new(),
-            },
-            offers: OFFERS,
-        };
-        let (Some(ffmpeg), Some(ffprobe)) = (find_program("ffmpeg"), find_program("ffprobe"))
-        else {
-            return missing(format!(
-                "ffmpeg or ffprobe not found on the PATH; {INSTALL_HINT}"
-            ));
-        };
-        let real = |path: PathBuf| std::fs::canonicalize(&path).unwrap_or(path);
-        let (ffmpeg, ffprobe) = (real(ffmpeg), real(ffprobe));
-        let (fence, weaker) = Fence::probe(&ffmpeg);
-        if let Some(why) = &weaker {
-            tracing::warn!(reason = %why, "FFmpeg runs without a file-system fence; install bubblewrap");
-        }
+        Probed::from_found(&Self::find(), OFFERS)
+    }
+
+    /// [`probe`](Self::probe), keeping the engine itself.
+    pub fn find() -> Found<Self> {
+        let [ffmpeg, ffprobe] = external::locate(["ffmpeg", "ffprobe"]).ok_or_else(|| {
+            external::missing(
+                "ffmpeg",
+                format!("ffmpeg or ffprobe not found on the PATH; {INSTALL_HINT}"),
+            )
+        })?;
+        let fence = external::fence_for(&ffmpeg, "FFmpeg");
+        // `ffmpeg version 5.1.9-0+deb12u1 Copyright …`
+        let version =
+            external::probe_version(&fence, &ffmpeg, &["-version"], Printed::Out, |text| {
+                let line = text.lines().next()?;
+                Some(
+                    line.strip_prefix("ffmpeg version ")?
+                        .split_whitespace()
+                        .next()?
+                        .to_owned(),
+                )
+            })
+            .map_err(|why| {
+                external::missing(
+                    "ffmpeg",
+                    format!("{} did not run ({why}); {INSTALL_HINT}", ffmpeg.display()),
+                )
+            })?;
+        let detail = format!("{}, {}", ffmpeg.display(), fence.describe());
         let engine = Self {
             ffmpeg,
             ffprobe,
             fence,
         };
-        let version = match engine.version() {
-            Ok(version) => version,
-            Err(why) => {
-                return missing(format!(
-                    "{} did not run ({why}); {INSTALL_HINT}",
-                    engine.ffmpeg.display()
-                ))
-            }
-        };
-        let detail = format!("{}, {}", engine.ffmpeg.display(), engine.fence.describe());
-        Probed {
-            engine: Some(Arc::new(engine)),
-            report: EngineReport {
-                name: "ffmpeg",
-                version: Some(version),
-                detail,
-                offers: OFFERS.iter().map(|offer| offer.id).collect(),
-            },
-            offers: OFFERS,
-        }
-    }
-
-    /// `ffmpeg -version`'s number (`5.1.9-0+deb12u1`), asked inside the fence.
-    fn version(&self) -> Result<String, String> {
-        let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let printed = self
-            .capture(
-                &self.ffmpeg,
-                scratch.path(),
-                &["-version"],
-                Instant::now() + PROBE_TIMEOUT,
-            )
-            .map_err(|error| error.to_string())?;
-        printed
-            .lines()
-            .next()
-            .and_then(|line| line.strip_prefix("ffmpeg version "))
-            .and_then(|rest| rest.split_whitespace().next())
-            .map(str::to_owned)
-            .ok_or_else(|| "it printed no version".into())
-    }
-
-    /// Runs `program args` fenced in `scratch` until `deadline`; its standard output.
-    fn capture(
-        &self,
-        program: &Path,
-        scratch: &Path,
-        args: &[&str],
-        deadline: Instant,
-    ) -> Result<String, ConversionError> {
-        let printed = scratch.join("stdout.txt");
-        let mut command =
-            fenced_command(&self.fence, program, scratch).map_err(ConversionError::Io)?;
-        command
-            .args(args)
-            .stdout(std::fs::File::create(&printed).map_err(ConversionError::Io)?)
-            .stderr(Stdio::null());
-        match run_within(&mut command, deadline).map_err(ConversionError::Io)? {
-            Some(status) if status.success() => {
-                std::fs::read_to_string(&printed).map_err(ConversionError::Io)
-            }
-            Some(_) => Err(ConversionError::Invalid(
-                "the file is not a readable media file".into(),
-            )),
-            None => Err(ConversionError::Limit(
-                "reading the media file took too long".into(),
-            )),
-        }
+        Ok((
+            Arc::new(engine),
+            external::found("ffmpeg", version, detail, OFFERS),
+        ))
     }
 
     /// What ffprobe finds in the placed input.
@@ -212,8 +156,24 @@ impl Ffmpeg {
             "-of",
             "json",
         ]);
-        let json = self.capture(&self.ffprobe, job.scratch, &args, deadline)?;
-        MediaInfo::parse(json.as_bytes())
+        let captured = external::capture(
+            &self.fence,
+            &self.ffprobe,
+            job.scratch,
+            &args,
+            deadline,
+            Printed::Out,
+        )
+        .map_err(ConversionError::Io)?;
+        match captured {
+            Captured::Text(json) => MediaInfo::parse(json.as_bytes()),
+            Captured::Failed(_) => Err(ConversionError::Invalid(
+                "the file is not a readable media file".into(),
+            )),
+            Captured::TimedOut => Err(ConversionError::Limit(
+                "reading the media file took too long".into(),
+            )),
+        }
     }
 }
 
