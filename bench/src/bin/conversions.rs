@@ -13,6 +13,7 @@
 //! `BENCH_CASES` (comma-separated starts of case names, e.g. `png,wav`; default all),
 //! `BENCH_CONCURRENT` (default 8), `BENCH_UNOSERVER` (the `unoserver` program, if any).
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -357,7 +358,10 @@ fn main() {
             let unoconvert = Path::new(&unoserver).with_file_name("unoconvert");
             let port = free_port();
             let uno_port = free_port();
+            // In its own process group: unoserver starts LibreOffice, which must end
+            // with it.
             let mut server = Command::new(&unoserver)
+                .process_group(0)
                 .args([
                     "--port",
                     &port.to_string(),
@@ -383,7 +387,8 @@ fn main() {
                 assert!(status.success(), "unoconvert");
                 times.push(started.elapsed());
             }
-            let _ = server.kill();
+            let group = format!("-{}", server.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
             let _ = server.wait();
             let uno = median(times);
             println!(
