@@ -53,7 +53,7 @@ async fn main() {
     for target in [100_000u64, 1_000_000] {
         while inserted < target {
             // A tenth expire within the second, for the sweep below.
-            let idle = if inserted % 10 == 0 {
+            let idle = if inserted.is_multiple_of(10) {
                 Duration::from_millis(500)
             } else {
                 Duration::from_secs(3600)
