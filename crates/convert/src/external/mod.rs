@@ -23,6 +23,9 @@ const SCRATCH_ROOM: u64 = 64 * 1024 * 1024;
 /// folders: only they exist inside the fence), `HOME`, `TMPDIR` (`scratch/tmp`,
 /// created) and the locale, and no input. Add the arguments.
 pub fn fenced_command(fence: &Fence, program: &Path, scratch: &Path) -> std::io::Result<Command> {
+    // Inside the fence a relative path would name another place (a server whose data
+    // directory is `./data` hands engines relative folders).
+    let scratch = &std::path::absolute(scratch)?;
     let temp = scratch.join("tmp");
     std::fs::create_dir_all(&temp)?;
     let mut command = fence.command(program, scratch);
@@ -207,5 +210,32 @@ pub fn found(
         version: Some(version),
         detail,
         offers: offers.iter().map(|offer| offer.id).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_scratch_folder_is_the_same_folder_inside_the_fence() {
+        let (fence, _) = Fence::probe(Path::new("/bin/sh"));
+        // Relative to the current directory (this crate's folder while testing).
+        let base = tempfile::tempdir_in(".").unwrap();
+        let name = base.path().file_name().unwrap().to_owned();
+        let relative = Path::new(&name).join("work");
+        std::fs::create_dir_all(&relative).unwrap();
+        std::fs::write(relative.join("input.txt"), "seen").unwrap();
+        let output = fenced_command(&fence, Path::new("/bin/sh"), &relative)
+            .unwrap()
+            .args(["-c", "cat input.txt"])
+            .stdout(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "seen",
+            "{output:?}"
+        );
     }
 }

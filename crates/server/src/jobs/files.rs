@@ -22,8 +22,11 @@ pub struct JobFiles {
 }
 
 impl JobFiles {
-    /// The layout under `data_dir`.
+    /// The layout under `data_dir`, by its absolute path: the job folders are handed
+    /// to engines that run elsewhere (a fence, a warm instance) where a relative path
+    /// would name another place.
     pub fn new(data_dir: &Path) -> Self {
+        let data_dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
         Self {
             root: data_dir.join("jobs"),
         }
