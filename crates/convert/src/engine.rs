@@ -163,6 +163,35 @@ impl Probed {
             },
         }
     }
+
+    /// An engine made of two found ones (`parts`: their reports): its version is
+    /// theirs, `a + b`.
+    pub fn composed(
+        name: &'static str,
+        engine: Arc<dyn Engine>,
+        parts: [&EngineReport; 2],
+        detail: &str,
+    ) -> Self {
+        let version = parts
+            .map(|part| part.version.as_deref().unwrap_or("?"))
+            .join(" + ");
+        let offers = engine.offers();
+        Self {
+            report: crate::external::found(name, version, detail.to_owned(), offers),
+            engine: Some(engine),
+            offers,
+        }
+    }
+
+    /// An engine made of two others, one of them missing: `detail` says what it needs;
+    /// it would have offered `known`.
+    pub fn not_composed(name: &'static str, detail: &str, known: &'static [Offer]) -> Self {
+        Self {
+            engine: None,
+            report: crate::external::missing(name, detail.to_owned()),
+            offers: known,
+        }
+    }
 }
 
 impl Engines {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::engine::{Engine, EngineJob, EngineReport, Found, Offer, Probed};
+use crate::engine::{Engine, EngineJob, Found, Offer, Probed};
 use crate::{BudgetWriter, ConversionError, ConversionOptions, Format, LibreOffice, Poppler};
 
 const OFFERS: &[Offer] = &[Offer {
@@ -29,43 +29,26 @@ impl SlidesAsPictures {
 
     /// Offered when LibreOffice (with Impress) and poppler were found.
     pub fn probe(office: &Found<LibreOffice>, poppler: &Found<Poppler>) -> Probed {
-        let report = |version: Option<String>, detail: &str| EngineReport {
-            name: "libreoffice+poppler",
-            offers: match version {
-                Some(_) => OFFERS.iter().map(|offer| offer.id).collect(),
-                None => Vec::new(),
-            },
-            version,
-            detail: detail.to_owned(),
-        };
+        let name = "libreoffice+poppler";
         match (office, poppler) {
             (Ok((office, office_report)), Ok((poppler, poppler_report)))
                 if office.reads_presentations() =>
             {
-                Probed {
-                    engine: Some(Arc::new(Self {
+                Probed::composed(
+                    name,
+                    Arc::new(Self {
                         office: Arc::clone(office),
                         poppler: Arc::clone(poppler),
-                    })),
-                    report: report(
-                        Some(format!(
-                            "{} + {}",
-                            office_report.version.as_deref().unwrap_or("?"),
-                            poppler_report.version.as_deref().unwrap_or("?")
-                        )),
-                        "LibreOffice Impress lays out the slides, poppler renders them",
-                    ),
-                    offers: OFFERS,
-                }
+                    }),
+                    [office_report, poppler_report],
+                    "LibreOffice Impress lays out the slides, poppler renders them",
+                )
             }
-            _ => Probed {
-                engine: None,
-                report: report(
-                    None,
-                    "needs LibreOffice with Impress (apt-get install libreoffice-impress-nogui) and poppler",
-                ),
-                offers: OFFERS,
-            },
+            _ => Probed::not_composed(
+                name,
+                "needs LibreOffice with Impress (apt-get install libreoffice-impress-nogui) and poppler",
+                OFFERS,
+            ),
         }
     }
 }

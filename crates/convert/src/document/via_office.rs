@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::Pandoc;
-use crate::engine::{Engine, EngineJob, EngineReport, Found, Offer, Probed};
+use crate::engine::{Engine, EngineJob, Found, Offer, Probed};
 use crate::{BudgetWriter, ConversionError, ConversionOptions, Format, LibreOffice};
 
 const OFFERS: &[Offer] = &[Offer {
@@ -30,37 +30,18 @@ impl PandocThroughOffice {
 
     /// Offered when both probes found their engine.
     pub fn probe(pandoc: &Found<Pandoc>, office: &Found<LibreOffice>) -> Probed {
-        let report = |version: Option<String>, detail: &str| EngineReport {
-            name: "pandoc+libreoffice",
-            version,
-            detail: detail.to_owned(),
-            offers: if detail.starts_with("needs") {
-                Vec::new()
-            } else {
-                OFFERS.iter().map(|offer| offer.id).collect()
-            },
-        };
+        let name = "pandoc+libreoffice";
         match (pandoc, office) {
-            (Ok((pandoc, pandoc_report)), Ok((office, office_report))) => Probed {
-                engine: Some(Arc::new(Self {
+            (Ok((pandoc, pandoc_report)), Ok((office, office_report))) => Probed::composed(
+                name,
+                Arc::new(Self {
                     pandoc: Arc::clone(pandoc),
                     office: Arc::clone(office),
-                })),
-                report: report(
-                    Some(format!(
-                        "{} + {}",
-                        pandoc_report.version.as_deref().unwrap_or("?"),
-                        office_report.version.as_deref().unwrap_or("?")
-                    )),
-                    "Pandoc writes OpenDocument, LibreOffice lays it out as PDF",
-                ),
-                offers: OFFERS,
-            },
-            _ => Probed {
-                engine: None,
-                report: report(None, "needs both Pandoc and LibreOffice"),
-                offers: OFFERS,
-            },
+                }),
+                [pandoc_report, office_report],
+                "Pandoc writes OpenDocument, LibreOffice lays it out as PDF",
+            ),
+            _ => Probed::not_composed(name, "needs both Pandoc and LibreOffice", OFFERS),
         }
     }
 }
