@@ -177,7 +177,12 @@ impl Probed {
             .join(" + ");
         let offers = engine.offers();
         Self {
-            report: crate::external::found(name, version, detail.to_owned(), offers),
+            report: EngineReport {
+                name,
+                version: Some(version),
+                detail: detail.to_owned(),
+                offers: offers.iter().map(|offer| offer.id).collect(),
+            },
             engine: Some(engine),
             offers,
         }
@@ -188,7 +193,12 @@ impl Probed {
     pub fn not_composed(name: &'static str, detail: &str, known: &'static [Offer]) -> Self {
         Self {
             engine: None,
-            report: crate::external::missing(name, detail.to_owned()),
+            report: EngineReport {
+                name,
+                version: None,
+                detail: detail.to_owned(),
+                offers: Vec::new(),
+            },
             offers: known,
         }
     }
