@@ -10,7 +10,9 @@
 # - FFmpeg (ffmpeg, ffprobe) for audio and video; the tests also make their media
 #   inputs with it and read results back with ffprobe;
 # - Pandoc for documents (markdown, HTML, Word, OpenDocument, EPUB, reStructuredText,
-#   LaTeX, Org); the tests also make their document inputs with it;
+#   LaTeX, Org); the tests also make their document inputs with it. Where Debian's
+#   Pandoc cannot write Word sandboxed, Pandoc's own build is added as
+#   /usr/local/bin/pandoc (install-pandoc-build.sh): one step instead of two;
 # - libheif's tools (heif-convert, heif-enc) for HEIC and AVIF;
 # - cwebp (webp) and cjpeg (libjpeg-turbo-progs), the reference encoders the tests
 #   compare WebP and JPEG output sizes with.
@@ -50,3 +52,4 @@ need cjpeg libjpeg-turbo-progs
 if [ "${#missing[@]}" -gt 0 ]; then
   "$(dirname "$0")/apt-install.sh" "${missing[@]}"
 fi
+"$(dirname "$0")/install-pandoc-build.sh"

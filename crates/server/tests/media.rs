@@ -322,6 +322,25 @@ async fn media_over_a_limit_is_refused_with_the_limit_named() {
         reason.contains("7680×4320") && reason.contains("4K"),
         "{reason}"
     );
+    // Three hours and a minute of silence: FLAC keeps it small, and its length is
+    // read from the header in-process rather than by ffprobe.
+    let long_sound = make_media(
+        dir.path(),
+        "long.flac",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=8000:cl=mono",
+            "-t",
+            "10860",
+        ],
+    );
+    let reason = failure_of(&server, &creds, "long.flac", long_sound, "mp3").await;
+    assert!(
+        reason.contains("3 h 01 min") && reason.contains("at most 3 h 00 min"),
+        "{reason}"
+    );
     let for_gif = clip(dir.path(), "forty.mp4", 40, 64, 48);
     let reason = failure_of(&server, &creds, "forty.mp4", for_gif, "gif").await;
     assert!(

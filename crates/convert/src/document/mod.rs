@@ -335,3 +335,116 @@ impl Engine for Pandoc {
         deliver(&result, job, out).map(|()| job.target)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::Budget;
+
+    /// The installed Pandoc made to write in two steps, as a Pandoc that cannot write
+    /// Word sandboxed does: the tests cover that path wherever they run.
+    fn two_step_pandoc() -> Pandoc {
+        let (found, _) = Pandoc::find().expect("Pandoc (scripts/setup-engines.sh)");
+        Pandoc {
+            program: found.program.clone(),
+            fence: found.fence.clone(),
+            sandboxes_every_writer: false,
+        }
+    }
+
+    /// The names of a Word document's parts.
+    fn parts(docx: &[u8]) -> Vec<String> {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(docx)).expect("a zip");
+        (0..archive.len())
+            .map(|index| {
+                archive
+                    .by_index(index)
+                    .unwrap()
+                    .name()
+                    .unwrap()
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    fn document_text(docx: &[u8]) -> String {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(docx)).expect("a zip");
+        let mut text = String::new();
+        archive
+            .by_name("word/document.xml")
+            .expect("the main part")
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    }
+
+    /// Converts `markdown` to Word with `pandoc` in a job folder that also holds
+    /// `beside.png`, a picture the document is not allowed to reach.
+    fn markdown_to_docx(pandoc: &Pandoc, markdown: &str) -> Vec<u8> {
+        let folder = tempfile::tempdir().unwrap();
+        let scratch = folder.path().join("work");
+        std::fs::create_dir(&scratch).unwrap();
+        image::RgbImage::new(4, 4)
+            .save(scratch.join("beside.png"))
+            .unwrap();
+        let input = folder.path().join("input");
+        std::fs::write(&input, markdown).unwrap();
+        let budget = Budget::new(1 << 24, Duration::from_secs(60));
+        let job = EngineJob {
+            input: &input,
+            source: Format::Markdown,
+            target: Format::Docx,
+            options: &Default::default(),
+            title: "notes.md",
+            budget: &budget,
+            scratch: &scratch,
+            memory_limit: u64::MAX,
+            progress: &|_| {},
+        };
+        let mut output = std::io::Cursor::new(Vec::new());
+        let written = pandoc
+            .convert(&job, &mut budget.writer(&mut output))
+            .expect("converted");
+        assert_eq!(written, Format::Docx);
+        output.into_inner()
+    }
+
+    #[test]
+    fn two_step_conversions_keep_the_text_and_drop_pictures_from_outside_the_document() {
+        let pandoc = two_step_pandoc();
+        let docx = markdown_to_docx(
+            &pandoc,
+            "# Heading\n\nSome *words*.\n\n![beside](beside.png)\n",
+        );
+        assert!(document_text(&docx).contains("words"));
+        let media: Vec<_> = parts(&docx)
+            .into_iter()
+            .filter(|part| part.starts_with("word/media/"))
+            .collect();
+        assert!(
+            media.is_empty(),
+            "a picture from beside the input was embedded: {media:?}"
+        );
+    }
+
+    #[test]
+    fn two_step_conversions_keep_pictures_inside_the_document() {
+        let mut png = Vec::new();
+        image::RgbImage::new(4, 4)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        use base64::Engine as _;
+        let url = base64::engine::general_purpose::STANDARD.encode(&png);
+        let markdown = format!("Inline picture:\n\n![dot](data:image/png;base64,{url})\n");
+        let docx = markdown_to_docx(&two_step_pandoc(), &markdown);
+        assert!(
+            parts(&docx)
+                .iter()
+                .any(|part| part.starts_with("word/media/")),
+            "the document's own picture was lost"
+        );
+    }
+}

@@ -180,6 +180,12 @@ pub fn ffmpeg_args(
         }
         _ => return Err(ConversionError::Unsupported),
     }
+    // Whatever the header said, no output runs past the length limit.
+    args.push("-t".to_owned());
+    args.push(format!(
+        "{}",
+        info.length_limit(job.target == Format::Gif).as_secs()
+    ));
     if matches!(job.target, Format::Mp4 | Format::M4a) {
         // The index first, so a browser plays it while it downloads.
         args.extend(owned(&["-movflags", "+faststart"]));

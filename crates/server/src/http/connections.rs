@@ -24,6 +24,15 @@ use crate::config::HttpLimits;
 /// How long a shutdown waits for in-flight requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// Turns off Nagle's algorithm on an accepted connection, so responses go out as they
+/// are written: with it, a response whose head and body leave in two writes (every
+/// download) waited for the client's delayed acknowledgement, 40 ms on Linux.
+fn send_without_delay(stream: &tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "could not turn off Nagle's algorithm");
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
@@ -61,6 +70,7 @@ pub async fn serve(
             drop(stream);
             continue;
         };
+        send_without_delay(&stream);
         let app = app.clone();
         let pace = Pace::new(&limits);
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
@@ -91,4 +101,24 @@ pub async fn serve(
         tracing::warn!("connections still open after the shutdown grace period; closing");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_send_without_waiting_for_acknowledgements() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (_client, accepted) =
+            tokio::join!(tokio::net::TcpStream::connect(address), listener.accept());
+        let (stream, _) = accepted.unwrap();
+        assert!(
+            !stream.nodelay().unwrap(),
+            "accepted sockets start with Nagle's algorithm on"
+        );
+        send_without_delay(&stream);
+        assert!(stream.nodelay().unwrap());
+    }
 }
