@@ -5,6 +5,7 @@
 //! decoding, and nothing of its metadata is carried over.
 
 use std::io::Write as _;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -127,7 +128,7 @@ impl Libheif {
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        if run_for_job(&mut command, job, || {})?.success() {
+        if run_for_job(&mut command, job, || ControlFlow::Continue(()))?.success() {
             Ok(())
         } else {
             Err(ConversionError::Failed(format!(

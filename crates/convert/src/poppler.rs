@@ -10,6 +10,7 @@
 //! limit is refused unless `pages` picks fewer.
 
 use std::io::Write as _;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -185,7 +186,7 @@ impl Poppler {
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let status = run_for_job(&mut command, job, || {})?;
+        let status = run_for_job(&mut command, job, || ControlFlow::Continue(()))?;
         if status.success() {
             Ok(())
         } else {

@@ -16,6 +16,7 @@
 mod ast;
 mod via_office;
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -208,7 +209,7 @@ impl Pandoc {
             fenced_command(&self.fence, &self.program, scratch).map_err(ConversionError::Io)?;
         let log = std::fs::File::create(scratch.join("pandoc.log")).map_err(ConversionError::Io)?;
         command.args(args).stdout(Stdio::null()).stderr(log);
-        let status = run_for_job(&mut command, job, || {})?;
+        let status = run_for_job(&mut command, job, || ControlFlow::Continue(()))?;
         if status.success() {
             return Ok(());
         }

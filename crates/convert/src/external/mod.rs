@@ -5,6 +5,7 @@
 mod fence;
 mod process;
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -41,11 +42,12 @@ pub fn fenced_command(fence: &Fence, program: &Path, scratch: &Path) -> std::io:
 
 /// Runs `command` for `job`: within its memory and output limits, until it exits or the
 /// job's deadline passes (then it is killed, with all it started, and the job fails
-/// naming the time limit). `tick` is called every few milliseconds meanwhile.
+/// naming the time limit). `tick` is called every few milliseconds meanwhile; breaking
+/// ends the run at once (see [`run_watching`]).
 pub fn run_for_job(
     command: &mut Command,
     job: &EngineJob<'_>,
-    tick: impl FnMut(),
+    tick: impl FnMut() -> ControlFlow<()>,
 ) -> Result<ExitStatus, ConversionError> {
     ProcessLimits {
         address_space: job.memory_limit,

@@ -2,6 +2,7 @@
 //! process group that is killed whole when its time is up (and once it exits, so
 //! nothing it started outlives it).
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
@@ -67,15 +68,16 @@ fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result
 /// cannot have been reused — and nothing it started lives on. `None` means the
 /// deadline came first.
 pub fn run_within(command: &mut Command, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
-    run_watching(command, deadline, || {})
+    run_watching(command, deadline, || ControlFlow::Continue(()))
 }
 
 /// [`run_within`], calling `tick` every few milliseconds while the program runs (to
-/// follow a progress file it writes).
+/// follow a progress file it writes, or a check running beside it). `tick` breaking
+/// ends the run at once (the group is killed; its status is returned).
 pub fn run_watching(
     command: &mut Command,
     deadline: Instant,
-    mut tick: impl FnMut(),
+    mut tick: impl FnMut() -> ControlFlow<()>,
 ) -> std::io::Result<Option<ExitStatus>> {
     use std::os::unix::process::CommandExt;
     command.process_group(0);
@@ -92,7 +94,9 @@ pub fn run_watching(
             Ok(true) => break false,
             Ok(false) if Instant::now() >= deadline => break true,
             Ok(false) => {
-                tick();
+                if tick().is_break() {
+                    break false;
+                }
                 exit.wait(POLL.min(deadline.saturating_duration_since(Instant::now())));
             }
             Err(error) => {

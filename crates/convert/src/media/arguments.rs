@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::probe::MediaInfo;
+use super::probe::{MediaInfo, MAX_AUDIO_DURATION};
 use crate::engine::EngineJob;
 use crate::image::fitted_size;
 use crate::{ConversionError, Format};
@@ -98,10 +98,20 @@ fn video_size(job: &EngineJob<'_>, info: &MediaInfo, cap_width: u32) -> (u32, u3
     (even(fitted_width), even(fitted_height))
 }
 
-/// The whole command line after `ffmpeg`.
+/// Whether FFmpeg's command line for `job` depends on what the input holds (its
+/// picture size, for a GIF or a video fitted into `max_width`/`max_height`). Other
+/// runs can start while the input is still being probed.
+pub fn needs_probe(job: &EngineJob<'_>) -> bool {
+    job.target == Format::Gif
+        || (is_video_output(job.target)
+            && (job.options.max_width.is_some() || job.options.max_height.is_some()))
+}
+
+/// The whole command line after `ffmpeg`; `info` is `None` while the input is still
+/// being probed, which only jobs that do not [`needs_probe`] may do.
 pub fn ffmpeg_args(
     job: &EngineJob<'_>,
-    info: &MediaInfo,
+    info: Option<&MediaInfo>,
     input: &str,
     output: &str,
     progress: &Path,
@@ -131,6 +141,7 @@ pub fn ffmpeg_args(
     args.push(progress.display().to_string());
     match job.target {
         Format::Gif => {
+            let info = info.ok_or(ConversionError::Unsupported)?;
             let (width, height) = video_size(job, info, GIF_MAX_WIDTH);
             args.extend(owned(&[
                 "-map",
@@ -146,16 +157,17 @@ pub fn ffmpeg_args(
             ));
         }
         Format::Mp4 | Format::Mkv | Format::Webm => {
-            let (width, height) = video_size(job, info, u32::MAX);
             args.extend(owned(&["-map", "0:v:0", "-map", "0:a:0?"]));
-            // Scaled only when the size changes (a pass over every frame otherwise).
-            if info
-                .video
-                .is_none_or(|v| (v.width, v.height) != (width, height))
-            {
-                args.push("-vf".to_owned());
-                args.push(format!("scale={width}:{height}"));
-            }
+            args.push("-vf".to_owned());
+            args.push(match info.filter(|_| needs_probe(job)) {
+                Some(info) => {
+                    let (width, height) = video_size(job, info, u32::MAX);
+                    format!("scale={width}:{height}")
+                }
+                // Even sides, as 4:2:0 video needs; FFmpeg passes frames of the same
+                // size through untouched.
+                None => "scale=trunc(iw/2)*2:trunc(ih/2)*2".to_owned(),
+            });
             args.extend(owned(&["-pix_fmt", "yuv420p"]));
             if job.target == Format::Webm {
                 args.extend(owned(&[
@@ -180,12 +192,13 @@ pub fn ffmpeg_args(
         }
         _ => return Err(ConversionError::Unsupported),
     }
-    // Whatever the header said, no output runs past the length limit.
+    // Whatever the header said, no output runs past the length limit (the longest
+    // there is, until the probe has said what the input holds).
+    let limit = info.map_or(MAX_AUDIO_DURATION, |info| {
+        info.length_limit(job.target == Format::Gif)
+    });
     args.push("-t".to_owned());
-    args.push(format!(
-        "{}",
-        info.length_limit(job.target == Format::Gif).as_secs()
-    ));
+    args.push(limit.as_secs().to_string());
     if matches!(job.target, Format::Mp4 | Format::M4a) {
         // The index first, so a browser plays it while it downloads.
         args.extend(owned(&["-movflags", "+faststart"]));

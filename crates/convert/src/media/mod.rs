@@ -2,10 +2,13 @@
 //! engine (only system files and the job's folder, no network, killed whole at the
 //! deadline).
 //!
-//! Before a frame is decoded, the input is read — `ffprobe` (`probe`), or for WAV,
-//! FLAC, MP3 and Ogg their headers in-process (`header`, 70 ms sooner) — and a file
-//! longer, larger or faster than the limits is refused with the limit named; FFmpeg
-//! then stops at the length limit whatever the header said. FFmpeg is told the
+//! Every input is read before anything is delivered — for WAV, FLAC, MP3 and Ogg
+//! their headers in-process (`header`) before FFmpeg starts; other inputs by `ffprobe`
+//! (`probe`), first when FFmpeg's command line depends on the picture size (GIFs,
+//! resizing), else while FFmpeg starts (each costs ~70 ms of library loading) — and a
+//! file longer, larger or faster than the limits is refused with the limit named,
+//! FFmpeg stopped at once and its output dropped. FFmpeg also stops at the length
+//! limit, whatever a header said. FFmpeg is told the
 //! demuxer of the format the upload was checked as and may open nothing but local
 //! files, so a playlist or a concat script posing as a video cannot make it read other
 //! files or the network (the fence would stop it too). It writes its progress to a
@@ -16,7 +19,8 @@ mod header;
 mod probe;
 mod progress;
 
-use std::path::PathBuf;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -148,11 +152,18 @@ impl Ffmpeg {
         ))
     }
 
-    /// What ffprobe finds in the placed input.
-    fn media_info(&self, job: &EngineJob<'_>, input: &str) -> Result<MediaInfo, ConversionError> {
-        let deadline = (Instant::now() + PROBE_TIMEOUT).min(job.budget.deadline());
+    /// What ffprobe finds in `input`, a `source` file placed in `scratch`, by
+    /// `deadline` (the job's).
+    fn media_info(
+        &self,
+        source: Format,
+        scratch: &Path,
+        input: &str,
+        deadline: Instant,
+    ) -> Result<MediaInfo, ConversionError> {
+        let deadline = (Instant::now() + PROBE_TIMEOUT).min(deadline);
         let mut args = vec!["-v", "error"];
-        args.extend(arguments::input_args(job.source, input));
+        args.extend(arguments::input_args(source, input));
         args.extend([
             "-show_entries",
             "format=duration:stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate:stream_disposition=attached_pic",
@@ -162,7 +173,7 @@ impl Ffmpeg {
         let captured = external::capture(
             &self.fence,
             &self.ffprobe,
-            job.scratch,
+            scratch,
             &args,
             deadline,
             Printed::Out,
@@ -178,6 +189,17 @@ impl Ffmpeg {
             )),
         }
     }
+}
+
+/// What a probe running beside FFmpeg found (a panic in it is a failure).
+fn verdict(
+    probe: std::thread::ScopedJoinHandle<'_, Result<MediaInfo, ConversionError>>,
+) -> Result<MediaInfo, ConversionError> {
+    probe.join().unwrap_or_else(|_| {
+        Err(ConversionError::Failed(
+            "reading the media file failed".into(),
+        ))
+    })
 }
 
 impl Engine for Ffmpeg {
@@ -196,28 +218,62 @@ impl Engine for Ffmpeg {
     ) -> Result<Format, ConversionError> {
         let input = format!("input.{}", job.source.extension());
         let placed = place_input(job, &input)?;
-        let info = match header::read_audio_header(&placed, job.source) {
-            Some(info) => info,
-            None => self.media_info(job, &input)?,
+        let target = job.target;
+        let judge = move |info: MediaInfo| {
+            let wants_video = arguments::is_video_output(target);
+            info.check(wants_video, target == Format::Gif)
+                .map(|()| info)
         };
-        let wants_video = arguments::is_video_output(job.target);
-        info.check(wants_video, job.target == Format::Gif)?;
+        let (source, scratch, deadline) = (job.source, job.scratch, job.budget.deadline());
+        let probe = || self.media_info(source, scratch, &input, deadline);
+        let known = match header::read_audio_header(&placed, job.source) {
+            Some(info) => Some(judge(info)?),
+            None if arguments::needs_probe(job) => Some(judge(probe()?)?),
+            None => None,
+        };
         job.budget.check_time()?;
         let output = format!("output.{}", job.target.extension());
-        let progress_file = ProgressFile::new(job.scratch.join("progress.txt"), info.duration);
-        let args = arguments::ffmpeg_args(job, &info, &input, &output, progress_file.path())?;
+        let progress_file = ProgressFile::new(job.scratch.join("progress.txt"));
+        let args =
+            arguments::ffmpeg_args(job, known.as_ref(), &input, &output, progress_file.path())?;
         let mut command =
             fenced_command(&self.fence, &self.ffmpeg, job.scratch).map_err(ConversionError::Io)?;
         let log =
             std::fs::File::create(job.scratch.join("ffmpeg.log")).map_err(ConversionError::Io)?;
         command.args(&args).stdout(Stdio::null()).stderr(log);
-        let mut last_look = Instant::now();
-        let status = run_for_job(&mut command, job, || {
-            if last_look.elapsed() >= progress::LOOK_EVERY {
-                last_look = Instant::now();
-                if let Some(percent) = progress_file.percent() {
-                    (job.progress)(percent);
+        let status = std::thread::scope(|scope| {
+            // Not known from a header: ffprobe reads the input while FFmpeg starts
+            // (both load the same ~200 libraries, 70 ms). Its verdict is awaited before
+            // anything is delivered, and a refusal stops FFmpeg at once.
+            let mut probing = known
+                .is_none()
+                .then(|| scope.spawn(|| probe().and_then(judge)));
+            let mut known = known;
+            let mut refusal = None;
+            let mut last_look = Instant::now();
+            let status = run_for_job(&mut command, job, || {
+                if let Some(probe) = probing.take_if(|probe| probe.is_finished()) {
+                    match verdict(probe) {
+                        Ok(info) => known = Some(info),
+                        Err(refused) => {
+                            refusal = Some(refused);
+                            return ControlFlow::Break(());
+                        }
+                    }
                 }
+                if let Some(info) = known.as_ref() {
+                    if last_look.elapsed() >= progress::LOOK_EVERY {
+                        last_look = Instant::now();
+                        if let Some(percent) = progress_file.percent(info.duration) {
+                            (job.progress)(percent);
+                        }
+                    }
+                }
+                ControlFlow::Continue(())
+            });
+            match (refusal, probing.map(verdict)) {
+                (Some(refused), _) | (None, Some(Err(refused))) => Err(refused),
+                (None, _) => status,
             }
         })?;
         let result = job.scratch.join(&output);

@@ -8,17 +8,16 @@ use std::time::Duration;
 /// How often the report is read while FFmpeg runs.
 pub const LOOK_EVERY: Duration = Duration::from_millis(250);
 
-/// The report file of one run and the input's length it is measured against.
+/// The report file of one run.
 #[derive(Debug)]
 pub struct ProgressFile {
     path: PathBuf,
-    duration: Duration,
 }
 
 impl ProgressFile {
-    /// The report FFmpeg will write to `path`, for an input `duration` long.
-    pub fn new(path: PathBuf, duration: Duration) -> Self {
-        Self { path, duration }
+    /// The report FFmpeg will write to `path`.
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
     }
 
     /// Where FFmpeg writes it.
@@ -26,10 +25,10 @@ impl ProgressFile {
         &self.path
     }
 
-    /// How far the run is, 0–100, from the latest block written; `None` before the
-    /// first.
-    pub fn percent(&self) -> Option<u8> {
-        percent_of(&std::fs::read_to_string(&self.path).ok()?, self.duration)
+    /// How far the run is through an input `duration` long, 0–100, from the latest
+    /// block written; `None` before the first.
+    pub fn percent(&self, duration: Duration) -> Option<u8> {
+        percent_of(&std::fs::read_to_string(&self.path).ok()?, duration)
     }
 }
 

@@ -21,6 +21,7 @@ mod offers;
 mod pool;
 mod profile;
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -259,7 +260,7 @@ impl Engine for LibreOffice {
             .arg("--outdir")
             .arg(&out)
             .arg(&input);
-        let status = run_for_job(&mut command, job, || {})?;
+        let status = run_for_job(&mut command, job, || ControlFlow::Continue(()))?;
         let output = out.join(format!("document.{}", job.target.extension()));
         if status.success() && output.is_file() {
             return deliver(&output, job, sink).map(|()| job.target);
