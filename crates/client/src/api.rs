@@ -7,9 +7,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use trustyconvert_protocol::{fields, paths};
 use trustyconvert_protocol::{
-    CloseResponse, ConversionOptions, ConvertRequest, ConvertResponse, CsrfTokenResponse,
-    DownloadTokenRequest, DownloadTokenResponse, ErrorType, Format, FormatGroup, HealthReport,
-    JobStatusResponse, SessionInfo, UploadResponse, CSRF_HEADER,
+    ArchiveRequest, CloseResponse, ConversionOptions, ConvertRequest, ConvertResponse,
+    CsrfTokenResponse, DownloadTokenRequest, DownloadTokenResponse, ErrorType, Format, FormatGroup,
+    HealthReport, JobListResponse, JobStatusResponse, SessionInfo, UploadResponse, CSRF_HEADER,
 };
 
 use crate::counters::Counters;
@@ -41,6 +41,14 @@ impl ApiRequest {
     pub fn post(path: impl Into<String>) -> Self {
         Self {
             request: HttpRequest::new(HttpMethod::Post, path),
+            needs_session: true,
+        }
+    }
+
+    /// `DELETE path`, with a session and the CSRF header.
+    pub fn delete(path: impl Into<String>) -> Self {
+        Self {
+            request: HttpRequest::new(HttpMethod::Delete, path),
             needs_session: true,
         }
     }
@@ -282,6 +290,31 @@ impl ApiClient {
             job_id: job_id.to_owned(),
         };
         self.call(ApiRequest::post(paths::DOWNLOAD_TOKEN).json(&request)?)
+            .await
+    }
+
+    /// `GET /api/jobs`: the session's jobs, newest first.
+    pub async fn jobs(&self) -> Result<Vec<JobStatusResponse>, ClientError> {
+        let list: JobListResponse = self.call(ApiRequest::get(paths::JOBS)).await?;
+        Ok(list.jobs)
+    }
+
+    /// `DELETE /api/jobs/{job_id}`: deletes a job now (cancelled if running, its files
+    /// removed, its bytes released from the session's quota).
+    pub async fn delete_job(&self, job_id: &str) -> Result<(), ClientError> {
+        self.call(ApiRequest::delete(paths::job(job_id))).await
+    }
+
+    /// `POST /api/download/archive`: a single-use token for one zip of the outputs of
+    /// `job_ids` (completed jobs of the session), redeemed like any download token.
+    pub async fn archive_token(
+        &self,
+        job_ids: &[String],
+    ) -> Result<DownloadTokenResponse, ClientError> {
+        let request = ArchiveRequest {
+            job_ids: job_ids.to_vec(),
+        };
+        self.call(ApiRequest::post(paths::DOWNLOAD_ARCHIVE).json(&request)?)
             .await
     }
 

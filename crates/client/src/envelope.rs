@@ -12,6 +12,13 @@ pub(crate) fn decode_envelope<T: DeserializeOwned>(
     response: HttpResponse,
 ) -> Result<T, ClientError> {
     let status = response.status;
+    if status == 204 {
+        // No content (a deletion): only a caller expecting nothing accepts it.
+        return serde_json::from_slice(b"null").map_err(|_| ClientError::Protocol {
+            status,
+            detail: "no content where a result was expected".to_owned(),
+        });
+    }
     let envelope: Envelope<T> =
         serde_json::from_slice(&response.body).map_err(|error| ClientError::Protocol {
             status,

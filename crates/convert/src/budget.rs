@@ -5,10 +5,14 @@
 //! and any write after the deadline, and check [`Budget::check_time`] in their loops.
 //! Conversions run on the blocking pool, which cannot be cancelled, so this is how one
 //! that runs too long, or grows too large, stops by itself: it fails at its next write
-//! or step instead of finishing, whatever the input.
+//! or step instead of finishing, whatever the input. A budget can also be cancelled
+//! from outside ([`Budget::cancellable`]): the same checks then stop the conversion,
+//! and external engines are killed at once.
 
 use std::cell::Cell;
 use std::io::{Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use trustyconvert_protocol::human_size;
@@ -20,6 +24,7 @@ use crate::ConversionError;
 enum Breach {
     Output,
     Time,
+    Cancelled,
 }
 
 /// The limits of one conversion, and which one it hit.
@@ -29,6 +34,7 @@ pub struct Budget {
     timeout: Duration,
     deadline: Instant,
     breach: Cell<Option<Breach>>,
+    cancelled: Option<Arc<AtomicBool>>,
 }
 
 impl Budget {
@@ -44,7 +50,21 @@ impl Budget {
             timeout,
             deadline,
             breach: Cell::new(None),
+            cancelled: None,
         }
+    }
+
+    /// This budget, ended early once `cancel` is set (a deleted job's conversion).
+    pub fn cancellable(mut self, cancel: Arc<AtomicBool>) -> Self {
+        self.cancelled = Some(cancel);
+        self
+    }
+
+    /// Whether the conversion was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled
+            .as_ref()
+            .is_some_and(|cancel| cancel.load(Ordering::Relaxed))
     }
 
     /// When the time is up.
@@ -57,8 +77,12 @@ impl Budget {
         self.max_output
     }
 
-    /// Fails once the deadline has passed.
+    /// Fails once the deadline has passed or the conversion was cancelled.
     pub fn check_time(&self) -> Result<(), ConversionError> {
+        if self.is_cancelled() {
+            self.breach.set(Some(Breach::Cancelled));
+            return Err(self.error(Breach::Cancelled));
+        }
         if Instant::now() >= self.deadline {
             self.breach.set(Some(Breach::Time));
             return Err(self.error(Breach::Time));
@@ -104,6 +128,7 @@ impl Budget {
                 "the conversion took longer than the limit of {}",
                 humantime::format_duration(self.timeout)
             ),
+            Breach::Cancelled => "the conversion was cancelled".to_owned(),
         })
     }
 }

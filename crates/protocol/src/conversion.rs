@@ -137,7 +137,29 @@ pub struct DownloadTokenRequest {
     pub job_id: String,
 }
 
-/// The `data` of `POST /api/download_token` (201).
+/// The most jobs one zip (`POST /api/download/archive`) holds.
+pub const MAX_ARCHIVE_JOBS: usize = 200;
+
+/// The body of `POST /api/download/archive`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveRequest {
+    /// Completed jobs of the session, each once (at most
+    /// [`MAX_ARCHIVE_JOBS`](crate::MAX_ARCHIVE_JOBS)); the zip holds their outputs in
+    /// this order.
+    pub job_ids: Vec<String>,
+}
+
+/// The `data` of `GET /api/jobs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobListResponse {
+    /// The session's jobs, newest first, as `GET /api/job_status` reports each.
+    pub jobs: Vec<JobStatusResponse>,
+}
+
+/// The `data` of `POST /api/download_token` and `POST /api/download/archive` (201).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DownloadTokenResponse {

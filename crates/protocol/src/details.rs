@@ -36,3 +36,10 @@ pub const GRACE_SECONDS: &str = "grace_seconds";
 /// The conversion option that was refused (`ValidationError` of `POST /api/convert`):
 /// `quality`, `lossless`, `max_width`, `max_height`, `pages` or `keep_metadata`.
 pub const OPTION: &str = "option";
+
+/// The job a refusal is about (`POST /api/download/archive`: unknown, named twice or
+/// not completed).
+pub const JOB_ID: &str = "job_id";
+
+/// The most jobs one zip holds, when `job_ids` names none or more.
+pub const MAX_ARCHIVE_JOBS: &str = "max_archive_jobs";

@@ -77,8 +77,8 @@ mod session;
 mod size;
 
 pub use conversion::{
-    ConvertRequest, ConvertResponse, DownloadTokenRequest, DownloadTokenResponse, FormatGroup,
-    JobStatusResponse, UploadResponse,
+    ArchiveRequest, ConvertRequest, ConvertResponse, DownloadTokenRequest, DownloadTokenResponse,
+    FormatGroup, JobListResponse, JobStatusResponse, UploadResponse, MAX_ARCHIVE_JOBS,
 };
 pub use envelope::{Envelope, ErrorBody};
 pub use error_type::ErrorType;

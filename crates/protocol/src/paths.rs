@@ -1,9 +1,10 @@
 //! Every path of the API, defined once: the server routes and documents them, the
 //! clients call them.
 //!
-//! Jobs and download tokens are named in the query, never in the path; the builders
-//! ([`job_status`], [`download`]) percent-encode the value so that a malformed one
-//! cannot change the query.
+//! Jobs and download tokens are named in the query, except the job of
+//! `DELETE /api/jobs/{job_id}`; the builders ([`job_status`], [`download`], [`job`])
+//! percent-encode the value so that a malformed one cannot change the query or the
+//! path.
 //!
 //! ```
 //! use trustyconvert_protocol::paths;
@@ -43,8 +44,16 @@ pub const CONVERT: &str = "/api/convert";
 pub const JOB_STATUS: &str = "/api/job_status";
 /// `POST`: a single-use download token for a completed job.
 pub const DOWNLOAD_TOKEN: &str = "/api/download_token";
-/// `GET`/`HEAD ?token=`: the output file; build it with [`download`].
+/// `GET`/`HEAD ?token=`: the output file (or a zip of several); build it with
+/// [`download`].
 pub const DOWNLOAD: &str = "/api/download";
+/// `POST`: a single-use download token for one zip of several completed jobs.
+pub const DOWNLOAD_ARCHIVE: &str = "/api/download/archive";
+/// `GET`: the session's jobs, newest first.
+pub const JOBS: &str = "/api/jobs";
+/// `DELETE`: one job of the session, cancelled if running, its files removed at once
+/// (the route's pattern; build a path with [`job`]).
+pub const JOB: &str = "/api/jobs/{job_id}";
 
 /// `GET`: Prometheus counters (outside the API).
 pub const METRICS: &str = "/metrics";
@@ -59,7 +68,12 @@ pub fn download(token: &str) -> String {
     format!("{DOWNLOAD}?token={}", query_escape(token))
 }
 
-/// Percent-encodes a query value (ids and tokens are URL-safe already; this keeps a
+/// `DELETE /api/jobs/{job_id}` of one job.
+pub fn job(job_id: &str) -> String {
+    format!("{JOBS}/{}", query_escape(job_id))
+}
+
+/// Percent-encodes a query value or path segment (ids and tokens are URL-safe already; this keeps a
 /// malformed value from changing the query).
 fn query_escape(value: &str) -> String {
     value
@@ -98,6 +112,9 @@ mod tests {
             JOB_STATUS,
             DOWNLOAD_TOKEN,
             DOWNLOAD,
+            DOWNLOAD_ARCHIVE,
+            JOBS,
+            JOB,
         ] {
             assert!(path.starts_with(&format!("{API}/")), "{path}");
         }
@@ -112,5 +129,6 @@ mod tests {
         );
         assert_eq!(download("a&b=c#d"), "/api/download?token=a%26b%3Dc%23d");
         assert_eq!(download("é"), "/api/download?token=%C3%A9");
+        assert_eq!(job("../session/close"), "/api/jobs/..%2Fsession%2Fclose");
     }
 }

@@ -384,6 +384,49 @@ async fn every_documented_answer_matches_the_openapi_document() {
     assert_eq!(status, StatusCode::NOT_FOUND, "a token works once");
     call(&contract, &server, get.clone(), "/api/download", None, None).await;
 
+    // Many files: the list, a zip, deleting.
+    let (status, _, body) = call(
+        &contract,
+        &server,
+        get.clone(),
+        "/api/jobs",
+        Some(&creds),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["jobs"][0]["job_id"], job_id.as_str());
+    let archive = |jobs: Vec<String>| Some(json!({ "job_ids": jobs }));
+    for (jobs, expected) in [
+        (vec![job_id.clone()], StatusCode::CREATED),
+        (vec![new_job_id()], StatusCode::NOT_FOUND),
+        (vec![], StatusCode::BAD_REQUEST),
+    ] {
+        let (status, _, _) = call(
+            &contract,
+            &server,
+            post.clone(),
+            "/api/download/archive",
+            Some(&creds),
+            archive(jobs),
+        )
+        .await;
+        assert_eq!(status, expected);
+    }
+    let delete_job = || {
+        client()
+            .delete(server.url(&format!("/api/jobs/{job_id}")))
+            .header("cookie", creds.cookie_header())
+            .header("x-csrf-token", &creds.csrf)
+            .send()
+    };
+    let deleted = delete_job().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    contract.mark("delete", "/api/jobs/{job_id}", deleted.status());
+    let (status, _, body) = split(delete_job().await.unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    contract.check("delete", "/api/jobs/{job_id}", status, &body);
+
     let (status, _, _) = call(
         &contract,
         &server,
@@ -469,6 +512,9 @@ async fn the_documents_paths_and_upload_fields_are_the_protocols() {
         paths::JOB_STATUS,
         paths::DOWNLOAD_TOKEN,
         paths::DOWNLOAD,
+        paths::DOWNLOAD_ARCHIVE,
+        paths::JOBS,
+        paths::JOB,
         paths::METRICS,
     ]);
     assert_eq!(documented, protocol);

@@ -23,6 +23,8 @@ pub enum HttpMethod {
     Get,
     /// Unsafe: sent with `X-CSRF-Token`.
     Post,
+    /// Unsafe: sent with `X-CSRF-Token`.
+    Delete,
 }
 
 impl HttpMethod {
@@ -31,12 +33,13 @@ impl HttpMethod {
         match self {
             Self::Get => "GET",
             Self::Post => "POST",
+            Self::Delete => "DELETE",
         }
     }
 
     /// Whether the server requires a CSRF token for it.
     pub fn is_unsafe(self) -> bool {
-        self == Self::Post
+        self != Self::Get
     }
 }
 

@@ -103,6 +103,7 @@ impl ReqwestTransport {
         let method = match request.method {
             HttpMethod::Get => reqwest::Method::GET,
             HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Delete => reqwest::Method::DELETE,
         };
         // Every request of this client is one its user started, which a browser states
         // as `Sec-Fetch-Site: none`: the proof of origin the server asks of a forced

@@ -54,7 +54,19 @@ pub fn run_for_job(
         file_size: job.budget.max_output().saturating_add(SCRATCH_ROOM),
     }
     .apply(command);
-    match run_watching(command, job.budget.deadline(), tick).map_err(ConversionError::Io)? {
+    let mut tick = tick;
+    let watch = || {
+        if job.budget.is_cancelled() {
+            return ControlFlow::Break(());
+        }
+        tick()
+    };
+    let ran = run_watching(command, job.budget.deadline(), watch).map_err(ConversionError::Io)?;
+    if job.budget.is_cancelled() {
+        // Stopped because the job was cancelled: say so rather than blame the program.
+        job.budget.check_time()?;
+    }
+    match ran {
         Some(status) => Ok(status),
         None => {
             job.budget.check_time()?;
@@ -239,5 +251,43 @@ mod tests {
             "seen",
             "{output:?}"
         );
+    }
+
+    #[test]
+    fn a_cancelled_job_kills_its_program_and_says_it_was_cancelled() {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::Arc;
+
+        let scratch = tempfile::tempdir().unwrap();
+        let cancel = Arc::new(AtomicBool::new(false));
+        // An hour to run and an hour of deadline: only the cancellation can end it.
+        let budget =
+            crate::Budget::new(1 << 20, Duration::from_secs(3600)).cancellable(Arc::clone(&cancel));
+        let job = EngineJob {
+            input: scratch.path(),
+            source: crate::Format::Txt,
+            target: crate::Format::Txt,
+            options: &Default::default(),
+            title: "input",
+            budget: &budget,
+            scratch: scratch.path(),
+            memory_limit: u64::MAX,
+            progress: &|_| {},
+        };
+        let mut command = Command::new("sleep");
+        command.arg("3600");
+        let canceller = {
+            let cancel = Arc::clone(&cancel);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            })
+        };
+        let ran = run_for_job(&mut command, &job, || ControlFlow::Continue(()));
+        canceller.join().unwrap();
+        match ran {
+            Err(ConversionError::Limit(why)) => assert!(why.contains("cancelled"), "{why}"),
+            other => panic!("not cancelled: {other:?}"),
+        }
     }
 }

@@ -45,9 +45,14 @@ impl Metrics {
         self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The exposition text.
-    pub fn render(&self) -> String {
+    /// The exposition text, with the job service's `conversions_cancelled`.
+    pub fn render(&self, conversions_cancelled: u64) -> String {
         let mut out = String::with_capacity(2048);
+        let name = "trusty_conversions_cancelled_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Conversions stopped because their job was deleted.\n# TYPE {name} counter\n{name} {conversions_cancelled}"
+        );
         let counters = [
             (
                 "trusty_sessions_created_total",

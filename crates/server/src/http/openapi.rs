@@ -6,9 +6,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use trustyconvert_protocol::paths;
 use trustyconvert_protocol::{
-    CloseResponse, ConvertRequest, ConvertResponse, CsrfTokenResponse, DownloadTokenRequest,
-    DownloadTokenResponse, ErrorBody, ErrorType, Format, FormatGroup, HealthReport, JobStatus,
-    JobStatusResponse, ServiceHealth, SessionInfo, UploadResponse,
+    ArchiveRequest, CloseResponse, ConvertRequest, ConvertResponse, CsrfTokenResponse,
+    DownloadTokenRequest, DownloadTokenResponse, ErrorBody, ErrorType, Format, FormatGroup,
+    HealthReport, JobListResponse, JobStatus, JobStatusResponse, ServiceHealth, SessionInfo,
+    UploadResponse,
 };
 use utoipa::{OpenApi, ToSchema};
 
@@ -46,7 +47,10 @@ pub struct UploadForm {
         routes::upload::upload,
         routes::jobs::convert,
         routes::jobs::job_status,
+        routes::jobs::list_jobs,
+        routes::jobs::delete_job,
         routes::download::download_token,
+        routes::download::archive_token,
         routes::download::download,
         routes::download::download_head,
         serve,
@@ -70,6 +74,8 @@ pub struct UploadForm {
         JobStatusResponse,
         DownloadTokenRequest,
         DownloadTokenResponse,
+        JobListResponse,
+        ArchiveRequest,
     )),
     modifiers(&SecuritySchemes)
 )]

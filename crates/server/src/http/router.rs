@@ -6,7 +6,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 use tower::util::Either;
 use tower::ServiceBuilder;
@@ -70,9 +70,15 @@ fn router(state: AppState) -> Router {
             post(jobs::convert).layer(limit(CONVERT, limits.convert_per_minute)),
         )
         .route(paths::JOB_STATUS, get(jobs::job_status))
+        .route(paths::JOBS, get(jobs::list_jobs))
+        .route(paths::JOB, delete(jobs::delete_job))
         .route(
             paths::DOWNLOAD_TOKEN,
             post(download::download_token).layer(limit(DOWNLOAD, limits.download_per_minute)),
+        )
+        .route(
+            paths::DOWNLOAD_ARCHIVE,
+            post(download::archive_token).layer(limit(DOWNLOAD, limits.download_per_minute)),
         )
         // HEAD counts like GET: probing tokens is not free, though it spends none.
         .route(
@@ -131,7 +137,8 @@ pub(crate) async fn metrics(
         header::CONTENT_TYPE,
         "text/plain; version=0.0.4; charset=utf-8",
     )];
-    (content_type, state.metrics.render()).into_response()
+    let text = state.metrics.render(state.jobs.conversions_cancelled());
+    (content_type, text).into_response()
 }
 
 async fn not_found() -> ApiError {

@@ -1,8 +1,10 @@
-//! Downloads: a completed job's output behind a single-use token bound to the session
-//! that asked (tokens in `tokens.rs`), read only while that session lives.
+//! Downloads: a completed job's output — or a zip of several (`archive.rs`) — behind a
+//! single-use token bound to the session that asked (tokens in `tokens.rs`), read only
+//! while that session lives.
 
 use uuid::Uuid;
 
+use super::archive::Archive;
 use super::service::JobService;
 use super::tokens;
 use super::upload::storage_failure;
@@ -26,11 +28,23 @@ impl JobService {
                 job.status
             )));
         }
+        self.grant(session, *job_id, Vec::new()).await
+    }
+
+    /// Mints a download token for `job_id` of `session` (for a zip, an id of its own
+    /// and the jobs in `archive`) and stores its grant: the token and its expiry.
+    pub(super) async fn grant(
+        &self,
+        session: &SessionKey,
+        job_id: Uuid,
+        archive: Vec<Uuid>,
+    ) -> Result<(String, Timestamp), ApiError> {
         let (token, hash) = tokens::mint();
         let grant = DownloadGrant {
             session: *session,
-            job_id: *job_id,
+            job_id,
             expires_at: Timestamp::now().plus(tokens::DOWNLOAD_TOKEN_TTL),
+            archive,
         };
         let granted = self
             .inner
@@ -44,11 +58,8 @@ impl JobService {
         Ok((token, grant.expires_at))
     }
 
-    /// Spends `token` and opens the output it grants.
-    pub async fn redeem_download(
-        &self,
-        token: &str,
-    ) -> Result<(OutputFile, tokio::fs::File), ApiError> {
+    /// Spends `token` and opens what it grants.
+    pub async fn redeem_download(&self, token: &str) -> Result<Download, ApiError> {
         let hash = tokens::parse(token).ok_or_else(gone)?;
         let grant = self
             .inner
@@ -56,16 +67,19 @@ impl JobService {
             .take_grant(&hash, Timestamp::now())
             .await?
             .ok_or_else(gone)?;
+        if !grant.archive.is_empty() {
+            return self.open_archive(&grant).await.map(Download::Archive);
+        }
         let output = self.output_of(&grant).await?;
         let file = tokio::fs::File::open(&output.path)
             .await
             .map_err(|_| gone())?;
         let length = file.metadata().await.map_err(storage_failure)?.len();
-        Ok((OutputFile { length, ..output }, file))
+        Ok(Download::File(OutputFile { length, ..output }, file))
     }
 
     /// What `token` would download, without spending it (for `HEAD`).
-    pub async fn inspect_download(&self, token: &str) -> Result<OutputFile, ApiError> {
+    pub async fn inspect_download(&self, token: &str) -> Result<DownloadHead, ApiError> {
         let hash = tokens::parse(token).ok_or_else(gone)?;
         let grant = self
             .inner
@@ -73,12 +87,28 @@ impl JobService {
             .peek_grant(&hash, Timestamp::now())
             .await?
             .ok_or_else(gone)?;
+        if !grant.archive.is_empty() {
+            let archive = self.open_archive(&grant).await?;
+            return Ok(Download::Archive(archive).head());
+        }
         let output = self.output_of(&grant).await?;
         let length = tokio::fs::metadata(&output.path)
             .await
             .map_err(|_| gone())?
             .len();
-        Ok(OutputFile { length, ..output })
+        Ok(DownloadHead {
+            filename: output.filename,
+            format: output.format,
+            length: Some(length),
+        })
+    }
+
+    /// The zip a live session's grant names, if any of its outputs is left.
+    async fn open_archive(&self, grant: &DownloadGrant) -> Result<Archive, ApiError> {
+        if !self.session_exists(&grant.session).await? {
+            return Err(gone());
+        }
+        self.archive_of(grant).await?.ok_or_else(gone)
     }
 
     /// The completed output a grant names (its length still to be read). A grant of
@@ -105,6 +135,44 @@ impl JobService {
             format,
         })
     }
+}
+
+/// What a redeemed token downloads.
+#[derive(Debug)]
+pub enum Download {
+    /// One job's output, opened.
+    File(OutputFile, tokio::fs::File),
+    /// Several jobs' outputs, as one zip to stream ([`super::archive::stream`]).
+    Archive(Archive),
+}
+
+impl Download {
+    /// What its response's headers say.
+    pub fn head(&self) -> DownloadHead {
+        match self {
+            Self::File(output, _) => DownloadHead {
+                filename: output.filename.clone(),
+                format: output.format,
+                length: Some(output.length),
+            },
+            Self::Archive(archive) => DownloadHead {
+                filename: archive.filename.clone(),
+                format: Format::Zip,
+                length: None,
+            },
+        }
+    }
+}
+
+/// A download as its headers describe it.
+#[derive(Debug, Clone)]
+pub struct DownloadHead {
+    /// The name to save it under.
+    pub filename: String,
+    /// Its format (its `Content-Type`).
+    pub format: Format,
+    /// Its size in bytes; `None` for a zip, written as it is sent.
+    pub length: Option<u64>,
 }
 
 /// A completed job's output, as a download.

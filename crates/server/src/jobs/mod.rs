@@ -3,6 +3,7 @@
 //! removing a session's jobs and files. Records live in the storage layer; files under
 //! the data directory ([`JobFiles`]).
 
+mod archive;
 mod downloads;
 mod files;
 mod intake;
@@ -13,7 +14,8 @@ mod session_hooks;
 mod tokens;
 mod upload;
 
-pub use downloads::OutputFile;
+pub use archive::{stream as stream_archive, Archive, ArchiveEntry};
+pub use downloads::{Download, DownloadHead, OutputFile};
 pub use files::JobFiles;
 pub use service::JobService;
 pub use session_hooks::SessionFiles;

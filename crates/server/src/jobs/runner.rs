@@ -3,7 +3,7 @@
 //! limit, and keeps its output only if the quota admits it.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -96,25 +96,28 @@ impl JobService {
             Admission::Gone => return Err(ApiError::not_found()),
         }
         let id = (job.session, job.job_id);
-        self.in_flight().insert(id);
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.in_flight().insert(id, Arc::clone(&cancel));
         let worker = self.clone();
         let queued = job.clone();
         tokio::spawn(async move {
-            worker.run(queued).await;
+            worker.run(queued, cancel).await;
             worker.in_flight().remove(&id);
         });
         Ok(job)
     }
 
-    async fn run(&self, mut job: JobRecord) {
+    /// Converts a queued job once a worker is free; `cancel` (set when the job is
+    /// deleted) stops the conversion at its next step.
+    async fn run(&self, mut job: JobRecord, cancel: Arc<AtomicBool>) {
         let Ok(_permit) = self.inner.workers.acquire().await else {
             return;
         };
         job.status = JobStatus::Processing;
         job.progress = 10;
         job.updated_at = Timestamp::now();
-        // Gone (session closed): nothing to do. A store error is logged by `save`; the
-        // conversion still runs and its final save tries again.
+        // Gone (session closed or job deleted): nothing to do. A store error is logged
+        // by `save`; the conversion still runs and its final save tries again.
         if self.save(&job).await == Ok(false) {
             return;
         }
@@ -140,11 +143,12 @@ impl JobService {
         let reported = Arc::new(AtomicU8::new(0));
         let engine_progress = Arc::clone(&reported);
         let service = self.clone();
+        let stop = Arc::clone(&cancel);
         let started = Instant::now();
         // The deadline runs from now, not from when the blocking pool gets to the task.
         let deadline = started + timeout;
         let work = tokio::task::spawn_blocking(move || {
-            let budget = Budget::until(max_output, timeout, deadline);
+            let budget = Budget::until(max_output, timeout, deadline).cancellable(stop);
             // Inside the job's folder, never creating it: if a close removed it, the
             // conversion fails here instead of bringing the folder back.
             match std::fs::create_dir(&scratch) {
@@ -184,7 +188,12 @@ impl JobService {
             tokio::select! {
                 joined = &mut work => break Some(joined),
                 () = &mut given_up => break None,
-                _ = ticks.tick() => self.show_progress(&mut job, reported.load(Relaxed)).await,
+                _ = ticks.tick() => {
+                    if !self.show_progress(&mut job, reported.load(Relaxed)).await {
+                        // Deleted, here or through another instance: stop converting.
+                        cancel.store(true, Relaxed);
+                    }
+                }
             }
         };
         let outcome = match joined {
@@ -204,6 +213,10 @@ impl JobService {
                 humantime::format_duration(timeout)
             ))),
         };
+        if cancel.load(Relaxed) && outcome.is_err() {
+            self.inner.cancelled.fetch_add(1, Relaxed);
+            tracing::info!(job = %job.job_id, "conversion cancelled: its job was deleted");
+        }
         let now = Timestamp::now();
         job.updated_at = now;
         job.completed_at = Some(now);
@@ -226,24 +239,33 @@ impl JobService {
             }
         }
         if self.save(&job).await == Ok(false) {
-            // The session was closed meanwhile (which also explains a file that
-            // vanished under the conversion): leave nothing behind.
-            self.inner.files.remove_session(&job.session).await;
+            // The job was deleted or its session closed meanwhile (which also explains
+            // a file that vanished under the conversion): leave nothing behind.
+            match self.session_exists(&job.session).await {
+                Ok(true) => self.inner.files.remove_job(&job.session, &job.job_id).await,
+                _ => self.inner.files.remove_session(&job.session).await,
+            }
         } else if let Some(cause) = io_failure {
             tracing::error!(error = %cause, job = %job.job_id, "conversion I/O failed");
         }
     }
 
     /// Records the engine's `percent` as the job's progress: 10 when the work starts,
-    /// 95 when the engine is done (100 once the output is kept). Saved only when it
-    /// moved; a store error is logged by `save` and the next tick tries again.
-    async fn show_progress(&self, job: &mut JobRecord, percent: u8) {
+    /// 95 when the engine is done (100 once the output is kept). Saved when it moved,
+    /// else the job is looked up; `false` once the job is gone (deleted, or its session
+    /// closed). A store error is logged and counts as still there: the next tick tries
+    /// again.
+    async fn show_progress(&self, job: &mut JobRecord, percent: u8) -> bool {
         let shown = (10 + u16::from(percent.min(100)) * 85 / 100) as u8;
         if shown > job.progress {
             job.progress = shown;
             job.updated_at = Timestamp::now();
-            let _ = self.save(job).await;
+            return self.save(job).await != Ok(false);
         }
+        !matches!(
+            self.inner.store.load_job(&job.session, &job.job_id).await,
+            Ok(None)
+        )
     }
 
     /// Reserves a finished conversion's `size` bytes against the session's storage

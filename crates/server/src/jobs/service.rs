@@ -3,7 +3,8 @@
 //! job: `intake.rs` (uploads), `runner.rs` (admission and conversion), `downloads.rs`
 //! (download links and outputs).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,11 +31,14 @@ pub(super) struct Inner {
     pub(super) workers: Semaphore,
     /// Serializes "count active jobs, then queue one" so two requests cannot both pass.
     pub(super) admission: Mutex<()>,
-    /// The jobs this process has queued or is running (their leases are renewed).
-    pub(super) in_flight: std::sync::Mutex<HashSet<(SessionKey, Uuid)>>,
+    /// The jobs this process has queued or is running (their leases are renewed),
+    /// each with the flag that cancels its conversion.
+    pub(super) in_flight: std::sync::Mutex<HashMap<(SessionKey, Uuid), Arc<AtomicBool>>>,
     /// How long a shared backend believes this process still works on a job without
     /// hearing from it again.
     pub(super) lease: Duration,
+    /// Conversions stopped because their job was deleted.
+    pub(super) cancelled: AtomicU64,
 }
 
 /// The job lifecycle. Cheap to clone.
@@ -65,6 +69,7 @@ impl JobService {
                 admission: Mutex::new(()),
                 in_flight: std::sync::Mutex::default(),
                 lease,
+                cancelled: AtomicU64::new(0),
             }),
         }
     }
@@ -98,10 +103,36 @@ impl JobService {
             .ok_or_else(ApiError::not_found)
     }
 
+    /// How many conversions were stopped because their job was deleted.
+    pub fn conversions_cancelled(&self) -> u64 {
+        self.inner.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// The session's jobs, newest first.
+    pub async fn list(&self, session: &SessionKey) -> Result<Vec<JobRecord>, ApiError> {
+        Ok(self.inner.store.list_jobs(session).await?)
+    }
+
+    /// Deletes a job of `session` now: a conversion of it running here is cancelled
+    /// (one running on another instance stops at its next progress check), its record
+    /// goes — which releases its bytes from the session's quota and kills its download
+    /// links — and its files are removed. 404 if the session has no such job.
+    pub async fn delete(&self, session: &SessionKey, job_id: &Uuid) -> Result<(), ApiError> {
+        if let Some(cancel) = self.in_flight().get(&(*session, *job_id)) {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        if !self.inner.store.delete_job(session, job_id).await? {
+            return Err(ApiError::not_found());
+        }
+        self.inner.files.remove_job(session, job_id).await;
+        tracing::info!(event = "job_deleted", job = %job_id, "job deleted");
+        Ok(())
+    }
+
     /// Renews the leases of the jobs this process works on (shared backends; a no-op
     /// for the others).
     pub async fn renew_leases(&self) -> Result<(), StoreError> {
-        let jobs: Vec<(SessionKey, Uuid)> = self.in_flight().iter().copied().collect();
+        let jobs: Vec<(SessionKey, Uuid)> = self.in_flight().keys().copied().collect();
         if jobs.is_empty() {
             return Ok(());
         }
@@ -176,7 +207,9 @@ impl JobService {
         ApiError::no_session()
     }
 
-    pub(super) fn in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<(SessionKey, Uuid)>> {
+    pub(super) fn in_flight(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(SessionKey, Uuid), Arc<AtomicBool>>> {
         self.inner
             .in_flight
             .lock()

@@ -19,6 +19,8 @@ pub async fn check_all(store: &dyn ConverterStorage) {
     admission_is_checked_and_leased(store).await;
     active_jobs_are_those_the_protocol_calls_active(store).await;
     download_grants(store).await;
+    zip_grants_keep_their_jobs_in_order(store).await;
+    a_sessions_jobs_are_listed_newest_first_and_only_its_own(store).await;
     quota_is_reserved_in_the_write_that_admits_the_bytes(store).await;
     nothing_is_written_into_a_closed_session(store).await;
 }
@@ -41,6 +43,7 @@ fn grant(job: &JobRecord, expires_at: Timestamp) -> DownloadGrant {
         session: job.session,
         job_id: job.job_id,
         expires_at,
+        archive: Vec::new(),
     }
 }
 
@@ -530,4 +533,73 @@ async fn download_grants(store: &dyn ConverterStorage) {
         );
     }
     store.delete_session(&owner.key).await.unwrap();
+}
+
+/// A zip's grant holds its jobs, in the order asked, and is single-use like any.
+async fn zip_grants_keep_their_jobs_in_order(store: &dyn ConverterStorage) {
+    let now = Timestamp::now();
+    let owner = record(now, Duration::from_secs(60));
+    store.insert_session(&owner).await.unwrap();
+    let jobs: Vec<JobRecord> = (0..3).map(|_| job(owner.key, now)).collect();
+    for job in &jobs {
+        store.insert_job(job, u64::MAX).await.unwrap();
+    }
+    let zip = DownloadGrant {
+        session: owner.key,
+        job_id: Uuid::new_v4(),
+        expires_at: now.plus(Duration::from_secs(600)),
+        archive: vec![jobs[2].job_id, jobs[0].job_id, jobs[1].job_id],
+    };
+    let hash = token();
+    assert!(store.insert_grant(&hash, &zip, 16).await.unwrap());
+    assert_eq!(
+        store.peek_grant(&hash, now).await.unwrap(),
+        Some(zip.clone())
+    );
+    assert_eq!(store.take_grant(&hash, now).await.unwrap(), Some(zip));
+    assert_eq!(
+        store.take_grant(&hash, now).await.unwrap(),
+        None,
+        "single use"
+    );
+    store.delete_session(&owner.key).await.unwrap();
+}
+
+/// Listing gives every job of the session and no other's, newest first.
+async fn a_sessions_jobs_are_listed_newest_first_and_only_its_own(store: &dyn ConverterStorage) {
+    let now = Timestamp::now();
+    let owner = record(now, Duration::from_secs(60));
+    let other = record(now, Duration::from_secs(60));
+    store.insert_session(&owner).await.unwrap();
+    store.insert_session(&other).await.unwrap();
+    assert!(store.list_jobs(&owner.key).await.unwrap().is_empty());
+    let mut made = Vec::new();
+    for age in [3u64, 1, 2] {
+        let mut made_then = job(owner.key, now);
+        made_then.created_at = Timestamp::from_millis(now.as_millis() - age as i64 * 1000);
+        store.insert_job(&made_then, u64::MAX).await.unwrap();
+        made.push(made_then);
+    }
+    // Two made in the same millisecond: ordered by id, the same on every backend.
+    let mut twin = job(owner.key, now);
+    twin.created_at = made[1].created_at;
+    store.insert_job(&twin, u64::MAX).await.unwrap();
+    store
+        .insert_job(&job(other.key, now), u64::MAX)
+        .await
+        .unwrap();
+
+    let listed = store.list_jobs(&owner.key).await.unwrap();
+    let mut expected = [made[1].clone(), twin, made[2].clone(), made[0].clone()];
+    JobRecord::sort_newest_first(&mut expected[..2]);
+    assert_eq!(
+        listed.iter().map(|job| job.job_id).collect::<Vec<_>>(),
+        expected.iter().map(|job| job.job_id).collect::<Vec<_>>()
+    );
+    assert_eq!(listed[0], expected[0], "records come back whole");
+    store.delete_job(&owner.key, &made[0].job_id).await.unwrap();
+    assert_eq!(store.list_jobs(&owner.key).await.unwrap().len(), 3);
+    store.delete_session(&owner.key).await.unwrap();
+    store.delete_session(&other.key).await.unwrap();
+    assert!(store.list_jobs(&owner.key).await.unwrap().is_empty());
 }

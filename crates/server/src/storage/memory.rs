@@ -138,6 +138,16 @@ impl JobStore for MemoryStorage {
             .cloned())
     }
 
+    async fn list_jobs(&self, session: &SessionKey) -> Result<Vec<JobRecord>, StoreError> {
+        let mut jobs: Vec<JobRecord> = self
+            .jobs()
+            .get(session)
+            .map(|of_session| of_session.values().cloned().collect())
+            .unwrap_or_default();
+        JobRecord::sort_newest_first(&mut jobs);
+        Ok(jobs)
+    }
+
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError> {
         let updated = self.sessions.with_session(&job.session, || {
             self.jobs()
@@ -250,7 +260,7 @@ impl DownloadStore for MemoryStorage {
                     grants.remove(hash);
                 }
             }
-            grants.insert(*token, *grant);
+            grants.insert(*token, grant.clone());
         });
         Ok(inserted.is_some())
     }
@@ -274,7 +284,7 @@ impl DownloadStore for MemoryStorage {
         Ok(self
             .grants()
             .get(token)
-            .copied()
+            .cloned()
             .filter(|grant| grant.expires_at > now))
     }
 }

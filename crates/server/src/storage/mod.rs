@@ -66,6 +66,8 @@ pub trait JobStore: Send + Sync + 'static {
         session: &SessionKey,
         job_id: &Uuid,
     ) -> Result<Option<JobRecord>, StoreError>;
+    /// Every job of one session, newest first (by creation, then id).
+    async fn list_jobs(&self, session: &SessionKey) -> Result<Vec<JobRecord>, StoreError>;
     /// Replaces an existing job of an existing session; `false` if either is gone (the
     /// session was closed). Never creates.
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError>;

@@ -93,21 +93,32 @@ impl JobRecord {
         self.output_format.or(self.target_format)
     }
 
+    /// Orders `jobs` as [`JobStore::list_jobs`](super::JobStore::list_jobs) returns
+    /// them: newest first, then by id (descending), so equal times list the same way on
+    /// every backend.
+    pub fn sort_newest_first(jobs: &mut [JobRecord]) {
+        jobs.sort_by_key(|job| std::cmp::Reverse((job.created_at, job.job_id)));
+    }
+
     /// Bytes this job's files take: the upload and, once written, the output.
     pub fn stored_bytes(&self) -> u64 {
         self.file_size + self.output_size.unwrap_or(0)
     }
 }
 
-/// What a download token grants: one download of one job's output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a download token grants: one download of one job's output, or of one zip of
+/// several jobs' outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadGrant {
     /// The session that asked.
     pub session: SessionKey,
-    /// The job whose output it downloads.
+    /// The job whose output it downloads; for a zip, an id of its own (grants are
+    /// counted per job).
     pub job_id: Uuid,
     /// End of validity.
     pub expires_at: Timestamp,
+    /// The jobs a zip holds, in order; empty for one job's output.
+    pub archive: Vec<Uuid>,
 }
 
 /// The store key of a download token: SHA-256 of the token, so the store never holds

@@ -406,6 +406,10 @@ impl JobStore for InstrumentedStore {
         self.check()?;
         self.inner.load_job(session, job_id).await
     }
+    async fn list_jobs(&self, session: &SessionKey) -> Result<Vec<JobRecord>, StoreError> {
+        self.check()?;
+        self.inner.list_jobs(session).await
+    }
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError> {
         self.check()?;
         self.inner.update_job(job).await

@@ -5,18 +5,21 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use trustyconvert_protocol::{paths, DownloadTokenRequest, DownloadTokenResponse};
+use trustyconvert_protocol::{
+    paths, ArchiveRequest, DownloadTokenRequest, DownloadTokenResponse, MAX_ARCHIVE_JOBS,
+};
 
 use super::parse_job_id;
 use crate::http::{ApiJson, ApiResult, AppState, ValidJson};
-use crate::jobs::OutputFile;
+use crate::jobs::{stream_archive, Download, DownloadHead};
+use tokio_util::io::ReaderStream;
+use trustyconvert_session::http::ValidQuery;
+use trustyconvert_session::RequireSession;
 
 /// How much of an output each read takes: a read of a `tokio::fs::File` is a trip to
 /// the blocking pool, and `ReaderStream`'s default of 4 KiB made a 4 MB download take
 /// about 30 ms on loopback.
 const READ_BUFFER: usize = 256 * 1024;
-use trustyconvert_session::http::ValidQuery;
-use trustyconvert_session::RequireSession;
 
 /// `POST /api/download_token`: a single-use, ten-minute token for a completed job.
 /// Issuing counts against the download rate limit.
@@ -55,6 +58,56 @@ pub async fn download_token(
     Ok(ApiJson::created(body))
 }
 
+/// `POST /api/download/archive`: a single-use, ten-minute token for one zip of several
+/// completed jobs' outputs. Issuing counts against the download rate limit.
+#[utoipa::path(
+    post,
+    path = paths::DOWNLOAD_ARCHIVE,
+    tag = "conversion",
+    description = "A single-use, ten-minute token for GET /api/download?token= that streams one zip of the outputs of job_ids (completed jobs of this session, each once, at most 200), in that order, under unique names (`photo.webp`, `photo (2).webp`). A job deleted before the download is left out.",
+    request_body = ArchiveRequest,
+    responses(
+        (status = 201, description = "The token.", body = crate::http::openapi::Success<DownloadTokenResponse>),
+        (status = 400, description = "ValidationError: job_ids empty, over 200, not UUID v4, named twice, or a job not completed (details.job_id).", body = crate::http::openapi::Failure),
+        (status = 401, description = "SessionValidationError: no live session.", body = crate::http::openapi::Failure),
+        (status = 403, description = "CSRFValidationError.", body = crate::http::openapi::Failure),
+        (status = 404, description = "ResourceNotFound: a job unknown to this session (details.job_id).", body = crate::http::openapi::Failure),
+        (status = 429, description = "RateLimitExceeded.", body = crate::http::openapi::Failure),
+        (status = 503, description = "ServiceUnavailable.", body = crate::http::openapi::Failure),
+    ),
+    security(("session_cookie" = [], "csrf_token" = []))
+)]
+pub async fn archive_token(
+    State(state): State<AppState>,
+    RequireSession(session): RequireSession,
+    ValidJson(request): ValidJson<ArchiveRequest>,
+) -> ApiResult<ApiJson<DownloadTokenResponse>> {
+    if request.job_ids.len() > MAX_ARCHIVE_JOBS {
+        // Refused before any id is parsed or looked up.
+        return Err(crate::http::ApiError::validation(format!(
+            "job_ids must name between 1 and {MAX_ARCHIVE_JOBS} jobs."
+        )));
+    }
+    let job_ids = request
+        .job_ids
+        .iter()
+        .map(|id| parse_job_id(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (token, expires_at) = state
+        .jobs
+        .issue_archive(&session.record.key, &job_ids)
+        .await?;
+    tracing::debug!(
+        event = "archive_token_issued",
+        jobs = job_ids.len(),
+        "zip download token issued"
+    );
+    Ok(ApiJson::created(DownloadTokenResponse {
+        download_token: token,
+        expires_at: expires_at.to_rfc3339(),
+    }))
+}
+
 /// Query of `GET /api/download`.
 #[derive(Debug, Deserialize)]
 pub struct DownloadQuery {
@@ -80,13 +133,26 @@ pub async fn download(
     State(state): State<AppState>,
     ValidQuery(query): ValidQuery<DownloadQuery>,
 ) -> ApiResult<Response> {
-    let (output, file) = state.jobs.redeem_download(&query.token).await?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-        file,
-        READ_BUFFER,
-    ));
-    tracing::info!(event = "downloaded", job = %output.job_id, "output downloaded");
-    Ok(response(&output, body))
+    let download = state.jobs.redeem_download(&query.token).await?;
+    let head = download.head();
+    let body = match download {
+        Download::File(output, file) => {
+            tracing::info!(event = "downloaded", job = %output.job_id, "output downloaded");
+            Body::from_stream(ReaderStream::with_capacity(file, READ_BUFFER))
+        }
+        Download::Archive(archive) => {
+            tracing::info!(
+                event = "downloaded",
+                files = archive.entries.len(),
+                "zip downloaded"
+            );
+            Body::from_stream(ReaderStream::with_capacity(
+                stream_archive(archive.entries),
+                READ_BUFFER,
+            ))
+        }
+    };
+    Ok(response(&head, body))
 }
 
 /// `HEAD /api/download?token=`: what `GET` would send, without the body and without
@@ -110,21 +176,23 @@ pub async fn download_head(
     State(state): State<AppState>,
     ValidQuery(query): ValidQuery<DownloadQuery>,
 ) -> ApiResult<Response> {
-    let output = state.jobs.inspect_download(&query.token).await?;
-    Ok(response(&output, Body::empty()))
+    let head = state.jobs.inspect_download(&query.token).await?;
+    Ok(response(&head, Body::empty()))
 }
 
-fn response(output: &OutputFile, body: Body) -> Response {
+fn response(head: &DownloadHead, body: Body) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(output.format.mime()),
+        HeaderValue::from_static(head.format.mime()),
     );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(output.length));
+    if let Some(length) = head.length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
     headers.insert(
         header::CONTENT_DISPOSITION,
-        content_disposition(&output.filename),
+        content_disposition(&head.filename),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(

@@ -1,10 +1,12 @@
-//! `POST /api/convert` and `GET /api/job_status`.
+//! `POST /api/convert`, `GET /api/job_status`, `GET /api/jobs` and
+//! `DELETE /api/jobs/{job_id}`.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trustyconvert_protocol::{
-    paths, ConvertRequest, ConvertResponse, ErrorType, Format, JobStatus, JobStatusResponse,
+    paths, ConvertRequest, ConvertResponse, ErrorType, Format, JobListResponse, JobStatus,
+    JobStatusResponse,
 };
 
 use super::parse_job_id;
@@ -104,6 +106,56 @@ pub async fn job_status(
         .find(&session.record.key, &parse_job_id(&query.job_id)?)
         .await?;
     Ok(ApiJson::ok(status_of(&job)))
+}
+
+/// `GET /api/jobs`: the session's jobs, newest first.
+#[utoipa::path(
+    get,
+    path = paths::JOBS,
+    tag = "conversion",
+    description = "The session's jobs, newest first, each as GET /api/job_status reports it (id, file name, formats, status, progress, sizes, times).",
+    responses(
+        (status = 200, description = "The jobs.", body = crate::http::openapi::Success<JobListResponse>),
+        (status = 401, description = "SessionValidationError: no live session.", body = crate::http::openapi::Failure),
+        (status = 503, description = "ServiceUnavailable.", body = crate::http::openapi::Failure),
+    ),
+    security(("session_cookie" = []))
+)]
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    RequireSession(session): RequireSession,
+) -> ApiResult<ApiJson<JobListResponse>> {
+    let jobs = state.jobs.list(&session.record.key).await?;
+    Ok(ApiJson::ok(JobListResponse {
+        jobs: jobs.iter().map(status_of).collect(),
+    }))
+}
+
+/// `DELETE /api/jobs/{job_id}`: deletes a job of the session now.
+#[utoipa::path(
+    delete,
+    path = paths::JOB,
+    tag = "conversion",
+    description = "Deletes a job of the session at once: a running conversion is cancelled, its files are removed, its bytes leave the session's storage quota and its download links stop working. Afterwards GET /api/job_status of it is 404.",
+    params(("job_id" = String, Path, description = "The job's UUID.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, description = "ValidationError: job_id is not a UUID v4.", body = crate::http::openapi::Failure),
+        (status = 401, description = "SessionValidationError: no live session.", body = crate::http::openapi::Failure),
+        (status = 403, description = "CSRFValidationError.", body = crate::http::openapi::Failure),
+        (status = 404, description = "ResourceNotFound: no such job in this session.", body = crate::http::openapi::Failure),
+        (status = 503, description = "ServiceUnavailable.", body = crate::http::openapi::Failure),
+    ),
+    security(("session_cookie" = [], "csrf_token" = []))
+)]
+pub async fn delete_job(
+    State(state): State<AppState>,
+    RequireSession(session): RequireSession,
+    Path(job_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let job_id = parse_job_id(&job_id)?;
+    state.jobs.delete(&session.record.key, &job_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn status_of(job: &JobRecord) -> JobStatusResponse {

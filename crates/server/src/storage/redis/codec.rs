@@ -88,6 +88,9 @@ struct StoredGrant {
     session: String,
     job_id: Uuid,
     expires_at: i64,
+    /// Absent in grants of one job (and in those written before zips existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    archive: Vec<Uuid>,
 }
 
 pub(super) fn encode_grant(grant: &DownloadGrant) -> String {
@@ -95,6 +98,7 @@ pub(super) fn encode_grant(grant: &DownloadGrant) -> String {
         session: encode_hex(&grant.session.0),
         job_id: grant.job_id,
         expires_at: grant.expires_at.as_millis(),
+        archive: grant.archive.clone(),
     };
     serde_json::to_string(&stored).expect("plain data serializes")
 }
@@ -105,5 +109,6 @@ pub(super) fn decode_grant(value: &str) -> Result<DownloadGrant, StoreError> {
         session: SessionKey(decode_hex32(&stored.session).ok_or_else(|| corrupt("grant owner"))?),
         job_id: stored.job_id,
         expires_at: Timestamp::from_millis(stored.expires_at),
+        archive: stored.archive,
     })
 }

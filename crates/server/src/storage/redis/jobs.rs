@@ -89,6 +89,12 @@ where
         value.map(|value| decode_job(&value)).transpose()
     }
 
+    async fn list_jobs(&self, session: &SessionKey) -> Result<Vec<JobRecord>, StoreError> {
+        let mut jobs = self.jobs_of(session).await?;
+        JobRecord::sort_newest_first(&mut jobs);
+        Ok(jobs)
+    }
+
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError> {
         let changed: i64 = job_script(&self.scripts.update_job, job)
             .invoke_async(&mut self.connection())

@@ -107,6 +107,7 @@ mod tests {
                 session: session.key,
                 job_id: job.job_id,
                 expires_at: now.plus(Duration::from_secs(600)),
+                archive: Vec::new(),
             };
             let token = TokenHash(trustyconvert_session::crypto::random_bytes::<32>());
             assert!(storage.insert_grant(&token, &grant, 16).await.unwrap());

@@ -8,12 +8,35 @@ use uuid::Uuid;
 use crate::storage::{DownloadGrant, JobRecord};
 use trustyconvert_session::Timestamp;
 
+/// The columns of `download_grants`, in the order [`grant_from_row`] reads them.
+pub(super) const GRANT_COLUMNS: &str = "session_key, job_id, expires_at, archive";
+
 pub(super) fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<DownloadGrant> {
+    let archive = match row.get::<_, Option<String>>(3)? {
+        Some(ids) => decode_archive(&ids).ok_or_else(|| corrupt(3, "archive"))?,
+        None => Vec::new(),
+    };
     Ok(DownloadGrant {
         session: row.get(0)?,
         job_id: Uuid::from_slice(&row.get::<_, Vec<u8>>(1)?).map_err(|_| corrupt(1, "uuid"))?,
         expires_at: Timestamp::from_millis(row.get(2)?),
+        archive,
     })
+}
+
+/// A zip's jobs as the `archive` column holds them: their ids, comma-separated;
+/// `None` (NULL) for a grant of one job.
+pub(super) fn encode_archive(jobs: &[Uuid]) -> Option<String> {
+    (!jobs.is_empty()).then(|| {
+        jobs.iter()
+            .map(Uuid::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
+fn decode_archive(ids: &str) -> Option<Vec<Uuid>> {
+    ids.split(',').map(|id| Uuid::parse_str(id).ok()).collect()
 }
 
 /// The columns of `jobs`, in the order [`job_from_row`] reads them.

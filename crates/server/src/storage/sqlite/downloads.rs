@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::codec::grant_from_row;
+use super::codec::{encode_archive, grant_from_row, GRANT_COLUMNS};
 use super::SqliteStore;
 use crate::storage::{DownloadGrant, DownloadStore, StoreError, TokenHash};
 use trustyconvert_session::Timestamp;
@@ -17,7 +17,7 @@ impl DownloadStore for SqliteStore {
         grant: &DownloadGrant,
         max_per_job: usize,
     ) -> Result<bool, StoreError> {
-        let (token, grant) = (*token, *grant);
+        let (token, grant) = (*token, grant.clone());
         // The new grant always stays; the newest others fill the remaining places.
         let keep_others = i64::try_from(max_per_job.saturating_sub(1)).unwrap_or(i64::MAX);
         // One write: the writer's savepoint makes it all or nothing.
@@ -25,14 +25,16 @@ impl DownloadStore for SqliteStore {
             let (session, job) = (grant.session.0, *grant.job_id.as_bytes());
             let inserted = connection
                 .prepare_cached(
-                    "INSERT INTO download_grants (token_hash, session_key, job_id, expires_at) \
-                     SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM sessions WHERE key = ?2)",
+                    "INSERT INTO download_grants \
+                     (token_hash, session_key, job_id, expires_at, archive) \
+                     SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM sessions WHERE key = ?2)",
                 )?
                 .execute(params![
                     token.0.as_slice(),
                     session.as_slice(),
                     job.as_slice(),
-                    grant.expires_at.as_millis()
+                    grant.expires_at.as_millis(),
+                    encode_archive(&grant.archive)
                 ])?;
             if inserted == 0 {
                 return Ok(false);
@@ -62,8 +64,9 @@ impl DownloadStore for SqliteStore {
     ) -> Result<Option<DownloadGrant>, StoreError> {
         let grant = self
             .write(grant_by_token(
-                "DELETE FROM download_grants WHERE token_hash = ?1 \
-                 RETURNING session_key, job_id, expires_at",
+                format!(
+                    "DELETE FROM download_grants WHERE token_hash = ?1 RETURNING {GRANT_COLUMNS}"
+                ),
                 *token,
             ))
             .await?;
@@ -77,7 +80,7 @@ impl DownloadStore for SqliteStore {
     ) -> Result<Option<DownloadGrant>, StoreError> {
         let grant = self
             .read(grant_by_token(
-                "SELECT session_key, job_id, expires_at FROM download_grants WHERE token_hash = ?1",
+                format!("SELECT {GRANT_COLUMNS} FROM download_grants WHERE token_hash = ?1"),
                 *token,
             ))
             .await?;
@@ -88,12 +91,12 @@ impl DownloadStore for SqliteStore {
 /// The work of finding the grant `sql` (which selects or deletes by `token_hash = ?1`)
 /// returns; the caller checks it is still valid.
 fn grant_by_token(
-    sql: &'static str,
+    sql: String,
     token: TokenHash,
 ) -> impl FnOnce(&Connection) -> rusqlite::Result<Option<DownloadGrant>> + Send + 'static {
     move |connection| {
         connection
-            .prepare_cached(sql)?
+            .prepare_cached(&sql)?
             .query_row(params![token.0.as_slice()], grant_from_row)
             .optional()
     }

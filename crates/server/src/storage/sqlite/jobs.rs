@@ -99,6 +99,20 @@ impl JobStore for SqliteStore {
         .await
     }
 
+    async fn list_jobs(&self, session: &SessionKey) -> Result<Vec<JobRecord>, StoreError> {
+        let session = *session;
+        self.read(move |connection| {
+            connection
+                .prepare_cached(&format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE session_key = ?1 \
+                     ORDER BY created_at DESC, job_id DESC"
+                ))?
+                .query_map(params![session.0.as_slice()], job_from_row)?
+                .collect()
+        })
+        .await
+    }
+
     async fn update_job(&self, job: &JobRecord) -> Result<bool, StoreError> {
         let job = job.clone();
         self.write(move |connection| execute_job(connection, UPDATE_JOB, &job))

@@ -31,24 +31,30 @@ CREATE TABLE IF NOT EXISTS download_grants (
     token_hash  BLOB PRIMARY KEY NOT NULL,
     session_key BLOB NOT NULL,
     job_id      BLOB NOT NULL,
-    expires_at  INTEGER NOT NULL
+    expires_at  INTEGER NOT NULL,
+    archive     TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS download_grants_job ON download_grants (session_key, job_id);
 CREATE INDEX IF NOT EXISTS download_grants_expiry ON download_grants (expires_at);
 ";
 
-/// Columns added to `jobs` after its first release, each empty (NULL) in the rows
-/// already there: conversion options, the output's format.
-const ADDED_COLUMNS: [&str; 2] = ["options", "output_format"];
+/// Columns added after a table's first release, as (table, column), each empty (NULL)
+/// in the rows already there: a job's conversion options and output format, the jobs
+/// of a zip's download grant.
+const ADDED_COLUMNS: [(&str, &str); 3] = [
+    ("jobs", "options"),
+    ("jobs", "output_format"),
+    ("download_grants", "archive"),
+];
 
-/// Brings a `jobs` table made by an earlier release up to date.
+/// Brings tables made by an earlier release up to date.
 fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
-    for column in ADDED_COLUMNS {
+    for (table, column) in ADDED_COLUMNS {
         let present = connection
-            .prepare_cached("SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?1")?
-            .exists([column])?;
+            .prepare_cached("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
+            .exists([table, column])?;
         if !present {
-            connection.execute_batch(&format!("ALTER TABLE jobs ADD COLUMN {column} TEXT"))?;
+            connection.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
         }
     }
     Ok(())
@@ -87,7 +93,7 @@ impl SqliteTables for ConverterTables {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::sqlite::codec::{job_from_row, JOB_COLUMNS};
+    use crate::storage::sqlite::codec::{grant_from_row, job_from_row, GRANT_COLUMNS, JOB_COLUMNS};
 
     /// The `jobs` table as it was before conversion options.
     const JOBS_WITHOUT_OPTIONS: &str = "CREATE TABLE jobs (
@@ -125,5 +131,38 @@ mod tests {
             job.delivered_format(),
             Some(trustyconvert_protocol::Format::Jpeg)
         );
+    }
+
+    /// The `download_grants` table as it was before zips.
+    const GRANTS_WITHOUT_ARCHIVES: &str = "CREATE TABLE download_grants (
+        token_hash BLOB PRIMARY KEY NOT NULL, session_key BLOB NOT NULL,
+        job_id BLOB NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID";
+
+    #[test]
+    fn a_database_from_before_zips_gains_the_column_and_keeps_its_grants() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(GRANTS_WITHOUT_ARCHIVES).unwrap();
+        let job_id = uuid::Uuid::new_v4();
+        connection
+            .execute(
+                "INSERT INTO download_grants VALUES (?1, ?2, ?3, 99)",
+                params![
+                    [1u8; 32].as_slice(),
+                    [7u8; 32].as_slice(),
+                    job_id.as_bytes().as_slice()
+                ],
+            )
+            .unwrap();
+        ConverterTables.create(&connection).unwrap();
+        ConverterTables.create(&connection).unwrap();
+        let grant = connection
+            .query_row(
+                &format!("SELECT {GRANT_COLUMNS} FROM download_grants"),
+                [],
+                grant_from_row,
+            )
+            .unwrap();
+        assert_eq!(grant.job_id, job_id);
+        assert!(grant.archive.is_empty());
     }
 }
