@@ -11,6 +11,7 @@ mod convert_cmd;
 mod doctor;
 mod format_arg;
 mod formats_cmd;
+mod jobs_cmd;
 mod logging;
 mod offline;
 mod options_arg;
@@ -35,7 +36,7 @@ struct Cli {
 enum Command {
     /// Run the HTTP service (embedded store by default).
     Serve(Box<serve::ServeArgs>),
-    /// Convert a file (through --server, or here, without one).
+    /// Convert files (through --server, or here, without one).
     Convert(convert_cmd::ConvertArgs),
     /// List the conversions available.
     Formats(target::OptionalServerArg),
@@ -44,6 +45,9 @@ enum Command {
     /// Inspect or close this CLI's session with a server.
     #[command(subcommand)]
     Session(session_cmd::SessionCommand),
+    /// List, download or delete this CLI's jobs on a server.
+    #[command(subcommand)]
+    Jobs(jobs_cmd::JobsCommand),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
             Command::Formats(args) => formats_cmd::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,
             Command::Session(command) => session_cmd::run(command).await,
+            Command::Jobs(command) => jobs_cmd::run(command).await,
         }
     });
     match outcome {

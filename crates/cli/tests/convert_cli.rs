@@ -3,22 +3,17 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{ServeProcess, BIN};
+use common::ServeProcess;
 use trustyconvert_client::protocol::{Format, JobStatus};
 use trustyconvert_client::transport::ReqwestTransport;
 use trustyconvert_client::{ManagerConfig, SessionManager};
 
 fn run(args: &[&str], state_dir: &std::path::Path) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("TRUSTY_STATE_DIR", state_dir)
-        .env_remove("TRUSTY_SERVER")
-        .output()
-        .unwrap()
+    common::run_client(args, state_dir)
 }
 
 fn write_png(path: &std::path::Path, width: u32, height: u32) {

@@ -10,6 +10,17 @@ use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_trustyconvert");
 
+/// Runs a client command of the binary, keeping its session state in `state_dir` and
+/// ignoring any `TRUSTY_SERVER` of the environment.
+pub fn run_client(args: &[&str], state_dir: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("TRUSTY_STATE_DIR", state_dir)
+        .env_remove("TRUSTY_SERVER")
+        .output()
+        .unwrap()
+}
+
 /// A running `trustyconvert serve` and everything it has logged so far.
 pub struct ServeProcess {
     child: Child,
