@@ -513,6 +513,11 @@ export async function watchProgress(page) {
   return () => page.evaluate(() => window.__e2eProgress ?? []);
 }
 
+/** The newest `job-row` of a file named `name` (rows are listed newest first). */
+export function rowOf(page, name) {
+  return page.locator(`[data-testid="job-row"][data-name="${name}"]`).first();
+}
+
 /**
  * Chooses `file`, picks `target`, clicks convert and waits for `download-link`; fails
  * at once with the page's words if `error-message` shows instead. Returns
@@ -528,7 +533,8 @@ export async function convertInPage(page, { file, target, shot, fill = {}, timeo
   if (shot) await shot('file-chosen');
   const progress = await watchProgress(page);
   await page.getByTestId('convert-button').click();
-  const link = page.getByTestId('download-link');
+  // The newest row of this file (the list may also hold earlier jobs of the session).
+  const link = rowOf(page, file.name).getByTestId('download-link');
   await waitUntil(
     async () => {
       const error = await visibleError(page);

@@ -99,12 +99,30 @@ impl Workflow {
         observer: Arc<dyn Observer>,
     ) -> Result<Converted, WorkflowError> {
         let job_id = job_id::new_job_id().ok_or(WorkflowError::NoJobId)?;
+        observer.job_created(&job_id);
         let sent = Arc::clone(&observer);
         let progress = Progress::new(move |done, total| sent.upload_progress(done, total));
         self.api
             .upload_file(&job_id, name, file, Some(progress))
             .await?;
         observer.uploaded();
+        self.convert_uploaded(&job_id, name, target, options, observer)
+            .await
+    }
+
+    /// Converts a job already uploaded (by this client or another tab of the session)
+    /// to `target` and waits until it finishes, as
+    /// [`convert_file_with_options`](Self::convert_file_with_options) does after its
+    /// upload. `name` is the uploaded file's name.
+    pub async fn convert_uploaded(
+        &self,
+        job_id: &str,
+        name: &str,
+        target: Format,
+        options: &ConversionOptions,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Converted, WorkflowError> {
+        let job_id = job_id.to_owned();
         self.api
             .convert_with_options(&job_id, target, options)
             .await?;

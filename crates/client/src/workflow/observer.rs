@@ -3,8 +3,8 @@
 /// Callbacks of a running [`Workflow`](super::Workflow); each has an empty default, so
 /// an observer implements only what it shows.
 ///
-/// Calls arrive in this order: [`upload_progress`](Self::upload_progress) (zero or
-/// more), [`uploaded`](Self::uploaded), [`conversion_progress`](Self::conversion_progress)
+/// Calls arrive in this order: [`job_created`](Self::job_created),
+/// [`upload_progress`](Self::upload_progress) (zero or more), [`uploaded`](Self::uploaded), [`conversion_progress`](Self::conversion_progress)
 /// (never decreasing, the last one 100 when the job completed),
 /// [`converted`](Self::converted); then, for a download,
 /// [`download_progress`](Self::download_progress).
@@ -12,6 +12,10 @@ pub trait Observer: Send + Sync {
     /// Bytes of the file sent so far, of `total`. Natively only: a browser's `fetch`
     /// cannot observe an upload.
     fn upload_progress(&self, _sent: u64, _total: Option<u64>) {}
+
+    /// The id the job gets, chosen before the upload starts (the upload names it): once
+    /// [`uploaded`](Self::uploaded), the job can be listed, watched or deleted by it.
+    fn job_created(&self, _job_id: &str) {}
 
     /// The server stored the file; the conversion is asked next.
     fn uploaded(&self) {}

@@ -5,6 +5,8 @@ mod converter;
 mod formats;
 mod indicator;
 mod privacy;
+mod rows;
+mod sync;
 
 use leptos::prelude::*;
 
