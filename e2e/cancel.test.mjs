@@ -12,6 +12,7 @@ import {
   openApp,
   pickTarget,
   sleep,
+  throttleUpload,
   uiTest,
   visibleError,
   waitUntil,
@@ -25,14 +26,7 @@ import {
 async function startSlowUpload(context, base) {
   const page = await context.newPage();
   await openApp(page, base);
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline: false,
-    latency: 0,
-    downloadThroughput: -1,
-    uploadThroughput: 64 * 1024,
-  });
+  await throttleUpload(context, page, 64 * 1024);
   const failed = [];
   page.on('requestfailed', (request) => {
     if (request.url().includes('/api/upload')) failed.push(request.failure()?.errorText ?? '');

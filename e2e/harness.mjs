@@ -660,3 +660,46 @@ export function webpSize(bytes) {
   }
   throw new Error(`unknown WebP chunk ${JSON.stringify(chunk)}`);
 }
+
+/**
+ * The entries of a zip (`[{name, data}]`), read through its central directory (a zip
+ * written as it streams has its sizes there, not in the local headers); stored and
+ * deflated entries.
+ */
+export function unzip(bytes) {
+  let end = bytes.length - 22;
+  while (end >= 0 && bytes.readUInt32LE(end) !== 0x06054b50) end -= 1;
+  assert.ok(end >= 0, 'a zip has an end of central directory record');
+  const count = bytes.readUInt16LE(end + 10);
+  let at = bytes.readUInt32LE(end + 16);
+  const entries = [];
+  for (let i = 0; i < count; i += 1) {
+    assert.equal(bytes.readUInt32LE(at), 0x02014b50, 'a central directory entry');
+    const method = bytes.readUInt16LE(at + 10);
+    const compressed = bytes.readUInt32LE(at + 20);
+    const nameLength = bytes.readUInt16LE(at + 28);
+    const extraLength = bytes.readUInt16LE(at + 30);
+    const commentLength = bytes.readUInt16LE(at + 32);
+    const local = bytes.readUInt32LE(at + 42);
+    const name = bytes.subarray(at + 46, at + 46 + nameLength).toString('utf8');
+    const start = local + 30 + bytes.readUInt16LE(local + 26) + bytes.readUInt16LE(local + 28);
+    const raw = bytes.subarray(start, start + compressed);
+    const data = method === 8 ? zlib.inflateRawSync(raw) : Buffer.from(raw);
+    entries.push({ name, data });
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  return entries;
+}
+
+/**
+ * Limits `page`'s uplink to `bytesPerSecond` (Chromium's network emulation); returns a
+ * function that lifts the limit.
+ */
+export async function throttleUpload(context, page, bytesPerSecond) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  const emulate = (uploadThroughput) =>
+    cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput });
+  await emulate(bytesPerSecond);
+  return () => emulate(-1);
+}

@@ -25,7 +25,7 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-if [ ! -d e2e/node_modules/playwright-core ]; then
+if [ ! -d e2e/node_modules/playwright-core ] || [ ! -f e2e/node_modules/axe-core/axe.min.js ]; then
   echo "== installing e2e/ node modules (npm ci)"
   npm ci --prefix e2e --no-audit --no-fund
 fi

@@ -39,8 +39,8 @@ pub(super) fn over_quota(quota: u64) -> ApiError {
     ApiError::new(
         ErrorType::MaxFileSizeExceededError,
         format!(
-            "This upload would exceed your session's storage limit of {}. Delete nothing \
-             here: end the session (or let it expire) to free the space.",
+            "This upload would exceed your session's storage limit of {}. Delete some of \
+             your files (or end the session) to free the space.",
             human_size(quota)
         ),
     )

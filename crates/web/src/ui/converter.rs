@@ -558,7 +558,9 @@ pub fn Converter() -> impl IntoView {
                 </button>
             </div>
 
-            <p class="visually-hidden" aria-live="polite">{move || announce.get()}</p>
+            <p class="visually-hidden" aria-live="polite" data-testid="announcements">
+                {move || announce.get()}
+            </p>
             <Show when=move || error.with(Option::is_some)>
                 <p class="error" role="alert" data-testid="error-message">
                     {move || error.get()}
