@@ -471,8 +471,10 @@ mod tests {
         let pool = pool(100);
         let (first, result) = convert_one(&pool, soon());
         result.unwrap();
-        // No conversion finishes within a millisecond.
-        let (hung, result) = convert_one(&pool, Instant::now() + Duration::from_millis(1));
+        // A stopped LibreOffice never answers, however fast the machine: the request
+        // is sent well before its deadline and outlives it.
+        signal_office_of(first.parent().unwrap(), libc::SIGSTOP);
+        let (hung, result) = convert_one(&pool, Instant::now() + Duration::from_secs(5));
         assert!(
             matches!(result, Err(ConversionError::Limit(_))),
             "{result:?}"
@@ -513,9 +515,10 @@ mod tests {
     }
 
     /// Kills the soffice running for the instance in `home` (found by its profile).
-    fn kill_office_of(home: &Path) {
+    /// Sends `signal` to the LibreOffice of the instance whose folder is `home`.
+    fn signal_office_of(home: &Path, signal: libc::c_int) {
         let profile = home.join("profile");
-        let mut killed = 0;
+        let mut sent = 0;
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
                 continue;
@@ -526,11 +529,16 @@ mod tests {
             let cmdline = String::from_utf8_lossy(&cmdline);
             if cmdline.contains("soffice.bin") && cmdline.contains(&*profile.to_string_lossy()) {
                 // SAFETY: plain syscall on a process this test's pool started.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                killed += 1;
+                unsafe { libc::kill(pid, signal) };
+                sent += 1;
             }
         }
-        assert!(killed > 0, "no soffice found for {}", home.display());
+        assert!(sent > 0, "no soffice found for {}", home.display());
+    }
+
+    fn kill_office_of(home: &Path) {
+        signal_office_of(home, libc::SIGKILL);
+        let profile = home.join("profile");
         // Gone before the conversion is asked for.
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
