@@ -442,11 +442,19 @@ export async function waitForReady(page, { timeout = 15_000, notId } = {}) {
   return status.id;
 }
 
-/** Loads the UI and waits for a ready session; returns its id. */
+/**
+ * Loads the UI and waits for a ready session and the first load of the job list (so the
+ * page's own start-up requests are over before a test counts requests); returns the id.
+ */
 export async function openApp(page, base, options) {
   const response = await page.goto(`${base}/`);
   assert.equal(response?.status(), 200, 'GET / status');
-  return waitForReady(page, options);
+  const id = await waitForReady(page, options);
+  await waitUntil(
+    async () => (await page.getByTestId('job-list').getAttribute('aria-busy')) === 'false',
+    { timeout: options?.timeout ?? 15_000, message: 'the job list loaded (aria-busy="false")' },
+  );
+  return id;
 }
 
 /** The error-message text if it is visible, else null. */

@@ -51,6 +51,8 @@ pub fn Converter() -> impl IntoView {
     let dragging = RwSignal::new(false);
     let channel = StoredValue::new_local(JobsChannel::open());
     let announce = RwSignal::new(String::new());
+    // False until the server's list has been asked for once (`aria-busy` on the list).
+    let loaded = RwSignal::new(false);
 
     let key = move || {
         next_key.update_value(|n| *n += 1);
@@ -67,9 +69,12 @@ pub fn Converter() -> impl IntoView {
             spawn_local(async move {
                 // Through the provider, whose initialization the tabs share.
                 if session.ensured().await.is_err() {
+                    loaded.set(true);
                     return;
                 }
-                let (Ok(jobs), Some(list)) = (api.jobs().await, groups.get_untracked()) else {
+                let jobs = api.jobs().await;
+                loaded.set(true);
+                let (Ok(jobs), Some(list)) = (jobs, groups.get_untracked()) else {
                     return;
                 };
                 rows.update(|shown| {
@@ -108,7 +113,10 @@ pub fn Converter() -> impl IntoView {
                     groups.set(Some(list));
                     refresh();
                 }
-                Err(failure) => error.set(Some(failure.user_message())),
+                Err(failure) => {
+                    loaded.set(true);
+                    error.set(Some(failure.user_message()));
+                }
             }
         });
     }
@@ -531,7 +539,12 @@ pub fn Converter() -> impl IntoView {
                 </Show>
             </div>
 
-            <ul class="jobs" data-testid="job-list" aria-label="Your files">
+            <ul
+                class="jobs"
+                data-testid="job-list"
+                aria-label="Your files"
+                aria-busy=move || (!loaded.get()).to_string()
+            >
                 <For each=move || rows.get() key=|row| row.key let:row>
                     <JobRow row=row api=api.clone() on_delete=delete.clone() />
                 </For>
