@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use trustyconvert_protocol::json::{FromJson, Json, ToJson};
 use trustyconvert_protocol::{fields, paths};
 use trustyconvert_protocol::{
     ArchiveRequest, CloseResponse, ConversionOptions, ConvertRequest, ConvertResponse,
@@ -13,7 +14,7 @@ use trustyconvert_protocol::{
 };
 
 use crate::counters::Counters;
-use crate::envelope::decode_envelope;
+use crate::envelope::{decode_envelope, decode_envelope_serde};
 use crate::error::ClientError;
 use crate::manager::SessionManager;
 use crate::manager::Ticket;
@@ -53,7 +54,13 @@ impl ApiRequest {
         }
     }
 
-    /// A JSON body.
+    /// A JSON body from one of the protocol's request types (written by the protocol's
+    /// own codec, which the browser bundle carries instead of `serde_json`).
+    pub fn json_of(self, body: &impl ToJson) -> Self {
+        self.body("application/json", body.to_json().into_bytes())
+    }
+
+    /// A JSON body from any `serde` type (an application's own requests).
     pub fn json(self, body: &impl Serialize) -> Result<Self, ClientError> {
         let bytes = serde_json::to_vec(body).map_err(|error| ClientError::Protocol {
             status: 0,
@@ -124,17 +131,33 @@ impl ApiClient {
     /// before a `reset_session()`/`close_session()` repairs nothing: the call fails
     /// with [`ClientError::Superseded`].
     pub async fn call<T: DeserializeOwned>(&self, request: ApiRequest) -> Result<T, ClientError> {
-        if !request.needs_session {
-            return decode_envelope(self.send(&request.request, None).await?);
-        }
-        Ok(self.call_in_session(&request).await?.0)
+        self.call_with(request, decode_envelope_serde).await
     }
 
-    /// [`call`](Self::call) for a request that needs a session; also returns the
-    /// ticket the answered request was sent with and when it was sent.
-    async fn call_in_session<T: DeserializeOwned>(
+    /// [`call`](Self::call) for the protocol's own answer types, read with the
+    /// protocol's small codec (what every typed method here uses, so a browser build
+    /// carries no `serde_json`).
+    pub async fn call_typed<T: FromJson>(&self, request: ApiRequest) -> Result<T, ClientError> {
+        self.call_with(request, decode_envelope).await
+    }
+
+    async fn call_with<T>(
+        &self,
+        request: ApiRequest,
+        decode: fn(HttpResponse) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        if !request.needs_session {
+            return decode(self.send(&request.request, None).await?);
+        }
+        Ok(self.call_in_session(&request, decode).await?.0)
+    }
+
+    /// A call for a request that needs a session; also returns the ticket the answered
+    /// request was sent with and when it was sent.
+    async fn call_in_session<T>(
         &self,
         request: &ApiRequest,
+        decode: fn(HttpResponse) -> Result<T, ClientError>,
     ) -> Result<(T, Ticket, i64), ClientError> {
         let mut refreshed_csrf = false;
         let mut reinitialized = false;
@@ -147,7 +170,7 @@ impl ApiClient {
             let response = self
                 .send(&request.request, Some(&ticket.session.csrf_token))
                 .await?;
-            let error = match decode_envelope(response) {
+            let error = match decode(response) {
                 Ok(data) => {
                     self.manager.clear_error(&ticket);
                     return Ok((data, ticket, sent_at));
@@ -192,14 +215,17 @@ impl ApiClient {
 
     /// `GET /api/session`.
     pub async fn session_status(&self) -> Result<SessionInfo, ClientError> {
-        self.call(ApiRequest::get(paths::SESSION)).await
+        self.call_typed(ApiRequest::get(paths::SESSION)).await
     }
 
     /// `POST /api/session/csrf`: asks the server for a new token and adopts it.
     pub async fn rotate_csrf(&self) -> Result<CsrfTokenResponse, ClientError> {
         Counters::bump(&self.manager.inner.counters.csrf_rotations);
         let (rotated, ticket, sent_at) = self
-            .call_in_session::<CsrfTokenResponse>(&ApiRequest::post(paths::SESSION_CSRF))
+            .call_in_session::<CsrfTokenResponse>(
+                &ApiRequest::post(paths::SESSION_CSRF),
+                decode_envelope,
+            )
             .await?;
         self.manager.adopt_rotated(&ticket, &rotated, sent_at);
         Ok(rotated)
@@ -207,13 +233,13 @@ impl ApiClient {
 
     /// `GET /api/health` (no session).
     pub async fn health(&self) -> Result<HealthReport, ClientError> {
-        self.call(ApiRequest::get(paths::HEALTH).without_session())
+        self.call_typed(ApiRequest::get(paths::HEALTH).without_session())
             .await
     }
 
     /// `GET /api/convert/formats` (no session).
     pub async fn formats(&self) -> Result<Vec<FormatGroup>, ClientError> {
-        self.call(ApiRequest::get(paths::FORMATS).without_session())
+        self.call_typed(ApiRequest::get(paths::FORMATS).without_session())
             .await
     }
 
@@ -249,7 +275,7 @@ impl ApiClient {
         let request = ApiRequest::post(paths::UPLOAD)
             .upload(upload)
             .progress(progress);
-        self.call(request).await
+        self.call_typed(request).await
     }
 
     /// `POST /api/convert`: converts the uploaded job to `target`.
@@ -275,13 +301,14 @@ impl ApiClient {
             source_format: None,
             options: options.clone(),
         };
-        self.call(ApiRequest::post(paths::CONVERT).json(&request)?)
+        self.call_typed(ApiRequest::post(paths::CONVERT).json_of(&request))
             .await
     }
 
     /// `GET /api/job_status?job_id=`.
     pub async fn job_status(&self, job_id: &str) -> Result<JobStatusResponse, ClientError> {
-        self.call(ApiRequest::get(paths::job_status(job_id))).await
+        self.call_typed(ApiRequest::get(paths::job_status(job_id)))
+            .await
     }
 
     /// `POST /api/download_token`.
@@ -289,20 +316,21 @@ impl ApiClient {
         let request = DownloadTokenRequest {
             job_id: job_id.to_owned(),
         };
-        self.call(ApiRequest::post(paths::DOWNLOAD_TOKEN).json(&request)?)
+        self.call_typed(ApiRequest::post(paths::DOWNLOAD_TOKEN).json_of(&request))
             .await
     }
 
     /// `GET /api/jobs`: the session's jobs, newest first.
     pub async fn jobs(&self) -> Result<Vec<JobStatusResponse>, ClientError> {
-        let list: JobListResponse = self.call(ApiRequest::get(paths::JOBS)).await?;
+        let list: JobListResponse = self.call_typed(ApiRequest::get(paths::JOBS)).await?;
         Ok(list.jobs)
     }
 
     /// `DELETE /api/jobs/{job_id}`: deletes a job now (cancelled if running, its files
     /// removed, its bytes released from the session's quota).
     pub async fn delete_job(&self, job_id: &str) -> Result<(), ClientError> {
-        self.call(ApiRequest::delete(paths::job(job_id))).await
+        self.call_typed(ApiRequest::delete(paths::job(job_id)))
+            .await
     }
 
     /// `POST /api/download/archive`: a single-use token for one zip of the outputs of
@@ -314,7 +342,7 @@ impl ApiClient {
         let request = ArchiveRequest {
             job_ids: job_ids.to_vec(),
         };
-        self.call(ApiRequest::post(paths::DOWNLOAD_ARCHIVE).json(&request)?)
+        self.call_typed(ApiRequest::post(paths::DOWNLOAD_ARCHIVE).json_of(&request))
             .await
     }
 
@@ -342,7 +370,7 @@ impl ApiClient {
         if response.status == 200 {
             return Ok(response.body);
         }
-        Err(decode_envelope::<serde_json::Value>(response)
+        Err(decode_envelope::<Json>(response)
             .err()
             .unwrap_or_else(|| ClientError::Protocol {
                 status: 200,

@@ -1,6 +1,7 @@
 //! `ClientError`: everything a client call can fail with. `Clone + PartialEq` so one
 //! outcome can be shared by every waiter of a single flight and kept in reactive state.
 
+use trustyconvert_protocol::json::Json;
 use trustyconvert_protocol::{details as detail, human_size, ErrorType};
 
 use crate::transport::TransportError;
@@ -25,7 +26,7 @@ pub enum ClientError {
         /// The server's human-readable message.
         message: String,
         /// The envelope's `details` (for example `max_size` of a too-large upload).
-        details: serde_json::Map<String, serde_json::Value>,
+        details: trustyconvert_protocol::json::Object,
         /// The request's correlation id, for support.
         correlation_id: Option<String>,
         /// Seconds from `Retry-After`, when given.
@@ -123,16 +124,13 @@ impl ClientError {
 fn api_message(
     kind: ErrorType,
     message: &str,
-    details: &serde_json::Map<String, serde_json::Value>,
+    details: &trustyconvert_protocol::json::Object,
     correlation_id: Option<&str>,
     retry_after_secs: Option<u64>,
 ) -> String {
     match kind {
         ErrorType::MaxFileSizeExceededError => {
-            match details
-                .get(detail::MAX_SIZE)
-                .and_then(serde_json::Value::as_u64)
-            {
+            match details.get(detail::MAX_SIZE).and_then(Json::as_u64) {
                 Some(max) => too_large_message(max),
                 // Another limit (the session's storage quota): the server names it.
                 None => message.to_owned(),
@@ -197,12 +195,12 @@ impl From<TransportError> for ClientError {
 mod tests {
     use super::*;
 
-    fn api(kind: ErrorType, details: serde_json::Value, retry: Option<u64>) -> ClientError {
+    fn api(kind: ErrorType, details: &str, retry: Option<u64>) -> ClientError {
         ClientError::Api {
             status: kind.status(),
             kind,
             message: "server text".into(),
-            details: details.as_object().cloned().unwrap_or_default(),
+            details: trustyconvert_protocol::json::from_slice(details.as_bytes()).unwrap(),
             correlation_id: Some("c-1".into()),
             retry_after_secs: retry,
         }
@@ -212,19 +210,19 @@ mod tests {
     fn user_messages_name_the_limit_and_the_wait() {
         let too_large = api(
             ErrorType::MaxFileSizeExceededError,
-            serde_json::json!({"max_size": 104857600}),
+            r#"{"max_size": 104857600}"#,
             None,
         );
         assert_eq!(
             too_large.user_message(),
             "This file is too large. The limit is 100 MiB."
         );
-        let limited = api(ErrorType::RateLimitExceeded, serde_json::json!({}), Some(7));
+        let limited = api(ErrorType::RateLimitExceeded, "{}", Some(7));
         assert_eq!(
             limited.user_message(),
             "Too many requests. Please try again in 7 seconds."
         );
-        let server = api(ErrorType::ServerError, serde_json::json!({}), None);
+        let server = api(ErrorType::ServerError, "{}", None);
         assert!(server.user_message().contains("reference c-1"));
     }
 }

@@ -14,6 +14,7 @@ use std::rc::Rc;
 use futures::StreamExt as _;
 use leptos::prelude::{RwSignal, Update as _};
 use leptos::task::spawn_local;
+use trustyconvert_client::protocol::json::{self, ToJson as _};
 use trustyconvert_client::{SessionEvent, SessionManager, Subscription};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast as _, JsValue};
@@ -46,7 +47,7 @@ pub(crate) fn link(
         let Some(text) = message.data().as_string() else {
             return;
         };
-        if let Ok(event) = serde_json::from_str::<SessionEvent>(&text) {
+        if let Ok(event) = json::from_slice::<SessionEvent>(text.as_bytes()) {
             apply(&receiver, event, closes);
         }
     });
@@ -61,9 +62,7 @@ pub(crate) fn link(
     let poster = channel.clone();
     spawn_local(async move {
         while let Some(event) = outgoing.next().await {
-            if let Ok(text) = serde_json::to_string(&event) {
-                let _ = poster.post_message(&JsValue::from_str(&text));
-            }
+            let _ = poster.post_message(&JsValue::from_str(&event.to_json()));
         }
     });
     Some(TabLink {

@@ -38,6 +38,26 @@ pub enum ErrorType {
 }
 
 impl ErrorType {
+    /// Every error type.
+    pub const ALL: [ErrorType; 11] = [
+        Self::ValidationError,
+        Self::FileValidationError,
+        Self::SessionValidationError,
+        Self::CSRFValidationError,
+        Self::ResourceNotFound,
+        Self::MaxFileSizeExceededError,
+        Self::UnsupportedFormatError,
+        Self::RateLimitExceeded,
+        Self::TaskLimitExceeded,
+        Self::ServiceUnavailable,
+        Self::ServerError,
+    ];
+
+    /// Parses a wire name (`"CSRFValidationError"`).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
     /// The HTTP status code this error type is always sent with.
     pub const fn status(self) -> u16 {
         match self {
@@ -82,22 +102,11 @@ mod tests {
 
     #[test]
     fn wire_name_matches_serde_name() {
-        let all = [
-            ErrorType::ValidationError,
-            ErrorType::FileValidationError,
-            ErrorType::SessionValidationError,
-            ErrorType::CSRFValidationError,
-            ErrorType::ResourceNotFound,
-            ErrorType::MaxFileSizeExceededError,
-            ErrorType::UnsupportedFormatError,
-            ErrorType::RateLimitExceeded,
-            ErrorType::TaskLimitExceeded,
-            ErrorType::ServiceUnavailable,
-            ErrorType::ServerError,
-        ];
-        for kind in all {
+        for kind in ErrorType::ALL {
             let json = serde_json::to_string(&kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(ErrorType::parse(kind.as_str()), Some(kind));
         }
+        assert_eq!(ErrorType::parse("validationerror"), None);
     }
 }

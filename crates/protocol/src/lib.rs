@@ -70,6 +70,7 @@ pub mod fields;
 mod file_name;
 mod format;
 mod job_status;
+pub mod json;
 mod names;
 mod options;
 pub mod paths;

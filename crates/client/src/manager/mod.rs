@@ -23,6 +23,7 @@
 mod backoff;
 mod flight;
 mod recovery;
+mod wire;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -717,6 +718,8 @@ mod tests {
         );
         let back: SessionSnapshot = serde_json::from_value(json).unwrap();
         assert_eq!(back, snapshot());
+        let ours = trustyconvert_protocol::json::ToJson::to_json(&snapshot());
+        assert_eq!(serde_json::to_string(&snapshot()).unwrap(), ours);
     }
 
     #[test]
