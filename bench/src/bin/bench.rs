@@ -2,8 +2,8 @@
 //! and runs this): every server on loopback — TrustyConvert with its memory, embedded
 //! and Redis stores, bare axum (the ceiling), axum + tower-sessions with its memory and
 //! Redis stores — each driven by wrk through the same operations, the servers taking
-//! turns within each round, then one markdown table with requests/s, p50, p99, non-2xx
-//! and the ratios.
+//! turns within each round, then one markdown table with requests/s, p50, p99, p99.9
+//! (a tail over 5 ms flagged), non-2xx and the ratios.
 //!
 //! Environment: `BENCH_SECS` (per run, default 4), `BENCH_ROUNDS` (default 5; figures
 //! are medians over rounds, ratios medians of same-round ratios),
@@ -27,8 +27,19 @@ struct Figures {
     requests_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    p999_ms: f64,
     non_2xx: u64,
 }
+
+/// The tail latency a cell may have; any p99 or p99.9 above it is flagged in the table.
+const TAIL_LIMIT_MS: f64 = 5.0;
+
+/// Appended to every wrk script: wrk's own report stops at the 99th percentile.
+const TAIL_LUA: &str = r#"
+done = function(summary, latency, requests)
+  io.write(string.format("99.9%%  %.3fms\n", latency:percentile(99.9) / 1000))
+end
+"#;
 
 /// Sessions the upload run spreads its requests over.
 const UPLOAD_SESSIONS: usize = 400;
@@ -213,6 +224,8 @@ fn parse_wrk(report: &str) -> Figures {
             figures.requests_per_sec = rest.trim().parse().unwrap_or(0.0);
         } else if let Some(rest) = line.strip_prefix("50%") {
             figures.p50_ms = millis(rest);
+        } else if let Some(rest) = line.strip_prefix("99.9%") {
+            figures.p999_ms = millis(rest);
         } else if let Some(rest) = line.strip_prefix("99%") {
             figures.p99_ms = millis(rest);
         } else if let Some(rest) = line.strip_prefix("Non-2xx or 3xx responses:") {
@@ -252,7 +265,11 @@ fn write_sessions(settings: &Settings, base: &str, operation: Operation) -> Path
 /// One wrk run of `operation` against the server at `base`, on fresh sessions.
 fn run_wrk(settings: &Settings, base: &str, operation: Operation) -> Figures {
     let script = settings.scripts.join(format!("{operation:?}.lua"));
-    std::fs::write(&script, format!("{SESSIONS_LUA}\n{}", operation.script())).unwrap();
+    std::fs::write(
+        &script,
+        format!("{SESSIONS_LUA}\n{}\n{TAIL_LUA}", operation.script()),
+    )
+    .unwrap();
     let (threads, connections) = match operation {
         Operation::Rotate => (settings.chains, settings.chains),
         _ => (2, settings.connections),
@@ -448,8 +465,8 @@ fn table(results: &[Measured], chains: usize) -> String {
     let find = |name: &str| results.iter().find(|measured| measured.name == name);
     let ceiling = find("axum (bare, ceiling)");
     let mut out = String::from(
-        "| operation | server | req/s | p50 ms | p99 ms | non-2xx | vs ceiling | vs tower-sessions |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|\n",
+        "| operation | server | req/s | p50 ms | p99 ms | p99.9 ms | non-2xx | vs ceiling | vs tower-sessions |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (index, operation) in OPERATIONS.iter().enumerate() {
         for measured in results {
@@ -468,21 +485,31 @@ fn table(results: &[Measured], chains: usize) -> String {
                 None => ("—".to_owned(), "—".to_owned()),
             };
             out.push_str(&format!(
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {non_2xx} | {vs_ceiling} | {vs_tower} |\n",
+                "| {} | {} | {:.0} | {:.2} | {} | {} | {non_2xx} | {vs_ceiling} | {vs_tower} |\n",
                 operation.label(chains),
                 measured.name,
                 figures.requests_per_sec,
                 figures.p50_ms,
-                figures.p99_ms,
+                tail_cell(figures.p99_ms),
+                tail_cell(figures.p999_ms),
             ));
         }
     }
     out
 }
 
+/// A tail latency, flagged (**bold** with ⚠) when over [`TAIL_LIMIT_MS`].
+fn tail_cell(millis: f64) -> String {
+    if millis > TAIL_LIMIT_MS {
+        format!("**{millis:.2}** ⚠")
+    } else {
+        format!("{millis:.2}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{paired_ratio, parse_wrk, Figures};
+    use super::{paired_ratio, parse_wrk, tail_cell, Figures};
 
     fn at(requests_per_sec: f64) -> Figures {
         Figures {
@@ -502,11 +529,18 @@ mod tests {
 
     #[test]
     fn wrk_reports_are_read() {
-        let report = "Running 5s test @ http://127.0.0.1:1\n  Latency Distribution\n     50%  412.00us\n     75%  1.10ms\n     90%    2.31ms\n     99%   10.52ms\n  1000 requests in 5.00s\n  Non-2xx or 3xx responses: 7\nRequests/sec:  20000.51\n";
+        let report = "Running 5s test @ http://127.0.0.1:1\n  Latency Distribution\n     50%  412.00us\n     75%  1.10ms\n     90%    2.31ms\n     99%   10.52ms\n  1000 requests in 5.00s\n  Non-2xx or 3xx responses: 7\nRequests/sec:  20000.51\n99.9%  25.125ms\n";
         let figures = parse_wrk(report);
         assert_eq!(figures.requests_per_sec, 20000.51);
         assert!((figures.p50_ms - 0.412).abs() < 1e-9);
         assert_eq!(figures.p99_ms, 10.52);
         assert_eq!(figures.non_2xx, 7);
+        assert_eq!(figures.p999_ms, 25.125);
+    }
+
+    #[test]
+    fn a_tail_over_five_milliseconds_is_flagged() {
+        assert_eq!(tail_cell(4.99), "4.99");
+        assert_eq!(tail_cell(5.01), "**5.01** ⚠");
     }
 }
