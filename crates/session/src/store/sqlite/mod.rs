@@ -4,7 +4,9 @@
 //!
 //! Durability: every write is committed before the layer answers. With WAL and
 //! `synchronous=NORMAL` a committed transaction survives the process being killed
-//! (SIGKILL); only an OS crash or power loss can drop the last commits.
+//! (SIGKILL); only an OS crash or power loss can drop the last commits. The log is
+//! moved into the database file by a thread of its own (module `checkpoint`), never by
+//! a commit that callers wait for.
 //!
 //! SQLite calls block. Reads run on tokio's blocking pool with a connection taken from
 //! a small pool (readers proceed in parallel under WAL); writes go to the single
@@ -17,6 +19,7 @@
 //! in the statement that writes, and a session's rows leave in the transaction that
 //! deletes it.
 
+mod checkpoint;
 mod codec;
 mod rates;
 mod schema;
@@ -113,6 +116,7 @@ pub struct SqliteStore {
     /// Session records as written through this process (the file's only user).
     sessions: Arc<SessionCache>,
     writer: Writer,
+    _checkpointer: Arc<checkpoint::Checkpointer>,
     tables: Arc<dyn SqliteTables>,
 }
 
@@ -174,6 +178,7 @@ impl SqliteStore {
             let connection = opening.connect()?;
             schema::create_tables(&connection)?;
             creating.create(&connection)?;
+            checkpoint::leave_to_checkpointer(&connection)?;
             Ok(connection)
         })
         .await
@@ -181,11 +186,14 @@ impl SqliteStore {
         .map_err(map_error)?;
         let writer = Writer::start(connection)
             .map_err(|error| StoreError::Unavailable(error.to_string()))?;
+        let checkpointer = checkpoint::start(&pool.path)
+            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
         Ok(Self {
             pool,
             rates: Arc::default(),
             sessions: Arc::default(),
             writer,
+            _checkpointer: Arc::new(checkpointer),
             tables,
         })
     }
