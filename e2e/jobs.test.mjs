@@ -129,22 +129,21 @@ describe('many files', () => {
     // 60 KiB of text and its PDF (about 41 KiB) take most of the 128 KiB quota: a
     // second such file does not fit beside them, one does alone.
     const big = (name) => ({ name, mimeType: 'text/plain', buffer: Buffer.alloc(60 * 1024, 'lorem ipsum\n') });
-    await page.getByTestId('file-input').setInputFiles([big('first.txt')]);
-    await rowOf(page, 'first.txt').getByTestId('row-target').selectOption('pdf');
-    await page.getByTestId('convert-button').click();
-    await waitUntil(async () => (await rowOf(page, 'first.txt').getAttribute('data-state')) === 'completed', {
-      timeout: 30_000,
-      message: 'first.txt converted',
-    });
+    // Chooses a big file, converts it to PDF and waits for its row to reach `state`.
+    const convertToPdf = async (name, state, { timeout, message }) => {
+      await page.getByTestId('file-input').setInputFiles([big(name)]);
+      await rowOf(page, name).getByTestId('row-target').selectOption('pdf');
+      await page.getByTestId('convert-button').click();
+      await waitUntil(async () => (await rowOf(page, name).getAttribute('data-state')) === state, {
+        timeout,
+        message,
+      });
+    };
+    await convertToPdf('first.txt', 'completed', { timeout: 30_000, message: 'first.txt converted' });
     const href = await rowOf(page, 'first.txt').getByTestId('download-link').evaluate((a) => a.href);
 
     // A second file does not fit beside the first.
-    await page.getByTestId('file-input').setInputFiles([big('second.txt')]);
-    await rowOf(page, 'second.txt').getByTestId('row-target').selectOption('pdf');
-    await page.getByTestId('convert-button').click();
-    await waitUntil(async () => (await rowOf(page, 'second.txt').getAttribute('data-state')) === 'failed', {
-      message: 'second.txt refused by the quota',
-    });
+    await convertToPdf('second.txt', 'failed', { message: 'second.txt refused by the quota' });
     const refusal = await rowOf(page, 'second.txt').getByTestId('error-message').textContent();
     assert.match(refusal, /storage limit/i, refusal);
     await shot(page, 'over-quota');
@@ -155,10 +154,7 @@ describe('many files', () => {
 
     // Its bytes left the quota: the third file fits now.
     await rowOf(page, 'second.txt').getByTestId('delete-job').click();
-    await page.getByTestId('file-input').setInputFiles([big('third.txt')]);
-    await rowOf(page, 'third.txt').getByTestId('row-target').selectOption('pdf');
-    await page.getByTestId('convert-button').click();
-    await waitUntil(async () => (await rowOf(page, 'third.txt').getAttribute('data-state')) === 'completed', {
+    await convertToPdf('third.txt', 'completed', {
       timeout: 30_000,
       message: 'third.txt converted once the quota was freed',
     });

@@ -43,23 +43,19 @@ impl ToJson for SessionEvent {
             }
             Self::Rotated(session) => ObjectWriter::new(out).member("Rotated", session).end(),
             Self::Closed => "Closed".write_json(out),
-            Self::CsrfRejected { token } => {
-                let mut inner = String::new();
-                ObjectWriter::new(&mut inner).member("token", token).end();
-                ObjectWriter::new(out)
-                    .member("CsrfRejected", &RawJson(&inner))
-                    .end();
-            }
+            Self::CsrfRejected { token } => ObjectWriter::new(out)
+                .member("CsrfRejected", &RejectedToken(token))
+                .end(),
         }
     }
 }
 
-/// Already-written JSON, written as is.
-struct RawJson<'a>(&'a str);
+/// The body of `CsrfRejected`: `{"token": …}`.
+struct RejectedToken<'a>(&'a str);
 
-impl ToJson for RawJson<'_> {
+impl ToJson for RejectedToken<'_> {
     fn write_json(&self, out: &mut String) {
-        out.push_str(self.0);
+        ObjectWriter::new(out).member("token", self.0).end();
     }
 }
 

@@ -191,9 +191,7 @@ pub fn Converter() -> impl IntoView {
             }
         }
         rows.update(|shown| {
-            for (at, row) in added.into_iter().enumerate() {
-                shown.insert(at, row);
-            }
+            shown.splice(0..0, added);
         });
     };
     let on_file_input = move |event: web_sys::Event| {
