@@ -9,9 +9,9 @@
 //! are medians over rounds, ratios medians of same-round ratios),
 //! `BENCH_CONNECTIONS` (default 32), `BENCH_CHAINS` (rotation chains, default 4),
 //! `BENCH_SERVERS` (a comma-separated subset of bare, tower-memory, tower-redis, memory,
-//! embedded, redis, earlier-memory, earlier-embedded; default all),
+//! embedded, redis, earlier-memory, earlier-embedded, earlier-redis; default all),
 //! `BENCH_EARLIER` (the `trustyconvert` binary of an earlier build: then it runs too,
-//! on the memory and embedded stores, compared with this build in the same rounds —
+//! on every store, compared with this build in the same rounds —
 //! how a change moved the figures).
 
 use std::path::{Path, PathBuf};
@@ -393,6 +393,12 @@ fn main() {
             name: "TrustyConvert, earlier build (embedded)",
             compare_with: Some("TrustyConvert (embedded)"),
             command: serve(earlier, "embedded", &dir("earlier-embedded")),
+        });
+        servers.push(Server {
+            key: "earlier-redis",
+            name: "TrustyConvert, earlier build (Redis)",
+            compare_with: Some("TrustyConvert (Redis)"),
+            command: serve(earlier, &redis_url, &dir("earlier-redis")),
         });
     }
 

@@ -253,6 +253,21 @@ async fn instances_sharing_a_redis_cluster_see_one_truth() {
     instances_share_one_truth(&cluster.url()).await;
 }
 
+/// The commands Redis ran while `requests` ran (the test's own `INFO` aside).
+async fn commands_during<F: std::future::Future<Output = ()>>(
+    redis: &RedisServer,
+    requests: F,
+) -> Vec<(String, u64)> {
+    let before = redis.all_command_calls();
+    requests.await;
+    let after = redis.all_command_calls();
+    after
+        .iter()
+        .map(|(name, calls)| (name.clone(), calls - before.get(name).copied().unwrap_or(0)))
+        .filter(|(name, delta)| *delta > 0 && name != "info")
+        .collect()
+}
+
 #[tokio::test]
 async fn validating_a_request_is_one_redis_round_trip() {
     let redis = RedisServer::start();
@@ -260,22 +275,66 @@ async fn validating_a_request_is_one_redis_round_trip() {
     let server = instance(&redis.url(), data.path(), &[]);
     let (_, creds) = init(&server).await;
     let creds = creds.unwrap();
-    let before = redis.all_command_calls();
     const REQUESTS: u64 = 50;
-    for _ in 0..REQUESTS {
-        let (status, _) = get(&server, "/api/session", &creds).await;
-        assert_eq!(status, StatusCode::OK);
-    }
-    let after = redis.all_command_calls();
-    let grown: Vec<(String, u64)> = after
-        .iter()
-        .map(|(name, calls)| (name.clone(), calls - before.get(name).copied().unwrap_or(0)))
-        .filter(|(name, delta)| *delta > 0 && name != "info")
-        .collect();
+    let commands = commands_during(&redis, async {
+        for _ in 0..REQUESTS {
+            let (status, _) = get(&server, "/api/session", &creds).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+    })
+    .await;
     assert_eq!(
-        grown,
+        commands,
         [("getex".to_owned(), REQUESTS)],
         "each validated request is exactly one command: GETEX reads and slides the idle expiry"
+    );
+}
+
+#[tokio::test]
+async fn rotating_a_csrf_token_is_one_redis_round_trip() {
+    let redis = RedisServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let server = instance(&redis.url(), data.path(), &[]);
+    let (_, creds) = init(&server).await;
+    let mut creds = creds.unwrap();
+    const ROTATIONS: u64 = 20;
+    let previous = creds.csrf.clone();
+    let commands = commands_during(&redis, async {
+        for _ in 0..ROTATIONS {
+            let (status, body) = post(&server, "/api/session/csrf", &creds, None).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let token = body["data"]["csrf_token"].as_str().unwrap().to_owned();
+            assert_ne!(token, creds.csrf, "each rotation hands out a new token");
+            creds.csrf = token;
+        }
+    })
+    .await;
+    assert_eq!(
+        commands,
+        [("evalsha".to_owned(), ROTATIONS)],
+        "each rotation is one script: it resolves the session, slides its idle expiry and swaps the token"
+    );
+
+    // A token rotated away long ago (outside its grace) is refused in that one step
+    // and rotates nothing; the current one still works.
+    let stale = Creds {
+        csrf: previous,
+        ..creds.clone()
+    };
+    let commands = commands_during(&redis, async {
+        let (status, body) = post(&server, "/api/session/csrf", &stale, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(body["error"]["details"]["reason"], "stale_token");
+    })
+    .await;
+    assert_eq!(commands, [("evalsha".to_owned(), 1)]);
+    let (status, _) = get(&server, "/api/session", &creds).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = post(&server, "/api/session/csrf", &creds, None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the current token was not touched: {body}"
     );
 }
 

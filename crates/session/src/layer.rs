@@ -1,6 +1,8 @@
 //! The layer in front of the routes: resolves the session (one store read), enforces
 //! CSRF on unsafe methods, extends the idle expiry when due, and marks cookie-setting
-//! responses `no-store`; and the extractors handlers read its verdict with.
+//! responses `no-store`; and the extractors handlers read its verdict with. A CSRF
+//! rotation (`POST /api/session/csrf`) is resolved and rotated in the same store step,
+//! so it too is one round trip.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -9,17 +11,17 @@ use std::task::{Context, Poll};
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
 use crate::csrf::{is_unsafe, CsrfFailure, CsrfReason};
 use crate::error::ApiError;
 use crate::http::arrival_scheme;
-use crate::service::ActiveSession;
+use crate::service::{ActiveSession, Rotation};
 use crate::time::Timestamp;
 use crate::Sessions;
-use trustyconvert_protocol::{details, ErrorType};
+use trustyconvert_protocol::{details, paths, ErrorType};
 
 /// The session of the request, if it carries a live one. Inserted by [`SessionGuard`];
 /// a route without the layer in front answers 500.
@@ -225,6 +227,15 @@ where
 /// needs on safe methods), or the refusal to send.
 async fn admit(sessions: Sessions, mut request: Request) -> Result<Request, Response> {
     let now = Timestamp::now();
+    if request.method() == Method::POST && request.uri().path() == paths::SESSION_CSRF {
+        let rotated = admit_rotation(&sessions, request.headers(), request.extensions(), now).await;
+        if let Some(rotated) = rotated {
+            request
+                .extensions_mut()
+                .insert(CurrentSession(Some(rotated?)));
+            return Ok(request);
+        }
+    }
     let mut session = sessions
         .service()
         .resolve(request.headers(), now)
@@ -247,13 +258,7 @@ async fn admit(sessions: Sessions, mut request: Request) -> Result<Request, Resp
                     session.presented_csrf = Some(nonce);
                 }
             }
-            Err(CsrfFailure::NoSession) => {
-                tracing::warn!(
-                    event = "session_rejected",
-                    "unsafe request without a valid session"
-                );
-                return Err(ApiError::no_session().into_response());
-            }
+            Err(CsrfFailure::NoSession) => return Err(refused_without_session()),
             Err(CsrfFailure::Rejected(reason)) => {
                 return Err(rejected(&sessions, reason).into_response());
             }
@@ -263,6 +268,48 @@ async fn admit(sessions: Sessions, mut request: Request) -> Result<Request, Resp
     }
     request.extensions_mut().insert(CurrentSession(session));
     Ok(request)
+}
+
+/// `POST /api/session/csrf` in one store round trip: the checks that need no session,
+/// the token's MAC against the cookie's session, then the session resolved and its
+/// token rotated in one store step. The rotated session, or the refusal the general
+/// path would give; `None` sends the request down the general path instead, which
+/// answers anything refused before the store (no session cookie, a bad origin or
+/// token) exactly as for any other unsafe request.
+async fn admit_rotation(
+    sessions: &Sessions,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    now: Timestamp,
+) -> Option<Result<ActiveSession, Response>> {
+    let secret = sessions.service().presented_secret(headers)?;
+    let arrival = arrival_scheme(extensions, headers, &sessions.config().trusted_proxies);
+    let token = sessions.csrf().presented_token(headers, arrival).ok()?;
+    let key = secret.store_key();
+    let presented = sessions.csrf().verify(&key, token).ok()?;
+    Some(
+        match sessions
+            .service()
+            .resolve_and_rotate(secret, &key, presented, now)
+            .await
+        {
+            Ok(Rotation::Rotated(session)) => Ok(session),
+            Ok(Rotation::NoSession) => Err(refused_without_session()),
+            Ok(Rotation::StaleToken) => {
+                Err(rejected(sessions, CsrfReason::StaleToken).into_response())
+            }
+            Err(error) => Err(error.into_response()),
+        },
+    )
+}
+
+/// Logs an unsafe request without a live session; the 401 to answer with.
+fn refused_without_session() -> Response {
+    tracing::warn!(
+        event = "session_rejected",
+        "unsafe request without a valid session"
+    );
+    ApiError::no_session().into_response()
 }
 
 /// Counts and logs a CSRF refusal; the 403 to answer with.

@@ -98,7 +98,7 @@ pub use layer::{CsrfChecked, CurrentSession, RequireSession, SessionGuard, Sessi
 pub use rate_limit::RateLimits;
 #[cfg(feature = "openapi")]
 pub use routes::SessionApi;
-pub use service::{ActiveSession, SessionService};
+pub use service::{ActiveSession, Rotation, SessionService};
 pub use sessions::{Sessions, SessionsBuilder};
 pub use time::Timestamp;
 /// The wire types (envelope, session answers, paths, error-detail keys) this crate

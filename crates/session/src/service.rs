@@ -14,9 +14,12 @@ use crate::cookies::{find_cookie, CookieWriter};
 use crate::crypto::{
     generate_csrf_nonce, FreshSession, Keyring, SessionKey, SessionSecret, CSRF_NONCE_BYTES,
 };
+use crate::csrf;
 use crate::error::ApiError;
 use crate::hooks::SessionHooks;
-use crate::store::{CsrfState, CsrfSwap, PreviousNonce, SessionRecord, SessionStore, StoreError};
+use crate::store::{
+    CsrfState, CsrfSwap, PreviousNonce, ResolvedSwap, SessionRecord, SessionStore, StoreError,
+};
 use crate::time::Timestamp;
 use trustyconvert_protocol::SessionInfo;
 
@@ -34,6 +37,23 @@ pub struct ActiveSession {
     /// The nonce of the CSRF token the request presented, once the CSRF check
     /// accepted it (unsafe requests only).
     pub presented_csrf: Option<[u8; CSRF_NONCE_BYTES]>,
+    /// Whether the token was already rotated while the session was resolved (the
+    /// layer does so for `POST /api/session/csrf`, in one store round trip);
+    /// `record.csrf` is then the state to answer with.
+    pub csrf_rotated: bool,
+}
+
+/// What [`SessionService::resolve_and_rotate`] found.
+#[derive(Debug)]
+pub enum Rotation {
+    /// No live session: 401.
+    NoSession,
+    /// The presented token was rotated away before its grace window: 403.
+    StaleToken,
+    /// The session, its token rotated (or, if the token presented was already
+    /// rotated by a concurrent request or is the previous one inside its grace, the
+    /// state stored): `record.csrf` is the state to answer with.
+    Rotated(ActiveSession),
 }
 
 impl ActiveSession {
@@ -42,6 +62,7 @@ impl ActiveSession {
             secret,
             record,
             presented_csrf: None,
+            csrf_rotated: false,
         }
     }
 }
@@ -88,19 +109,82 @@ impl SessionService {
         headers: &HeaderMap,
         now: Timestamp,
     ) -> Result<Option<ActiveSession>, ApiError> {
-        let Some(secret) =
-            find_cookie(headers, self.cookies.session_name()).and_then(SessionSecret::parse)
-        else {
+        let Some(secret) = self.presented_secret(headers) else {
             return Ok(None);
         };
-        let step = (self.timeouts.idle / 10).min(MAX_TOUCH_STEP);
         let record = self
             .store
-            .resolve_session(&secret.store_key(), now, self.timeouts.idle, step)
+            .resolve_session(
+                &secret.store_key(),
+                now,
+                self.timeouts.idle,
+                self.touch_step(),
+            )
             .await?;
         Ok(record
             .filter(|record| record.is_live(now))
             .map(|record| ActiveSession::new(secret, record)))
+    }
+
+    /// The session a CSRF rotation request names, resolved and its token rotated in
+    /// one store step (one round trip where the store can). `key` is the secret's
+    /// store key and `presented` the nonce of the request's token, whose MAC the
+    /// caller verified for that key. Rotates as [`rotate_csrf`](Self::rotate_csrf)
+    /// does; a token neither current nor inside its grace is [`Rotation::StaleToken`].
+    pub async fn resolve_and_rotate(
+        &self,
+        secret: SessionSecret,
+        key: &SessionKey,
+        presented: [u8; CSRF_NONCE_BYTES],
+        now: Timestamp,
+    ) -> Result<Rotation, ApiError> {
+        let next = self.rotated_state(presented, now);
+        let found = self
+            .store
+            .resolve_and_swap_csrf(
+                key,
+                now,
+                self.timeouts.idle,
+                self.touch_step(),
+                &presented,
+                &next,
+            )
+            .await?;
+        let ResolvedSwap::Found { record, swapped } = found else {
+            return Ok(Rotation::NoSession);
+        };
+        if !record.is_live(now) {
+            return Ok(Rotation::NoSession);
+        }
+        if !swapped && !csrf::accepts(&record.csrf, &presented, now) {
+            return Ok(Rotation::StaleToken);
+        }
+        let mut session = ActiveSession::new(secret, record);
+        session.presented_csrf = Some(presented);
+        session.csrf_rotated = true;
+        Ok(Rotation::Rotated(session))
+    }
+
+    /// At most one idle-expiry write per this much time and session.
+    fn touch_step(&self) -> Duration {
+        (self.timeouts.idle / 10).min(MAX_TOUCH_STEP)
+    }
+
+    /// The state after rotating away from `presented`: a fresh current nonce, the
+    /// presented one valid for the grace window.
+    fn rotated_state(&self, presented: [u8; CSRF_NONCE_BYTES], now: Timestamp) -> CsrfState {
+        CsrfState {
+            current: generate_csrf_nonce(),
+            previous: Some(PreviousNonce {
+                nonce: presented,
+                valid_until: now.plus(self.timeouts.csrf_grace),
+            }),
+        }
+    }
+
+    /// The session id the request's cookie names, if it has the shape of one.
+    pub(crate) fn presented_secret(&self, headers: &HeaderMap) -> Option<SessionSecret> {
+        find_cookie(headers, self.cookies.session_name()).and_then(SessionSecret::parse)
     }
 
     /// Moves the idle expiry to `now + idle` unconditionally (used by init).
@@ -158,22 +242,20 @@ impl SessionService {
     /// the previous token), nothing rotates and the session keeps the state stored,
     /// whose current token is the one to hand out — never a token already dead.
     /// `session.record.csrf` is the state to answer with afterwards. Returns `false`
-    /// if the session was deleted meanwhile.
+    /// if the session was deleted meanwhile. A session whose token the layer already
+    /// rotated ([`ActiveSession::csrf_rotated`]) is left as it is.
     pub async fn rotate_csrf(
         &self,
         session: &mut ActiveSession,
         now: Timestamp,
     ) -> Result<bool, ApiError> {
+        if session.csrf_rotated {
+            return Ok(true);
+        }
         let presented = session
             .presented_csrf
             .unwrap_or(session.record.csrf.current);
-        let next = CsrfState {
-            current: generate_csrf_nonce(),
-            previous: Some(PreviousNonce {
-                nonce: presented,
-                valid_until: now.plus(self.timeouts.csrf_grace),
-            }),
-        };
+        let next = self.rotated_state(presented, now);
         match self
             .store
             .swap_csrf(&session.record.key, &presented, &next)

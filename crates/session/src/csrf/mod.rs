@@ -9,8 +9,8 @@ pub use crate::origin::{Origin, Scheme};
 pub use origin::{OriginRules, Provenance, PublicOrigins};
 
 use crate::cookies::find_cookie;
-use crate::crypto::{constant_time_eq, Keyring, TokenFault, CSRF_NONCE_BYTES};
-use crate::store::SessionRecord;
+use crate::crypto::{constant_time_eq, Keyring, SessionKey, TokenFault, CSRF_NONCE_BYTES};
+use crate::store::{CsrfState, SessionRecord};
 use crate::time::Timestamp;
 use trustyconvert_protocol::CSRF_HEADER;
 
@@ -144,9 +144,26 @@ impl CsrfPolicy {
         session: Option<&SessionRecord>,
         now: Timestamp,
     ) -> Result<[u8; CSRF_NONCE_BYTES], CsrfFailure> {
+        let token = self.presented_token(headers, arrival)?;
+        let session = session.ok_or(CsrfFailure::NoSession)?;
+        let nonce = self.verify(&session.key, token)?;
+        if accepts(&session.csrf, &nonce, now) {
+            Ok(nonce)
+        } else {
+            Err(CsrfReason::StaleToken.into())
+        }
+    }
+
+    /// The checks that need no session: the origin, the content type, and a token in
+    /// the header equal to the cookie's — the token, once they pass.
+    pub fn presented_token<'h>(
+        &self,
+        headers: &'h HeaderMap,
+        arrival: Scheme,
+    ) -> Result<&'h [u8], CsrfReason> {
         self.origins.check(headers, arrival)?;
         if has_form_content_type(headers) {
-            return Err(CsrfReason::FormContentType.into());
+            return Err(CsrfReason::FormContentType);
         }
         let token = headers
             .get(CSRF_HEADER)
@@ -155,26 +172,35 @@ impl CsrfPolicy {
             .ok_or(CsrfReason::MissingToken)?;
         let cookie = find_cookie(headers, &self.cookie_name).ok_or(CsrfReason::TokenMismatch)?;
         if !constant_time_eq(token, cookie) {
-            return Err(CsrfReason::TokenMismatch.into());
+            return Err(CsrfReason::TokenMismatch);
         }
-        let session = session.ok_or(CsrfFailure::NoSession)?;
-        let nonce = self
-            .keyring
-            .verify(&session.key, token)
+        Ok(token)
+    }
+
+    /// The nonce of `token` if one of our keys minted it for the session filed under
+    /// `key`.
+    pub fn verify(
+        &self,
+        key: &SessionKey,
+        token: &[u8],
+    ) -> Result<[u8; CSRF_NONCE_BYTES], CsrfReason> {
+        self.keyring
+            .verify(key, token)
             .map_err(|fault| match fault {
                 TokenFault::Malformed => CsrfReason::MalformedToken,
                 TokenFault::BadSignature => CsrfReason::BadSignature,
-            })?;
-        let current = constant_time_eq(&nonce, &session.csrf.current);
-        let previous = session.csrf.previous.is_some_and(|previous| {
-            now < previous.valid_until && constant_time_eq(&nonce, &previous.nonce)
-        });
-        if current || previous {
-            Ok(nonce)
-        } else {
-            Err(CsrfReason::StaleToken.into())
-        }
+            })
     }
+}
+
+/// Whether `csrf` accepts a token with `nonce` at `now`: the current one, or the
+/// previous one inside its grace window.
+pub fn accepts(csrf: &CsrfState, nonce: &[u8; CSRF_NONCE_BYTES], now: Timestamp) -> bool {
+    let current = constant_time_eq(nonce, &csrf.current);
+    let previous = csrf.previous.is_some_and(|previous| {
+        now < previous.valid_until && constant_time_eq(nonce, &previous.nonce)
+    });
+    current || previous
 }
 
 /// Content types a cross-site `<form>` can send without a preflight.

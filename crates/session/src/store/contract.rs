@@ -14,15 +14,17 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use super::{
-    CsrfState, CsrfSwap, PreviousNonce, RateAction, RateVerdict, SessionRecord, Storage, StoreError,
+    CsrfState, CsrfSwap, PreviousNonce, RateAction, RateVerdict, ResolvedSwap, SessionRecord,
+    Storage, StoreError,
 };
-use crate::crypto::{generate_csrf_nonce, generate_public_id, SessionSecret};
+use crate::crypto::{generate_csrf_nonce, generate_public_id, SessionSecret, CSRF_NONCE_BYTES};
 use crate::time::Timestamp;
 
 /// Runs every part of the contract against `store`; panics at the first break.
 pub async fn check_store<S: Storage + ?Sized>(store: &S) {
     sessions(store).await;
     rotation_is_compare_and_swap(store).await;
+    rotation_in_the_resolving_step(store).await;
     sweeping_removes_expired_sessions(store).await;
     rate_limits(store).await;
 }
@@ -174,6 +176,76 @@ async fn rotation_is_compare_and_swap<S: Storage + ?Sized>(store: &S) {
         CsrfSwap::Superseded(stored)
     );
     store.delete_session(&session.key).await.unwrap();
+}
+
+/// Resolving and rotating in one step: the idle expiry slides as in a resolve; the
+/// state rotates only if the presented nonce is current and the session live; a
+/// previous or unknown nonce, a dead session or a gone one rotate nothing.
+async fn rotation_in_the_resolving_step<S: Storage + ?Sized>(store: &S) {
+    let now = Timestamp::now();
+    let idle = Duration::from_secs(600);
+    let session = sample_record(now, Duration::from_secs(60));
+    store.insert_session(&session).await.unwrap();
+    let presented = session.csrf.current;
+    let next = CsrfState {
+        current: generate_csrf_nonce(),
+        previous: Some(PreviousNonce {
+            nonce: presented,
+            valid_until: now.plus(Duration::from_secs(60)),
+        }),
+    };
+    let resolve_and_swap = |at: Timestamp, presented: [u8; CSRF_NONCE_BYTES]| async move {
+        store
+            .resolve_and_swap_csrf(&session.key, at, idle, Duration::ZERO, &presented, &next)
+            .await
+            .unwrap()
+    };
+    let stored = || async { store.load_session(&session.key).await.unwrap() };
+
+    let ResolvedSwap::Found { record, swapped } = resolve_and_swap(now, presented).await else {
+        panic!("a stored session resolves");
+    };
+    assert!(swapped, "the current nonce rotates");
+    assert_eq!(record.csrf, next);
+    assert_eq!(
+        record.idle_expires_at,
+        now.plus(idle),
+        "the idle expiry slid"
+    );
+    let after = stored().await.unwrap();
+    assert_eq!(after.csrf, next, "the rotation is stored");
+    assert_eq!(
+        after.idle_expires_at,
+        now.plus(idle),
+        "the extension is stored"
+    );
+
+    // The previous nonce (inside its grace) and an unknown one rotate nothing.
+    for other in [presented, generate_csrf_nonce()] {
+        let ResolvedSwap::Found { record, swapped } = resolve_and_swap(now, other).await else {
+            panic!("a stored session resolves");
+        };
+        assert!(!swapped);
+        assert_eq!(record.csrf, next, "the stored state is reported");
+    }
+
+    // Past its absolute expiry a session rotates nothing, even with the current nonce.
+    let dead = now.plus(Duration::from_secs(3600));
+    match resolve_and_swap(dead, next.current).await {
+        ResolvedSwap::Gone => {}
+        ResolvedSwap::Found { record, swapped } => {
+            assert!(!swapped, "a dead session never rotates");
+            assert!(!record.is_live(dead));
+        }
+    }
+    assert_eq!(stored().await.map(|record| record.csrf), Some(next));
+
+    store.delete_session(&session.key).await.unwrap();
+    assert_eq!(
+        resolve_and_swap(now, next.current).await,
+        ResolvedSwap::Gone
+    );
+    assert_eq!(stored().await, None, "nothing is resurrected");
 }
 
 async fn rate_limits<S: Storage + ?Sized>(store: &S) {

@@ -39,13 +39,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
+use crate::crypto::{constant_time_eq, SessionKey, CSRF_NONCE_BYTES};
 use crate::time::Timestamp;
 
 pub use local_rates::LocalRates;
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
-pub use records::{CsrfState, CsrfSwap, PreviousNonce, RateAction, RateVerdict, SessionRecord};
+pub use records::{
+    CsrfState, CsrfSwap, PreviousNonce, RateAction, RateVerdict, ResolvedSwap, SessionRecord,
+};
 
 /// A storage failure. The layer answers every one with 503: it never fails open.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +114,43 @@ pub trait SessionStore: Send + Sync + 'static {
         expected: &[u8; CSRF_NONCE_BYTES],
         next: &CsrfState,
     ) -> Result<CsrfSwap, StoreError>;
+
+    /// [`resolve_session`](Self::resolve_session) and, if the session is live and its
+    /// current nonce is `presented`, [`swap_csrf`](Self::swap_csrf) to `next` — what a
+    /// CSRF rotation request needs. Backends that can do both in one atomic round trip
+    /// override this (Redis: one script); the default takes two steps, each atomic, and
+    /// the swap is still a compare-and-swap.
+    async fn resolve_and_swap_csrf(
+        &self,
+        key: &SessionKey,
+        now: Timestamp,
+        idle: Duration,
+        touch_step: Duration,
+        presented: &[u8; CSRF_NONCE_BYTES],
+        next: &CsrfState,
+    ) -> Result<ResolvedSwap, StoreError> {
+        let Some(mut record) = self.resolve_session(key, now, idle, touch_step).await? else {
+            return Ok(ResolvedSwap::Gone);
+        };
+        if !record.is_live(now) || !constant_time_eq(&record.csrf.current, presented) {
+            return Ok(ResolvedSwap::Found {
+                record,
+                swapped: false,
+            });
+        }
+        let swapped = match self.swap_csrf(key, presented, next).await? {
+            CsrfSwap::Swapped => {
+                record.csrf = *next;
+                true
+            }
+            CsrfSwap::Superseded(stored) => {
+                record.csrf = stored;
+                false
+            }
+            CsrfSwap::Gone => return Ok(ResolvedSwap::Gone),
+        };
+        Ok(ResolvedSwap::Found { record, swapped })
+    }
 
     /// Deletes a session (and, in a backend shared with an application, what the
     /// application keeps with it). Returns whether the session existed.

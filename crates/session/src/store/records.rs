@@ -102,3 +102,22 @@ pub enum CsrfSwap {
     /// The session is gone (closed or expired).
     Gone,
 }
+
+/// The answer of
+/// [`SessionStore::resolve_and_swap_csrf`](super::SessionStore::resolve_and_swap_csrf):
+/// the session as resolved, and whether the presented nonce was current and rotated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolvedSwap {
+    /// The session is gone (closed or expired).
+    Gone,
+    /// The session, its idle expiry slid as by
+    /// [`resolve_session`](super::SessionStore::resolve_session). `swapped`: its current
+    /// nonce was the presented one and `record.csrf` is now the new state; otherwise
+    /// nothing was rotated and `record.csrf` is the state stored.
+    Found {
+        /// The session after this step.
+        record: SessionRecord,
+        /// Whether this step rotated its CSRF state.
+        swapped: bool,
+    },
+}

@@ -1,6 +1,7 @@
 //! [`SessionStore`] on Redis. Hot path: validating a request is one command,
 //! `GETEX key PXAT now+idle` — it reads the record and slides the idle expiry (a TTL
-//! update, never a record rewrite). The idle expiry *is* the key's expiry
+//! update, never a record rewrite) — and a CSRF rotation request one script that does
+//! the same and swaps the token. The idle expiry *is* the key's expiry
 //! (`PEXPIRETIME` reads it back exactly).
 
 use std::time::Duration;
@@ -12,7 +13,7 @@ use super::codec::{decode_csrf, decode_session, encode_csrf, encode_nonce, encod
 use super::keys::session_record_key;
 use super::{unavailable, RedisStore};
 use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
-use crate::store::{CsrfState, CsrfSwap, SessionRecord, SessionStore, StoreError};
+use crate::store::{CsrfState, CsrfSwap, ResolvedSwap, SessionRecord, SessionStore, StoreError};
 use crate::time::Timestamp;
 
 #[async_trait]
@@ -125,6 +126,40 @@ where
             0 => CsrfSwap::Superseded(decode_csrf(&stored)?),
             _ => CsrfSwap::Gone,
         })
+    }
+
+    /// One script instead of `GETEX` then the swap script: a CSRF rotation request is
+    /// one round trip, as validating one is.
+    async fn resolve_and_swap_csrf(
+        &self,
+        key: &SessionKey,
+        now: Timestamp,
+        idle: Duration,
+        _touch_step: Duration,
+        presented: &[u8; CSRF_NONCE_BYTES],
+        next: &CsrfState,
+    ) -> Result<ResolvedSwap, StoreError> {
+        let idle_expires_at = now.plus(idle);
+        let (code, stored): (i64, String) = self
+            .scripts
+            .resolve_and_swap_csrf
+            .key(session_record_key(key))
+            .arg(now.as_millis())
+            .arg(idle_expires_at.as_millis())
+            .arg(encode_nonce(presented))
+            .arg(encode_csrf(next))
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        if code == 2 {
+            return Ok(ResolvedSwap::Gone);
+        }
+        let mut record = decode_session(key, &stored, idle_expires_at)?;
+        let swapped = code == 1;
+        if swapped {
+            record.csrf = *next;
+        }
+        Ok(ResolvedSwap::Found { record, swapped })
     }
 
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
