@@ -1,6 +1,6 @@
 //! [`SessionStore`] and [`RateLimitStore`] on Redis: the session layer's
 //! [`RedisStore`](trustyconvert_session::store::redis::RedisStore), whose hot paths
-//! (one `GETEX` per request, a compare-and-swap rotation) are unchanged; closing a
+//! (one `GETEX` per request, one script per CSRF rotation request) are unchanged; closing a
 //! session deletes everything it owns in the same script as its record.
 
 use std::net::IpAddr;
@@ -20,6 +20,7 @@ use crate::storage::{
 };
 use trustyconvert_session::crypto::{SessionKey, CSRF_NONCE_BYTES};
 use trustyconvert_session::keys::encode_hex;
+use trustyconvert_session::store::ResolvedSwap;
 use trustyconvert_session::Timestamp;
 
 impl<C> RedisStorage<C>
@@ -105,6 +106,20 @@ where
         next: &CsrfState,
     ) -> Result<CsrfSwap, StoreError> {
         self.sessions.swap_csrf(key, expected, next).await
+    }
+
+    async fn resolve_and_swap_csrf(
+        &self,
+        key: &SessionKey,
+        now: Timestamp,
+        idle: Duration,
+        touch_step: Duration,
+        presented: &[u8; CSRF_NONCE_BYTES],
+        next: &CsrfState,
+    ) -> Result<ResolvedSwap, StoreError> {
+        self.sessions
+            .resolve_and_swap_csrf(key, now, idle, touch_step, presented, next)
+            .await
     }
 
     /// The record and what the session owns, in one script.
