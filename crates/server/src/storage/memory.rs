@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use trustyconvert_session::crypto::{SessionKey, CSRF_NONCE_BYTES};
-use trustyconvert_session::store::MemoryStore;
+use trustyconvert_session::store::{MemoryStore, ResolvedSwap};
 use trustyconvert_session::Timestamp;
 use uuid::Uuid;
 
@@ -84,6 +85,20 @@ impl SessionStore for MemoryStorage {
         next: &CsrfState,
     ) -> Result<CsrfSwap, StoreError> {
         self.sessions.swap_csrf(key, expected, next).await
+    }
+
+    async fn resolve_and_swap_csrf(
+        &self,
+        key: &SessionKey,
+        now: Timestamp,
+        idle: Duration,
+        touch_step: Duration,
+        presented: &[u8; CSRF_NONCE_BYTES],
+        next: &CsrfState,
+    ) -> Result<ResolvedSwap, StoreError> {
+        self.sessions
+            .resolve_and_swap_csrf(key, now, idle, touch_step, presented, next)
+            .await
     }
 
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,8 +13,8 @@ use base64::Engine as _;
 
 use super::local_rates::LocalRates;
 use super::{
-    CsrfState, CsrfSwap, PreviousNonce, RateAction, RateLimitStore, RateVerdict, SessionRecord,
-    SessionStore, StoreError,
+    CsrfState, CsrfSwap, PreviousNonce, RateAction, RateLimitStore, RateVerdict, ResolvedSwap,
+    SessionRecord, SessionStore, StoreError,
 };
 use crate::crypto::{constant_time_eq, SessionKey, CSRF_NONCE_BYTES};
 use crate::time::Timestamp;
@@ -248,6 +249,37 @@ impl SessionStore for MemoryStore {
         }
         stored.set_csrf(next);
         Ok(CsrfSwap::Swapped)
+    }
+
+    /// Under one lock: resolving and rotating are one step, as on Redis.
+    async fn resolve_and_swap_csrf(
+        &self,
+        key: &SessionKey,
+        now: Timestamp,
+        idle: Duration,
+        touch_step: Duration,
+        presented: &[u8; CSRF_NONCE_BYTES],
+        next: &CsrfState,
+    ) -> Result<ResolvedSwap, StoreError> {
+        let mut sessions = self.sessions_mut(key);
+        let Some(stored) = sessions.compact.get_mut(key) else {
+            return Ok(ResolvedSwap::Gone);
+        };
+        let live = stored.is_live(now);
+        let target = now.plus(idle);
+        if live && stored.idle_expires_at.until(target) >= touch_step {
+            stored.idle_expires_at = target;
+        }
+        let swapped = live && constant_time_eq(&stored.csrf_current, presented);
+        if swapped {
+            stored.set_csrf(next);
+        }
+        Ok(sessions
+            .get(key)
+            .map_or(ResolvedSwap::Gone, |record| ResolvedSwap::Found {
+                record,
+                swapped,
+            }))
     }
 
     async fn delete_session(&self, key: &SessionKey) -> Result<bool, StoreError> {
