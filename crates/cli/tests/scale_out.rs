@@ -325,8 +325,8 @@ async fn rotating_a_csrf_token_is_one_redis_round_trip() {
         "each rotation is one script: it resolves the session, slides its idle expiry and swaps the token"
     );
 
-    // A token rotated away long ago (outside its grace) is refused in that one step
-    // and rotates nothing; the current one still works.
+    // A token rotated away many rotations ago (neither current nor the previous one)
+    // is refused in that one step and rotates nothing; the current one still works.
     let stale = Creds {
         csrf: previous,
         ..creds.clone()

@@ -227,7 +227,10 @@ where
 /// needs on safe methods), or the refusal to send.
 async fn admit(sessions: Sessions, mut request: Request) -> Result<Request, Response> {
     let now = Timestamp::now();
-    if request.method() == Method::POST && request.uri().path() == paths::SESSION_CSRF {
+    if request.method() == Method::POST
+        && request.uri().path() == paths::SESSION_CSRF
+        && sessions.serves_routes()
+    {
         let rotated = admit_rotation(&sessions, request.headers(), request.extensions(), now).await;
         if let Some(rotated) = rotated {
             request
@@ -270,12 +273,13 @@ async fn admit(sessions: Sessions, mut request: Request) -> Result<Request, Resp
     Ok(request)
 }
 
-/// `POST /api/session/csrf` in one store round trip: the checks that need no session,
-/// the token's MAC against the cookie's session, then the session resolved and its
-/// token rotated in one store step. The rotated session, or the refusal the general
-/// path would give; `None` sends the request down the general path instead, which
-/// answers anything refused before the store (no session cookie, a bad origin or
-/// token) exactly as for any other unsafe request.
+/// `POST /api/session/csrf`, where the session router serves it, in one store round
+/// trip: the checks that need no session, the token's MAC against the cookie's
+/// session, then the session resolved and its token rotated in one store step. The
+/// rotated session, or the refusal the general path would give; `None` sends the
+/// request down the general path instead, which answers anything refused before the
+/// store (no session cookie, a bad origin or token) exactly as for any other unsafe
+/// request.
 async fn admit_rotation(
     sessions: &Sessions,
     headers: &HeaderMap,

@@ -56,6 +56,7 @@ impl Sessions {
     /// `into_make_service_with_connect_info::<SocketAddr>()` (without it, init
     /// answers 500).
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        self.mark_routes_served();
         router().with_state(self.clone())
     }
 
@@ -63,6 +64,7 @@ impl Sessions {
     /// [`merge`](Router::merge) into an application's router: no nesting, so no URI
     /// rewrite on each request (the converter mounts them this way).
     pub fn routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        self.mark_routes_served();
         absolute_router().with_state(self.clone())
     }
 }

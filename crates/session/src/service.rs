@@ -131,6 +131,9 @@ impl SessionService {
     /// store key and `presented` the nonce of the request's token, whose MAC the
     /// caller verified for that key. Rotates as [`rotate_csrf`](Self::rotate_csrf)
     /// does; a token neither current nor inside its grace is [`Rotation::StaleToken`].
+    /// Racing rotations are judged in the order the store runs them: the one that
+    /// loses the race presents what is by then the previous token, accepted inside
+    /// the grace window (with a grace of zero, refused).
     pub async fn resolve_and_rotate(
         &self,
         secret: SessionSecret,

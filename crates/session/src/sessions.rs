@@ -1,6 +1,7 @@
 //! [`Sessions`]: the session layer of one application, built once at startup and
 //! cloned (one reference count) into its layer, its routes and its extractors.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::config::{ConfigError, SessionConfig};
@@ -39,6 +40,9 @@ struct Inner {
     config: SessionConfig,
     events: Arc<dyn SessionEvents>,
     store: Arc<dyn Storage>,
+    /// Whether the session routes were built ([`Sessions::router`] or
+    /// [`Sessions::routes`]): only then does the layer rotate a token itself.
+    serves_routes: AtomicBool,
 }
 
 impl Sessions {
@@ -81,6 +85,19 @@ impl Sessions {
     /// The store, for a health probe's [`ping`](crate::store::SessionStore::ping).
     pub fn store(&self) -> &Arc<dyn Storage> {
         &self.0.store
+    }
+
+    /// Notes that the session routes were built for the application.
+    pub(crate) fn mark_routes_served(&self) {
+        self.0.serves_routes.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the session routes were built: a `POST /api/session/csrf` is then the
+    /// session router's rotation, which the layer resolves and rotates in one store
+    /// step. An application without them (or with its own route there) has its
+    /// requests to that path judged like any other.
+    pub(crate) fn serves_routes(&self) -> bool {
+        self.0.serves_routes.load(Ordering::Relaxed)
     }
 
     /// Removes the sessions expired at `now` (telling the hooks) and forgets idle rate
@@ -174,6 +191,7 @@ impl SessionsBuilder {
             config: self.config,
             events: self.events,
             store: self.store,
+            serves_routes: AtomicBool::new(false),
         })))
     }
 }

@@ -240,6 +240,42 @@ async fn rotation_in_the_resolving_step<S: Storage + ?Sized>(store: &S) {
     }
     assert_eq!(stored().await.map(|record| record.csrf), Some(next));
 
+    // Racing requests presenting the current nonce: exactly one rotates.
+    let candidates: Vec<CsrfState> = (0..8)
+        .map(|_| CsrfState {
+            current: generate_csrf_nonce(),
+            previous: Some(PreviousNonce {
+                nonce: next.current,
+                valid_until: now.plus(Duration::from_secs(60)),
+            }),
+        })
+        .collect();
+    let outcomes = futures::future::join_all(candidates.iter().map(|candidate| {
+        store.resolve_and_swap_csrf(
+            &session.key,
+            now,
+            idle,
+            Duration::ZERO,
+            &next.current,
+            candidate,
+        )
+    }))
+    .await;
+    let winners: Vec<&CsrfState> = candidates
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(candidate, outcome)| match outcome.unwrap() {
+            ResolvedSwap::Found { swapped: true, .. } => Some(candidate),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one of the racing rotations swaps"
+    );
+    assert_eq!(stored().await.map(|record| record.csrf), Some(*winners[0]));
+
     store.delete_session(&session.key).await.unwrap();
     assert_eq!(
         resolve_and_swap(now, next.current).await,

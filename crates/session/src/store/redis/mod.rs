@@ -219,6 +219,44 @@ mod tests {
         contract::check_store(&store).await;
     }
 
+    /// The key's expiry is the session's: a rotation in its last idle period slides it
+    /// no further than the absolute expiry.
+    #[tokio::test]
+    async fn a_rotation_slides_the_key_expiry_no_further_than_the_absolute_expiry() {
+        use crate::crypto::generate_csrf_nonce;
+        use crate::store::{CsrfState, ResolvedSwap, SessionStore as _};
+        use crate::time::Timestamp;
+        use std::time::Duration;
+
+        let server = redis_server::RedisServer::start();
+        let store = super::connect(&server.url()).await.unwrap();
+        let now = Timestamp::now();
+        let mut record = contract::sample_record(now, Duration::from_secs(10));
+        record.absolute_expires_at = now.plus(Duration::from_secs(30));
+        store.insert_session(&record).await.unwrap();
+        let next = CsrfState {
+            current: generate_csrf_nonce(),
+            previous: None,
+        };
+        let found = store
+            .resolve_and_swap_csrf(
+                &record.key,
+                now,
+                Duration::from_secs(600),
+                Duration::ZERO,
+                &record.csrf.current,
+                &next,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(found, ResolvedSwap::Found { swapped: true, .. }));
+        let expires: i64 = store
+            .query(redis::cmd("PEXPIRETIME").arg(super::keys::session_record_key(&record.key)))
+            .await
+            .unwrap();
+        assert_eq!(expires, record.absolute_expires_at.as_millis());
+    }
+
     #[tokio::test]
     async fn redis_cluster_store_meets_the_session_store_contract() {
         let cluster = redis_server::RedisCluster::start();
