@@ -48,7 +48,8 @@ pub struct ActiveSession {
 pub enum Rotation {
     /// No live session: 401.
     NoSession,
-    /// The presented token was rotated away before its grace window: 403.
+    /// The presented token is neither the current one nor the previous one inside
+    /// its grace window: 403.
     StaleToken,
     /// The session, its token rotated (or, if the token presented was already
     /// rotated by a concurrent request or is the previous one inside its grace, the
