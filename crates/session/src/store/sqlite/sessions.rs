@@ -3,14 +3,15 @@
 //! holds the record, else from the database, filling the cache.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
 use super::codec::{previous_columns, record_from_row, SESSION_COLUMNS};
 use super::SqliteStore;
-use crate::crypto::{SessionKey, CSRF_NONCE_BYTES};
-use crate::store::{CsrfState, CsrfSwap, SessionRecord, SessionStore, StoreError};
+use crate::crypto::{constant_time_eq, SessionKey, CSRF_NONCE_BYTES};
+use crate::store::{CsrfState, CsrfSwap, ResolvedSwap, SessionRecord, SessionStore, StoreError};
 use crate::time::Timestamp;
 
 #[async_trait]
@@ -55,14 +56,7 @@ impl SessionStore for SqliteStore {
         };
         let key = *key;
         let loaded = self
-            .read(move |connection| {
-                connection
-                    .prepare_cached(&format!(
-                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE key = ?1"
-                    ))?
-                    .query_row(params![key.0.as_slice()], record_from_row)
-                    .optional()
-            })
+            .read(move |connection| stored_record(connection, &key))
             .await?;
         if let Some(record) = &loaded {
             self.sessions.fill(record, since);
@@ -122,16 +116,62 @@ impl SessionStore for SqliteStore {
                 if swapped {
                     return Ok(CsrfSwap::Swapped);
                 }
-                let stored = connection
-                    .prepare_cached(&format!(
-                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE key = ?1"
-                    ))?
-                    .query_row(params![key.0.as_slice()], record_from_row)
-                    .optional()?;
+                let stored = stored_record(connection, &key)?;
                 Ok(match stored {
                     Some(record) => CsrfSwap::Superseded(record.csrf),
                     None => CsrfSwap::Gone,
                 })
+            },
+            move |cache, _| cache.forget(&[key]),
+        )
+        .await
+    }
+
+    /// One write instead of a read then a write: the record is read, its idle expiry
+    /// slid when due and its CSRF state swapped in the writer's transaction, so a
+    /// rotation request makes one trip to the database. The cached copy is dropped,
+    /// as after any CSRF change.
+    async fn resolve_and_swap_csrf(
+        &self,
+        key: &SessionKey,
+        now: Timestamp,
+        idle: Duration,
+        touch_step: Duration,
+        presented: &[u8; CSRF_NONCE_BYTES],
+        next: &CsrfState,
+    ) -> Result<ResolvedSwap, StoreError> {
+        let (key, presented, next) = (*key, *presented, *next);
+        self.write_settled(
+            move |connection| {
+                let stored = stored_record(connection, &key)?;
+                let Some(mut record) = stored else {
+                    return Ok(ResolvedSwap::Gone);
+                };
+                let live = record.is_live(now);
+                let target = now.plus(idle);
+                if live && record.idle_expires_at.until(target) >= touch_step {
+                    connection
+                        .prepare_cached("UPDATE sessions SET idle_expires_at = ?2 WHERE key = ?1")?
+                        .execute(params![key.0.as_slice(), target.as_millis()])?;
+                    record.idle_expires_at = target;
+                }
+                let swapped = live && constant_time_eq(&record.csrf.current, &presented);
+                if swapped {
+                    let (previous_nonce, previous_until) = previous_columns(&next);
+                    connection
+                        .prepare_cached(
+                            "UPDATE sessions SET csrf_nonce = ?2, prev_csrf_nonce = ?3, \
+                             prev_csrf_valid_until = ?4 WHERE key = ?1",
+                        )?
+                        .execute(params![
+                            key.0.as_slice(),
+                            next.current.as_slice(),
+                            previous_nonce,
+                            previous_until
+                        ])?;
+                    record.csrf = next;
+                }
+                Ok(ResolvedSwap::Found { record, swapped })
             },
             move |cache, _| cache.forget(&[key]),
         )
@@ -188,6 +228,19 @@ impl SessionStore for SqliteStore {
         self.write(|connection| connection.query_row("SELECT 1", [], |_| Ok(())))
             .await
     }
+}
+
+/// The stored record of the session `key`, on `connection`.
+fn stored_record(
+    connection: &rusqlite::Connection,
+    key: &SessionKey,
+) -> rusqlite::Result<Option<SessionRecord>> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE key = ?1"
+        ))?
+        .query_row(params![key.0.as_slice()], record_from_row)
+        .optional()
 }
 
 #[cfg(test)]
