@@ -107,6 +107,10 @@ describe('accessibility', () => {
 
   uiTest('the whole flow works from the keyboard, with a visible focus and announcements', { ...suite.opts }, async ({ context, shot }) => {
     const page = await context.newPage();
+    // Playwright intercepts the browser's file chooser only while a listener exists,
+    // and turns that on asynchronously: listening from the start (not only from the
+    // key press on) means the chooser the key opens is never missed.
+    page.on('filechooser', () => {});
     await openApp(page, suite.server.base);
 
     await tabTo(page, 'file-input');
