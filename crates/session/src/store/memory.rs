@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
+use super::due_extension;
 use super::local_rates::LocalRates;
 use super::{
     CsrfState, CsrfSwap, PreviousNonce, RateAction, RateLimitStore, RateVerdict, ResolvedSwap,
@@ -266,8 +267,7 @@ impl SessionStore for MemoryStore {
             return Ok(ResolvedSwap::Gone);
         };
         let live = stored.is_live(now);
-        let target = now.plus(idle);
-        if live && stored.idle_expires_at.until(target) >= touch_step {
+        if let Some(target) = due_extension(live, stored.idle_expires_at, now, idle, touch_step) {
             stored.idle_expires_at = target;
         }
         let swapped = live && constant_time_eq(&stored.csrf_current, presented);

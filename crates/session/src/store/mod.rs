@@ -87,8 +87,8 @@ pub trait SessionStore: Send + Sync + 'static {
         let Some(mut record) = self.load_session(key).await? else {
             return Ok(None);
         };
-        let target = now.plus(idle);
-        if record.is_live(now) && record.idle_expires_at.until(target) >= touch_step {
+        let live = record.is_live(now);
+        if let Some(target) = due_extension(live, record.idle_expires_at, now, idle, touch_step) {
             if !self.touch_session(key, target).await? {
                 return Ok(None);
             }
@@ -162,6 +162,21 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// A cheap round trip proving the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The idle expiry a request at `now` moves a session to, if that write is due: the
+/// session is `live` and `now + idle` is at least `touch_step` past its stored idle
+/// expiry (so a busy session is written at most once per step). Every store's
+/// resolving step applies this one rule.
+pub(crate) fn due_extension(
+    live: bool,
+    idle_expires_at: Timestamp,
+    now: Timestamp,
+    idle: Duration,
+    touch_step: Duration,
+) -> Option<Timestamp> {
+    let target = now.plus(idle);
+    (live && idle_expires_at.until(target) >= touch_step).then_some(target)
 }
 
 /// Per-client rate-limit counters.

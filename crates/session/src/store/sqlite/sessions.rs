@@ -11,7 +11,9 @@ use rusqlite::{params, OptionalExtension};
 use super::codec::{previous_columns, record_from_row, SESSION_COLUMNS};
 use super::SqliteStore;
 use crate::crypto::{constant_time_eq, SessionKey, CSRF_NONCE_BYTES};
-use crate::store::{CsrfState, CsrfSwap, ResolvedSwap, SessionRecord, SessionStore, StoreError};
+use crate::store::{
+    due_extension, CsrfState, CsrfSwap, ResolvedSwap, SessionRecord, SessionStore, StoreError,
+};
 use crate::time::Timestamp;
 
 #[async_trait]
@@ -148,8 +150,8 @@ impl SessionStore for SqliteStore {
                     return Ok(ResolvedSwap::Gone);
                 };
                 let live = record.is_live(now);
-                let target = now.plus(idle);
-                if live && record.idle_expires_at.until(target) >= touch_step {
+                let due = due_extension(live, record.idle_expires_at, now, idle, touch_step);
+                if let Some(target) = due {
                     connection
                         .prepare_cached("UPDATE sessions SET idle_expires_at = ?2 WHERE key = ?1")?
                         .execute(params![key.0.as_slice(), target.as_millis()])?;
