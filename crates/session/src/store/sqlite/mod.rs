@@ -203,15 +203,15 @@ impl SqliteStore {
         &self.pool.path
     }
 
-    /// Runs `work` in the writer's next commit (in a savepoint of its own: an error
-    /// rolls back only `work`'s changes) and answers once that commit is done. Meant
-    /// for an application's own tables; the sessions table is the store's.
+    /// Runs `work` in the writer's next commit (an error rolls back only `work`'s
+    /// changes) and answers once that commit is done. Meant for an application's own
+    /// tables; the sessions table is the store's.
     pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        self.writer.write(work).await
+        self.writer.write(work, |_| ()).await
     }
 
     /// Runs `work`, which only reads, on a pooled connection on the blocking thread
@@ -240,29 +240,23 @@ impl SqliteStore {
     }
 
     /// Runs `work` in the writer's next commit, then `settle` with its outcome to keep
-    /// the session cache exact — in a task of its own, so the cache is settled even if
-    /// the caller stops waiting (a client that disconnects right after closing its
-    /// session must not leave the session valid in the cache).
+    /// the session cache exact. `settle` runs on the writer right after the commit, so
+    /// the cache is settled even if the caller stops waiting (a client
+    /// that disconnects right after closing its session must not leave the session
+    /// valid in the cache).
     async fn write_settled<T, F, S>(&self, work: F, settle: S) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
         S: FnOnce(&SessionCache, &Result<T, StoreError>) + Send + 'static,
     {
-        let writer = self.writer.clone();
         let cache = Arc::clone(&self.sessions);
-        tokio::spawn(async move {
-            let outcome = writer.write(work).await;
-            settle(&cache, &outcome);
-            outcome
-        })
-        .await
-        .map_err(|error| StoreError::Unavailable(format!("store task failed: {error}")))?
+        self.writer
+            .write(work, move |outcome| settle(&cache, outcome))
+            .await
     }
 }
 
-/// Creates an empty file only its owner may read if nothing is at `path` yet, so the
-/// database opened there (and the journal files SQLite gives the same mode) is private.
 fn create_private_file(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -9,6 +9,10 @@ use rusqlite::Connection;
 /// How long a connection waits for SQLite's lock (the writer for a checkpoint, or
 /// another process on the file) before giving up (then 503).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements each connection keeps (rusqlite's default, 16, is fewer than the
+/// store's and an application's statements together, so the writer kept re-parsing
+/// statements that had fallen out of the cache).
+const STATEMENT_CACHE: usize = 64;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sessions (
@@ -30,6 +34,7 @@ CREATE INDEX IF NOT EXISTS sessions_absolute_expiry ON sessions (absolute_expire
 pub(super) fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(connection)

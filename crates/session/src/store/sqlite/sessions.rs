@@ -263,8 +263,13 @@ mod tests {
         let record = contract::sample_record(Timestamp::now(), Duration::from_secs(60));
         store.insert_session(&record).await.unwrap();
         assert!(store.load_session(&record.key).await.unwrap().is_some());
-        // The request is dropped once its delete is queued (its client disconnected).
+        // The writer is kept busy, so the delete waits in its queue; the request is
+        // dropped there (its client disconnected).
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let busy = store.write(move |_| Ok(held.recv().is_ok()));
+        assert!(busy.now_or_never().is_none());
         assert!(store.delete_session(&record.key).now_or_never().is_none());
+        release.send(()).unwrap();
         for _ in 0..200 {
             if store.load_session(&record.key).await.unwrap().is_none() {
                 return;
