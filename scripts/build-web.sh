@@ -33,9 +33,16 @@ fi
 
 wasm=$target_dir/wasm32-unknown-unknown/wasm-release/trustyconvert_web.wasm
 out=target/web
+report_size() {
+  local js bin
+  js=$(stat -c %s "$out/trustyconvert_web.js.gz")
+  bin=$(stat -c %s "$out/trustyconvert_web_bg.wasm.gz")
+  echo "web UI in $out ($how): js + wasm gzipped = $(( (js + bin) / 1024 )) KiB ($js + $bin bytes)"
+}
 stamp="$out/.built-from"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wasm" ] && [ "$stamp" -nt "$wasm" ] && [ -z "$(find crates/web/static -newer "$stamp" -print -quit)" ]; then
-  echo "web UI up to date in $out ($how)"
+  echo "web UI up to date"
+  report_size
   exit 0
 fi
 
@@ -57,6 +64,4 @@ rm -rf "$out"
 mv "$staging" "$out"
 echo "$wasm" > "$stamp"
 
-js=$(stat -c %s "$out/trustyconvert_web.js.gz")
-bin=$(stat -c %s "$out/trustyconvert_web_bg.wasm.gz")
-echo "web UI built in $out ($how): js + wasm gzipped = $(( (js + bin) / 1024 )) KiB ($js + $bin bytes)"
+report_size

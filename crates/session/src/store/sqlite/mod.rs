@@ -11,7 +11,7 @@
 //! SQLite calls block. Reads run on tokio's blocking pool with a connection taken from
 //! a small pool (readers proceed in parallel under WAL); writes go to the single
 //! writer thread (module `writer`), which commits the writes that arrive together in one
-//! transaction, each write in its own savepoint. Session reads are served from a cache
+//! transaction, each write in its own savepoint (a write alone in its commit needs none). Session reads are served from a cache
 //! kept exact by the writes (module `session_cache`).
 //!
 //! An application keeps its own tables in the same file ([`SqliteTables`]) and writes
@@ -257,6 +257,8 @@ impl SqliteStore {
     }
 }
 
+/// Creates an empty file only its owner may read if nothing is at `path` yet, so the
+/// database opened there (and the journal files SQLite gives the same mode) is private.
 fn create_private_file(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
