@@ -11,8 +11,9 @@
 //! SQLite calls block. Reads run on tokio's blocking pool with a connection taken from
 //! a small pool (readers proceed in parallel under WAL); writes go to the single
 //! writer thread (module `writer`), which commits the writes that arrive together in one
-//! transaction, each write in its own savepoint (a write alone in its commit needs none). Session reads are served from a cache
-//! kept exact by the writes (module `session_cache`).
+//! transaction, each write in its own savepoint (a write alone in its commit needs
+//! none). Session reads are served from a cache kept exact by the writes (module
+//! `session_cache`).
 //!
 //! An application keeps its own tables in the same file ([`SqliteTables`]) and writes
 //! them through [`SqliteStore::write`], so "only while the session exists" is checked

@@ -73,12 +73,7 @@ impl SessionStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let key = *key;
         self.write_settled(
-            move |connection| {
-                connection
-                    .prepare_cached("UPDATE sessions SET idle_expires_at = ?2 WHERE key = ?1")?
-                    .execute(params![key.0.as_slice(), idle_expires_at.as_millis()])
-                    .map(|changed| changed > 0)
-            },
+            move |connection| set_idle_expiry(connection, &key, idle_expires_at),
             move |cache, touched| match touched {
                 Ok(true) => cache.extended(&key, idle_expires_at),
                 // Gone, or unknown (an error: the write may have landed).
@@ -101,21 +96,7 @@ impl SessionStore for SqliteStore {
         // is no longer known to be current.
         self.write_settled(
             move |connection| {
-                let (previous_nonce, previous_until) = previous_columns(&next);
-                let swapped = connection
-                    .prepare_cached(
-                        "UPDATE sessions SET csrf_nonce = ?2, prev_csrf_nonce = ?3, \
-                         prev_csrf_valid_until = ?4 WHERE key = ?1 AND csrf_nonce = ?5",
-                    )?
-                    .execute(params![
-                        key.0.as_slice(),
-                        next.current.as_slice(),
-                        previous_nonce,
-                        previous_until,
-                        expected.as_slice()
-                    ])?
-                    > 0;
-                if swapped {
+                if replace_csrf(connection, &key, &expected, &next)? {
                     return Ok(CsrfSwap::Swapped);
                 }
                 let stored = stored_record(connection, &key)?;
@@ -152,25 +133,15 @@ impl SessionStore for SqliteStore {
                 let live = record.is_live(now);
                 let due = due_extension(live, record.idle_expires_at, now, idle, touch_step);
                 if let Some(target) = due {
-                    connection
-                        .prepare_cached("UPDATE sessions SET idle_expires_at = ?2 WHERE key = ?1")?
-                        .execute(params![key.0.as_slice(), target.as_millis()])?;
+                    set_idle_expiry(connection, &key, target)?;
                     record.idle_expires_at = target;
                 }
-                let swapped = live && constant_time_eq(&record.csrf.current, &presented);
+                // Compared here in constant time; the statement's own comparison then
+                // only meets the equal nonce.
+                let swapped = live
+                    && constant_time_eq(&record.csrf.current, &presented)
+                    && replace_csrf(connection, &key, &presented, &next)?;
                 if swapped {
-                    let (previous_nonce, previous_until) = previous_columns(&next);
-                    connection
-                        .prepare_cached(
-                            "UPDATE sessions SET csrf_nonce = ?2, prev_csrf_nonce = ?3, \
-                             prev_csrf_valid_until = ?4 WHERE key = ?1",
-                        )?
-                        .execute(params![
-                            key.0.as_slice(),
-                            next.current.as_slice(),
-                            previous_nonce,
-                            previous_until
-                        ])?;
                     record.csrf = next;
                 }
                 Ok(ResolvedSwap::Found { record, swapped })
@@ -230,6 +201,42 @@ impl SessionStore for SqliteStore {
         self.write(|connection| connection.query_row("SELECT 1", [], |_| Ok(())))
             .await
     }
+}
+
+/// Moves the session `key`'s idle expiry to `until`; whether the session was there.
+fn set_idle_expiry(
+    connection: &rusqlite::Connection,
+    key: &SessionKey,
+    until: Timestamp,
+) -> rusqlite::Result<bool> {
+    connection
+        .prepare_cached("UPDATE sessions SET idle_expires_at = ?2 WHERE key = ?1")?
+        .execute(params![key.0.as_slice(), until.as_millis()])
+        .map(|changed| changed > 0)
+}
+
+/// Replaces the session `key`'s CSRF state with `next` if its current nonce is
+/// `expected`; whether it did.
+fn replace_csrf(
+    connection: &rusqlite::Connection,
+    key: &SessionKey,
+    expected: &[u8; CSRF_NONCE_BYTES],
+    next: &CsrfState,
+) -> rusqlite::Result<bool> {
+    let (previous_nonce, previous_until) = previous_columns(next);
+    connection
+        .prepare_cached(
+            "UPDATE sessions SET csrf_nonce = ?2, prev_csrf_nonce = ?3, \
+             prev_csrf_valid_until = ?4 WHERE key = ?1 AND csrf_nonce = ?5",
+        )?
+        .execute(params![
+            key.0.as_slice(),
+            next.current.as_slice(),
+            previous_nonce,
+            previous_until,
+            expected.as_slice()
+        ])
+        .map(|changed| changed > 0)
 }
 
 /// The stored record of the session `key`, on `connection`.
