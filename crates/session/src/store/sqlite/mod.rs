@@ -185,9 +185,10 @@ impl SqliteStore {
         .await
         .map_err(|error| StoreError::Unavailable(format!("store task failed: {error}")))?
         .map_err(map_error)?;
-        let writer = Writer::start(connection)
+        let gate = checkpoint::CommitGate::default();
+        let writer = Writer::start(connection, gate.clone())
             .map_err(|error| StoreError::Unavailable(error.to_string()))?;
-        let checkpointer = checkpoint::start(&pool.path)
+        let checkpointer = checkpoint::start(&pool.path, gate)
             .map_err(|error| StoreError::Unavailable(error.to_string()))?;
         Ok(Self {
             pool,

@@ -7,6 +7,8 @@
 //! savepoint), one `COMMIT`, then every caller gets its answer. A caller hears "done"
 //! only after the commit that holds its write. A write's `settle` step runs on the
 //! writer right after that commit, so it runs even if the caller stopped waiting.
+//! Each commit holds the checkpointer's [`CommitGate`], which the checkpointer takes
+//! (rarely) to let the log start over (see `checkpoint`).
 //!
 //! Hand-written because it is what makes the embedded store fast under concurrent
 //! writes: with a connection pool, concurrent writers meet on SQLite's write lock,
@@ -26,6 +28,7 @@ use std::sync::mpsc;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::checkpoint::CommitGate;
 use super::map_error;
 use crate::store::StoreError;
 
@@ -39,12 +42,12 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `connection`.
-    pub(super) fn start(connection: Connection) -> std::io::Result<Self> {
+    /// Starts the writer thread on `connection`; it commits through `gate`.
+    pub(super) fn start(connection: Connection, gate: CommitGate) -> std::io::Result<Self> {
         let (queue, writes) = mpsc::channel();
         std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
-            .spawn(move || run(&connection, &writes))?;
+            .spawn(move || run(&connection, &writes, &gate))?;
         Ok(Self { queue })
     }
 
@@ -145,8 +148,9 @@ where
     }
 }
 
-/// The writer thread: takes what is queued, commits it together, answers, repeats.
-fn run(connection: &Connection, writes: &mpsc::Receiver<Box<dyn Write>>) {
+/// The writer thread: takes what is queued, commits it together (through `gate`),
+/// answers, repeats.
+fn run(connection: &Connection, writes: &mpsc::Receiver<Box<dyn Write>>, gate: &CommitGate) {
     while let Ok(first) = writes.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -155,7 +159,10 @@ fn run(connection: &Connection, writes: &mpsc::Receiver<Box<dyn Write>>) {
                 Err(_) => break,
             }
         }
-        let committed = commit_batch(connection, &mut batch);
+        let committed = {
+            let _committing = gate.enter();
+            commit_batch(connection, &mut batch)
+        };
         let committed = committed.as_ref().map_err(String::as_str).copied();
         for write in batch {
             write.finish(committed);
@@ -204,7 +211,7 @@ mod tests {
         connection
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k INTEGER PRIMARY KEY);")
             .unwrap();
-        Writer::start(connection).unwrap()
+        Writer::start(connection, CommitGate::default()).unwrap()
     }
 
     impl Writer {
