@@ -6,7 +6,8 @@
 //! `synchronous=NORMAL` a committed transaction survives the process being killed
 //! (SIGKILL); only an OS crash or power loss can drop the last commits. The log is
 //! moved into the database file by a thread of its own (module `checkpoint`), never by
-//! a commit that callers wait for.
+//! a commit that callers wait for; only when a log of gigabytes must start over does
+//! that thread hold the commits back for a moment.
 //!
 //! SQLite calls block. Reads run on tokio's blocking pool with a connection taken from
 //! a small pool (readers proceed in parallel under WAL); writes go to the single
