@@ -19,9 +19,10 @@
 //! [`Limits::wind_back_at`] pages or more, the checkpointer runs again at once (up to
 //! [`CATCH_UP_RUNS`] times) until a run finds few pages to move, then holds the writer
 //! back between two commits ([`CommitGate`]) and runs a `RESTART` checkpoint, which
-//! moves the last pages and starts the log over, reusing the file. A reader in the log
-//! at that moment makes it give up at once (the checkpoint connection never waits on a
-//! lock); the checkpointer tries again [`RETRY_ROUNDS`] rounds later.
+//! moves the last pages and makes sure no reader is left in the log; the writer's next
+//! commit then starts the log over, reusing the file. A reader in the log at that
+//! moment makes it give up at once (the checkpoint connection never waits on a lock);
+//! the checkpointer tries again [`RETRY_ROUNDS`] rounds later.
 //!
 //! The limit is a safety net, set high (4 GiB of log, about twenty seconds of new
 //! sessions at full speed on the benchmark machine): each wind-back stalled the writes
@@ -127,7 +128,7 @@ fn checkpoint_connection(path: &Path) -> rusqlite::Result<Connection> {
 enum Round {
     /// Moved what it could of the log into the database file.
     Moved,
-    /// Moved the whole log and started it over.
+    /// Moved the whole log, with no reader left in it: the next commit starts it over.
     WoundBack,
     /// Caught up, but a reader in the log made the wind-back give up.
     WindBackRefused,
@@ -166,8 +167,9 @@ fn round(
 enum Mode {
     /// Moves what no reader still needs; never blocks anyone.
     Passive,
-    /// Moves the whole log and starts it over, unless a writer or a reader is in the
-    /// way (then `blocked`).
+    /// Moves the whole log and makes sure no reader is left in it, so that the next
+    /// commit starts it over; unless a writer or a reader is in the way (then
+    /// `blocked`).
     Restart,
 }
 
