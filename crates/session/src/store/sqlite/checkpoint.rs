@@ -204,6 +204,16 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+    /// A connection set up as the writer's, on a new database with a table `t`.
+    fn writer_connection(path: &Path) -> Connection {
+        let connection = schema::connect(path).unwrap();
+        leave_to_checkpointer(&connection).unwrap();
+        connection
+            .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+            .unwrap();
+        connection
+    }
+
     fn size(path: &Path) -> u64 {
         std::fs::metadata(path).map_or(0, |meta| meta.len())
     }
@@ -213,11 +223,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sqlite3");
         let log = dir.path().join("store.sqlite3-wal");
-        let writer = schema::connect(&path).unwrap();
-        leave_to_checkpointer(&writer).unwrap();
-        writer
-            .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
-            .unwrap();
+        let writer = writer_connection(&path);
         // 12 MB of rows, far over the 1 000 pages (4 MB) at which SQLite would move
         // the log into the database file on its own.
         for k in 0..3_000 {
@@ -272,13 +278,8 @@ mod tests {
     /// A database with a table `t`, its writer, and the checkpoint thread's connection.
     fn database(dir: &Path) -> (Writer, CommitGate, Connection) {
         let path = dir.join("store.sqlite3");
-        let connection = schema::connect(&path).unwrap();
-        leave_to_checkpointer(&connection).unwrap();
-        connection
-            .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
-            .unwrap();
         let gate = CommitGate::default();
-        let writer = Writer::start(connection, gate.clone()).unwrap();
+        let writer = Writer::start(writer_connection(&path), gate.clone()).unwrap();
         (writer, gate, checkpoint_connection(&path).unwrap())
     }
 
