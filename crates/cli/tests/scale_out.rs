@@ -260,6 +260,16 @@ fn quiet_instance(redis: &RedisServer, data_dir: &Path) -> ServeProcess {
     instance(&redis.url(), data_dir, &["--sweep-interval", "1h"])
 }
 
+/// A quiet instance on `redis` and a session of it.
+async fn quiet_session(redis: &RedisServer, data_dir: &Path) -> (ServeProcess, Creds) {
+    let server = quiet_instance(redis, data_dir);
+    let (status, creds) = init(&server).await;
+    (
+        server,
+        creds.unwrap_or_else(|| panic!("no session: {status}")),
+    )
+}
+
 /// The commands Redis ran while `requests` ran (the test's own `INFO` aside).
 async fn commands_during<F: std::future::Future<Output = ()>>(
     redis: &RedisServer,
@@ -279,9 +289,7 @@ async fn commands_during<F: std::future::Future<Output = ()>>(
 async fn validating_a_request_is_one_redis_round_trip() {
     let redis = RedisServer::start();
     let data = tempfile::tempdir().unwrap();
-    let server = quiet_instance(&redis, data.path());
-    let (_, creds) = init(&server).await;
-    let creds = creds.unwrap();
+    let (server, creds) = quiet_session(&redis, data.path()).await;
     const REQUESTS: u64 = 50;
     let commands = commands_during(&redis, async {
         for _ in 0..REQUESTS {
@@ -301,9 +309,7 @@ async fn validating_a_request_is_one_redis_round_trip() {
 async fn rotating_a_csrf_token_is_one_redis_round_trip() {
     let redis = RedisServer::start();
     let data = tempfile::tempdir().unwrap();
-    let server = quiet_instance(&redis, data.path());
-    let (_, creds) = init(&server).await;
-    let mut creds = creds.unwrap();
+    let (server, mut creds) = quiet_session(&redis, data.path()).await;
     let previous = creds.csrf.clone();
     // The first rotation loads the script into Redis (`SCRIPT LOAD`, once per process).
     let (status, body) = post(&server, "/api/session/csrf", &creds, None).await;
@@ -361,6 +367,47 @@ async fn rotating_a_csrf_token_is_one_redis_round_trip() {
         StatusCode::OK,
         "the current token was not touched: {body}"
     );
+}
+
+/// How often the session's stored bytes were read (`HVALS` of its job sizes; the job
+/// scripts read them with `HGETALL`).
+fn quota_reads(commands: &[(String, u64)]) -> u64 {
+    commands
+        .iter()
+        .filter(|(name, _)| name == "hvals")
+        .map(|(_, calls)| *calls)
+        .sum()
+}
+
+#[tokio::test]
+async fn the_quota_is_read_ahead_only_for_an_upload_that_outgrows_memory() {
+    let redis = RedisServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let (server, creds) = quiet_session(&redis, data.path()).await;
+    const SMALL: u64 = 5;
+    let commands = commands_during(&redis, async {
+        for _ in 0..SMALL {
+            let job_id = uuid::Uuid::new_v4().to_string();
+            let status = upload(&server, &creds, &job_id, "name,size\nphoto,12\n").await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+    })
+    .await;
+    assert_eq!(
+        quota_reads(&commands),
+        0,
+        "a small upload is held to the quota by the script that records it alone: {commands:?}"
+    );
+    // 300 KB: more than an upload held in memory, so it goes to disk bounded by the room
+    // left in the quota, read once.
+    let large = "name,size\n".repeat(30_000);
+    let commands = commands_during(&redis, async {
+        let job_id = uuid::Uuid::new_v4().to_string();
+        let status = upload_named(&server, &creds, &job_id, "large.csv", &large).await;
+        assert_eq!(status, StatusCode::CREATED);
+    })
+    .await;
+    assert_eq!(quota_reads(&commands), 1, "{commands:?}");
 }
 
 #[tokio::test]

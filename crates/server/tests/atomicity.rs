@@ -1,7 +1,9 @@
 //! Atomic under concurrency, over real HTTP on every store (memory, embedded SQLite,
 //! a real Redis): racing rotations never hand out a dead token, parallel uploads never
 //! pass the quota together, and an upload whose session is closed while its body is
-//! still arriving leaves nothing behind (no job, no folder, no Redis key). The store
+//! still arriving leaves nothing behind (no job, no folder, no Redis key); an upload
+//! too large to hold in memory is refused once it passes the room left in its
+//! session's quota, while its body is still arriving. The store
 //! steps behind these (and the writes of conversions, grants and leases racing a
 //! close) are held to the same rules by the storage contract on every backend.
 
@@ -157,6 +159,47 @@ async fn parallel_uploads_never_pass_the_session_quota_together() {
     }
 }
 
+/// Opens a connection for an upload of a `file_length`-byte file named `file_name`
+/// and sends the request's head, so a test can send the body as it likes; returns the
+/// connection and the multipart text to send before and after the file's bytes.
+async fn open_upload(
+    server: &TestServer,
+    creds: &Creds,
+    file_name: &str,
+    content_type: &str,
+    file_length: usize,
+) -> (tokio::net::TcpStream, Vec<u8>, Vec<u8>) {
+    let boundary = "atomicity-boundary";
+    let before = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"job_id\"\r\n\r\n{}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+         Content-Type: {content_type}\r\n\r\n",
+        new_job_id()
+    );
+    let after = format!("\r\n--{boundary}--\r\n");
+    let head = format!(
+        "POST /api/upload HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {length}\r\n\
+         Connection: close\r\n\r\n",
+        host = server.base.trim_start_matches("http://"),
+        cookie = creds.cookie_header(),
+        csrf = creds.csrf,
+        length = before.len() + file_length + after.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    (stream, before.into_bytes(), after.into_bytes())
+}
+
+/// Everything the server answers until it closes the connection.
+async fn answer_of(mut stream: tokio::net::TcpStream) -> String {
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// Sends an upload over a raw connection, holding its last bytes back until `hold`
 /// resolves; returns the status line's code.
 async fn upload_held_open(
@@ -165,42 +208,74 @@ async fn upload_held_open(
     png: &[u8],
     hold: impl std::future::Future<Output = ()>,
 ) -> u16 {
-    let boundary = "atomicity-boundary";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"job_id\"\r\n\r\n{}\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.png\"\r\n\
-         Content-Type: image/png\r\n\r\n",
-        new_job_id()
-    )
-    .into_bytes();
+    let (mut stream, mut body, after) =
+        open_upload(server, creds, "photo.png", "image/png", png.len()).await;
     body.extend_from_slice(png);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let head = format!(
-        "POST /api/upload HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\n\
-         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {length}\r\n\
-         Connection: close\r\n\r\n",
-        host = server.base.trim_start_matches("http://"),
-        cookie = creds.cookie_header(),
-        csrf = creds.csrf,
-        length = body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
+    body.extend_from_slice(&after);
     let (early, late) = body.split_at(body.len() - 64);
-    stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(early).await.unwrap();
     stream.flush().await.unwrap();
     hold.await;
     stream.write_all(late).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = answer_of(stream).await;
     answer
         .split(' ')
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or_else(|| panic!("no status line in {answer:?}"))
+}
+
+/// Sends an upload declaring a `declared`-byte file, but only the first `sent` bytes
+/// of it; returns the answer (status line, headers and body).
+async fn answer_before_the_body_ends(
+    server: &TestServer,
+    creds: &Creds,
+    declared: usize,
+    sent: usize,
+) -> String {
+    let (mut stream, before, _) =
+        open_upload(server, creds, "big.txt", "text/plain", declared).await;
+    stream.write_all(&before).await.unwrap();
+    stream.write_all(&vec![b'a'; sent]).await.unwrap();
+    stream.flush().await.unwrap();
+    // The rest is never sent: only an answer given before the body ends arrives here.
+    answer_of(stream).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upload_past_the_room_left_in_the_quota_is_refused_before_its_body_ends() {
+    const QUOTA: usize = 100 * 1024;
+    for store in servers(|config| config.jobs.max_session_storage = QUOTA as u64).await {
+        let server = &store.server;
+        let creds = new_session(server).await;
+        // 10 MiB declared, 300 KiB sent: past the quota, far from the end.
+        let answer = answer_before_the_body_ends(server, &creds, 10 << 20, 300 * 1024).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "{}: {answer}",
+            store.name
+        );
+        assert!(
+            answer.contains("MaxFileSizeExceededError")
+                && answer.contains("storage limit of 100 KiB"),
+            "{}: {answer}",
+            store.name
+        );
+        let folder = session_folder(&server.config.data_dir, &creds);
+        assert_eq!(job_folders(&folder), 0, "{}: nothing kept", store.name);
+        let incoming = server.config.data_dir.join("jobs").join(".incoming");
+        assert_eq!(
+            job_folders(&incoming),
+            0,
+            "{}: the spilled part is removed",
+            store.name
+        );
+        // Within the room, the same session's upload is taken.
+        let fits = vec![b'b'; QUOTA / 2];
+        let (status, _, body) =
+            common::conversion::upload(server, &creds, &new_job_id(), "half.txt", fits).await;
+        assert_eq!(status, StatusCode::CREATED, "{}: {body}", store.name);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,8 +1,9 @@
 //! Per-client rate limits of the conversion routes as route layers, counted through
-//! the session layer's [`RateLimits`] in the storage backend's counters (the memory
-//! and embedded backends keep them in the process), so a backend shared by several
-//! instances counts across them. A counter that cannot be read is a 503, never a
-//! request let through uncounted. Session creation is limited by the session layer.
+//! the session layer's [`RateLimits`](trustyconvert_session::RateLimits) in the
+//! storage backend's counters (the memory and embedded backends keep them in the
+//! process), so a backend shared by several instances counts across them. A counter
+//! that cannot be read is a 503, never a request let through uncounted. Session
+//! creation is limited by the session layer.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;

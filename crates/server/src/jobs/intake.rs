@@ -1,6 +1,6 @@
-//! Intake: an upload is counted against its size limit and the session's quota as it
-//! arrives, checked beyond its magic bytes, placed in a new job folder, and recorded
-//! only if its session still exists and its bytes fit.
+//! Intake: an upload is counted against its size limit as it arrives (and against the
+//! session's quota once it outgrows memory), checked beyond its magic bytes, placed in
+//! a new job folder, and recorded only if its session still exists and its bytes fit.
 
 use super::service::JobService;
 use super::upload::{
@@ -13,27 +13,41 @@ use trustyconvert_session::Timestamp;
 use uuid::Uuid;
 
 impl JobService {
-    /// Starts receiving a file for `session`: bounded by the upload limit and by the
-    /// room left in the session's storage quota.
-    pub async fn begin_upload(
-        &self,
-        session: &SessionKey,
-        file_name: &str,
-        declared_type: Option<&str>,
-    ) -> Result<IncomingUpload, ApiError> {
+    /// Starts receiving a file: bounded by the upload limit at once, and by the room
+    /// left in its session's storage quota once it outgrows memory (see
+    /// [`receive`](Self::receive)).
+    pub fn begin_upload(&self, file_name: &str, declared_type: Option<&str>) -> IncomingUpload {
         let limits = &self.inner.limits;
-        let used = self.inner.store.session_storage(session).await?;
         let bound = SizeBound {
             max: limits.max_upload_bytes,
-            room: limits.max_session_storage.saturating_sub(used),
+            room: None,
             quota: limits.max_session_storage,
         };
-        Ok(IncomingUpload::new(
+        IncomingUpload::new(
             &self.inner.files.incoming_dir(),
             file_name,
             declared_type,
             bound,
-        ))
+        )
+    }
+
+    /// Appends `chunk` to `session`'s `upload`: 413 past the upload limit or the room
+    /// left in the session's quota. That room is read from the store once, when the
+    /// upload is about to outgrow memory, so nothing past it reaches the disk. A small
+    /// upload (most) costs no read at all: the store step that records it reserves its
+    /// bytes against the quota in any case — the one check that holds against parallel
+    /// uploads — and refuses it if they do not fit.
+    pub async fn receive(
+        &self,
+        session: &SessionKey,
+        upload: &mut IncomingUpload,
+        chunk: &[u8],
+    ) -> Result<(), ApiError> {
+        if upload.needs_room(chunk.len()) {
+            let used = self.inner.store.session_storage(session).await?;
+            upload.set_room(self.inner.limits.max_session_storage.saturating_sub(used));
+        }
+        upload.write(chunk).await
     }
 
     /// Checks a received file (the convert crate's input checks: type by name and

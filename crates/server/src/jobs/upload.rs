@@ -1,9 +1,10 @@
 //! An upload on its way in, with a running size check against the upload limit and
-//! the session's storage quota, then the convert crate's input checks. Small
-//! files (up to [`IN_MEMORY_LIMIT`]) stay in memory and are written once, where they
-//! belong; larger ones stream to a private temporary file, one chunk in memory at a
-//! time. [`JobService::accept_upload`](super::JobService::accept_upload) verifies it
-//! and turns it into a job.
+//! (once it outgrows memory) the session's storage quota, then the convert crate's
+//! input checks. Small files (up to [`IN_MEMORY_LIMIT`]) stay in memory and are
+//! written once, where they belong; larger ones stream to a private temporary file,
+//! one chunk in memory at a time.
+//! [`JobService::accept_upload`](super::JobService::accept_upload) verifies it and
+//! turns it into a job.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,11 +72,12 @@ pub(super) fn storage_failure(error: impl std::fmt::Display) -> ApiError {
 }
 
 /// How large an upload may be: the upload limit, and the room left in the session's
-/// storage quota.
+/// storage quota — unknown (`None`) until the upload outgrows memory (see
+/// [`IncomingUpload::needs_room`]).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct SizeBound {
     pub max: u64,
-    pub room: u64,
+    pub room: Option<u64>,
     pub quota: u64,
 }
 
@@ -130,13 +132,29 @@ impl IncomingUpload {
         }
     }
 
-    /// Appends a chunk: 413 past the upload limit or the session's quota.
-    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
+    /// Whether the room left in the session's quota must be known before `next` more
+    /// bytes are written: once, when they would take the upload out of memory and onto
+    /// the disk. An upload that stays in memory never asks; the store step that records
+    /// it checks the quota anyway (and its file is removed if that refuses).
+    pub(super) fn needs_room(&self, next: usize) -> bool {
+        self.bound.room.is_none()
+            && matches!(&self.spool, Spool::Memory(buffer) if buffer.len() + next > IN_MEMORY_LIMIT)
+    }
+
+    /// Sets the room left in the session's quota (see [`Self::needs_room`]).
+    pub(super) fn set_room(&mut self, room: u64) {
+        self.bound.room = Some(room);
+    }
+
+    /// Appends a chunk: 413 past the upload limit or, once known, the room left in the
+    /// session's quota. The room must be known before the upload outgrows memory
+    /// ([`JobService::receive`](super::JobService::receive) sees to it).
+    pub(super) async fn write(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
         self.size += chunk.len() as u64;
         if self.size > self.bound.max {
             return Err(too_large(self.bound.max));
         }
-        if self.size > self.bound.room {
+        if self.bound.room.is_some_and(|room| self.size > room) {
             return Err(over_quota(self.bound.quota));
         }
         match &mut self.spool {
@@ -144,6 +162,8 @@ impl IncomingUpload {
                 buffer.extend_from_slice(chunk);
                 Ok(())
             }
+            // Never onto the disk unbounded by the quota.
+            Spool::Memory(_) if self.bound.room.is_none() => Err(ApiError::internal()),
             Spool::Memory(_) => {
                 self.spill().await?;
                 self.write_to_file(chunk).await

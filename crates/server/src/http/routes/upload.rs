@@ -81,15 +81,13 @@ pub async fn upload(
             Some(fields::FILE) if file.is_none() => {
                 let mut upload = state
                     .jobs
-                    .begin_upload(
-                        &session.record.key,
-                        field.file_name().unwrap_or(""),
-                        field.content_type(),
-                    )
-                    .await?;
+                    .begin_upload(field.file_name().unwrap_or(""), field.content_type());
                 // Never more than one chunk in memory.
                 while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, max))? {
-                    upload.write(&chunk).await?;
+                    state
+                        .jobs
+                        .receive(&session.record.key, &mut upload, &chunk)
+                        .await?;
                 }
                 file = Some(upload);
             }
