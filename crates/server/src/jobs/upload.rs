@@ -157,13 +157,15 @@ impl IncomingUpload {
         if self.bound.room.is_some_and(|room| self.size > room) {
             return Err(over_quota(self.bound.quota));
         }
+        if self.needs_room(chunk.len()) {
+            // Never onto the disk unbounded by the quota.
+            return Err(ApiError::internal());
+        }
         match &mut self.spool {
             Spool::Memory(buffer) if buffer.len() + chunk.len() <= IN_MEMORY_LIMIT => {
                 buffer.extend_from_slice(chunk);
                 Ok(())
             }
-            // Never onto the disk unbounded by the quota.
-            Spool::Memory(_) if self.bound.room.is_none() => Err(ApiError::internal()),
             Spool::Memory(_) => {
                 self.spill().await?;
                 self.write_to_file(chunk).await
